@@ -1,0 +1,21 @@
+# The service behind gunicorn. Configure with the environment:
+#   AUTHZ_MODE=production AUTHZ_ADMIN_KEY=<id>.<secret> DATABASE_URL=postgresql://...
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    AUTHZ_MODE=production BIND=0.0.0.0:8080 WEB_CONCURRENCY=2 \
+    AUTHZ_MODEL_PATH=/app/policies/model.conf AUTHZ_SEED_PATH=/app/policies/seed.csv
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY service ./service
+COPY policies ./policies
+COPY gunicorn.conf.py ./
+RUN pip install --no-cache-dir . \
+    && useradd --system --uid 10001 --home-dir /app authz \
+    && mkdir -p /app/instance && chown authz /app/instance
+
+USER authz
+EXPOSE 8080
+# Creates missing tables (an existing database is left as it is), then serves.
+CMD ["sh", "-c", "flask --app service init-db && exec gunicorn --config gunicorn.conf.py 'service:create_app()'"]

@@ -1,0 +1,32 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both start from a fresh
+# machine with python3: they make the virtualenv and install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+
+.PHONY: run test install lint clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## Serve the embedded default (SQLite in instance/) with the seed policy on 127.0.0.1:$(PORT).
+run: install
+	$(BIN)/flask --app service init-db --seed
+	PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py 'service:create_app()'
+
+## Lint, then the whole suite on SQLite and PostgreSQL.
+test: install
+	$(BIN)/ruff check service tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check service tests
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,38 @@
+"""Authorization service for multi-store online sellers."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from . import config as config_module
+
+
+def create_app(config: object = None) -> Flask:
+    """Build the app. `config` is a mapping or a class of UPPERCASE settings."""
+    settings = config_module.resolve(config)
+    app = Flask(__name__)
+    app.config.update(settings)
+    app.config["SQLALCHEMY_DATABASE_URI"] = settings["AUTHZ_DATABASE_URL"]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings["AUTHZ_DATABASE_URL"])
+    app.config["MAX_CONTENT_LENGTH"] = settings["AUTHZ_MAX_BODY_BYTES"]
+    app.json.sort_keys = False
+    logging.basicConfig(level=logging.INFO)
+
+    from . import api, cli
+    from .authz import Authz
+    from .storage.models import db
+
+    db.init_app(app)
+    app.extensions["authz"] = Authz(settings)
+    api.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # Several workers share the file: wait for the write lock instead of failing.
+        return {"connect_args": {"timeout": 15}}
+    return {"pool_pre_ping": True}

@@ -1,0 +1,23 @@
+"""The HTTP layer: blueprints, schemas and the error handlers, mounted on the app."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from . import check, errors, health, policy
+
+
+def init_app(app: Flask) -> None:
+    app.config.update(
+        API_TITLE="Store authorization service",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    api = Api(app)
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    for module in (check, policy, health):
+        api.register_blueprint(module.blp)
+    errors.init_app(app)

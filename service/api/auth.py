@@ -1,0 +1,23 @@
+"""Bearer-key authentication for the API blueprints."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from ..authz import Authz
+from ..domain.keys import Principal
+
+
+def authz() -> Authz:
+    return current_app.extensions["authz"]
+
+
+def authenticate() -> None:
+    """before_request: catch up with the database, then identify the caller (401 if unknown)."""
+    service = authz()
+    service.replica.catch_up()
+    g.principal = service.replica.authenticate(request.headers.get("Authorization"))
+
+
+def principal() -> Principal:
+    return g.principal

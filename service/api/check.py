@@ -1,0 +1,58 @@
+"""/check and /check/batch: the contract storefront services code against.
+
+Bad input is a 4xx naming the field; anything that goes wrong while deciding is a deny.
+"""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from ..domain.decisions import CheckRequest
+from ..domain.errors import InvalidInput
+from . import schemas
+from .auth import authenticate, authz, principal
+
+blp = Blueprint("check", __name__, description="Allow/deny decisions")
+blp.before_request(authenticate)
+
+
+def _request(tenant: str, body: dict) -> CheckRequest:
+    return CheckRequest(
+        tenant=tenant,
+        subject=body["subject"],
+        store=body["store"],
+        area=body["object"],
+        action=body["action"],
+        second_factor=body["context"].get("second_factor", False),
+    )
+
+
+def _tenant(body: dict) -> str:
+    return authz().check_tenant(principal(), body.get("tenant"))
+
+
+@blp.route("/check", methods=["POST"])
+@blp.arguments(schemas.Check)
+@blp.response(200, schemas.CheckResult)
+def check(body: dict):
+    """Is `subject` allowed `object`:`action` in `store`? Errors while deciding deny."""
+    service = authz()
+    request = _request(_tenant(body), body)
+    return {"allowed": service.decide(request), "revision": service.replica.revision}
+
+
+@blp.route("/check/batch", methods=["POST"])
+@blp.arguments(schemas.CheckBatch)
+@blp.response(200, schemas.CheckBatchResult)
+def check_batch(body: dict):
+    """Up to AUTHZ_MAX_BATCH checks, answered in order, all at one revision."""
+    service = authz()
+    checks = body["checks"]
+    limit = service.settings["AUTHZ_MAX_BATCH"]
+    if not checks or len(checks) > limit:
+        raise InvalidInput(f"checks must hold 1 to {limit} items",
+                           {"checks": [f"1 to {limit} items"]})
+    requests = [_request(_tenant(c), c) for c in checks]
+    results = [{"allowed": service.decide(r)} for r in requests]
+    return {"results": results, "revision": service.replica.revision}
+

@@ -1,0 +1,186 @@
+"""Admin API for the policy: tenants, stores, role templates, grants, supplementary
+permissions, denies, store assignment, departments and status. Views decode, call the
+domain through Authz.write, and encode; every write answers the new revision."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from ..domain import keys
+from ..domain import policy_admin as A
+from ..domain.errors import Conflict
+from ..storage import keys_store, policy_store
+from ..storage.models import Tenant, db
+from . import schemas
+from .auth import authenticate, authz, principal
+
+blp = Blueprint("policy", __name__, url_prefix="/v1", description="Edit a tenant's policy")
+blp.before_request(authenticate)
+
+
+def _write(tenant: str, body: dict, edit, **kwargs) -> int:
+    service = authz()
+    service.require_owner(principal(), tenant)
+    revision, _ = service.write(principal(), tenant, body.get("reason"), edit, **kwargs)
+    return revision
+
+
+def _who(body: dict) -> A.Principal:
+    return A.principal(body.get("subject"), body.get("department"))
+
+
+@blp.route("/tenants", methods=["POST"])
+@blp.arguments(schemas.NewTenant)
+@blp.response(201, schemas.TenantCreated)
+def create_tenant(body: dict):
+    """Create a tenant with its owner and check keys (platform admin only)."""
+    service = authz()
+    service.require_admin(principal())
+    tenant = body["tenant"]
+    created: dict = {}
+
+    def edit(policy):
+        if db.session.get(Tenant, tenant) is not None:
+            raise Conflict(f"tenant {tenant!r} exists", {"tenant": ["already exists"]})
+        db.session.add(Tenant(id=tenant, name=body["name"]))
+        created["owner_key"] = keys_store.add(tenant, keys.OWNER)[1]
+        created["check_key"] = keys_store.add(tenant, keys.CHECK)[1]
+        A.create_tenant(policy)
+
+    revision, _ = service.write(principal(), tenant, None, edit, bump_keys=True, new_tenant=True)
+    return {"tenant": tenant, "revision": revision, **created}
+
+
+@blp.route("/tenants/<tenant>/policy", methods=["GET"])
+@blp.response(200, schemas.Policy)
+def get_policy(tenant: str):
+    """The tenant's stores, roles, grants, supplementary permissions and denies."""
+    service = authz()
+    service.require_owner(principal(), tenant)
+    service.require_tenant(tenant)
+    policy = A.TenantPolicy(tenant, service.decider.rules(tenant))
+    return {"revision": service.replica.revision, **A.describe(policy)}
+
+
+@blp.route("/tenants/<tenant>/export.csv", methods=["GET"])
+@blp.response(200, content_type="text/csv")
+def export_csv(tenant: str):
+    """The tenant's rules as Casbin CSV, sorted: read it with policies/model.conf (R20)."""
+    service = authz()
+    service.require_owner(principal(), tenant)
+    service.require_tenant(tenant)
+    text = "".join(rule.csv() + "\n" for rule in policy_store.iter_rules(tenant))
+    db.session.rollback()
+    return Response(text, mimetype="text/csv")
+
+
+@blp.route("/tenants/<tenant>/stores", methods=["POST"])
+@blp.arguments(schemas.NewStore)
+@blp.response(201, schemas.Revision)
+def create_store(body: dict, tenant: str):
+    return {"revision": _write(tenant, body, lambda p: A.create_store(p, body["store"]))}
+
+
+@blp.route("/tenants/<tenant>/roles", methods=["GET"])
+@blp.response(200, schemas.Roles)
+def list_roles(tenant: str):
+    service = authz()
+    service.require_owner(principal(), tenant)
+    service.require_tenant(tenant)
+    roles = A.TenantPolicy(tenant, service.decider.rules(tenant)).roles()
+    return {"revision": service.replica.revision,
+            "roles": [{"role": r, "permissions": sorted(p)} for r, p in sorted(roles.items())]}
+
+
+@blp.route("/tenants/<tenant>/roles", methods=["POST"])
+@blp.arguments(schemas.NewRole)
+@blp.response(201, schemas.Revision)
+def create_role(body: dict, tenant: str):
+    """A role template: defined once, granted in any of the tenant's stores (R6)."""
+    return {"revision": _write(
+        tenant, body, lambda p: A.create_role(p, body["role"], body["permissions"]))}
+
+
+@blp.route("/tenants/<tenant>/roles/<role>", methods=["PUT"])
+@blp.arguments(schemas.RolePermissions)
+@blp.response(200, schemas.Revision)
+def set_role_permissions(body: dict, tenant: str, role: str):
+    """Make the role's permissions exactly these."""
+    return {"revision": _write(
+        tenant, body, lambda p: A.set_role_permissions(p, role, body["permissions"]))}
+
+
+@blp.route("/tenants/<tenant>/roles/<role>", methods=["DELETE"])
+@blp.response(200, schemas.Revision)
+def delete_role(tenant: str, role: str):
+    """Delete a role nobody holds (409 while it is granted)."""
+    return {"revision": _write(tenant, {}, lambda p: A.delete_role(p, role))}
+
+
+@blp.route("/tenants/<tenant>/grants", methods=["POST"])
+@blp.arguments(schemas.Grant)
+@blp.response(200, schemas.Revision)
+def grant_role(body: dict, tenant: str):
+    """Grant a role to a sub-account or department in some stores or "all" (R5, R6)."""
+    return {"revision": _write(tenant, body, lambda p: A.grant_role(
+        p, _who(body), body["role"], body["stores"]))}
+
+
+@blp.route("/tenants/<tenant>/grants/revoke", methods=["POST"])
+@blp.arguments(schemas.Grant)
+@blp.response(200, schemas.Revision)
+def revoke_role(body: dict, tenant: str):
+    return {"revision": _write(tenant, body, lambda p: A.revoke_role(
+        p, _who(body), body["role"], body["stores"]))}
+
+
+def _direct_routes(path: str, effect: str, doc: str) -> None:
+    def add(body: dict, tenant: str):
+        return {"revision": _write(tenant, body, lambda p: A.add_direct(
+            p, _who(body), body["store"], body["permission"], effect))}
+
+    def remove(body: dict, tenant: str):
+        return {"revision": _write(tenant, body, lambda p: A.remove_direct(
+            p, _who(body), body["store"], body["permission"], effect))}
+
+    add.__doc__, remove.__doc__ = doc, f"Remove: {doc[0].lower()}{doc[1:]}"
+    for view, suffix in ((add, ""), (remove, "/revoke")):
+        view.__name__ = f"{effect}_{'remove' if suffix else 'add'}"
+        blp.route(f"/tenants/<tenant>/{path}{suffix}", methods=["POST"])(
+            blp.arguments(schemas.Direct)(blp.response(200, schemas.Revision)(view)))
+
+
+_direct_routes("permissions", "allow", "A supplementary permission in one store (R7).")
+_direct_routes("denies", "deny", 'An explicit deny in one store or "all"; deny wins (R8).')
+
+
+@blp.route("/tenants/<tenant>/subaccounts/<login>/stores", methods=["PUT"])
+@blp.arguments(schemas.Stores)
+@blp.response(200, schemas.Revision)
+def set_stores(body: dict, tenant: str, login: str):
+    """Assign exactly these stores; a sub-account acts only in its stores (R14)."""
+    return {"revision": _write(tenant, body, lambda p: A.set_stores(p, login, body["stores"]))}
+
+
+@blp.route("/tenants/<tenant>/subaccounts/<login>/status", methods=["PUT"])
+@blp.arguments(schemas.Status)
+@blp.response(200, schemas.Revision)
+def set_status(body: dict, tenant: str, login: str):
+    """Disable (deny everything, grants kept) or enable a sub-account (R12)."""
+    return {"revision": _write(
+        tenant, body, lambda p: A.set_disabled(p, login, body["disabled"]))}
+
+
+@blp.route("/tenants/<tenant>/departments/<department>/members/<login>", methods=["PUT"])
+@blp.arguments(schemas.Reason)
+@blp.response(200, schemas.Revision)
+def add_member(body: dict, tenant: str, department: str, login: str):
+    """Add a sub-account to a department; it gets the department's grants (R5)."""
+    return {"revision": _write(tenant, body, lambda p: A.add_member(p, department, login))}
+
+
+@blp.route("/tenants/<tenant>/departments/<department>/members/<login>", methods=["DELETE"])
+@blp.response(200, schemas.Revision)
+def remove_member(tenant: str, department: str, login: str):
+    return {"revision": _write(tenant, {}, lambda p: A.remove_member(p, department, login))}

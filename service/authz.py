@@ -1,0 +1,79 @@
+"""The service's operations, between the HTTP layer and the domain: who may do what, and
+how a change is committed and then seen by this worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from .domain import keys
+from .domain.decisions import CheckRequest, Decider
+from .domain.errors import Forbidden, InvalidInput, NotFound
+from .domain.tenant_policy import TenantPolicy
+from .replica import Replica
+from .storage import policy_store
+from .storage.models import Tenant, db
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Authz:
+    def __init__(self, settings: dict):
+        with open(settings["AUTHZ_MODEL_PATH"], encoding="utf-8") as fh:
+            self.model_text = fh.read()
+        self.settings = settings
+        self.replica = Replica(
+            Decider(self.model_text), settings["AUTHZ_ADMIN_KEY"], settings["AUTHZ_SYNC_INTERVAL"]
+        )
+
+    @property
+    def decider(self) -> Decider:
+        return self.replica.decider
+
+    # -- who may act -----------------------------------------------------------------------
+    @staticmethod
+    def require_owner(principal: keys.Principal, tenant: str) -> None:
+        """Owner keys act on their own tenant only; the admin on every tenant."""
+        if principal.scope == "admin":
+            return
+        if principal.scope != keys.OWNER or principal.tenant != tenant:
+            raise Forbidden("this key may not change this tenant")
+
+    @staticmethod
+    def require_admin(principal: keys.Principal) -> None:
+        if principal.scope != "admin":
+            raise Forbidden("only the platform admin key may do this")
+
+    @staticmethod
+    def check_tenant(principal: keys.Principal, tenant: str | None) -> str:
+        """The tenant a decision is asked for: the key's own, or any for the admin."""
+        if principal.scope == "admin":
+            if tenant is None:
+                raise InvalidInput("the admin key must name the tenant", {"tenant": ["required"]})
+            return tenant
+        if tenant is not None and tenant != principal.tenant:
+            raise Forbidden("this key may not ask for another tenant")
+        return principal.tenant  # type: ignore[return-value]
+
+    # -- writes ----------------------------------------------------------------------------
+    def write(self, principal: keys.Principal, tenant: str, reason: str | None,
+              edit: Callable[[TenantPolicy], T], *, bump_keys: bool = False,
+              new_tenant: bool = False) -> tuple[int, T]:
+        """Commit `edit` as one revision, then apply it here before answering."""
+        if not new_tenant:
+            self.require_tenant(tenant)
+        result = policy_store.write(tenant, principal.describe(), reason or "", edit,
+                                    bump_keys=bump_keys)
+        self.replica.catch_up(force=True)
+        return result.revision, result.value  # type: ignore[return-value]
+
+    def require_tenant(self, tenant: str) -> None:
+        if db.session.get(Tenant, tenant) is None:
+            db.session.rollback()
+            raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
+
+    # -- decisions -------------------------------------------------------------------------
+    def decide(self, request: CheckRequest) -> bool:
+        return self.decider.decide(request)

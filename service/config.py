@@ -1,0 +1,112 @@
+"""Configuration: defaults, then AUTHZ_* environment variables, then what create_app is given.
+
+Checked once at start-up; a bad or missing value stops the process naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "AUTHZ_"
+
+# Fixed development keys, printed at start-up and written in the README. Production mode
+# refuses to start with any of them.
+DEV_ADMIN_KEY = "admin-dev.dev-admin-secret-not-for-production"
+DEV_TENANT_KEYS = {
+    # tenant: {scope: token}
+    "acme": {
+        "owner": "acme-owner.dev-acme-owner-secret-0001",
+        "check": "acme-check.dev-acme-check-secret-0001",
+    },
+    "globex": {
+        "owner": "globex-owner.dev-globex-owner-secret-01",
+        "check": "globex-check.dev-globex-check-secret-01",
+    },
+}
+DEV_TOKENS = {DEV_ADMIN_KEY} | {t for scopes in DEV_TENANT_KEYS.values() for t in scopes.values()}
+
+
+class ConfigError(SystemExit):
+    """Stops the process with the name of the bad setting."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"configuration error: {key}: {problem}")
+        self.key = key
+
+
+DEFAULTS = {
+    "AUTHZ_MODE": "development",
+    "AUTHZ_DATABASE_URL": f"sqlite:///{ROOT / 'instance' / 'authz.db'}",
+    "AUTHZ_ADMIN_KEY": None,
+    "AUTHZ_MODEL_PATH": str(ROOT / "policies" / "model.conf"),
+    "AUTHZ_SEED_PATH": str(ROOT / "policies" / "seed.csv"),
+    "AUTHZ_SYNC_INTERVAL": 0.0,
+    "AUTHZ_MAX_BATCH": 1000,
+    "AUTHZ_MAX_BODY_BYTES": 1_048_576,
+}
+
+
+def from_environment(environ: Mapping[str, str]) -> dict:
+    out = {k: v for k, v in environ.items() if k.startswith(PREFIX) and k in DEFAULTS}
+    if "AUTHZ_DATABASE_URL" not in out and environ.get("DATABASE_URL"):
+        out["AUTHZ_DATABASE_URL"] = environ["DATABASE_URL"]
+    return out
+
+
+def _number(settings: dict, key: str, kind: type, low: float) -> None:
+    try:
+        value = kind(settings[key])
+    except (TypeError, ValueError):
+        raise ConfigError(key, f"must be a {kind.__name__}") from None
+    if value < low:
+        raise ConfigError(key, f"must be at least {low}")
+    settings[key] = value
+
+
+def database_url(url: str) -> str:
+    """Use psycopg 3 for plain postgresql:// URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> dict:
+    """Merge and check the settings; raises ConfigError naming the first bad key."""
+    given = from_environment(os.environ if environ is None else environ)
+    if config is not None:
+        if isinstance(config, Mapping):
+            given.update(config)
+        else:
+            given.update({k: getattr(config, k) for k in dir(config) if k.isupper()})
+    settings = {**DEFAULTS, **given}
+
+    mode = settings["AUTHZ_MODE"]
+    if mode not in ("development", "production"):
+        raise ConfigError("AUTHZ_MODE", "must be 'development' or 'production'")
+    if mode == "development" and not settings["AUTHZ_ADMIN_KEY"]:
+        settings["AUTHZ_ADMIN_KEY"] = DEV_ADMIN_KEY
+    key = settings["AUTHZ_ADMIN_KEY"]
+    if not key:
+        raise ConfigError("AUTHZ_ADMIN_KEY", "required in production mode")
+    if mode == "production" and key in DEV_TOKENS:
+        raise ConfigError("AUTHZ_ADMIN_KEY", "is a development key; production refuses it")
+    from .domain.keys import key_id_of
+
+    if key_id_of(key) is None:
+        raise ConfigError("AUTHZ_ADMIN_KEY", "must look like <id>.<secret of 16+ characters>")
+    if not settings["AUTHZ_DATABASE_URL"] or (
+        mode == "production" and "AUTHZ_DATABASE_URL" not in given
+    ):
+        raise ConfigError("AUTHZ_DATABASE_URL", "required (or DATABASE_URL)")
+    settings["AUTHZ_DATABASE_URL"] = database_url(settings["AUTHZ_DATABASE_URL"])
+    for path_key in ("AUTHZ_MODEL_PATH",):
+        if not Path(settings[path_key]).is_file():
+            raise ConfigError(path_key, f"no file at {settings[path_key]}")
+    _number(settings, "AUTHZ_SYNC_INTERVAL", float, 0)
+    _number(settings, "AUTHZ_MAX_BATCH", int, 1)
+    _number(settings, "AUTHZ_MAX_BODY_BYTES", int, 1024)
+    return settings

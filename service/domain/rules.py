@@ -1,0 +1,231 @@
+"""How seller concepts become Casbin rule values, and the strict grammar that reads them back.
+
+Every value that reaches Casbin is built here from identifiers checked by `identifier()`.
+Those identifiers cannot hold `, : / @ *` or spaces, so a stored row can never be read back
+as another rule, and no value can act as a separator or a wildcard. `parse()` accepts only
+the rule shapes listed in policies/model.conf; anything else is refused, which is what
+makes an imported or seeded CSV as safe as a write through the API.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from . import catalogue
+from .errors import InvalidInput
+
+IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+OWNER_LOGIN = "owner"
+STEP_UP = "step-up"
+ANY = "*"
+
+
+def identifier(value: object, field: str) -> str:
+    """Return `value` if it is a valid identifier, else an input error naming `field`."""
+    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
+        raise InvalidInput(
+            f"{field} must be 1-64 characters of a-z, 0-9, '.', '_' or '-', "
+            "starting with a letter or digit",
+            {field: ["invalid identifier"]},
+        )
+    return value
+
+
+def login(value: object, field: str = "subject") -> str:
+    """A sub-account login: an identifier other than the owner's reserved one."""
+    identifier(value, field)
+    if value == OWNER_LOGIN:
+        raise InvalidInput(f"{field} {OWNER_LOGIN!r} is the main account", {field: ["reserved"]})
+    return value  # type: ignore[return-value]
+
+
+# Builders: the only place that knows the textual form of each Casbin value.
+def user(tenant: str, name: str) -> str:
+    return f"user:{tenant}:{name}"
+
+
+def owner(tenant: str) -> str:
+    return user(tenant, OWNER_LOGIN)
+
+
+def department(tenant: str, name: str) -> str:
+    return f"dept:{tenant}:{name}"
+
+
+def role(tenant: str, name: str) -> str:
+    return f"role:{tenant}:{name}"
+
+
+def store(tenant: str, name: str) -> str:
+    return f"{tenant}/{name}"
+
+
+def scoped_role(role_value: str, scope: str) -> str:
+    """A role held in one scope: a store domain, or the tenant (all of its stores)."""
+    return f"{role_value}@{scope}"
+
+
+class Kind(Enum):
+    STORE = "store"  # g2, <store>, <tenant>
+    ASSIGNMENT = "assignment"  # g, <user>, <store>
+    MEMBERSHIP = "membership"  # g, <user>, <department>
+    GRANT = "grant"  # g, <user|department>, <role>@<store|tenant>
+    ROLE_PERMISSION = "role_permission"  # p, <role>, <tenant>, area, action, allow
+    DIRECT = "direct"  # p, <user|department>, <store|tenant>, area, action, allow|deny
+    DISABLED = "disabled"  # p, <user>, <tenant>, *, *, deny
+    OWNER = "owner"  # p, <owner>, <tenant>, *, *, allow
+    STEP_UP = "step_up"  # p, step-up, <tenant>, area, action, deny
+
+
+@dataclass(frozen=True, order=True)
+class Rule:
+    """One Casbin rule row exactly as stored: ptype plus its values."""
+
+    ptype: str
+    values: tuple[str, ...]
+
+    def csv(self) -> str:
+        return ", ".join((self.ptype, *self.values))
+
+
+@dataclass(frozen=True)
+class Parsed:
+    kind: Kind
+    tenant: str
+    rule: Rule
+
+
+class _Bad(Exception):
+    pass
+
+
+def _ident(value: str) -> str:
+    if not IDENTIFIER.fullmatch(value):
+        raise _Bad(f"bad identifier {value!r}")
+    return value
+
+
+def _principal(value: str, kinds: tuple[str, ...]) -> tuple[str, str, str]:
+    parts = value.split(":")
+    if len(parts) != 3 or parts[0] not in kinds:
+        raise _Bad(f"{value!r} is not one of {'/'.join(kinds)}:<tenant>:<name>")
+    return parts[0], _ident(parts[1]), _ident(parts[2])
+
+
+def _store(value: str) -> tuple[str, str]:
+    parts = value.split("/")
+    if len(parts) != 2:
+        raise _Bad(f"{value!r} is not <tenant>/<store>")
+    return _ident(parts[0]), _ident(parts[1])
+
+
+def _scope(value: str, tenant: str) -> None:
+    """A scope is the tenant itself or one of its stores."""
+    if "/" in value:
+        if _store(value)[0] != tenant:
+            raise _Bad(f"scope {value!r} is another tenant's store")
+    elif _ident(value) != tenant:
+        raise _Bad(f"scope {value!r} is another tenant")
+
+
+def _permission(area: str, action: str, *, allow: bool) -> None:
+    name = f"{area}:{action}"
+    perm = catalogue.BY_NAME.get(name)
+    if perm is None:
+        raise _Bad(f"unknown permission {name!r}")
+    if allow and perm.owner_only:
+        raise _Bad(f"{name} is owner-only and cannot be granted (R13)")
+
+
+def _sub_account(kind: str, name: str) -> None:
+    if kind == "user" and name == OWNER_LOGIN:
+        raise _Bad("the main account takes no grants, memberships or denies")
+
+
+def _parse(rule: Rule) -> Parsed:
+    v = rule.values
+    if rule.ptype == "g2":
+        if len(v) != 2:
+            raise _Bad("g2 takes 2 values")
+        tenant, _ = _store(v[0])
+        if _ident(v[1]) != tenant:
+            raise _Bad("a store belongs to the tenant named in its id")
+        return Parsed(Kind.STORE, tenant, rule)
+    if rule.ptype == "g":
+        if len(v) != 2:
+            raise _Bad("g takes 2 values")
+        if v[1].startswith("role:"):
+            kind, tenant, name = _principal(v[0], ("user", "dept"))
+            _sub_account(kind, name)
+            role_value, at, scope = v[1].partition("@")
+            if not at or _principal(role_value, ("role",))[1] != tenant:
+                raise _Bad(f"{v[1]!r} is not role:<tenant>:<name>@<scope> of this tenant")
+            _scope(scope, tenant)
+            return Parsed(Kind.GRANT, tenant, rule)
+        if v[1].startswith("dept:"):
+            _, tenant, name = _principal(v[0], ("user",))
+            _sub_account("user", name)
+            if _principal(v[1], ("dept",))[1] != tenant:
+                raise _Bad("a department of another tenant")
+            return Parsed(Kind.MEMBERSHIP, tenant, rule)
+        _, tenant, _ = _principal(v[0], ("user",))
+        if _store(v[1])[0] != tenant:
+            raise _Bad("an assignment to another tenant's store")
+        return Parsed(Kind.ASSIGNMENT, tenant, rule)
+    if rule.ptype == "p":
+        if len(v) != 5:
+            raise _Bad("p takes 5 values")
+        sub, dom, obj, act, eft = v
+        if eft not in ("allow", "deny"):
+            raise _Bad("effect is allow or deny")
+        if sub == STEP_UP:
+            tenant = _ident(dom)
+            _permission(obj, act, allow=False)
+            if eft != "deny" or not catalogue.BY_NAME[f"{obj}:{act}"].high_risk:
+                raise _Bad("step-up rules deny high-risk permissions only")
+            return Parsed(Kind.STEP_UP, tenant, rule)
+        if obj == ANY or act == ANY:
+            kind, tenant, name = _principal(sub, ("user",))
+            if (obj, act, dom) != (ANY, ANY, tenant):
+                raise _Bad("'*' appears only as '<tenant>, *, *'")
+            if name == OWNER_LOGIN and eft == "allow":
+                return Parsed(Kind.OWNER, tenant, rule)
+            if name != OWNER_LOGIN and eft == "deny":
+                return Parsed(Kind.DISABLED, tenant, rule)
+            raise _Bad("'*' rules are the owner's allow or a disabled sub-account's deny")
+        if sub.startswith("role:"):
+            _, tenant, _ = _principal(sub, ("role",))
+            if dom != tenant or eft != "allow":
+                raise _Bad("a role's permissions are tenant-wide allows")
+            _permission(obj, act, allow=True)
+            return Parsed(Kind.ROLE_PERMISSION, tenant, rule)
+        kind, tenant, name = _principal(sub, ("user", "dept"))
+        _sub_account(kind, name)
+        _scope(dom, tenant)
+        _permission(obj, act, allow=eft == "allow")
+        return Parsed(Kind.DIRECT, tenant, rule)
+    raise _Bad(f"unknown rule type {rule.ptype!r}")
+
+
+def parse(rule: Rule, where: str = "rule") -> Parsed:
+    """Classify a rule, or raise InvalidInput saying why it is not one the service writes."""
+    try:
+        if not all(isinstance(x, str) for x in rule.values):
+            raise _Bad("values must be text")
+        return _parse(rule)
+    except _Bad as exc:
+        raise InvalidInput(f"{where}: {exc}", {where: [str(exc)]}) from None
+
+
+def read_csv(text: str, source: str = "csv") -> list[Parsed]:
+    """Read Casbin CSV lines (`#` comments and blank lines skipped), each strictly parsed."""
+    out = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split(",")]
+        out.append(parse(Rule(fields[0], tuple(fields[1:])), f"{source}:{number}"))
+    return out

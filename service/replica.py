@@ -1,0 +1,88 @@
+"""This worker's copy of the policy and keys, kept up to date from the database.
+
+Every worker and every instance holds its own copy. Before answering it catches up with
+the committed revision (at most every `AUTHZ_SYNC_INTERVAL` seconds) by replaying the
+revision log, so a change made through any worker is seen by all of them. If the
+database cannot be read, the last applied state keeps answering: it is a committed state,
+never a guess, and writes (which need the database) fail instead.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from .domain import keys
+from .domain.decisions import Decider
+from .domain.errors import Unauthorized
+from .storage import keys_store, policy_store
+
+log = logging.getLogger(__name__)
+
+
+class Replica:
+    def __init__(self, decider: Decider, admin_key: str, sync_interval: float):
+        self.decider = decider
+        self._admin_digest = keys.digest(admin_key)
+        self._sync_interval = sync_interval
+        self._keys: dict[str, keys.KeyRecord] = {}
+        self._keys_epoch = -1
+        self._checked_at = float("-inf")
+        self.synced_at: float | None = None  # monotonic time of the last successful catch-up
+
+    @property
+    def revision(self) -> int:
+        return self.decider.revision
+
+    def catch_up(self, force: bool = False) -> None:
+        """Apply every committed change not yet applied; errors leave the last state in place."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < self._sync_interval:
+            return
+        self._checked_at = now
+        try:
+            self._catch_up()
+            self.synced_at = now
+        except SQLAlchemyError:
+            log.warning("policy catch-up failed; serving revision %s", self.revision,
+                        exc_info=True)
+
+    def _catch_up(self) -> None:
+        revision, epoch = policy_store.head()
+        if self.decider.revision < 0:
+            base, rules = policy_store.load_all()
+            self.decider.load(base, rules)
+        while self.decider.revision < revision:
+            entries = policy_store.changes_since(self.decider.revision)
+            if not entries or entries[0].revision != self.decider.revision + 1:
+                # A gap means the log no longer reaches back to us: take a full snapshot.
+                base, rules = policy_store.load_all()
+                self.decider.load(base, rules)
+                continue
+            for entry in entries:
+                self.decider.apply(entry.revision, entry.tenant, entry.added, entry.removed)
+        if epoch != self._keys_epoch:
+            self._keys = keys_store.load()
+            self._keys_epoch = epoch
+
+    def staleness(self) -> float | None:
+        """Seconds since the last successful catch-up."""
+        return None if self.synced_at is None else time.monotonic() - self.synced_at
+
+    def authenticate(self, header: str | None) -> keys.Principal:
+        """The caller behind an `Authorization: Bearer <token>` header, or 401."""
+        if not header or not header.startswith("Bearer "):
+            raise Unauthorized("missing bearer token")
+        token = header[len("Bearer "):].strip()
+        key_id = keys.key_id_of(token)
+        if key_id is None:
+            raise Unauthorized("invalid token")
+        record = self._keys.get(key_id)
+        if record is not None and record.matches(token):
+            return keys.Principal(key_id, record.scope, record.tenant)
+        if hmac.compare_digest(self._admin_digest, keys.digest(token)):
+            return keys.Principal(key_id, "admin", None)
+        raise Unauthorized("invalid token")

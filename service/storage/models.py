@@ -1,0 +1,88 @@
+"""SQLAlchemy tables: the policy rules, the revision head and log, tenants and their keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+
+# Identifiers are at most 64 characters; the longest value the service builds is
+# "role:<tenant>:<role>@<tenant>/<store>", well under this.
+VALUE = 300
+RULE_COLUMNS = ("v0", "v1", "v2", "v3", "v4", "v5")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class PolicyRule(db.Model):
+    """One Casbin rule. Unused value columns hold '' (not NULL) so the unique key holds."""
+
+    __tablename__ = "policy_rule"
+    __table_args__ = (UniqueConstraint("ptype", *RULE_COLUMNS, name="uq_policy_rule"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    ptype: Mapped[str] = mapped_column(String(8))
+    v0: Mapped[str] = mapped_column(String(VALUE), default="")
+    v1: Mapped[str] = mapped_column(String(VALUE), default="")
+    v2: Mapped[str] = mapped_column(String(VALUE), default="")
+    v3: Mapped[str] = mapped_column(String(VALUE), default="")
+    v4: Mapped[str] = mapped_column(String(VALUE), default="")
+    v5: Mapped[str] = mapped_column(String(VALUE), default="")
+
+
+class PolicyHead(db.Model):
+    """A single row: the latest policy revision. Writers lock it, so revisions commit in order."""
+
+    __tablename__ = "policy_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    keys_epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RevisionLog(db.Model):
+    """Every committed policy change, written in the same transaction as the change."""
+
+    __tablename__ = "revision_log"
+
+    revision: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # JSON lists of [ptype, v0, v1, ...]: exact set differences against the previous revision.
+    added: Mapped[str] = mapped_column(Text)
+    removed: Mapped[str] = mapped_column(Text)
+
+
+class Tenant(db.Model):
+    __tablename__ = "tenant"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(db.Model):
+    """A tenant's key: `<id>.<secret>`; only the SHA-256 of the whole token is kept."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,0 +1,86 @@
+"""Fixtures: an app on each storage backend with the seed policy, a client, and callers.
+
+Storage-backed tests run on SQLite and on PostgreSQL. PostgreSQL tests skip only when no
+server answers, and fail instead when AUTHZ_REQUIRE_POSTGRES=1 (CI sets it).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from service.storage.models import db
+
+from .support import (
+    ACME_CHECK,
+    ACME_OWNER,
+    ADMIN,
+    PG_ADMIN_URL,
+    Caller,
+    fresh_database,
+    make_app,
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh database for this test session on the local PostgreSQL server."""
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+        if os.environ.get("AUTHZ_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here but did not answer: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    name = f"authz_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'authz.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def app(database_url):
+    app = make_app(database_url)
+    fresh_database(app)
+    ctx = app.app_context()
+    ctx.push()
+    yield app
+    db.session.remove()
+    ctx.pop()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def owner(client):
+    return Caller(client, ACME_OWNER, "acme")
+
+
+@pytest.fixture
+def checker(client):
+    return Caller(client, ACME_CHECK, "acme")
+
+
+@pytest.fixture
+def admin(client):
+    return Caller(client, ADMIN)

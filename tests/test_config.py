@@ -1,0 +1,38 @@
+"""Start-up configuration: bad or missing settings stop the process, naming the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from service import config, create_app
+
+
+@pytest.mark.parametrize("settings,key", [
+    ({"AUTHZ_MODE": "production"}, "AUTHZ_ADMIN_KEY"),
+    ({"AUTHZ_MODE": "production", "AUTHZ_ADMIN_KEY": config.DEV_ADMIN_KEY}, "AUTHZ_ADMIN_KEY"),
+    ({"AUTHZ_MODE": "staging"}, "AUTHZ_MODE"),
+    ({"AUTHZ_MODE": "production", "AUTHZ_ADMIN_KEY": "ops.0123456789abcdef0123"},
+     "AUTHZ_DATABASE_URL"),
+    ({"AUTHZ_SYNC_INTERVAL": "soon"}, "AUTHZ_SYNC_INTERVAL"),
+    ({"AUTHZ_MAX_BATCH": 0}, "AUTHZ_MAX_BATCH"),
+    ({"AUTHZ_ADMIN_KEY": "short"}, "AUTHZ_ADMIN_KEY"),
+    ({"AUTHZ_MODEL_PATH": "/nonexistent/model.conf"}, "AUTHZ_MODEL_PATH"),
+])
+def test_bad_settings_stop_start_up_naming_the_key(settings, key):
+    with pytest.raises(SystemExit) as stopped:
+        create_app(settings)
+    assert key in str(stopped.value)
+
+
+def test_environment_is_read_with_the_prefix_and_database_url():
+    settings = config.resolve(environ={"AUTHZ_MAX_BATCH": "10",
+                                       "DATABASE_URL": "postgresql://db/authz"})
+    assert settings["AUTHZ_MAX_BATCH"] == 10
+    assert settings["AUTHZ_DATABASE_URL"] == "postgresql+psycopg://db/authz"
+
+
+def test_production_starts_with_a_real_key(tmp_path):
+    app = create_app({"AUTHZ_MODE": "production",
+                      "AUTHZ_ADMIN_KEY": "ops.0123456789abcdef0123456789abcdef",
+                      "AUTHZ_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"})
+    assert app.config["AUTHZ_MODE"] == "production"
