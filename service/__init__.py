@@ -19,6 +19,8 @@ def create_app(config: object = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings["AUTHZ_MAX_BODY_BYTES"]
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO)
+    # pycasbin logs the whole model at INFO for every enforcer it builds (one per tenant).
+    logging.getLogger("casbin").setLevel(logging.WARNING)
 
     from . import api, cli
     from .authz import Authz
