@@ -53,3 +53,13 @@ def test_identifiers_cannot_hold_separators_or_wildcards():
 def test_csv_round_trip():
     rule = Rule("p", ("role:acme:x", "acme", "orders", "view", "allow"))
     assert R.read_csv(rule.csv())[0].rule == rule
+
+
+def test_seed_tenant_uses_exactly_the_builtin_role_templates():
+    from service.domain.accounts import BUILTIN_ROLES
+    from service.domain.tenant_policy import TenantPolicy
+
+    acme = [p.rule for p in R.read_csv((ROOT / "policies" / "seed.csv").read_text())
+            if p.tenant == "acme"]
+    roles = TenantPolicy("acme", acme).roles()
+    assert roles == {name: set(perms) for name, perms in BUILTIN_ROLES.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from . import check, errors, health, policy
+from . import check, errors, health, policy, subaccounts
 
 
 def init_app(app: Flask) -> None:
@@ -18,6 +18,6 @@ def init_app(app: Flask) -> None:
     )
     api = Api(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for module in (check, policy, health):
+    for module in (check, policy, subaccounts, health):
         api.register_blueprint(module.blp)
     errors.init_app(app)

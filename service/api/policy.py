@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from ..domain import keys
 from ..domain import policy_admin as A
+from ..domain import subaccounts as S
 from ..domain.errors import Conflict
 from ..storage import keys_store, policy_store
 from ..storage.models import Tenant, db
@@ -19,11 +20,23 @@ blp = Blueprint("policy", __name__, url_prefix="/v1", description="Edit a tenant
 blp.before_request(authenticate)
 
 
-def _write(tenant: str, body: dict, edit, **kwargs) -> int:
+def write(tenant: str, body: dict, edit, **kwargs):
+    """Commit `edit` for the tenant's owner (or the admin): (revision, what edit returned)."""
     service = authz()
     service.require_owner(principal(), tenant)
-    revision, _ = service.write(principal(), tenant, body.get("reason"), edit, **kwargs)
-    return revision
+    return service.write(principal(), tenant, body.get("reason"), edit, **kwargs)
+
+
+def _write(tenant: str, body: dict, edit, **kwargs) -> int:
+    return write(tenant, body, edit, **kwargs)[0]
+
+
+def read(tenant: str) -> A.TenantPolicy:
+    """The tenant's committed policy, for its owner (or the admin)."""
+    service = authz()
+    service.require_owner(principal(), tenant)
+    service.require_tenant(tenant)
+    return policy_store.read(tenant)
 
 
 def _who(body: dict) -> A.Principal:
@@ -46,7 +59,7 @@ def create_tenant(body: dict):
         db.session.add(Tenant(id=tenant, name=body["name"]))
         created["owner_key"] = keys_store.add(tenant, keys.OWNER)[1]
         created["check_key"] = keys_store.add(tenant, keys.CHECK)[1]
-        A.create_tenant(policy)
+        S.create_tenant(policy)
 
     revision, _ = service.write(principal(), tenant, None, edit, bump_keys=True, new_tenant=True)
     return {"tenant": tenant, "revision": revision, **created}
@@ -56,22 +69,15 @@ def create_tenant(body: dict):
 @blp.response(200, schemas.Policy)
 def get_policy(tenant: str):
     """The tenant's stores, roles, grants, supplementary permissions and denies."""
-    service = authz()
-    service.require_owner(principal(), tenant)
-    service.require_tenant(tenant)
-    policy = A.TenantPolicy(tenant, service.decider.rules(tenant))
-    return {"revision": service.replica.revision, **A.describe(policy)}
+    policy = read(tenant)
+    return {"revision": authz().replica.revision, **A.describe(policy)}
 
 
 @blp.route("/tenants/<tenant>/export.csv", methods=["GET"])
 @blp.response(200, content_type="text/csv")
 def export_csv(tenant: str):
     """The tenant's rules as Casbin CSV, sorted: read it with policies/model.conf (R20)."""
-    service = authz()
-    service.require_owner(principal(), tenant)
-    service.require_tenant(tenant)
-    text = "".join(rule.csv() + "\n" for rule in policy_store.iter_rules(tenant))
-    db.session.rollback()
+    text = "".join(rule.csv() + "\n" for rule in read(tenant).rules())
     return Response(text, mimetype="text/csv")
 
 
@@ -82,14 +88,20 @@ def create_store(body: dict, tenant: str):
     return {"revision": _write(tenant, body, lambda p: A.create_store(p, body["store"]))}
 
 
+@blp.route("/tenants/<tenant>/stores/<store>", methods=["DELETE"])
+@blp.response(200, schemas.StoreRevoked)
+def revoke_store(tenant: str, store: str):
+    """Revoke a store: every grant, assignment and deny in it goes; defaults move to the
+    earliest assigned remaining store; a sub-account left with none is disabled (R16)."""
+    revision, report = write(tenant, {}, lambda p: S.revoke_store(p, store))
+    return {"revision": revision, **report}
+
+
 @blp.route("/tenants/<tenant>/roles", methods=["GET"])
 @blp.response(200, schemas.Roles)
 def list_roles(tenant: str):
-    service = authz()
-    service.require_owner(principal(), tenant)
-    service.require_tenant(tenant)
-    roles = A.TenantPolicy(tenant, service.decider.rules(tenant)).roles()
-    return {"revision": service.replica.revision,
+    roles = read(tenant).roles()
+    return {"revision": authz().replica.revision,
             "roles": [{"role": r, "permissions": sorted(p)} for r, p in sorted(roles.items())]}
 
 
@@ -157,10 +169,11 @@ _direct_routes("denies", "deny", 'An explicit deny in one store or "all"; deny w
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>/stores", methods=["PUT"])
 @blp.arguments(schemas.Stores)
-@blp.response(200, schemas.Revision)
+@blp.response(200, schemas.AssignmentReport)
 def set_stores(body: dict, tenant: str, login: str):
     """Assign exactly these stores; a sub-account acts only in its stores (R14)."""
-    return {"revision": _write(tenant, body, lambda p: A.set_stores(p, login, body["stores"]))}
+    revision, report = write(tenant, body, lambda p: S.set_stores(p, login, body["stores"]))
+    return {"revision": revision, **report}
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>/status", methods=["PUT"])

@@ -139,6 +139,21 @@ class Stores(Write):
     stores = fields.List(Identifier(), required=True, validate=validate.Length(max=10_000))
 
 
+class AssignmentReport(Revision):
+    mode = fields.String()
+    subjects = fields.List(fields.String())
+    default_store_changed = fields.Dict(keys=fields.String(), values=fields.String(),
+                                        metadata={"description": "login -> new default store"})
+    disabled = fields.List(fields.String(), metadata={"description": "left with no store"})
+
+
+class StoreRevoked(Revision):
+    store = fields.String()
+    removed_rules = fields.List(fields.String())
+    default_store_changed = fields.Dict(keys=fields.String(), values=fields.String())
+    disabled = fields.List(fields.String())
+
+
 class Status(Write):
     disabled = fields.Boolean(required=True)
 
@@ -153,3 +168,121 @@ class Policy(Revision):
 
 class Reason(Write):
     pass
+
+
+# -- sub-accounts, departments, settings (R4, R5, R10, R11, R14, R15) -------------------------
+class Profile(Write):
+    display_name = fields.String(validate=validate.Length(max=100))
+    email = fields.Email(validate=validate.Length(max=254))
+    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9 ()-]{3,32}$",
+                                                   error="digits, spaces, ()- and a leading +"))
+    note = fields.String(validate=validate.Length(max=2000))
+
+
+class RoleGrant(Request):
+    role = Identifier(required=True)
+    stores = StoresField(required=True)
+
+
+class NewSubAccount(Profile):
+    login = Identifier(required=True)
+    display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    stores = fields.List(Identifier(), required=True, validate=validate.Length(min=1, max=1000),
+                         metadata={"description": "The first is the default store (R15)"})
+    departments = fields.List(Identifier(), load_default=list,
+                              validate=validate.Length(max=100))
+    roles = fields.List(fields.Nested(RoleGrant), load_default=list,
+                        validate=validate.Length(max=100))
+
+
+class SubAccount(ma.Schema):
+    login = fields.String()
+    display_name = fields.String()
+    email = fields.String()
+    phone = fields.String()
+    note = fields.String()
+    status = fields.String(metadata={"description": "active or disabled"})
+    default_store = fields.String(allow_none=True)
+    stores = fields.List(fields.String(), metadata={"description": "Earliest assigned first"})
+    departments = fields.List(fields.String())
+    grants = fields.List(fields.Dict())
+    permissions = fields.List(fields.Dict())
+    denies = fields.List(fields.Dict())
+
+
+class SubAccountWritten(Revision):
+    sub_account = fields.Nested(SubAccount)
+
+
+class SubAccountQuery(Request):
+    status = fields.String(validate=validate.OneOf(["active", "disabled"]))
+    store = Identifier()
+    department = Identifier()
+    q = fields.String(validate=validate.Length(max=100))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class SubAccountPage(Revision):
+    items = fields.List(fields.Nested(SubAccount))
+    total = fields.Integer(metadata={"description": "Matching the filters"})
+    page = fields.Integer()
+    per_page = fields.Integer()
+    count = fields.Integer(metadata={"description": "Sub-accounts of the tenant, all statuses"})
+    limit = fields.Integer(metadata={"description": "The tenant's cap (R11)"})
+
+
+class DefaultStore(Write):
+    store = Identifier(required=True)
+
+
+class BatchStores(Write):
+    mode = fields.String(required=True, validate=validate.OneOf(["add", "remove", "reset"]))
+    subjects = fields.List(fields.String(), required=True,
+                           validate=validate.Length(min=1, max=1000))
+    stores = fields.List(fields.String(), required=True, validate=validate.Length(max=10_000))
+
+
+class NewDepartment(Write):
+    department = Identifier(required=True)
+    name = fields.String(validate=validate.Length(max=100), load_default="")
+
+
+class DepartmentName(Write):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class Department(ma.Schema):
+    department = fields.String()
+    name = fields.String()
+    members = fields.List(fields.String())
+
+
+class Departments(Revision):
+    departments = fields.List(fields.Nested(Department))
+
+
+class TenantSettings(Write):
+    max_sub_accounts = fields.Integer(validate=validate.Range(min=0, max=100_000))
+    step_up = fields.Boolean(metadata={"description": "High-risk permissions need a second "
+                                                      "factor (R10)"})
+
+
+class TenantSettingsRead(Revision):
+    max_sub_accounts = fields.Integer()
+    step_up = fields.Boolean()
+
+
+class CataloguePermission(ma.Schema):
+    name = fields.String()
+    area = fields.String()
+    action = fields.String()
+    description = fields.String()
+    high_risk = fields.Boolean()
+    owner_only = fields.Boolean()
+
+
+class Catalogue(ma.Schema):
+    version = fields.String()
+    permissions = fields.List(fields.Nested(CataloguePermission))

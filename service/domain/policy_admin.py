@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from . import catalogue
 from . import rules as R
+from .accounts import Account
 from .errors import Conflict, InvalidInput, NotFound
 from .rules import Kind, Rule
 from .tenant_policy import TenantPolicy
@@ -45,6 +46,28 @@ def principal(subject: str | None, department: str | None) -> Principal:
     if subject is not None:
         return Principal("user", R.login(subject, "subject"))
     return Principal("dept", R.identifier(department, "department"))
+
+
+def require_account(policy: TenantPolicy, login: str, field: str = "subject") -> Account:
+    R.login(login, field)
+    account = policy.directory.accounts.get(login)
+    if account is None:
+        raise NotFound(f"no such sub-account {login!r}", {field: ["not found"]})
+    return account
+
+
+def require_department(policy: TenantPolicy, department: str,
+                       field: str = "department") -> None:
+    R.identifier(department, field)
+    if department not in policy.directory.departments:
+        raise NotFound(f"no such department {department!r}", {field: ["not found"]})
+
+
+def require_principal(policy: TenantPolicy, who: Principal) -> None:
+    if who.kind == "user":
+        require_account(policy, who.name)
+    else:
+        require_department(policy, who.name)
 
 
 # -- tenants and stores --------------------------------------------------------------------
@@ -150,6 +173,7 @@ def _grant_rules(policy: TenantPolicy, who: Principal, role: str,
 
 def grant_role(policy: TenantPolicy, who: Principal, role: str,
                stores: Sequence[str] | str) -> None:
+    require_principal(policy, who)
     for rule in _grant_rules(policy, who, role, stores):
         policy.add(rule)
 
@@ -182,6 +206,7 @@ def _direct_rule(policy: TenantPolicy, who: Principal, store: str, permission: s
 def add_direct(policy: TenantPolicy, who: Principal, store: str, permission: str,
                effect: str) -> None:
     """A supplementary permission (allow, one store) or an explicit deny (a store or all)."""
+    require_principal(policy, who)
     policy.add(_direct_rule(policy, who, store, permission, effect))
 
 
@@ -195,26 +220,15 @@ def remove_direct(policy: TenantPolicy, who: Principal, store: str, permission: 
 
 # -- sub-accounts: stores, departments, status (R12, R14) ----------------------------------
 def assigned_stores(policy: TenantPolicy, login: str) -> list[str]:
+    """A sub-account's stores, earliest assigned first."""
     value = R.user(policy.tenant, login)
-    return sorted(p.rule.values[1].split("/", 1)[1] for p in policy.of_kind(Kind.ASSIGNMENT)
-                  if p.rule.values[0] == value)
-
-
-def set_stores(policy: TenantPolicy, login: str, stores: Sequence[str]) -> None:
-    """Assign exactly these stores to the sub-account."""
-    R.login(login, "subject")
-    wanted = set(require_stores(policy, stores)) if stores else set()
-    current = set(assigned_stores(policy, login))
-    value = R.user(policy.tenant, login)
-    for store in wanted - current:
-        policy.add(Rule("g", (value, R.store(policy.tenant, store))))
-    for store in current - wanted:
-        policy.remove(Rule("g", (value, R.store(policy.tenant, store))))
+    return [p.rule.values[1].split("/", 1)[1] for p in policy.of_kind(Kind.ASSIGNMENT)
+            if p.rule.values[0] == value]
 
 
 def add_member(policy: TenantPolicy, department: str, login: str) -> None:
-    R.identifier(department, "department")
-    R.login(login, "subject")
+    require_department(policy, department)
+    require_account(policy, login)
     policy.add(Rule("g", (R.user(policy.tenant, login), R.department(policy.tenant, department))))
 
 
@@ -232,7 +246,7 @@ def disabled_rule(tenant: str, login: str) -> Rule:
 
 def set_disabled(policy: TenantPolicy, login: str, disabled: bool) -> None:
     """Disable (deny everything, grants kept) or re-enable a sub-account (R12)."""
-    R.login(login, "subject")
+    require_account(policy, login)
     rule = disabled_rule(policy.tenant, login)
     if disabled:
         policy.add(rule)

@@ -5,24 +5,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from . import rules as R
+from .accounts import Directory
 from .errors import InvalidInput
 from .rules import Kind, Parsed, Rule
 
 
 class TenantPolicy:
-    """The rules of one tenant plus the exact difference an operation made to them.
+    """The rules of one tenant plus the exact difference an operation made to them, and
+    the tenant's directory (sub-account profiles, departments, settings).
 
     Domain operations call `add`/`remove`; storage writes `added`/`removed` and nothing
     else, so what is committed, logged and applied to memory is one and the same diff.
+    Rules keep the order they were given in (storage gives them oldest first), which is
+    what "the earliest assigned store" means.
     """
 
-    def __init__(self, tenant: str, rules: Iterable[Rule] = ()):
+    def __init__(self, tenant: str, rules: Iterable[Rule] = (),
+                 directory: Directory | None = None):
         self.tenant = tenant
+        self.directory = directory if directory is not None else Directory()
         self._parsed: dict[Rule, Parsed] = {}
         for rule in rules:
             self._parsed[rule] = R.parse(rule)
-        self.added: set[Rule] = set()
-        self.removed: set[Rule] = set()
+        # dicts as ordered sets: rules are stored in the order they were added
+        self.added: dict[Rule, None] = {}
+        self.removed: dict[Rule, None] = {}
 
     def __contains__(self, rule: Rule) -> bool:
         return rule in self._parsed
@@ -45,9 +52,9 @@ class TenantPolicy:
             return False
         self._parsed[rule] = parsed
         if rule in self.removed:
-            self.removed.discard(rule)
+            del self.removed[rule]
         else:
-            self.added.add(rule)
+            self.added[rule] = None
         return True
 
     def remove(self, rule: Rule) -> bool:
@@ -55,9 +62,9 @@ class TenantPolicy:
         if self._parsed.pop(rule, None) is None:
             return False
         if rule in self.added:
-            self.added.discard(rule)
+            del self.added[rule]
         else:
-            self.removed.add(rule)
+            self.removed[rule] = None
         return True
 
     @property

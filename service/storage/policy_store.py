@@ -10,18 +10,29 @@ only from committed log entries (see decisions.py).
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import TypeVar
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ..domain.accounts import Account, Directory, Settings
 from ..domain.errors import Conflict, Unavailable
 from ..domain.rules import Rule
 from ..domain.tenant_policy import TenantPolicy
-from .models import RULE_COLUMNS, PolicyHead, PolicyRule, RevisionLog, db
+from .models import (
+    RULE_COLUMNS,
+    Department,
+    PolicyHead,
+    PolicyRule,
+    RevisionLog,
+    SubAccount,
+    Tenant,
+    db,
+)
 
 T = TypeVar("T")
 
@@ -46,7 +57,7 @@ def _rule(row) -> Rule:
     return Rule(row.ptype, tuple(values))
 
 
-def _encode(rules: set[Rule]) -> str:
+def _encode(rules) -> str:
     return json.dumps(sorted([r.ptype, *r.values] for r in rules))
 
 
@@ -69,8 +80,45 @@ def head() -> tuple[int, int]:
 
 
 def tenant_rules(tenant: str) -> list[Rule]:
-    rows = db.session.execute(select(PolicyRule).where(PolicyRule.tenant == tenant)).scalars()
+    """The tenant's rules, oldest first."""
+    rows = db.session.execute(
+        select(PolicyRule).where(PolicyRule.tenant == tenant).order_by(PolicyRule.id)
+    ).scalars()
     return [_rule(r) for r in rows]
+
+
+ACCOUNT_FIELDS = ("display_name", "email", "phone", "note", "default_store")
+
+
+def directory(tenant: str) -> Directory:
+    """The tenant's sub-accounts, departments and settings."""
+    accounts = {
+        row.login: Account(row.login, **{f: getattr(row, f) for f in ACCOUNT_FIELDS})
+        for row in db.session.execute(
+            select(SubAccount).where(SubAccount.tenant == tenant).order_by(SubAccount.login)
+        ).scalars()
+    }
+    departments = {
+        row.id: row.name
+        for row in db.session.execute(
+            select(Department).where(Department.tenant == tenant).order_by(Department.id)
+        ).scalars()
+    }
+    row = db.session.get(Tenant, tenant)
+    settings = Settings(row.max_sub_accounts) if row is not None else Settings()
+    return Directory(accounts, departments, settings)
+
+
+def _save_directory(tenant: str, before: Directory, after: Directory) -> None:
+    for login, account in after.accounts.items():
+        if before.accounts.get(login) != account:
+            db.session.merge(SubAccount(tenant=tenant, **asdict(account)))
+    for dept, name in after.departments.items():
+        if before.departments.get(dept) != name:
+            db.session.merge(Department(tenant=tenant, id=dept, name=name))
+    if before.settings != after.settings:
+        row = db.session.get(Tenant, tenant)
+        row.max_sub_accounts = after.settings.max_sub_accounts
 
 
 def load_all() -> tuple[int, dict[str, list[Rule]]]:
@@ -131,9 +179,11 @@ def write(
             )
             .returning(PolicyHead.revision)
         ).scalar_one()
-        policy = TenantPolicy(tenant, tenant_rules(tenant))
+        policy = TenantPolicy(tenant, tenant_rules(tenant), directory(tenant))
+        loaded = copy.deepcopy(policy.directory)
         value = edit(policy)
-        if not policy.changed and not bump_keys:
+        _save_directory(tenant, loaded, policy.directory)
+        if not (policy.changed or bump_keys or db.session.new or db.session.dirty):
             db.session.rollback()
             return WriteResult(revision - 1, False, value)
         _apply(tenant, policy)
@@ -174,9 +224,15 @@ def _apply(tenant: str, policy: TenantPolicy) -> None:
             raise Conflict(f"rule {rule.csv()!r} changed concurrently; retry")
     if policy.added:
         db.session.execute(
-            insert(PolicyRule), [{"tenant": tenant, **_columns(r)} for r in sorted(policy.added)]
+            insert(PolicyRule), [{"tenant": tenant, **_columns(r)} for r in policy.added]
         )
 
 
-def iter_rules(tenant: str) -> Iterator[Rule]:
-    yield from sorted(tenant_rules(tenant))
+def read(tenant: str) -> TenantPolicy:
+    """The tenant's rules and directory as committed, for reading."""
+    try:
+        return TenantPolicy(tenant, tenant_rules(tenant), directory(tenant))
+    except OperationalError as exc:
+        raise Unavailable("the policy database is unavailable") from exc
+    finally:
+        db.session.rollback()

@@ -1,0 +1,162 @@
+"""Sub-accounts, departments, tenant settings and the permission catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from ..domain import catalogue
+from ..domain import subaccounts as S
+from ..domain.errors import Forbidden
+from . import schemas
+from .auth import authenticate, authz, principal
+from .policy import read, write
+
+blp = Blueprint("subaccounts", __name__, url_prefix="/v1",
+                description="Sub-accounts, departments and tenant settings")
+blp.before_request(authenticate)
+
+
+@blp.route("/catalogue", methods=["GET"])
+@blp.response(200, schemas.Catalogue)
+def get_catalogue():
+    """Every permission, with its description and risk (R9)."""
+    return {"version": catalogue.CATALOGUE_VERSION,
+            "permissions": [{**asdict(p), "name": p.name} for p in catalogue.PERMISSIONS]}
+
+
+@blp.route("/tenants/<tenant>/subaccounts", methods=["POST"])
+@blp.arguments(schemas.NewSubAccount)
+@blp.response(201, schemas.SubAccountWritten)
+def create_sub_account(body: dict, tenant: str):
+    """Create a sub-account (R4); refused past the tenant's cap (R11)."""
+    login = body["login"]
+
+    def edit(policy):
+        S.create_sub_account(policy, login, body["stores"], body, body["departments"],
+                             body["roles"])
+        return S.view(policy, login)
+
+    revision, view = write(tenant, body, edit)
+    return {"revision": revision, "sub_account": view}
+
+
+@blp.route("/tenants/<tenant>/subaccounts", methods=["GET"])
+# webargs ignores unknown query parameters by default; a typo in a filter must not pass.
+@blp.arguments(schemas.SubAccountQuery, location="query", unknown=RAISE)
+@blp.response(200, schemas.SubAccountPage)
+def list_sub_accounts(query: dict, tenant: str):
+    """Sub-accounts, filtered by status, store, department or text, a page at a time."""
+    policy = read(tenant)
+    items = S.listing(policy, status=query.get("status"), store=query.get("store"),
+                      department=query.get("department"), q=query.get("q"))
+    page, per_page = query["page"], query["per_page"]
+    return {
+        "revision": authz().replica.revision,
+        "items": items[(page - 1) * per_page: page * per_page],
+        "total": len(items), "page": page, "per_page": per_page,
+        "count": len(policy.directory.accounts),
+        "limit": policy.directory.settings.max_sub_accounts,
+    }
+
+
+@blp.route("/tenants/<tenant>/subaccounts/<login>", methods=["GET"])
+@blp.response(200, schemas.SubAccount)
+def get_sub_account(tenant: str, login: str):
+    return S.view(read(tenant), login)
+
+
+@blp.route("/tenants/<tenant>/subaccounts/<login>", methods=["PATCH"])
+@blp.arguments(schemas.Profile)
+@blp.response(200, schemas.SubAccountWritten)
+def update_sub_account(body: dict, tenant: str, login: str):
+    """Edit the profile; there is no delete: disable instead (R12)."""
+    def edit(policy):
+        S.update_profile(policy, login, body)
+        return S.view(policy, login)
+
+    revision, view = write(tenant, body, edit)
+    return {"revision": revision, "sub_account": view}
+
+
+@blp.route("/tenants/<tenant>/subaccounts/<login>/default-store", methods=["PUT"])
+@blp.arguments(schemas.DefaultStore)
+@blp.response(200, schemas.SubAccountWritten)
+def set_default_store(body: dict, tenant: str, login: str):
+    """Set the default store; it must be one of the sub-account's stores (R15)."""
+    def edit(policy):
+        S.set_default_store(policy, login, body["store"])
+        return S.view(policy, login)
+
+    revision, view = write(tenant, body, edit)
+    return {"revision": revision, "sub_account": view}
+
+
+@blp.route("/tenants/<tenant>/subaccounts/batch-stores", methods=["POST"])
+@blp.arguments(schemas.BatchStores)
+@blp.response(200, schemas.AssignmentReport)
+def batch_stores(body: dict, tenant: str):
+    """Add, remove or reset stores for many sub-accounts at once; all or nothing (R14)."""
+    revision, report = write(tenant, body, lambda p: S.batch_assign(
+        p, body["mode"], body["subjects"], body["stores"]))
+    return {"revision": revision, **report}
+
+
+@blp.route("/tenants/<tenant>/departments", methods=["POST"])
+@blp.arguments(schemas.NewDepartment)
+@blp.response(201, schemas.Revision)
+def create_department(body: dict, tenant: str):
+    revision, _ = write(tenant, body, lambda p: S.create_department(
+        p, body["department"], body["name"]))
+    return {"revision": revision}
+
+
+@blp.route("/tenants/<tenant>/departments", methods=["GET"])
+@blp.response(200, schemas.Departments)
+def list_departments(tenant: str):
+    policy = read(tenant)
+    return {"revision": authz().replica.revision, "departments": [
+        {"department": d, "name": name, "members": S.members(policy, d)}
+        for d, name in sorted(policy.directory.departments.items())]}
+
+
+@blp.route("/tenants/<tenant>/departments/<department>", methods=["PATCH"])
+@blp.arguments(schemas.DepartmentName)
+@blp.response(200, schemas.Revision)
+def rename_department(body: dict, tenant: str, department: str):
+    revision, _ = write(tenant, body, lambda p: S.rename_department(p, department,
+                                                                     body["name"]))
+    return {"revision": revision}
+
+
+@blp.route("/tenants/<tenant>/settings", methods=["GET"])
+@blp.response(200, schemas.TenantSettingsRead)
+def get_settings(tenant: str):
+    policy = read(tenant)
+    return {"revision": authz().replica.revision,
+            "max_sub_accounts": policy.directory.settings.max_sub_accounts,
+            "step_up": S.step_up_enabled(policy)}
+
+
+@blp.route("/tenants/<tenant>/settings", methods=["PATCH"])
+@blp.arguments(schemas.TenantSettings)
+@blp.response(200, schemas.TenantSettingsRead)
+def update_settings(body: dict, tenant: str):
+    """Step-up (R10) is the owner's; the sub-account cap (R11) is the platform's plan."""
+    if "max_sub_accounts" in body and principal().scope != "admin":
+        raise Forbidden("the sub-account limit is set by the platform admin",
+                        {"max_sub_accounts": ["admin only"]})
+
+    def edit(policy):
+        if "max_sub_accounts" in body:
+            S.set_max_sub_accounts(policy, body["max_sub_accounts"])
+        if "step_up" in body:
+            S.set_step_up(policy, body["step_up"])
+        return {"max_sub_accounts": policy.directory.settings.max_sub_accounts,
+                "step_up": S.step_up_enabled(policy)}
+
+    revision, settings = write(tenant, body, edit)
+    return {"revision": revision, **settings}
+

@@ -1,0 +1,57 @@
+"""Sub-accounts, departments and tenant settings: the facts that are not Casbin rules.
+
+What a sub-account may do, where it may act and whether it is disabled live in the rules
+(see rules.py); its profile and default store live here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_MAX_SUB_ACCOUNTS = 99
+
+# Built-in role templates every new tenant starts with (R6); tenants may edit them.
+BUILTIN_ROLES: dict[str, tuple[str, ...]] = {
+    "customer-service": ("orders:view", "refunds:view", "chat:view", "chat:reply",
+                         "products:view"),
+    "operator": ("products:view", "products:create", "products:edit", "prices:view",
+                 "prices:change", "inventory:view", "inventory:adjust", "orders:view",
+                 "reports:view"),
+    "marketing": ("coupons:view", "coupons:manage", "marketing:view", "marketing:manage",
+                  "products:view", "reports:view"),
+    "finance": ("finance:view", "finance:withdraw", "refunds:view", "refunds:approve",
+                "reports:view", "reports:export", "billing:view"),
+    "warehouse": ("orders:view", "orders:ship", "inventory:view", "inventory:adjust",
+                  "logistics:view"),
+    "designer": ("products:view", "products:edit"),
+    "store-manager": ("products:view", "products:create", "products:edit", "products:delete",
+                      "prices:view", "prices:change", "orders:view", "orders:edit",
+                      "orders:cancel", "refunds:view", "refunds:approve", "settings:view",
+                      "settings:edit", "reports:view", "staff:view"),
+}
+
+
+@dataclass
+class Account:
+    """A sub-account's profile (R4). Never deleted, only disabled (R12)."""
+
+    login: str
+    display_name: str = ""
+    email: str = ""
+    phone: str = ""
+    note: str = ""
+    default_store: str | None = None
+
+
+@dataclass
+class Settings:
+    max_sub_accounts: int = DEFAULT_MAX_SUB_ACCOUNTS
+
+
+@dataclass
+class Directory:
+    """A tenant's sub-accounts, departments (id -> display name) and settings."""
+
+    accounts: dict[str, Account] = field(default_factory=dict)
+    departments: dict[str, str] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)

@@ -1,0 +1,276 @@
+"""Sub-accounts, departments, store assignment and store revocation (R4, R5, R11-R16).
+
+Plain functions over a TenantPolicy, like policy_admin: each refuses the whole operation
+(naming every offending item) or edits rules and directory together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from . import catalogue
+from . import policy_admin as A
+from . import rules as R
+from .accounts import BUILTIN_ROLES, Account
+from .errors import Conflict, InvalidInput, LimitReached, NotFound
+from .rules import Kind, Rule
+from .tenant_policy import TenantPolicy
+
+BATCH_MODES = ("add", "remove", "reset")
+
+
+# -- tenants -------------------------------------------------------------------------------
+def create_tenant(policy: TenantPolicy) -> None:
+    """The owner's rule (R3) and the built-in role templates (R6)."""
+    A.create_tenant(policy)
+    for role, permissions in BUILTIN_ROLES.items():
+        A.create_role(policy, role, list(permissions))
+
+
+def set_max_sub_accounts(policy: TenantPolicy, limit: int) -> None:
+    if not isinstance(limit, int) or limit < 0:
+        raise InvalidInput("max_sub_accounts must be a whole number >= 0",
+                           {"max_sub_accounts": ["whole number >= 0"]})
+    policy.directory.settings.max_sub_accounts = limit
+
+
+# -- sub-accounts (R4, R11, R12, R15) ------------------------------------------------------
+PROFILE_FIELDS = ("display_name", "email", "phone", "note")
+
+
+def create_sub_account(policy: TenantPolicy, login: str, stores: Sequence[str],
+                       profile: dict | None = None, departments: Sequence[str] = (),
+                       roles: Sequence[dict] = ()) -> Account:
+    """Create an active sub-account in the given stores; the first is its default (R15)."""
+    R.login(login, "login")
+    if login in policy.directory.accounts:
+        raise Conflict(f"sub-account {login!r} exists", {"login": ["already exists"]})
+    limit = policy.directory.settings.max_sub_accounts
+    if len(policy.directory.accounts) >= limit:
+        raise LimitReached(
+            f"this tenant may have at most {limit} sub-accounts; disable is not delete, so "
+            "raise the limit to add more (R11)",
+            {"login": [f"limit of {limit} sub-accounts reached"]},
+        )
+    stores = A.require_stores(policy, stores)
+    for i, dept in enumerate(departments):
+        A.require_department(policy, dept, f"departments[{i}]")
+    account = Account(login, **{k: v for k, v in (profile or {}).items()
+                                if k in PROFILE_FIELDS})
+    policy.directory.accounts[login] = account
+    for store in stores:
+        policy.add(_assignment(policy, login, store))
+    account.default_store = stores[0]
+    for dept in departments:
+        A.add_member(policy, dept, login)
+    who = A.Principal("user", login)
+    for grant in roles:
+        A.grant_role(policy, who, grant["role"], grant["stores"])
+    return account
+
+
+def update_profile(policy: TenantPolicy, login: str, changes: dict) -> Account:
+    account = A.require_account(policy, login)
+    for key, value in changes.items():
+        if key in PROFILE_FIELDS:
+            setattr(account, key, value)
+    return account
+
+
+def is_disabled(policy: TenantPolicy, login: str) -> bool:
+    return A.disabled_rule(policy.tenant, login) in policy
+
+
+def set_default_store(policy: TenantPolicy, login: str, store: str) -> None:
+    """Only ever one of the sub-account's assigned stores (R15)."""
+    account = A.require_account(policy, login)
+    R.identifier(store, "store")
+    if store not in A.assigned_stores(policy, login):
+        raise InvalidInput(f"{store!r} is not assigned to {login!r}",
+                           {"store": ["not an assigned store"]})
+    account.default_store = store
+
+
+def _assignment(policy: TenantPolicy, login: str, store: str) -> Rule:
+    return Rule("g", (R.user(policy.tenant, login), R.store(policy.tenant, store)))
+
+
+def _settle_default(policy: TenantPolicy, login: str, report: dict) -> None:
+    """Keep the default an assigned store: else the earliest assigned; none left: disable."""
+    account = policy.directory.accounts[login]
+    stores = A.assigned_stores(policy, login)
+    if account.default_store in stores:
+        return
+    account.default_store = stores[0] if stores else None
+    if stores:
+        report.setdefault("default_store_changed", {})[login] = stores[0]
+    elif not is_disabled(policy, login):
+        A.set_disabled(policy, login, True)
+        report.setdefault("disabled", []).append(login)
+
+
+def set_stores(policy: TenantPolicy, login: str, stores: Sequence[str]) -> dict:
+    """Assign exactly these stores to one sub-account (R14)."""
+    return batch_assign(policy, "reset", [login], stores)
+
+
+def batch_assign(policy: TenantPolicy, mode: str, logins: Sequence[str],
+                 stores: Sequence[str]) -> dict:
+    """Add, remove, or reset to exactly `stores`, for every sub-account listed (R14).
+
+    All or nothing: every unknown sub-account and store is named in one error.
+    """
+    if mode not in BATCH_MODES:
+        raise InvalidInput(f"mode must be one of {', '.join(BATCH_MODES)}",
+                           {"mode": ["add, remove or reset"]})
+    errors: dict[str, list[str]] = {}
+    if not isinstance(logins, list | tuple) or not logins:
+        errors["subjects"] = ["non-empty list"]
+    else:
+        bad = sorted({str(x) for x in logins
+                      if not isinstance(x, str) or x not in policy.directory.accounts})
+        if bad:
+            errors["subjects"] = [f"no such sub-account: {x}" for x in bad]
+    if mode != "reset" and not stores:
+        errors["stores"] = ["non-empty list"]
+    known = policy.stores()
+    bad_stores = sorted({str(s) for s in stores if not isinstance(s, str) or s not in known})
+    if bad_stores:
+        errors["stores"] = [f"no such store: {s}" for s in bad_stores]
+    if errors:
+        raise NotFound("nothing was changed: " + "; ".join(
+            f"{k}: {', '.join(v)}" for k, v in errors.items()), errors)
+    report: dict = {"mode": mode, "subjects": list(dict.fromkeys(logins))}
+    for login in report["subjects"]:
+        current = set(A.assigned_stores(policy, login))
+        wanted = set(stores)
+        add = wanted - current if mode in ("add", "reset") else set()
+        drop = (current & wanted if mode == "remove"
+                else current - wanted if mode == "reset" else set())
+        for store in stores:  # in the order given, so "earliest assigned" is predictable
+            if store in add:
+                policy.add(_assignment(policy, login, store))
+        for store in sorted(drop):
+            _drop_store_rules(policy, login, store)
+        account = policy.directory.accounts[login]
+        if account.default_store is None and A.assigned_stores(policy, login):
+            account.default_store = A.assigned_stores(policy, login)[0]
+        _settle_default(policy, login, report)
+    return report
+
+
+def _drop_store_rules(policy: TenantPolicy, login: str, store: str) -> None:
+    """Unassign a store. Grants in it stay, inert without the assignment, as they do for a
+    disabled account: assigning the store again restores them."""
+    policy.remove(_assignment(policy, login, store))
+
+
+# -- stores (R2, R16) ----------------------------------------------------------------------
+def revoke_store(policy: TenantPolicy, store: str) -> dict:
+    """Remove a store and everything in it, in one change (R16). Returns what changed."""
+    R.identifier(store, "store")
+    if store not in policy.stores():
+        raise NotFound(f"no such store {store!r}", {"store": ["not found"]})
+    domain = R.store(policy.tenant, store)
+    removed: list[str] = []
+    affected: list[str] = []
+    for p in policy.of_kind(Kind.STORE, Kind.ASSIGNMENT, Kind.GRANT, Kind.DIRECT):
+        values = p.rule.values
+        in_store = (values[0] == domain if p.kind is Kind.STORE
+                    else values[1].endswith("@" + domain) if p.kind is Kind.GRANT
+                    else values[1] == domain)
+        if in_store:
+            policy.remove(p.rule)
+            removed.append(p.rule.csv())
+            if p.kind is Kind.ASSIGNMENT and values[0] != R.owner(policy.tenant):
+                affected.append(values[0].split(":", 2)[2])
+    report: dict = {"store": store, "removed_rules": sorted(removed)}
+    for login in sorted(affected):
+        _settle_default(policy, login, report)
+    report.setdefault("default_store_changed", {})
+    report.setdefault("disabled", [])
+    return report
+
+
+# -- departments (R5) ----------------------------------------------------------------------
+def create_department(policy: TenantPolicy, department: str, name: str = "") -> None:
+    R.identifier(department, "department")
+    if department in policy.directory.departments:
+        raise Conflict(f"department {department!r} exists", {"department": ["already exists"]})
+    policy.directory.departments[department] = name or department
+
+
+def rename_department(policy: TenantPolicy, department: str, name: str) -> None:
+    A.require_department(policy, department)
+    policy.directory.departments[department] = name
+
+
+def members(policy: TenantPolicy, department: str) -> list[str]:
+    value = R.department(policy.tenant, department)
+    return sorted(p.rule.values[0].split(":", 2)[2] for p in policy.of_kind(Kind.MEMBERSHIP)
+                  if p.rule.values[1] == value)
+
+
+def departments_of(policy: TenantPolicy, login: str) -> list[str]:
+    value = R.user(policy.tenant, login)
+    return sorted(p.rule.values[1].split(":", 2)[2] for p in policy.of_kind(Kind.MEMBERSHIP)
+                  if p.rule.values[0] == value)
+
+
+# -- step-up (R10) -------------------------------------------------------------------------
+def step_up_rules(tenant: str) -> list[Rule]:
+    return [Rule("p", (R.STEP_UP, tenant, p.area, p.action, "deny"))
+            for p in catalogue.PERMISSIONS if p.high_risk]
+
+
+def set_step_up(policy: TenantPolicy, enabled: bool) -> None:
+    """High-risk permissions need a second factor in every store of the tenant (R10).
+
+    Kept as rules, so an auditor sees it in the export.
+    """
+    for rule in step_up_rules(policy.tenant):
+        if enabled:
+            policy.add(rule)
+        else:
+            policy.remove(rule)
+
+
+def step_up_enabled(policy: TenantPolicy) -> bool:
+    return bool(policy.of_kind(Kind.STEP_UP))
+
+
+# -- reading -------------------------------------------------------------------------------
+def view(policy: TenantPolicy, login: str, summary: dict | None = None) -> dict:
+    """Everything the owner sees of one sub-account."""
+    account = A.require_account(policy, login)
+    summary = summary if summary is not None else A.describe(policy)
+    return {
+        **asdict(account),
+        "status": "disabled" if is_disabled(policy, login) else "active",
+        "stores": A.assigned_stores(policy, login),
+        "departments": departments_of(policy, login),
+        "grants": [g for g in summary["grants"] if g.get("subject") == login],
+        "permissions": [g for g in summary["permissions"] if g.get("subject") == login],
+        "denies": [g for g in summary["denies"] if g.get("subject") == login],
+    }
+
+
+def listing(policy: TenantPolicy, *, status: str | None = None, store: str | None = None,
+            department: str | None = None, q: str | None = None) -> list[dict]:
+    """Sub-accounts matching every filter given, by login."""
+    out = []
+    summary = A.describe(policy)
+    for login in sorted(policy.directory.accounts):
+        item = view(policy, login, summary)
+        if status and item["status"] != status:
+            continue
+        if store and store not in item["stores"]:
+            continue
+        if department and department not in item["departments"]:
+            continue
+        if q and q.lower() not in " ".join(
+                (login, item["display_name"], item["email"])).lower():
+            continue
+        out.append(item)
+    return out
