@@ -15,7 +15,8 @@ def test_seed_is_all_valid_rules():
     parsed = R.read_csv((ROOT / "policies" / "seed.csv").read_text())
     kinds = {p.kind for p in parsed}
     assert {Kind.STORE, Kind.ASSIGNMENT, Kind.MEMBERSHIP, Kind.GRANT, Kind.ROLE_PERMISSION,
-            Kind.DIRECT, Kind.DISABLED, Kind.OWNER} <= kinds
+            Kind.DIRECT, Kind.DISABLED, Kind.OWNER, Kind.BY_PRODUCT, Kind.PRODUCT_OPERATOR,
+            Kind.ALL_PRODUCTS} <= kinds
     assert {p.tenant for p in parsed} == {"acme", "globex"}
 
 
@@ -36,6 +37,10 @@ def test_seed_is_all_valid_rules():
     ("g3, a, b", "unknown rule type"),
     ("p, user:acme:a:b, acme, orders, view, deny", "not one of"),
     ("g, user:acme:Alice, acme/amazon-us", "bad identifier"),
+    ("g, user:acme:alice, acme/amazon-us~products", "only the main account"),
+    ("g, user:acme:alice, globex/amazon-us~product/x", "another tenant"),
+    ("g, user:acme:alice, acme/amazon-us~thing/x", "not <store>~product"),
+    ("p, by-product, acme/amazon-us, orders, view, deny", "per-product"),
 ])
 def test_rules_outside_the_grammar_are_refused(line, why):
     with pytest.raises(InvalidInput) as refused:

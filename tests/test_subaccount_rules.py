@@ -272,3 +272,28 @@ def test_listing_filters_and_pagination(owner):
     assert ok(owner("GET", "/v1/tenants/{t}/subaccounts?q=JUD"))["total"] == 1
     assert owner("GET", "/v1/tenants/{t}/subaccounts?per_page=0")[0] == 422
     assert owner("GET", "/v1/tenants/{t}/subaccounts?colour=red")[0] == 422
+
+
+def test_r17_per_product_operators(owner, checker):
+    # amazon-us runs by store: frank's... nobody edits there yet; give erin the designer role
+    ok(owner("POST", "/v1/tenants/{t}/grants",
+             {"subject": "erin", "role": "designer", "stores": ["amazon-us"]}))
+    assert checker.check("erin", "amazon-us", "product/sku-1", "edit") is True
+    body = ok(owner("PUT", "/v1/tenants/{t}/stores/amazon-us/mode",
+                    {"mode": "by-product", "reason": "per-product operators from Monday"}))
+    assert body["mode"] == "by-product"
+    assert checker.check("erin", "amazon-us", "product/sku-1", "edit") is False
+    assert checker.check("owner", "amazon-us", "product/sku-1", "delete") is True  # R3
+    ok(owner("PUT", "/v1/tenants/{t}/stores/amazon-us/products/sku-1/operators/erin", {}))
+    assert checker.check("erin", "amazon-us", "product/sku-1", "edit") is True
+    assert checker.check("erin", "amazon-us", "product/sku-2", "edit") is False
+    # operating a product grants nothing by itself: the role still has to allow the action
+    ok(owner("PUT", "/v1/tenants/{t}/stores/amazon-us/products/sku-1/operators/frank", {}))
+    assert checker.check("frank", "amazon-us", "product/sku-1", "edit") is False
+    products = ok(owner("GET", "/v1/tenants/{t}/stores/amazon-us/products"))
+    assert products["operators"] == {"sku-1": ["erin", "frank"]}
+    ok(owner("PUT", "/v1/tenants/{t}/stores/amazon-us/mode", {"mode": "by-store"}))
+    assert checker.check("erin", "amazon-us", "product/sku-2", "edit") is True
+    status, body = checker("POST", "/check", {"subject": "erin", "store": "amazon-us",
+                                              "object": "thing/sku-2", "action": "edit"})
+    assert status == 422 and "object" in body["errors"]["json"]

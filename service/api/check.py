@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from ..domain.catalogue import PRODUCT_AREA
 from ..domain.decisions import CheckRequest
 from ..domain.errors import InvalidInput
 from . import schemas
@@ -17,13 +18,15 @@ blp.before_request(authenticate)
 
 
 def _request(tenant: str, body: dict) -> CheckRequest:
+    area, _, product = body["object"].partition("/")
     return CheckRequest(
         tenant=tenant,
         subject=body["subject"],
         store=body["store"],
-        area=body["object"],
+        area=PRODUCT_AREA if product else area,
         action=body["action"],
         second_factor=body["context"].get("second_factor", False),
+        product=product,
     )
 
 

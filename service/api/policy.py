@@ -97,6 +97,50 @@ def revoke_store(tenant: str, store: str):
     return {"revision": revision, **report}
 
 
+@blp.route("/tenants/<tenant>/stores/<store>/mode", methods=["PUT"])
+@blp.arguments(schemas.StoreMode)
+@blp.response(200, schemas.StoreProducts)
+def set_store_mode(body: dict, tenant: str, store: str):
+    """Run the store by store or by product (R17); an explicit, logged change."""
+    def edit(policy):
+        S.set_store_mode(policy, store, body["mode"])
+        return _products(policy, store)
+
+    revision, products = write(tenant, body, edit)
+    return {"revision": revision, **products}
+
+
+@blp.route("/tenants/<tenant>/stores/<store>/products", methods=["GET"])
+@blp.response(200, schemas.StoreProducts)
+def store_products(tenant: str, store: str):
+    """The store's mode and each product's operators."""
+    return {"revision": authz().replica.revision, **_products(read(tenant), store)}
+
+
+@blp.route("/tenants/<tenant>/stores/<store>/products/<product>/operators/<login>",
+           methods=["PUT"])
+@blp.arguments(schemas.Reason)
+@blp.response(200, schemas.Revision)
+def add_product_operator(body: dict, tenant: str, store: str, product: str, login: str):
+    """Make a sub-account an operator of one product (R17)."""
+    return {"revision": _write(tenant, body, lambda p: S.add_product_operator(
+        p, store, product, login))}
+
+
+@blp.route("/tenants/<tenant>/stores/<store>/products/<product>/operators/<login>",
+           methods=["DELETE"])
+@blp.response(200, schemas.Revision)
+def remove_product_operator(tenant: str, store: str, product: str, login: str):
+    return {"revision": _write(tenant, {}, lambda p: S.remove_product_operator(
+        p, store, product, login))}
+
+
+def _products(policy, store: str) -> dict:
+    A.require_stores(policy, [store], "store")
+    return {"store": store, "mode": S.store_mode(policy, store),
+            "operators": S.product_operators(policy, store)}
+
+
 @blp.route("/tenants/<tenant>/roles", methods=["GET"])
 @blp.response(200, schemas.Roles)
 def list_roles(tenant: str):

@@ -55,11 +55,22 @@ class Context(Request):
     )
 
 
+def _object(value: str) -> None:
+    kind, slash, product = value.partition("/")
+    if slash and kind == "product":
+        _identifier(product)
+    elif slash:
+        raise ValidationError("an area, or product/<id>")
+    else:
+        _identifier(value)
+
+
 class Check(Request):
     tenant = Identifier(metadata={"description": "Only with the admin key; otherwise the key's"})
     subject = Identifier(required=True, metadata={"description": "Sub-account login or 'owner'"})
     store = Identifier(required=True)
-    object = Identifier(required=True, metadata={"description": "Area, e.g. 'orders'"})
+    object = fields.String(required=True, validate=_object, metadata={
+        "description": "An area, e.g. 'orders', or one product: 'product/<id>' (R17)"})
     action = Identifier(required=True, metadata={"description": "Action, e.g. 'refund'"})
     context = fields.Nested(Context, load_default=dict)
 
@@ -286,3 +297,14 @@ class CataloguePermission(ma.Schema):
 class Catalogue(ma.Schema):
     version = fields.String()
     permissions = fields.List(fields.Nested(CataloguePermission))
+
+
+class StoreMode(Write):
+    mode = fields.String(required=True, validate=validate.OneOf(["by-store", "by-product"]))
+
+
+class StoreProducts(Revision):
+    store = fields.String()
+    mode = fields.String()
+    operators = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                            metadata={"description": "product id -> operator logins"})

@@ -20,22 +20,24 @@ class Permission:
     description: str
     high_risk: bool = False
     owner_only: bool = False
+    per_product: bool = False  # in a store run "by product", only a product's operators (R17)
 
     @property
     def name(self) -> str:
         return f"{self.area}:{self.action}"
 
 
-def _p(name: str, description: str, *, high_risk: bool = False, owner_only: bool = False):
+def _p(name: str, description: str, *, high_risk: bool = False, owner_only: bool = False,
+       per_product: bool = False):
     area, action = name.split(":")
-    return Permission(area, action, description, high_risk, owner_only)
+    return Permission(area, action, description, high_risk, owner_only, per_product)
 
 
 PERMISSIONS: tuple[Permission, ...] = (
     _p("products:view", "See products and listings"),
     _p("products:create", "Create products and listings"),
-    _p("products:edit", "Edit product details and images"),
-    _p("products:delete", "Delete products", high_risk=True),
+    _p("products:edit", "Edit product details and images", per_product=True),
+    _p("products:delete", "Delete products", high_risk=True, per_product=True),
     _p("prices:view", "See prices"),
     _p("prices:change", "Change prices", high_risk=True),
     _p("inventory:view", "See stock levels"),
@@ -69,6 +71,7 @@ PERMISSIONS: tuple[Permission, ...] = (
 )
 
 BY_NAME: dict[str, Permission] = {p.name: p for p in PERMISSIONS}
+PRODUCT_AREA = "products"  # the area a check about one product ("product/<id>") is in
 
 
 def permission(name: str, field: str = "permission") -> Permission:

@@ -31,14 +31,16 @@ class CheckRequest:
     area: str
     action: str
     second_factor: bool = False
+    product: str = ""  # set when the check is about one product (object "product/<id>")
 
-    def casbin_values(self) -> tuple[str, str, str, str, str]:
+    def casbin_values(self) -> tuple[str, str, str, str, str, str]:
         return (
             R.user(self.tenant, self.subject),
             R.store(self.tenant, self.store),
             self.area,
             self.action,
             SECOND_FACTOR_PASSED if self.second_factor else "",
+            self.product,
         )
 
 

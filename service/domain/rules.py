@@ -19,6 +19,7 @@ from .errors import InvalidInput
 IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 OWNER_LOGIN = "owner"
 STEP_UP = "step-up"
+BY_PRODUCT = "by-product"
 ANY = "*"
 
 
@@ -67,6 +68,16 @@ def scoped_role(role_value: str, scope: str) -> str:
     return f"{role_value}@{scope}"
 
 
+def product(store_value: str, product_id: str) -> str:
+    """One product of a store, as operated by its operators (R17)."""
+    return f"{store_value}~product/{product_id}"
+
+
+def all_products(store_value: str) -> str:
+    """Every product of a store: the owner operates them all."""
+    return f"{store_value}~products"
+
+
 class Kind(Enum):
     STORE = "store"  # g2, <store>, <tenant>
     ASSIGNMENT = "assignment"  # g, <user>, <store>
@@ -77,6 +88,9 @@ class Kind(Enum):
     DISABLED = "disabled"  # p, <user>, <tenant>, *, *, deny
     OWNER = "owner"  # p, <owner>, <tenant>, *, *, allow
     STEP_UP = "step_up"  # p, step-up, <tenant>, area, action, deny
+    BY_PRODUCT = "by_product"  # p, by-product, <store>, products, action, deny
+    PRODUCT_OPERATOR = "product_operator"  # g, <user>, <store>~product/<id>
+    ALL_PRODUCTS = "all_products"  # g, <owner>, <store>~products
 
 
 @dataclass(frozen=True, order=True)
@@ -164,6 +178,21 @@ def _parse(rule: Rule) -> Parsed:
                 raise _Bad(f"{v[1]!r} is not role:<tenant>:<name>@<scope> of this tenant")
             _scope(scope, tenant)
             return Parsed(Kind.GRANT, tenant, rule)
+        if "~" in v[1]:
+            _, tenant, name = _principal(v[0], ("user",))
+            store_value, _, item = v[1].partition("~")
+            if _store(store_value)[0] != tenant:
+                raise _Bad("a product of another tenant's store")
+            if item == "products":
+                if name != OWNER_LOGIN:
+                    raise _Bad("only the main account operates every product")
+                return Parsed(Kind.ALL_PRODUCTS, tenant, rule)
+            kind, _, product_id = item.partition("/")
+            if kind != "product":
+                raise _Bad(f"{v[1]!r} is not <store>~product/<id>")
+            _ident(product_id)
+            _sub_account("user", name)
+            return Parsed(Kind.PRODUCT_OPERATOR, tenant, rule)
         if v[1].startswith("dept:"):
             _, tenant, name = _principal(v[0], ("user",))
             _sub_account("user", name)
@@ -186,6 +215,12 @@ def _parse(rule: Rule) -> Parsed:
             if eft != "deny" or not catalogue.BY_NAME[f"{obj}:{act}"].high_risk:
                 raise _Bad("step-up rules deny high-risk permissions only")
             return Parsed(Kind.STEP_UP, tenant, rule)
+        if sub == BY_PRODUCT:
+            tenant, _ = _store(dom)
+            perm = catalogue.BY_NAME.get(f"{obj}:{act}")
+            if eft != "deny" or perm is None or not perm.per_product:
+                raise _Bad("by-product rules deny per-product permissions only")
+            return Parsed(Kind.BY_PRODUCT, tenant, rule)
         if obj == ANY or act == ANY:
             kind, tenant, name = _principal(sub, ("user",))
             if (obj, act, dom) != (ANY, ANY, tenant):

@@ -175,11 +175,12 @@ def revoke_store(policy: TenantPolicy, store: str) -> dict:
     domain = R.store(policy.tenant, store)
     removed: list[str] = []
     affected: list[str] = []
-    for p in policy.of_kind(Kind.STORE, Kind.ASSIGNMENT, Kind.GRANT, Kind.DIRECT):
+    for p in policy.of_kind(Kind.STORE, Kind.ASSIGNMENT, Kind.GRANT, Kind.DIRECT,
+                            Kind.BY_PRODUCT, Kind.PRODUCT_OPERATOR, Kind.ALL_PRODUCTS):
         values = p.rule.values
         in_store = (values[0] == domain if p.kind is Kind.STORE
                     else values[1].endswith("@" + domain) if p.kind is Kind.GRANT
-                    else values[1] == domain)
+                    else values[1].partition("~")[0] == domain)
         if in_store:
             policy.remove(p.rule)
             removed.append(p.rule.csv())
@@ -191,6 +192,62 @@ def revoke_store(policy: TenantPolicy, store: str) -> dict:
     report.setdefault("default_store_changed", {})
     report.setdefault("disabled", [])
     return report
+
+
+# -- per-product operators (R17) ----------------------------------------------------------
+STORE_MODES = ("by-store", "by-product")
+
+
+def _by_product_rules(policy: TenantPolicy, store: str) -> list[Rule]:
+    domain = R.store(policy.tenant, store)
+    return [Rule("p", (R.BY_PRODUCT, domain, p.area, p.action, "deny"))
+            for p in catalogue.PERMISSIONS if p.per_product] + \
+        [Rule("g", (R.owner(policy.tenant), R.all_products(domain)))]
+
+
+def store_mode(policy: TenantPolicy, store: str) -> str:
+    return STORE_MODES[1] if _by_product_rules(policy, store)[0] in policy else STORE_MODES[0]
+
+
+def set_store_mode(policy: TenantPolicy, store: str, mode: str) -> None:
+    """Run a store by store (operators act on all its products) or by product (R17)."""
+    A.require_stores(policy, [store], "store")
+    if mode not in STORE_MODES:
+        raise InvalidInput("mode must be by-store or by-product", {"mode": list(STORE_MODES)})
+    for rule in _by_product_rules(policy, store):
+        if mode == "by-product":
+            policy.add(rule)
+        else:
+            policy.remove(rule)
+
+
+def _operator_rule(policy: TenantPolicy, store: str, product: str, login: str) -> Rule:
+    A.require_stores(policy, [store], "store")
+    R.identifier(product, "product")
+    A.require_account(policy, login)
+    return Rule("g", (R.user(policy.tenant, login),
+                      R.product(R.store(policy.tenant, store), product)))
+
+
+def add_product_operator(policy: TenantPolicy, store: str, product: str, login: str) -> None:
+    policy.add(_operator_rule(policy, store, product, login))
+
+
+def remove_product_operator(policy: TenantPolicy, store: str, product: str,
+                            login: str) -> None:
+    if not policy.remove(_operator_rule(policy, store, product, login)):
+        raise NotFound("not an operator of this product", {"login": ["not an operator"]})
+
+
+def product_operators(policy: TenantPolicy, store: str) -> dict[str, list[str]]:
+    """Product id -> operators' logins, for one store."""
+    prefix = R.product(R.store(policy.tenant, store), "")
+    out: dict[str, list[str]] = {}
+    for p in policy.of_kind(Kind.PRODUCT_OPERATOR):
+        who, node = p.rule.values
+        if node.startswith(prefix):
+            out.setdefault(node[len(prefix):], []).append(who.split(":", 2)[2])
+    return {k: sorted(v) for k, v in sorted(out.items())}
 
 
 # -- departments (R5) ----------------------------------------------------------------------
