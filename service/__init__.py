@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask
 
@@ -34,6 +35,9 @@ def create_app(config: object = None) -> Flask:
 
 
 def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        # A fresh clone has no instance/ folder yet; SQLite will not create it.
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("sqlite"):
         # Several workers share the file: wait for the write lock instead of failing.
         return {"connect_args": {"timeout": 15}}

@@ -35,7 +35,9 @@ def readme_example() -> tuple[str, str]:
 @pytest.mark.slow
 def test_gunicorn_on_the_seed_answers_the_readme_example(tmp_path):
     port = free_port()
-    env = {**os.environ, "PORT": str(port), "AUTHZ_DATABASE_URL": f"sqlite:///{tmp_path}/a.db"}
+    # a folder that does not exist yet, like instance/ in a fresh clone
+    env = {**os.environ, "PORT": str(port),
+           "AUTHZ_DATABASE_URL": f"sqlite:///{tmp_path}/instance/a.db"}
     subprocess.run([BIN / "flask", "--app", "service", "init-db", "--seed"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     server = subprocess.Popen([BIN / "gunicorn", "--config", "gunicorn.conf.py",

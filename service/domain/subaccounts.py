@@ -157,6 +157,8 @@ def batch_assign(policy: TenantPolicy, mode: str, logins: Sequence[str],
         if account.default_store is None and A.assigned_stores(policy, login):
             account.default_store = A.assigned_stores(policy, login)[0]
         _settle_default(policy, login, report)
+    report.setdefault("default_store_changed", {})
+    report.setdefault("disabled", [])
     return report
 
 
