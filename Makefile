@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test install lint clean
+.PHONY: run test install lint clean bench-propagation
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,15 @@ run: install
 
 ## Lint, then the whole suite on SQLite and PostgreSQL.
 test: install
-	$(BIN)/ruff check service tests
+	$(BIN)/ruff check service tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Revoke visibility across workers and instances (needs the local PostgreSQL).
+bench-propagation: install
+	$(BIN)/python -m bench.propagation --trials 200
+
 lint: install
-	$(BIN)/ruff check service tests
+	$(BIN)/ruff check service tests bench
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -41,4 +41,5 @@ def _engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         # Several workers share the file: wait for the write lock instead of failing.
         return {"connect_args": {"timeout": 15}}
-    return {"pool_pre_ping": True}
+    # Fail fast when the server is unreachable: /check keeps answering from memory.
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 3}}

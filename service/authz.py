@@ -4,6 +4,7 @@ how a change is committed and then seen by this worker."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -14,6 +15,7 @@ from .domain.tenant_policy import TenantPolicy
 from .replica import Replica
 from .storage import policy_store
 from .storage.models import Tenant, db
+from .storage.notifier import Listener
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,6 +29,31 @@ class Authz:
         self.replica = Replica(
             Decider(self.model_text), settings["AUTHZ_ADMIN_KEY"], settings["AUTHZ_SYNC_INTERVAL"]
         )
+        self._listener: Listener | None = None
+        self._listener_pid: int | None = None
+
+    def ensure_listening(self) -> None:
+        """Start this process's notification listener (PostgreSQL only), once per process.
+
+        Started on the first request rather than at import so that a forked gunicorn
+        worker gets a thread of its own."""
+        url = self.settings["AUTHZ_DATABASE_URL"]
+        if (self._listener_pid == os.getpid() or not self.settings["AUTHZ_LISTEN"]
+                or not url.startswith("postgresql")):
+            return
+        self._listener = Listener(url, self.replica.announce, self.replica.recheck)
+        self._listener_pid = os.getpid()
+        self._listener.start()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+            self._listener_pid = None
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None and self._listener.connected
 
     @property
     def decider(self) -> Decider:

@@ -43,7 +43,11 @@ DEFAULTS = {
     "AUTHZ_ADMIN_KEY": None,
     "AUTHZ_MODEL_PATH": str(ROOT / "policies" / "model.conf"),
     "AUTHZ_SEED_PATH": str(ROOT / "policies" / "seed.csv"),
-    "AUTHZ_SYNC_INTERVAL": 0.0,
+    # None: 0 for SQLite (look before every request), 1 s for PostgreSQL (notifications
+    # wake workers at once; the poll only catches a lost notification)
+    "AUTHZ_SYNC_INTERVAL": None,
+    "AUTHZ_CONSISTENCY_WAIT": 1.0,
+    "AUTHZ_LISTEN": True,  # PostgreSQL LISTEN/NOTIFY in each worker
     "AUTHZ_MAX_BATCH": 1000,
     "AUTHZ_MAX_BODY_BYTES": 1_048_576,
 }
@@ -106,7 +110,17 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
     for path_key in ("AUTHZ_MODEL_PATH",):
         if not Path(settings[path_key]).is_file():
             raise ConfigError(path_key, f"no file at {settings[path_key]}")
+    if settings["AUTHZ_SYNC_INTERVAL"] is None:
+        settings["AUTHZ_SYNC_INTERVAL"] = 0.0 if settings["AUTHZ_DATABASE_URL"].startswith(
+            "sqlite") else 1.0
     _number(settings, "AUTHZ_SYNC_INTERVAL", float, 0)
+    _number(settings, "AUTHZ_CONSISTENCY_WAIT", float, 0)
+    listen = settings["AUTHZ_LISTEN"]
+    if isinstance(listen, str):
+        if listen.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ConfigError("AUTHZ_LISTEN", "must be true or false")
+        listen = listen.lower() in ("1", "true", "yes")
+    settings["AUTHZ_LISTEN"] = bool(listen)
     _number(settings, "AUTHZ_MAX_BATCH", int, 1)
     _number(settings, "AUTHZ_MAX_BODY_BYTES", int, 1024)
     return settings

@@ -1,10 +1,13 @@
 """This worker's copy of the policy and keys, kept up to date from the database.
 
-Every worker and every instance holds its own copy. Before answering it catches up with
-the committed revision (at most every `AUTHZ_SYNC_INTERVAL` seconds) by replaying the
-revision log, so a change made through any worker is seen by all of them. If the
-database cannot be read, the last applied state keeps answering: it is a committed state,
-never a guess, and writes (which need the database) fail instead.
+Every worker and every instance holds its own copy and, before answering, catches up with
+the committed revision by replaying the revision log when either
+  - a notification announced a newer revision (PostgreSQL LISTEN/NOTIFY, notifier.py), or
+  - AUTHZ_SYNC_INTERVAL seconds have passed since it last looked (0: look every time),
+so a change made through any worker is seen by all of them. If the database cannot be
+read, the last applied state keeps answering: it is a committed state, never a guess;
+writes, which need the database, fail instead. Only the request thread changes the
+policy; the listener thread only records the newest revision it heard of.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .domain import keys
 from .domain.decisions import Decider
-from .domain.errors import Unauthorized
+from .domain.errors import StaleRevision, Unauthorized
 from .storage import keys_store, policy_store
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_FAILURE = 0.5  # seconds before a request tries the database again
 
 
 class Replica:
@@ -31,22 +36,38 @@ class Replica:
         self._keys: dict[str, keys.KeyRecord] = {}
         self._keys_epoch = -1
         self._checked_at = float("-inf")
+        self._retry_at = float("-inf")
+        self._announced = -1  # newest revision a notification told of
+        self._recheck = True  # set when notifications may have been missed
         self.synced_at: float | None = None  # monotonic time of the last successful catch-up
 
     @property
     def revision(self) -> int:
         return self.decider.revision
 
+    # Called from the listener thread: plain assignments only.
+    def announce(self, revision: int) -> None:
+        if revision > self._announced:
+            self._announced = revision
+
+    def recheck(self) -> None:
+        self._recheck = True
+
     def catch_up(self, force: bool = False) -> None:
-        """Apply every committed change not yet applied; errors leave the last state in place."""
+        """Apply every committed change not yet applied, when one may exist."""
         now = time.monotonic()
-        if not force and now - self._checked_at < self._sync_interval:
+        due = (force or self._recheck or self._announced > self.decider.revision
+               or now - self._checked_at >= self._sync_interval)
+        if not due or (not force and now < self._retry_at):
             return
         self._checked_at = now
+        self._recheck = False
         try:
             self._catch_up()
             self.synced_at = now
         except SQLAlchemyError:
+            self._recheck = True
+            self._retry_at = now + RETRY_AFTER_FAILURE
             log.warning("policy catch-up failed; serving revision %s", self.revision,
                         exc_info=True)
 
@@ -67,6 +88,23 @@ class Replica:
         if epoch != self._keys_epoch:
             self._keys = keys_store.load()
             self._keys_epoch = epoch
+
+    def require(self, revision: int | None, wait: float) -> None:
+        """Be at `revision` or later before answering, or refuse after `wait` seconds."""
+        if revision is None or self.decider.revision >= revision:
+            return
+        deadline = time.monotonic() + wait
+        while True:
+            self.catch_up(force=True)
+            if self.decider.revision >= revision:
+                return
+            if time.monotonic() >= deadline:
+                raise StaleRevision(
+                    f"revision {revision} is not available here yet (this worker is at "
+                    f"{self.decider.revision}); retry",
+                    {"at_least_revision": [f"not yet available; at {self.decider.revision}"]},
+                )
+            time.sleep(0.05)
 
     def staleness(self) -> float | None:
         """Seconds since the last successful catch-up."""

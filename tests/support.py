@@ -25,8 +25,10 @@ def bearer(token: str) -> dict:
 
 
 def make_app(database_url: str, **overrides):
+    # In-process apps look at the database before every request; the listener thread is
+    # tested with real gunicorn processes (test_propagation.py).
     return create_app({"AUTHZ_DATABASE_URL": database_url, "AUTHZ_MODE": "development",
-                       **overrides})
+                       "AUTHZ_SYNC_INTERVAL": 0, "AUTHZ_LISTEN": False, **overrides})
 
 
 def fresh_database(app, *, seed: bool = True) -> None:

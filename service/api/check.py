@@ -34,13 +34,27 @@ def _tenant(body: dict) -> str:
     return authz().check_tenant(principal(), body.get("tenant"))
 
 
+@blp.after_request
+def policy_headers(response):
+    """Which revision answered, and how long since this worker last confirmed it is current
+    (it keeps answering from its last state while the database is unreachable)."""
+    replica = authz().replica
+    response.headers["X-Policy-Revision"] = str(replica.revision)
+    age = replica.staleness()
+    if age is not None:
+        response.headers["X-Policy-Age"] = f"{age:.3f}"
+    return response
+
+
 @blp.route("/check", methods=["POST"])
-@blp.arguments(schemas.Check)
+@blp.arguments(schemas.SingleCheck)
 @blp.response(200, schemas.CheckResult)
 def check(body: dict):
     """Is `subject` allowed `object`:`action` in `store`? Errors while deciding deny."""
     service = authz()
     request = _request(_tenant(body), body)
+    service.replica.require(body.get("at_least_revision"),
+                            service.settings["AUTHZ_CONSISTENCY_WAIT"])
     return {"allowed": service.decide(request), "revision": service.replica.revision}
 
 
@@ -56,6 +70,8 @@ def check_batch(body: dict):
         raise InvalidInput(f"checks must hold 1 to {limit} items",
                            {"checks": [f"1 to {limit} items"]})
     requests = [_request(_tenant(c), c) for c in checks]
+    service.replica.require(body.get("at_least_revision"),
+                            service.settings["AUTHZ_CONSISTENCY_WAIT"])
     results = [{"allowed": service.decide(r)} for r in requests]
     return {"results": results, "revision": service.replica.revision}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import InternalServerError
 
 from ..domain.errors import ServiceError
@@ -28,6 +29,16 @@ def init_app(app: Flask) -> None:
     def service_error(exc: ServiceError):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         return payload(exc.status, exc.message, exc.errors), exc.status, headers
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):
+        from ..storage.models import db
+
+        db.session.rollback()
+        if request.blueprint == check.blp.name:
+            return {"allowed": False, "error": "internal error; denied"}, 200
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return payload(503, "the policy database is unavailable; nothing was changed"), 503
 
     # Routing 404/405 and other HTTPExceptions go to flask-smorest's handler (same shape);
     # Flask picks the most specific handler, so this one sees only real errors.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from flask_smorest import Blueprint
 
 from .auth import authz
@@ -12,8 +14,11 @@ blp = Blueprint("health", __name__, description="Service health")
 @blp.route("/health", methods=["GET"])
 @blp.response(200)
 def health():
-    replica = authz().replica
+    service = authz()
+    service.ensure_listening()
+    replica = service.replica
     replica.catch_up()
     age = replica.staleness()
     return {"status": "ok", "revision": replica.revision,
-            "policy_age_seconds": None if age is None else round(age, 3)}
+            "policy_age_seconds": None if age is None else round(age, 3),
+            "listening": service.listening, "pid": os.getpid()}

@@ -75,6 +75,14 @@ class Check(Request):
     context = fields.Nested(Context, load_default=dict)
 
 
+CONSISTENCY = {"description": "Answer at this revision or a later one (a write's revision), "
+                              "or 409 stale_revision to retry"}
+
+
+class SingleCheck(Check):
+    at_least_revision = fields.Integer(validate=validate.Range(min=0), metadata=CONSISTENCY)
+
+
 class CheckResult(ma.Schema):
     allowed = fields.Boolean(required=True)
     revision = fields.Integer(required=True)
@@ -82,6 +90,7 @@ class CheckResult(ma.Schema):
 
 class CheckBatch(Request):
     checks = fields.List(fields.Nested(Check), required=True)
+    at_least_revision = fields.Integer(validate=validate.Range(min=0), metadata=CONSISTENCY)
 
 
 class BatchItem(ma.Schema):

@@ -44,6 +44,12 @@ class LimitReached(Conflict):
     code = "limit_reached"
 
 
+class StaleRevision(Conflict):
+    """A consistency token asked for a revision this worker cannot reach yet: retry."""
+
+    code = "stale_revision"
+
+
 class Unavailable(ServiceError):
     status = 503
     code = "unavailable"

@@ -23,6 +23,7 @@ from ..domain.accounts import Account, Directory, Settings
 from ..domain.errors import Conflict, Unavailable
 from ..domain.rules import Rule
 from ..domain.tenant_policy import TenantPolicy
+from . import notifier
 from .models import (
     RULE_COLUMNS,
     Department,
@@ -197,6 +198,7 @@ def write(
                 removed=_encode(policy.removed),
             )
         )
+        notifier.announce(revision)
         db.session.commit()
         return WriteResult(revision, True, value)
     except IntegrityError as exc:

@@ -1,0 +1,80 @@
+"""Change propagation: PostgreSQL LISTEN/NOTIFY wakes every worker after a commit.
+
+A notification only says "revision N exists"; the worker then reads the revision log
+itself. Lost notifications cost nothing but time: each worker also polls the head at
+least every AUTHZ_SYNC_INTERVAL seconds before answering, and after a reconnect it
+catches up at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from .models import db
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "authz_policy"
+APPLICATION_NAME = "authz-listener"
+
+
+def announce(revision: int) -> None:
+    """Inside the writing transaction: PostgreSQL delivers it only if the commit succeeds."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_notify(:channel, :payload)"),
+                           {"channel": CHANNEL, "payload": str(revision)})
+
+
+def libpq_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class Listener:
+    """A daemon thread holding one LISTEN connection, reconnecting with backoff."""
+
+    def __init__(self, url: str, on_revision: Callable[[int], None],
+                 on_reconnect: Callable[[], None]):
+        self._dsn = libpq_dsn(url)
+        self._on_revision = on_revision
+        self._on_reconnect = on_reconnect
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.connected = False
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="authz-listener",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        backoff = 0.05
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._dsn, autocommit=True, connect_timeout=3,
+                                     application_name=APPLICATION_NAME) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.connected = True
+                    backoff = 0.05
+                    self._on_reconnect()  # whatever was committed while we were away
+                    while not self._stop.is_set():
+                        for notice in conn.notifies(timeout=1.0):
+                            self._on_revision(int(notice.payload))
+            except Exception:  # noqa: BLE001 - any failure: reconnect; polling covers the gap
+                if not self._stop.is_set():
+                    log.warning("policy listener lost its connection; reconnecting",
+                                exc_info=True)
+            self.connected = False
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 2.0)
