@@ -41,5 +41,10 @@ def _engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         # Several workers share the file: wait for the write lock instead of failing.
         return {"connect_args": {"timeout": 15}}
-    # Fail fast when the server is unreachable: /check keeps answering from memory.
-    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 3}}
+    # Fail fast when the server is unreachable (/check keeps answering from memory), and
+    # never let a write wait forever behind a transaction whose client vanished: the
+    # server ends such a transaction, and a writer gives up on the lock with a 503.
+    return {"pool_pre_ping": True, "connect_args": {
+        "connect_timeout": 3,
+        "options": "-c lock_timeout=5s -c idle_in_transaction_session_timeout=10s",
+    }}

@@ -62,6 +62,7 @@ class Instance:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait(timeout=20)
 
 
 def init_database(database_url: str) -> None:

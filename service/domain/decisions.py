@@ -1,8 +1,8 @@
-"""Allow/deny decisions: one pycasbin enforcer per tenant, fed only from committed changes.
+"""Allow/deny decisions: one compiled index per tenant, fed only from committed changes.
 
 Tenants never share a rule (the grammar in rules.py ties every value to one tenant), so
-deciding inside one tenant's rules gives exactly the answer of one enforcer over all of
-them, and a write touches only its own tenant's enforcer.
+deciding inside one tenant's rules gives exactly the answer of one pycasbin enforcer over
+all of them, and a write rebuilds only its own tenant's index.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import casbin
-
 from . import rules as R
+from .index import TenantIndex
 from .rules import Rule
 
 log = logging.getLogger(__name__)
@@ -45,71 +44,50 @@ class CheckRequest:
 
 
 class Decider:
-    """In-memory policy of every tenant at a known revision."""
+    """In-memory policy of every tenant at a known revision, answering from TenantIndex."""
 
     def __init__(self, model_text: str):
-        self.model_text = model_text
+        self.model_text = model_text  # the meaning the index implements; kept for export
         self.revision = -1
-        self._enforcers: dict[str, casbin.Enforcer] = {}
-
-    def _new_enforcer(self) -> casbin.Enforcer:
-        return casbin.Enforcer(casbin.Enforcer.new_model(text=self.model_text))
+        self._rules: dict[str, set[Rule]] = {}
+        self._indexes: dict[str, TenantIndex] = {}
 
     def load(self, revision: int, rules_by_tenant: dict[str, list[Rule]]) -> None:
         """Replace everything with a full snapshot."""
-        enforcers = {}
-        for tenant, tenant_rules in rules_by_tenant.items():
-            enforcer = self._new_enforcer()
-            self._add(enforcer, tenant_rules)
-            enforcers[tenant] = enforcer
-        self._enforcers = enforcers
+        rules = {tenant: set(tenant_rules) for tenant, tenant_rules in rules_by_tenant.items()}
+        self._indexes = {tenant: TenantIndex(tenant, r) for tenant, r in rules.items()}
+        self._rules = rules
         self.revision = revision
 
     def apply(self, revision: int, tenant: str, added: Iterable[Rule],
               removed: Iterable[Rule]) -> None:
-        """Apply one committed log entry; a rule already present, or already gone, is skipped."""
+        """Apply one committed log entry; a rule already present, or already gone, is skipped.
+
+        Only that tenant's index is rebuilt: a write never reloads the other tenants."""
         if revision <= self.revision:
             return
-        enforcer = self._enforcers.get(tenant)
-        if enforcer is None:
-            enforcer = self._enforcers[tenant] = self._new_enforcer()
-        for rule in removed:
-            if rule.ptype == "p":
-                enforcer.remove_named_policy(rule.ptype, *rule.values)
-            else:
-                enforcer.remove_named_grouping_policy(rule.ptype, *rule.values)
-        self._add(enforcer, added)
+        rules = self._rules.setdefault(tenant, set())
+        rules.difference_update(removed)
+        rules.update(added)
+        self._indexes[tenant] = TenantIndex(tenant, rules)
         self.revision = revision
-
-    @staticmethod
-    def _add(enforcer: casbin.Enforcer, rules: Iterable[Rule]) -> None:
-        for rule in rules:
-            if rule.ptype == "p":
-                enforcer.add_named_policy(rule.ptype, *rule.values)
-            else:
-                enforcer.add_named_grouping_policy(rule.ptype, *rule.values)
 
     def decide(self, request: CheckRequest) -> bool:
         """True only when the policy allows; any failure while deciding is a deny."""
-        enforcer = self._enforcers.get(request.tenant)
-        if enforcer is None:
-            return False
         try:
-            return bool(enforcer.enforce(*request.casbin_values()))
+            index = self._indexes.get(request.tenant)
+            if index is None:
+                return False
+            return index.decide(R.user(request.tenant, request.subject),
+                                R.store(request.tenant, request.store), request.area,
+                                request.action, request.second_factor, request.product)
         except Exception:
             log.exception("decision failed; denying")
             return False
 
     def rules(self, tenant: str) -> set[Rule]:
-        """The tenant's rules as held in memory (for consistency checks and export)."""
-        enforcer = self._enforcers.get(tenant)
-        if enforcer is None:
-            return set()
-        out = set()
-        for sec in ("p", "g"):
-            for ptype, assertion in enforcer.model.model.get(sec, {}).items():
-                out.update(Rule(ptype, tuple(v)) for v in assertion.policy)
-        return out
+        """The tenant's rules as held in memory (for consistency checks)."""
+        return set(self._rules.get(tenant, ()))
 
     def tenants(self) -> list[str]:
-        return sorted(self._enforcers)
+        return sorted(self._rules)
