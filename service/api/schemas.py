@@ -80,7 +80,8 @@ CONSISTENCY = {"description": "Answer at this revision or a later one (a write's
 
 
 class SingleCheck(Check):
-    at_least_revision = fields.Integer(validate=validate.Range(min=0), metadata=CONSISTENCY)
+    at_least_revision = fields.Integer(strict=True, validate=validate.Range(min=0),
+                                       metadata=CONSISTENCY)
 
 
 class CheckResult(ma.Schema):
@@ -90,7 +91,8 @@ class CheckResult(ma.Schema):
 
 class CheckBatch(Request):
     checks = fields.List(fields.Nested(Check), required=True)
-    at_least_revision = fields.Integer(validate=validate.Range(min=0), metadata=CONSISTENCY)
+    at_least_revision = fields.Integer(strict=True, validate=validate.Range(min=0),
+                                       metadata=CONSISTENCY)
 
 
 class BatchItem(ma.Schema):

@@ -47,29 +47,30 @@ class Decider:
     """In-memory policy of every tenant at a known revision, answering from TenantIndex."""
 
     def __init__(self, model_text: str):
-        self.model_text = model_text  # the meaning the index implements; kept for export
+        self.model_text = model_text  # the meaning the index implements
         self.revision = -1
-        self._rules: dict[str, set[Rule]] = {}
         self._indexes: dict[str, TenantIndex] = {}
 
     def load(self, revision: int, rules_by_tenant: dict[str, list[Rule]]) -> None:
         """Replace everything with a full snapshot."""
-        rules = {tenant: set(tenant_rules) for tenant, tenant_rules in rules_by_tenant.items()}
-        self._indexes = {tenant: TenantIndex(tenant, r) for tenant, r in rules.items()}
-        self._rules = rules
+        self._indexes = {tenant: TenantIndex(tenant, rules)
+                         for tenant, rules in rules_by_tenant.items()}
         self.revision = revision
 
     def apply(self, revision: int, tenant: str, added: Iterable[Rule],
               removed: Iterable[Rule]) -> None:
         """Apply one committed log entry; a rule already present, or already gone, is skipped.
 
-        Only that tenant's index is rebuilt: a write never reloads the other tenants."""
+        Only that tenant's index changes, rule by rule: a write never reloads anything."""
         if revision <= self.revision:
             return
-        rules = self._rules.setdefault(tenant, set())
-        rules.difference_update(removed)
-        rules.update(added)
-        self._indexes[tenant] = TenantIndex(tenant, rules)
+        index = self._indexes.get(tenant)
+        if index is None:
+            index = self._indexes[tenant] = TenantIndex(tenant)
+        for rule in removed:
+            index.remove(rule)
+        for rule in added:
+            index.add(rule)
         self.revision = revision
 
     def decide(self, request: CheckRequest) -> bool:
@@ -87,7 +88,8 @@ class Decider:
 
     def rules(self, tenant: str) -> set[Rule]:
         """The tenant's rules as held in memory (for consistency checks)."""
-        return set(self._rules.get(tenant, ()))
+        index = self._indexes.get(tenant)
+        return index.rules() if index is not None else set()
 
     def tenants(self) -> list[str]:
-        return sorted(self._rules)
+        return sorted(self._indexes)

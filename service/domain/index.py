@@ -10,29 +10,35 @@ what plain pycasbin answers on the same model and rules.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
+from sys import intern
 
 from . import rules as R
-from .rules import Kind, Rule
+from .rules import Rule
 
 Permission = tuple[str, str]  # (area, action)
 
 
 class TenantIndex:
-    """What the matcher needs of one tenant's rules, keyed for O(1) look-ups."""
+    """What the matcher needs of one tenant's rules, keyed for O(1) look-ups.
+
+    Rules come from the database, where only rules that passed rules.parse are ever
+    written, so they are sorted into place by their prefixes alone (parsing a million
+    rules again would cost seconds of cold start). Strings are interned: a sub-account's
+    name appears in many rules but is kept once.
+    """
 
     __slots__ = ("tenant", "stores", "assigned", "departments", "grants", "role_permissions",
                  "allows", "denies", "disabled", "owners", "step_up", "by_product",
                  "operators")
 
-    def __init__(self, tenant: str, rules: Iterable[Rule]):
+    def __init__(self, tenant: str, rules: Iterable[Rule] = ()):
         self.tenant = tenant
         self.stores: set[str] = set()  # store domains (g2 to this tenant)
-        self.assigned: set[tuple[str, str]] = set()  # (user, store) and product nodes
-        self.departments: dict[str, list[str]] = defaultdict(list)  # user -> departments
-        self.grants: dict[str, set[str]] = defaultdict(set)  # principal -> role@scope
-        self.role_permissions: dict[str, set[Permission]] = defaultdict(set)
+        self.assigned: set[tuple[str, str]] = set()  # (user, store)
+        self.departments: dict[str, set[str]] = {}  # user -> departments
+        self.grants: dict[str, set[str]] = {}  # principal -> role@scope
+        self.role_permissions: dict[str, set[Permission]] = {}
         self.allows: set[tuple[str, str, str, str]] = set()  # principal, scope, area, action
         self.denies: set[tuple[str, str, str, str]] = set()
         self.disabled: set[str] = set()  # principals denied everything in the tenant
@@ -41,33 +47,69 @@ class TenantIndex:
         self.by_product: set[tuple[str, str, str]] = set()  # store, area, action
         self.operators: set[tuple[str, str]] = set()  # (user, store~product/<id> or ~products)
         for rule in rules:
-            self._add(R.parse(rule))
+            self.add(rule)
 
-    def _add(self, parsed: R.Parsed) -> None:
-        v = parsed.rule.values
-        kind = parsed.kind
-        if kind is Kind.STORE:
-            self.stores.add(v[0])
-        elif kind is Kind.ASSIGNMENT:
-            self.assigned.add((v[0], v[1]))
-        elif kind is Kind.MEMBERSHIP:
-            self.departments[v[0]].append(v[1])
-        elif kind is Kind.GRANT:
-            self.grants[v[0]].add(v[1])
-        elif kind is Kind.ROLE_PERMISSION:
-            self.role_permissions[v[0]].add((v[2], v[3]))
-        elif kind is Kind.DIRECT:
-            (self.allows if v[4] == "allow" else self.denies).add((v[0], v[1], v[2], v[3]))
-        elif kind is Kind.DISABLED:
-            self.disabled.add(v[0])
-        elif kind is Kind.OWNER:
-            self.owners.add(v[0])
-        elif kind is Kind.STEP_UP:
-            self.step_up.add((v[2], v[3]))
-        elif kind is Kind.BY_PRODUCT:
-            self.by_product.add((v[1], v[2], v[3]))
-        else:  # PRODUCT_OPERATOR, ALL_PRODUCTS
-            self.operators.add((v[0], v[1]))
+    def _slot(self, rule: Rule) -> tuple[object, object]:
+        """(container, item) holding this rule; a dict container means (key, member)."""
+        v = tuple(intern(x) for x in rule.values)
+        if rule.ptype == "g2":
+            return self.stores, v[0]
+        if rule.ptype == "g":
+            target = v[1]
+            if target.startswith("role:"):
+                return self.grants, (v[0], target)
+            if target.startswith("dept:"):
+                return self.departments, (v[0], target)
+            if "~" in target:
+                return self.operators, v
+            return self.assigned, v
+        sub, dom, area, action, effect = v
+        if sub == R.STEP_UP:
+            return self.step_up, (area, action)
+        if sub == R.BY_PRODUCT:
+            return self.by_product, (dom, area, action)
+        if area == R.ANY:
+            return (self.owners if effect == "allow" else self.disabled), sub
+        if sub.startswith("role:"):
+            return self.role_permissions, (sub, (area, action))
+        return (self.allows if effect == "allow" else self.denies), (sub, dom, area, action)
+
+    def add(self, rule: Rule) -> None:
+        container, item = self._slot(rule)
+        if isinstance(container, dict):
+            key, member = item  # type: ignore[misc]
+            container.setdefault(key, set()).add(member)
+        else:
+            container.add(item)  # type: ignore[attr-defined]
+
+    def remove(self, rule: Rule) -> None:
+        container, item = self._slot(rule)
+        if isinstance(container, dict):
+            key, member = item  # type: ignore[misc]
+            members = container.get(key)
+            if members is not None:
+                members.discard(member)
+                if not members:
+                    del container[key]
+        else:
+            container.discard(item)  # type: ignore[attr-defined]
+
+    def rules(self) -> set[Rule]:
+        """The rules this index holds, rebuilt from it."""
+        t = self.tenant
+        out = {Rule("g2", (s, t)) for s in self.stores}
+        out |= {Rule("g", pair) for pair in self.assigned | self.operators}
+        for mapping in (self.departments, self.grants):
+            out |= {Rule("g", (k, m)) for k, members in mapping.items() for m in members}
+        out |= {Rule("p", (role, t, a, b, "allow"))
+                for role, perms in self.role_permissions.items() for a, b in perms}
+        out |= {Rule("p", (*item, "allow")) for item in self.allows}
+        out |= {Rule("p", (*item, "deny")) for item in self.denies}
+        out |= {Rule("p", (who, t, R.ANY, R.ANY, "allow")) for who in self.owners}
+        out |= {Rule("p", (who, t, R.ANY, R.ANY, "deny")) for who in self.disabled}
+        out |= {Rule("p", (R.STEP_UP, t, a, b, "deny")) for a, b in self.step_up}
+        out |= {Rule("p", (R.BY_PRODUCT, s, a, b, "deny")) for s, a, b in self.by_product}
+        return out
 
     def decide(self, user: str, store: str, area: str, action: str, second_factor: bool,
                product: str) -> bool:
