@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test install lint clean bench-propagation
+.PHONY: run test install lint clean bench bench-propagation
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ run: install
 test: install
 	$(BIN)/ruff check service tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The performance table (docs/PERFORMANCE.md): needs the local PostgreSQL and wrk.
+bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.run
 
 ## Revoke visibility across workers and instances (needs the local PostgreSQL).
 bench-propagation: install

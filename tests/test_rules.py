@@ -68,3 +68,17 @@ def test_seed_tenant_uses_exactly_the_builtin_role_templates():
             if p.tenant == "acme"]
     roles = TenantPolicy("acme", acme).roles()
     assert roles == {name: set(perms) for name, perms in BUILTIN_ROLES.items()}
+
+
+def test_classify_agrees_with_parse_on_every_shape():
+    import random
+
+    from bench.policies import random_tenant
+
+    rules = [p.rule for p in R.read_csv((ROOT / "policies" / "seed.csv").read_text())]
+    rng = random.Random(3)
+    for i in range(30):
+        rules += random_tenant(rng, f"t{i}").rules
+    assert {R.classify(rule) for rule in rules} == set(Kind)
+    for rule in rules:
+        assert R.classify(rule) is R.parse(rule).kind, rule

@@ -5,12 +5,15 @@ Bad input is a 4xx naming the field; anything that goes wrong while deciding is 
 
 from __future__ import annotations
 
-from flask import request
+import json
+
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from . import check_input, schemas
 from .auth import authenticate, authz, principal
 
+JSON = "application/json"
 blp = Blueprint("check", __name__, description="Allow/deny decisions")
 blp.before_request(authenticate)
 
@@ -28,11 +31,11 @@ def _body() -> object:
     return request.get_json(silent=False) if request.is_json else None
 
 
-@blp.after_request
-def policy_headers(response):
-    """Which revision answered, and how long since this worker last confirmed it is current
-    (it keeps answering from its last state while the database is unreachable)."""
-    replica = authz().replica
+def _answer(payload: dict, replica) -> Response:
+    """The JSON answer, serialised here rather than by the documented schema (the hot path),
+    with the revision that answered and how long since this worker last confirmed it is
+    current (it keeps answering from its last state while the database is unreachable)."""
+    response = Response(json.dumps(payload, separators=(",", ":")), mimetype=JSON)
     response.headers["X-Policy-Revision"] = str(replica.revision)
     age = replica.staleness()
     if age is not None:
@@ -48,8 +51,9 @@ def check():
     service = authz()
     body, revision = check_input.read_single(_body())
     decision = check_input.check_request(_tenant(body), body)
-    service.replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
-    return {"allowed": service.decide(decision), "revision": service.replica.revision}
+    replica = service.replica
+    replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
+    return _answer({"allowed": service.decide(decision), "revision": replica.revision}, replica)
 
 
 @blp.route("/check/batch", methods=["POST"])
@@ -60,7 +64,8 @@ def check_batch():
     service = authz()
     checks, revision = check_input.read_batch(_body(), service.settings["AUTHZ_MAX_BATCH"])
     decisions = [check_input.check_request(_tenant(c), c) for c in checks]
-    service.replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
+    replica = service.replica
+    replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
     decide = service.decide
-    return {"results": [{"allowed": decide(d)} for d in decisions],
-            "revision": service.replica.revision}
+    return _answer({"results": [{"allowed": decide(d)} for d in decisions],
+                    "revision": replica.revision}, replica)

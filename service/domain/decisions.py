@@ -51,10 +51,16 @@ class Decider:
         self.revision = -1
         self._indexes: dict[str, TenantIndex] = {}
 
-    def load(self, revision: int, rules_by_tenant: dict[str, list[Rule]]) -> None:
-        """Replace everything with a full snapshot."""
-        self._indexes = {tenant: TenantIndex(tenant, rules)
-                         for tenant, rules in rules_by_tenant.items()}
+    def load(self, revision: int,
+             rows: Iterable[tuple[str, str, tuple[str, ...]]]) -> None:
+        """Replace everything with a full snapshot of (tenant, ptype, values) rows."""
+        indexes: dict[str, TenantIndex] = {}
+        for tenant, ptype, values in rows:
+            index = indexes.get(tenant)
+            if index is None:
+                index = indexes[tenant] = TenantIndex(tenant)
+            index.add_values(ptype, values)
+        self._indexes = indexes
         self.revision = revision
 
     def apply(self, revision: int, tenant: str, added: Iterable[Rule],

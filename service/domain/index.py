@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sys import intern
 
 from . import rules as R
-from .rules import Rule
+from .rules import Kind, Rule
 
 Permission = tuple[str, str]  # (area, action)
 
@@ -23,9 +23,8 @@ class TenantIndex:
     """What the matcher needs of one tenant's rules, keyed for O(1) look-ups.
 
     Rules come from the database, where only rules that passed rules.parse are ever
-    written, so they are sorted into place by their prefixes alone (parsing a million
-    rules again would cost seconds of cold start). Strings are interned: a sub-account's
-    name appears in many rules but is kept once.
+    written, so they are sorted into place by rules.classify. Strings are interned: a
+    sub-account's name appears in many rules but is kept once.
     """
 
     __slots__ = ("tenant", "stores", "assigned", "departments", "grants", "role_permissions",
@@ -49,33 +48,38 @@ class TenantIndex:
         for rule in rules:
             self.add(rule)
 
-    def _slot(self, rule: Rule) -> tuple[object, object]:
+    def _slot(self, ptype: str, values: tuple[str, ...]) -> tuple[object, object]:
         """(container, item) holding this rule; a dict container means (key, member)."""
-        v = tuple(intern(x) for x in rule.values)
-        if rule.ptype == "g2":
+        v = tuple(map(intern, values))
+        kind = R.classify_values(ptype, v)
+        if kind is Kind.STORE:
             return self.stores, v[0]
-        if rule.ptype == "g":
-            target = v[1]
-            if target.startswith("role:"):
-                return self.grants, (v[0], target)
-            if target.startswith("dept:"):
-                return self.departments, (v[0], target)
-            if "~" in target:
-                return self.operators, v
+        if kind is Kind.ASSIGNMENT:
             return self.assigned, v
+        if kind is Kind.GRANT:
+            return self.grants, (v[0], v[1])
+        if kind is Kind.MEMBERSHIP:
+            return self.departments, (v[0], v[1])
+        if kind in (Kind.PRODUCT_OPERATOR, Kind.ALL_PRODUCTS):
+            return self.operators, v
         sub, dom, area, action, effect = v
-        if sub == R.STEP_UP:
+        if kind is Kind.STEP_UP:
             return self.step_up, (area, action)
-        if sub == R.BY_PRODUCT:
+        if kind is Kind.BY_PRODUCT:
             return self.by_product, (dom, area, action)
-        if area == R.ANY:
-            return (self.owners if effect == "allow" else self.disabled), sub
-        if sub.startswith("role:"):
+        if kind is Kind.OWNER:
+            return self.owners, sub
+        if kind is Kind.DISABLED:
+            return self.disabled, sub
+        if kind is Kind.ROLE_PERMISSION:
             return self.role_permissions, (sub, (area, action))
         return (self.allows if effect == "allow" else self.denies), (sub, dom, area, action)
 
     def add(self, rule: Rule) -> None:
-        container, item = self._slot(rule)
+        self.add_values(rule.ptype, rule.values)
+
+    def add_values(self, ptype: str, values: tuple[str, ...]) -> None:
+        container, item = self._slot(ptype, values)
         if isinstance(container, dict):
             key, member = item  # type: ignore[misc]
             container.setdefault(key, set()).add(member)
@@ -83,7 +87,7 @@ class TenantIndex:
             container.add(item)  # type: ignore[attr-defined]
 
     def remove(self, rule: Rule) -> None:
-        container, item = self._slot(rule)
+        container, item = self._slot(rule.ptype, rule.values)
         if isinstance(container, dict):
             key, member = item  # type: ignore[misc]
             members = container.get(key)

@@ -24,9 +24,9 @@ class TenantPolicy:
                  directory: Directory | None = None):
         self.tenant = tenant
         self.directory = directory if directory is not None else Directory()
-        self._parsed: dict[Rule, Parsed] = {}
-        for rule in rules:
-            self._parsed[rule] = R.parse(rule)
+        # Rules given here were validated when they were written; new ones are parsed in add.
+        self._parsed: dict[Rule, Parsed] = {
+            rule: Parsed(R.classify(rule), tenant, rule) for rule in rules}
         # dicts as ordered sets: rules are stored in the order they were added
         self.added: dict[Rule, None] = {}
         self.removed: dict[Rule, None] = {}

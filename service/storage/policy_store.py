@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
@@ -52,10 +52,11 @@ def _columns(rule: Rule) -> dict[str, str]:
 
 
 def _rule(row) -> Rule:
-    values = [row.v0, row.v1, row.v2, row.v3, row.v4, row.v5]
+    """A rule from (ptype, v0, ..., v5); unused trailing columns hold ''."""
+    values = list(row[1:])
     while values and values[-1] == "":
         values.pop()
-    return Rule(row.ptype, tuple(values))
+    return Rule(row[0], tuple(values))
 
 
 def _encode(rules) -> str:
@@ -80,11 +81,13 @@ def head() -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+RULE_ROW = (PolicyRule.ptype, *(getattr(PolicyRule, c) for c in RULE_COLUMNS))
+
+
 def tenant_rules(tenant: str) -> list[Rule]:
     """The tenant's rules, oldest first."""
     rows = db.session.execute(
-        select(PolicyRule).where(PolicyRule.tenant == tenant).order_by(PolicyRule.id)
-    ).scalars()
+        select(*RULE_ROW).where(PolicyRule.tenant == tenant).order_by(PolicyRule.id))
     return [_rule(r) for r in rows]
 
 
@@ -94,17 +97,14 @@ ACCOUNT_FIELDS = ("display_name", "email", "phone", "note", "default_store")
 def directory(tenant: str) -> Directory:
     """The tenant's sub-accounts, departments and settings."""
     accounts = {
-        row.login: Account(row.login, **{f: getattr(row, f) for f in ACCOUNT_FIELDS})
+        row[0]: Account(*row)
         for row in db.session.execute(
-            select(SubAccount).where(SubAccount.tenant == tenant).order_by(SubAccount.login)
-        ).scalars()
+            select(SubAccount.login, *(getattr(SubAccount, f) for f in ACCOUNT_FIELDS))
+            .where(SubAccount.tenant == tenant).order_by(SubAccount.login))
     }
-    departments = {
-        row.id: row.name
-        for row in db.session.execute(
-            select(Department).where(Department.tenant == tenant).order_by(Department.id)
-        ).scalars()
-    }
+    departments = dict(db.session.execute(
+        select(Department.id, Department.name).where(Department.tenant == tenant)
+        .order_by(Department.id)).all())
     row = db.session.get(Tenant, tenant)
     settings = Settings(row.max_sub_accounts) if row is not None else Settings()
     return Directory(accounts, departments, settings)
@@ -122,19 +122,53 @@ def _save_directory(tenant: str, before: Directory, after: Directory) -> None:
         row.max_sub_accounts = after.settings.max_sub_accounts
 
 
-def load_all() -> tuple[int, dict[str, list[Rule]]]:
-    """Every tenant's rules, with a revision they are at least as new as.
+SNAPSHOT_SQL = "SELECT tenant, ptype, v0, v1, v2, v3, v4, v5 FROM policy_rule"
+
+
+def load_all() -> tuple[int, Iterator[tuple[str, str, tuple[str, ...]]]]:
+    """Every tenant's rules as (tenant, ptype, values), streamed, with a revision they are
+    at least as new as.
 
     Rules may already include changes after that revision; replaying the log from it is
     harmless because each entry is an exact set difference (re-adding or re-removing is a
-    no-op), so the caller ends at the same state either way.
+    no-op), so the caller ends at the same state either way. The caller must consume the
+    stream before the session is used again.
     """
     revision, _ = head()
-    out: dict[str, list[Rule]] = {}
-    for row in db.session.execute(select(PolicyRule)).scalars():
-        out.setdefault(row.tenant, []).append(_rule(row))
-    db.session.rollback()
-    return revision, out
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        rows = _copy_rows(connection.connection.dbapi_connection)
+    else:
+        rows = connection.exec_driver_sql(SNAPSHOT_SQL)
+
+    def stream() -> Iterator[tuple[str, str, tuple[str, ...]]]:
+        try:
+            for tenant, ptype, *values in rows:
+                while values and values[-1] == "":
+                    values.pop()
+                yield tenant, ptype, tuple(values)
+        finally:
+            db.session.rollback()
+
+    return revision, stream()
+
+
+def _copy_rows(dbapi_connection) -> Iterator[list[str]]:
+    """PostgreSQL COPY in text form: several times faster than fetching rows, which is most
+    of a cold start at a million rules. Stored values are identifiers built by rules.py and
+    cannot hold the tab, newline or backslash that COPY would escape; a row that does is
+    refused rather than misread."""
+    with dbapi_connection.cursor() as cursor:
+        with cursor.copy(f"COPY ({SNAPSHOT_SQL}) TO STDOUT") as copy:
+            tail = ""
+            for block in copy:
+                text_block = tail + bytes(block).decode()
+                lines = text_block.split("\n")
+                tail = lines.pop()
+                for line in lines:
+                    if "\\" in line:
+                        raise ValueError(f"unexpected escaped value in policy_rule: {line!r}")
+                    yield line.split("\t")
 
 
 def changes_since(revision: int, limit: int = 10_000) -> list[LogEntry]:

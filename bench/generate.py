@@ -1,0 +1,100 @@
+"""Bench data: tenants of 5 stores and 99 sub-accounts each, with a realistic role mix,
+written straight into a database the service then loads.
+
+    scale    stores   tenants   rules (about)
+    small       100        20        17,000
+    medium    1,000       200       170,000
+    large    10,000     2,000     1,700,000   (about 1M grouping rules, R14 assignments)
+"""
+
+from __future__ import annotations
+
+import io
+import random
+
+import psycopg
+
+from service.domain import rules as R
+from service.domain.accounts import BUILTIN_ROLES
+from service.domain.rules import Rule
+from service.storage.notifier import libpq_dsn
+
+SCALES = {"small": 100, "medium": 1_000, "large": 10_000}
+STORES_PER_TENANT = 5
+SUB_ACCOUNTS = 99
+MARKETS = ["amazon-us", "tmall-flagship", "shopee-sg", "ebay-de", "lazada-my"]
+DEPARTMENTS = ["customer-care", "accounting", "operations"]
+
+
+def tenant_rules(rng: random.Random, tenant: str) -> list[Rule]:
+    stores = [R.store(tenant, m) for m in MARKETS[:STORES_PER_TENANT]]
+    owner = R.owner(tenant)
+    out = [Rule("p", (owner, tenant, R.ANY, R.ANY, "allow"))]
+    for s in stores:
+        out += [Rule("g2", (s, tenant)), Rule("g", (owner, s))]
+    for role, perms in BUILTIN_ROLES.items():
+        for perm in perms:
+            area, action = perm.split(":")
+            out.append(Rule("p", (R.role(tenant, role), tenant, area, action, "allow")))
+    out.append(Rule("g", (R.department(tenant, "customer-care"),
+                          R.scoped_role(R.role(tenant, "customer-service"), tenant))))
+    out.append(Rule("g", (R.department(tenant, "accounting"),
+                          R.scoped_role(R.role(tenant, "finance"), stores[0]))))
+    roles = list(BUILTIN_ROLES)
+    for i in range(SUB_ACCOUNTS):
+        user = R.user(tenant, f"staff-{i:02d}")
+        for s in stores:  # every sub-account works in every store: ~1M assignments at large
+            out.append(Rule("g", (user, s)))
+        out.append(Rule("g", (user, R.department(tenant, DEPARTMENTS[i % 3]))))
+        role = R.role(tenant, rng.choice(roles))
+        if rng.random() < 0.5:
+            out.append(Rule("g", (user, R.scoped_role(role, tenant))))
+        else:
+            for s in rng.sample(stores, 2):
+                out.append(Rule("g", (user, R.scoped_role(role, s))))
+        if rng.random() < 0.1:
+            out.append(Rule("p", (user, rng.choice(stores), "refunds", "approve", "allow")))
+        if rng.random() < 0.05:
+            out.append(Rule("p", (user, rng.choice(stores), "prices", "change", "deny")))
+        if rng.random() < 0.03:
+            out.append(Rule("p", (user, tenant, R.ANY, R.ANY, "deny")))
+    return out
+
+
+def tenants(scale: str) -> list[str]:
+    return [f"t{i:05d}" for i in range(SCALES[scale] // STORES_PER_TENANT)]
+
+
+def generate(url: str, scale: str, seed: int = 1) -> int:
+    """Fill an initialised, empty database; returns the number of rules written."""
+    rng = random.Random(seed)
+    buffer = io.StringIO()
+    count = 0
+    for tenant in tenants(scale):
+        for rule in tenant_rules(rng, tenant):
+            values = list(rule.values) + [""] * (6 - len(rule.values))
+            buffer.write("\t".join([tenant, rule.ptype, *values]) + "\n")
+            count += 1
+    with psycopg.connect(libpq_dsn(url)) as conn:
+        with conn.cursor() as cur:
+            with cur.copy("COPY policy_rule (tenant, ptype, v0, v1, v2, v3, v4, v5) "
+                          "FROM STDIN") as copy:
+                copy.write(buffer.getvalue())
+            cur.executemany("INSERT INTO tenant (id, name, max_sub_accounts, created_at) "
+                            "VALUES (%s, %s, 99, now())", [(t, t) for t in tenants(scale)])
+            with cur.copy("COPY sub_account (tenant, login, display_name, email, phone, note,"
+                          " default_store, created_at) FROM STDIN") as copy:
+                for t in tenants(scale):
+                    for i in range(SUB_ACCOUNTS):
+                        login = f"staff-{i:02d}"
+                        copy.write_row((t, login, login, f"{login}@{t}.test", "", "",
+                                        MARKETS[0], "2026-01-01T00:00:00Z"))
+            with cur.copy("COPY department (tenant, id, name) FROM STDIN") as copy:
+                for t in tenants(scale):
+                    for d in DEPARTMENTS:
+                        copy.write_row((t, d, d))
+            cur.execute("UPDATE policy_head SET revision = 1")
+            cur.execute("INSERT INTO revision_log (revision, tenant, created_at, actor, reason,"
+                        " added, removed) VALUES (1, '', now(), 'bench', 'generated', '[]',"
+                        " '[]')")
+    return count
