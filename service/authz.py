@@ -93,7 +93,7 @@ class Authz:
             self.require_tenant(tenant)
         result = policy_store.write(tenant, principal.describe(), reason or "", edit,
                                     bump_keys=bump_keys)
-        self.replica.catch_up(force=True)
+        self.replica.committed(result)
         return result.revision, result.value  # type: ignore[return-value]
 
     def require_tenant(self, tenant: str) -> None:

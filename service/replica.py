@@ -88,6 +88,16 @@ class Replica:
             self._keys = keys_store.load()
             self._keys_epoch = epoch
 
+    def committed(self, result: policy_store.WriteResult) -> None:
+        """After this worker's own commit: apply its diff straight away when nothing else
+        came in between (the usual case), else catch up from the log."""
+        if not result.changed:
+            return
+        if result.keys_changed or self.decider.revision != result.revision - 1:
+            self.catch_up(force=True)
+        else:
+            self.decider.apply(result.revision, result.tenant, result.added, result.removed)
+
     def _load(self) -> None:
         base, rules = policy_store.load_all()
         self.decider.load(base, rules)

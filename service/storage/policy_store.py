@@ -188,6 +188,10 @@ class WriteResult:
     revision: int
     changed: bool
     value: object
+    tenant: str = ""
+    added: tuple[Rule, ...] = ()
+    removed: tuple[Rule, ...] = ()
+    keys_changed: bool = False
 
 
 def write(
@@ -234,7 +238,8 @@ def write(
         )
         notifier.announce(revision)
         db.session.commit()
-        return WriteResult(revision, True, value)
+        return WriteResult(revision, True, value, tenant, tuple(policy.added),
+                           tuple(policy.removed), bump_keys)
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict("the change conflicts with a concurrent one; retry") from exc
