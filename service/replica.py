@@ -36,6 +36,9 @@ class Replica:
         self._sync_interval = sync_interval
         self._keys: dict[str, keys.KeyRecord] = {}
         self._keys_epoch = -1
+        # SHA-256 of a token already verified -> its principal; emptied when keys change.
+        # Keyed by digest, so looking a token up reveals nothing about stored secrets.
+        self._verified: dict[str, keys.Principal] = {}
         self._checked_at = float("-inf")
         self._retry_at = float("-inf")
         self._announced = -1  # newest revision a notification told of
@@ -87,6 +90,7 @@ class Replica:
         if epoch != self._keys_epoch:
             self._keys = keys_store.load()
             self._keys_epoch = epoch
+            self._verified = {}
 
     def committed(self, result: policy_store.WriteResult) -> None:
         """After this worker's own commit: apply its diff straight away when nothing else
@@ -132,13 +136,21 @@ class Replica:
         """The caller behind an `Authorization: Bearer <token>` header, or 401."""
         if not header or not header.startswith("Bearer "):
             raise Unauthorized("missing bearer token")
-        token = header[len("Bearer "):].strip()
+        token = header[7:].strip()
+        digest = keys.digest(token)
+        known = self._verified.get(digest)
+        if known is not None:
+            return known
         key_id = keys.key_id_of(token)
         if key_id is None:
             raise Unauthorized("invalid token")
         record = self._keys.get(key_id)
-        if record is not None and record.matches(token):
-            return keys.Principal(key_id, record.scope, record.tenant)
-        if hmac.compare_digest(self._admin_digest, keys.digest(token)):
-            return keys.Principal(key_id, "admin", None)
-        raise Unauthorized("invalid token")
+        if record is not None and hmac.compare_digest(record.secret_hash, digest):
+            principal = keys.Principal(key_id, record.scope, record.tenant)
+        elif hmac.compare_digest(self._admin_digest, digest):
+            principal = keys.Principal(key_id, "admin", None)
+        else:
+            raise Unauthorized("invalid token")
+        if len(self._verified) < 10_000:
+            self._verified[digest] = principal
+        return principal

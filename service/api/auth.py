@@ -14,7 +14,7 @@ def authz() -> Authz:
 
 def authenticate() -> None:
     """before_request: catch up with the database, then identify the caller (401 if unknown)."""
-    service = authz()
+    service = current_app.extensions["authz"]
     service.ensure_listening()
     service.replica.catch_up()
     g.principal = service.replica.authenticate(request.headers.get("Authorization"))

@@ -50,7 +50,7 @@ class StoresField(fields.Field):
 # -- /check --------------------------------------------------------------------------------
 class Context(Request):
     second_factor = fields.Boolean(
-        load_default=False,
+        load_default=False, truthy={True}, falsy={False},  # JSON true/false only
         metadata={"description": "The user passed a second factor (step-up, R10)"},
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import rules as R
 from .index import TenantIndex
@@ -20,8 +20,7 @@ log = logging.getLogger(__name__)
 SECOND_FACTOR_PASSED = "passed"
 
 
-@dataclass(frozen=True)
-class CheckRequest:
+class CheckRequest(NamedTuple):
     """A decision request in the seller's vocabulary; identifiers already validated."""
 
     tenant: str
