@@ -32,11 +32,14 @@ def get_catalogue():
 @blp.response(201, schemas.SubAccountWritten)
 def create_sub_account(body: dict, tenant: str):
     """Create a sub-account (R4); refused past the tenant's cap (R11)."""
-    login = body["login"]
+    return _write_account(tenant, body, body["login"], lambda p: S.create_sub_account(
+        p, body["login"], body["stores"], body, body["departments"], body["roles"]))
 
+
+def _write_account(tenant: str, body: dict, login: str, change) -> dict:
+    """Commit `change` and answer the sub-account as it then is."""
     def edit(policy):
-        S.create_sub_account(policy, login, body["stores"], body, body["departments"],
-                             body["roles"])
+        change(policy)
         return S.view(policy, login)
 
     revision, view = write(tenant, body, edit)
@@ -73,12 +76,7 @@ def get_sub_account(tenant: str, login: str):
 @blp.response(200, schemas.SubAccountWritten)
 def update_sub_account(body: dict, tenant: str, login: str):
     """Edit the profile; there is no delete: disable instead (R12)."""
-    def edit(policy):
-        S.update_profile(policy, login, body)
-        return S.view(policy, login)
-
-    revision, view = write(tenant, body, edit)
-    return {"revision": revision, "sub_account": view}
+    return _write_account(tenant, body, login, lambda p: S.update_profile(p, login, body))
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>/default-store", methods=["PUT"])
@@ -86,12 +84,8 @@ def update_sub_account(body: dict, tenant: str, login: str):
 @blp.response(200, schemas.SubAccountWritten)
 def set_default_store(body: dict, tenant: str, login: str):
     """Set the default store; it must be one of the sub-account's stores (R15)."""
-    def edit(policy):
-        S.set_default_store(policy, login, body["store"])
-        return S.view(policy, login)
-
-    revision, view = write(tenant, body, edit)
-    return {"revision": revision, "sub_account": view}
+    return _write_account(tenant, body, login,
+                          lambda p: S.set_default_store(p, login, body["store"]))
 
 
 @blp.route("/tenants/<tenant>/subaccounts/batch-stores", methods=["POST"])
