@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import InternalServerError
 
 from ..domain.errors import ServiceError
@@ -30,8 +30,9 @@ def init_app(app: Flask) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         return payload(exc.status, exc.message, exc.errors), exc.status, headers
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(exc: OperationalError):
+    # Any database failure outside a write (those map themselves): the store is unavailable.
+    @app.errorhandler(SQLAlchemyError)
+    def database_unavailable(exc: SQLAlchemyError):
         from ..storage.models import db
 
         db.session.rollback()

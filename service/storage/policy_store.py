@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import TypeVar
 
 from sqlalchemy import and_, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, PendingRollbackError
 
 from ..domain.accounts import Account, Directory, Settings
 from ..domain.errors import Conflict, Unavailable
@@ -243,7 +243,7 @@ def write(
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict("the change conflicts with a concurrent one; retry") from exc
-    except OperationalError as exc:
+    except (DBAPIError, PendingRollbackError) as exc:  # the connection failed or was cut
         db.session.rollback()
         raise Unavailable("the policy database is unavailable; nothing was changed") from exc
     except BaseException:
@@ -273,7 +273,7 @@ def read(tenant: str) -> TenantPolicy:
     """The tenant's rules and directory as committed, for reading."""
     try:
         return TenantPolicy(tenant, tenant_rules(tenant), directory(tenant))
-    except OperationalError as exc:
+    except (DBAPIError, PendingRollbackError) as exc:
         raise Unavailable("the policy database is unavailable") from exc
     finally:
         db.session.rollback()
