@@ -23,11 +23,9 @@ T = TypeVar("T")
 
 class Authz:
     def __init__(self, settings: dict):
-        with open(settings["AUTHZ_MODEL_PATH"], encoding="utf-8") as fh:
-            self.model_text = fh.read()
         self.settings = settings
         self.replica = Replica(
-            Decider(self.model_text), settings["AUTHZ_ADMIN_KEY"], settings["AUTHZ_SYNC_INTERVAL"]
+            Decider(), settings["AUTHZ_ADMIN_KEY"], settings["AUTHZ_SYNC_INTERVAL"]
         )
         self._listener: Listener | None = None
         self._listener_pid: int | None = None

@@ -45,8 +45,7 @@ class CheckRequest(NamedTuple):
 class Decider:
     """In-memory policy of every tenant at a known revision, answering from TenantIndex."""
 
-    def __init__(self, model_text: str):
-        self.model_text = model_text  # the meaning the index implements
+    def __init__(self):
         self.revision = -1
         self._indexes: dict[str, TenantIndex] = {}
 
@@ -95,6 +94,3 @@ class Decider:
         """The tenant's rules as held in memory (for consistency checks)."""
         index = self._indexes.get(tenant)
         return index.rules() if index is not None else set()
-
-    def tenants(self) -> list[str]:
-        return sorted(self._indexes)

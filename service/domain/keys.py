@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -36,9 +35,6 @@ class KeyRecord:
     tenant: str
     scope: str
     secret_hash: str
-
-    def matches(self, token: str) -> bool:
-        return hmac.compare_digest(self.secret_hash, digest(token))
 
 
 @dataclass(frozen=True)
