@@ -10,7 +10,6 @@ makes an imported or seeded CSV as safe as a write through the API.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
 
@@ -106,8 +105,7 @@ class Rule(NamedTuple):
         return ", ".join((self.ptype, *self.values))
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(NamedTuple):
     kind: Kind
     tenant: str
     rule: Rule
