@@ -87,10 +87,8 @@ class Authz:
               edit: Callable[[TenantPolicy], T], *, bump_keys: bool = False,
               new_tenant: bool = False) -> tuple[int, T]:
         """Commit `edit` as one revision, then apply it here before answering."""
-        if not new_tenant:
-            self.require_tenant(tenant)
         result = policy_store.write(tenant, principal.describe(), reason or "", edit,
-                                    bump_keys=bump_keys)
+                                    bump_keys=bump_keys, must_exist=not new_tenant)
         self.replica.committed(result)
         return result.revision, result.value  # type: ignore[return-value]
 

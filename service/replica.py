@@ -57,13 +57,18 @@ class Replica:
     def recheck(self) -> None:
         self._recheck = True
 
+    def catch_up_due(self) -> bool:
+        """Whether catch_up would look at the database now."""
+        now = time.monotonic()
+        return now >= self._retry_at and (
+            self._recheck or self._announced > self.decider.revision
+            or now - self._checked_at >= self._sync_interval)
+
     def catch_up(self, force: bool = False) -> None:
         """Apply every committed change not yet applied, when one may exist."""
-        now = time.monotonic()
-        due = (force or self._recheck or self._announced > self.decider.revision
-               or now - self._checked_at >= self._sync_interval)
-        if not due or (not force and now < self._retry_at):
+        if not force and not self.catch_up_due():
             return
+        now = time.monotonic()
         self._checked_at = now
         self._recheck = False
         try:

@@ -45,7 +45,8 @@ def load_seed(text: str, source: str, *, dev_keys: bool) -> dict[str, dict[str, 
                 policy.add(rule)
             _directory_from_rules(policy)
 
-        policy_store.write(tenant, "seed", f"seed from {source}", edit, bump_keys=True)
+        policy_store.write(tenant, "seed", f"seed from {source}", edit, bump_keys=True,
+                           must_exist=False)
         created[tenant] = tokens
     return created
 

@@ -92,11 +92,17 @@ class Proxy:
 
     def down(self) -> None:
         """Refuse new connections and cut every open one."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
         with self._lock:
+            server, self._server = self._server, None
             conns, self._conns = self._conns, []
+        if server is not None:
+            # close() alone does not wake a thread blocked in accept(): the socket would
+            # keep listening until one more connection came in.
+            try:
+                server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            server.close()
         for conn in conns:
             try:
                 conn.shutdown(socket.SHUT_RDWR)
@@ -116,6 +122,10 @@ class Proxy:
                 client.close()
                 continue
             with self._lock:
+                if self._server is not server:  # cut while this one was being accepted
+                    client.close()
+                    upstream.close()
+                    return
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()

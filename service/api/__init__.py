@@ -6,6 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from . import check, errors, health, policy, subaccounts
+from .fast_check import FastCheck
 
 
 def init_app(app: Flask) -> None:
@@ -21,3 +22,4 @@ def init_app(app: Flask) -> None:
     for module in (check, policy, subaccounts, health):
         api.register_blueprint(module.blp)
     errors.init_app(app)
+    app.wsgi_app = FastCheck(app.wsgi_app, app, app.extensions["authz"])

@@ -6,7 +6,7 @@ What a sub-account may do, where it may act and whether it is disabled live in t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 DEFAULT_MAX_SUB_ACCOUNTS = 99
 
@@ -55,3 +55,8 @@ class Directory:
     accounts: dict[str, Account] = field(default_factory=dict)
     departments: dict[str, str] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
+
+    def copy(self) -> Directory:
+        """An independent copy (accounts and settings are edited in place)."""
+        return Directory({k: replace(a) for k, a in self.accounts.items()},
+                         dict(self.departments), replace(self.settings))

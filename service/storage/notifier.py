@@ -13,10 +13,8 @@ import threading
 from collections.abc import Callable
 
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import Text, cast, func
 from sqlalchemy.engine import make_url
-
-from .models import db
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +22,10 @@ CHANNEL = "authz_policy"
 APPLICATION_NAME = "authz-listener"
 
 
-def announce(revision: int) -> None:
-    """Inside the writing transaction: PostgreSQL delivers it only if the commit succeeds."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_notify(:channel, :payload)"),
-                           {"channel": CHANNEL, "payload": str(revision)})
+def notify_sql(revision):
+    """The SQL expression announcing `revision` (a column) on CHANNEL, for use inside the
+    writing transaction: PostgreSQL delivers it only if the commit succeeds."""
+    return func.pg_notify(CHANNEL, cast(revision, Text))
 
 
 def libpq_dsn(url: str) -> str:

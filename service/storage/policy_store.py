@@ -10,17 +10,16 @@ only from committed log entries (see decisions.py).
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, PendingRollbackError
 
 from ..domain.accounts import Account, Directory, Settings
-from ..domain.errors import Conflict, Unavailable
+from ..domain.errors import Conflict, NotFound, Unavailable
 from ..domain.rules import Rule
 from ..domain.tenant_policy import TenantPolicy
 from . import notifier
@@ -53,10 +52,11 @@ def _columns(rule: Rule) -> dict[str, str]:
 
 def _rule(row) -> Rule:
     """A rule from (ptype, v0, ..., v5); unused trailing columns hold ''."""
-    values = list(row[1:])
-    while values and values[-1] == "":
-        values.pop()
-    return Rule(row[0], tuple(values))
+    values = tuple(row[1:])
+    n = len(values)
+    while n and values[n - 1] == "":
+        n -= 1
+    return Rule(row[0], values[:n])
 
 
 def _encode(rules) -> str:
@@ -81,21 +81,21 @@ def head() -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-RULE_ROW = (PolicyRule.ptype, *(getattr(PolicyRule, c) for c in RULE_COLUMNS))
+# Plain SQL: the ORM's per-row work was a third of a write's time.
+TENANT_RULES_SQL = text(f"SELECT ptype, {', '.join(RULE_COLUMNS)} FROM policy_rule "
+                        "WHERE tenant = :tenant ORDER BY id")
 
 
 def tenant_rules(tenant: str) -> list[Rule]:
     """The tenant's rules, oldest first."""
-    rows = db.session.execute(
-        select(*RULE_ROW).where(PolicyRule.tenant == tenant).order_by(PolicyRule.id))
-    return [_rule(r) for r in rows]
+    return [_rule(r) for r in db.session.execute(TENANT_RULES_SQL, {"tenant": tenant}).all()]
 
 
 ACCOUNT_FIELDS = ("display_name", "email", "phone", "note", "default_store")
 
 
-def directory(tenant: str) -> Directory:
-    """The tenant's sub-accounts, departments and settings."""
+def directory(tenant: str, row: Tenant | None = None) -> Directory:
+    """The tenant's sub-accounts, departments and settings (`row`: its tenant row, if read)."""
     accounts = {
         row[0]: Account(*row)
         for row in db.session.execute(
@@ -105,7 +105,7 @@ def directory(tenant: str) -> Directory:
     departments = dict(db.session.execute(
         select(Department.id, Department.name).where(Department.tenant == tenant)
         .order_by(Department.id)).all())
-    row = db.session.get(Tenant, tenant)
+    row = row if row is not None else db.session.get(Tenant, tenant)
     settings = Settings(row.max_sub_accounts) if row is not None else Settings()
     return Directory(accounts, departments, settings)
 
@@ -201,25 +201,22 @@ def write(
     edit: Callable[[TenantPolicy], T],
     *,
     bump_keys: bool = False,
+    must_exist: bool = True,
 ) -> WriteResult:
     """Run `edit` on the tenant's current rules and commit its difference as one revision.
 
     The head row is updated first: in PostgreSQL that locks it until commit, in SQLite it
     takes the write lock, so writers are serialised and revisions commit in order. Any
     error rolls everything back; nothing reaches memory before the commit succeeds.
+    `must_exist`: refuse (404) when the tenant has not been created.
     """
     try:
-        revision = db.session.execute(
-            update(PolicyHead)
-            .where(PolicyHead.id == 1)
-            .values(
-                revision=PolicyHead.revision + 1,
-                keys_epoch=PolicyHead.keys_epoch + (1 if bump_keys else 0),
-            )
-            .returning(PolicyHead.revision)
-        ).scalar_one()
-        policy = TenantPolicy(tenant, tenant_rules(tenant), directory(tenant))
-        loaded = copy.deepcopy(policy.directory)
+        revision = _next_revision(bump_keys)
+        row = db.session.get(Tenant, tenant)
+        if row is None and must_exist:
+            raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
+        policy = TenantPolicy(tenant, tenant_rules(tenant), directory(tenant, row))
+        loaded = policy.directory.copy()
         value = edit(policy)
         _save_directory(tenant, loaded, policy.directory)
         if not (policy.changed or bump_keys or db.session.new or db.session.dirty):
@@ -236,7 +233,6 @@ def write(
                 removed=_encode(policy.removed),
             )
         )
-        notifier.announce(revision)
         db.session.commit()
         return WriteResult(revision, True, value, tenant, tuple(policy.added),
                            tuple(policy.removed), bump_keys)
@@ -249,6 +245,21 @@ def write(
     except BaseException:
         db.session.rollback()
         raise
+
+
+def _next_revision(bump_keys: bool) -> int:
+    """Bump the head (locking it) and return the new revision. On PostgreSQL the same
+    statement queues the notification, which the server delivers only if the transaction
+    commits: one round trip instead of two."""
+    bump = update(PolicyHead).where(PolicyHead.id == 1).values(
+        revision=PolicyHead.revision + 1,
+        keys_epoch=PolicyHead.keys_epoch + (1 if bump_keys else 0),
+    ).returning(PolicyHead.revision)
+    if db.session.get_bind().dialect.name != "postgresql":
+        return db.session.execute(bump).scalar_one()
+    head = bump.cte("head")
+    return db.session.execute(
+        select(head.c.revision, notifier.notify_sql(head.c.revision))).scalar_one()
 
 
 def _apply(tenant: str, policy: TenantPolicy) -> None:
