@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test install lint clean bench bench-propagation
+.PHONY: run test install lint clean bench bench-propagation fuzz
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ run: install
 test: install
 	$(BIN)/ruff check service tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The hostile-input, isolation and memory tests at full size (the suite runs them bounded):
+## 1,000,000 random checks per world against the reference model, 500 schemathesis
+## examples per operation, 1,000,000 unknown names for the memory bound.
+fuzz: install
+	AUTHZ_FUZZ_CHECKS=1000000 AUTHZ_FUZZ_EXAMPLES=500 AUTHZ_FUZZ_NAMES=1000000 \
+		$(BIN)/python -m pytest -q tests/test_isolation.py tests/test_fuzz_api.py \
+		tests/test_memory_bound.py tests/test_hostile.py tests/test_escalation.py $(PYTEST_ARGS)
 
 ## The performance table (docs/PERFORMANCE.md): needs the local PostgreSQL and wrk.
 bench: install

@@ -31,7 +31,32 @@ def create_app(config: object = None) -> Flask:
     app.extensions["authz"] = Authz(settings)
     api.init_app(app)
     cli.init_app(app)
+    if settings["AUTHZ_MODE"] == "production":
+        _refuse_development_keys(app)
     return app
+
+
+def _refuse_development_keys(app: Flask) -> None:
+    """Production stops at start-up if the database still holds a development key (the
+    seed's fixed keys are public: they are in the README). Workers also ignore such keys."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .domain.keys import digest
+    from .storage.models import ApiKey, db
+
+    try:
+        with app.app_context():
+            found = db.session.execute(select(ApiKey.id).where(
+                ApiKey.secret_hash.in_([digest(t) for t in config_module.DEV_TOKENS]),
+                ApiKey.revoked_at.is_(None))).scalars().all()
+            db.session.remove()
+    except SQLAlchemyError:
+        return  # no database yet (or no tables): nothing to refuse; workers filter anyway
+    if found:
+        raise config_module.ConfigError(
+            "AUTHZ_MODE", f"production refuses development keys in the database: "
+                          f"{', '.join(sorted(found))}; revoke them first")
 
 
 def _engine_options(url: str) -> dict:

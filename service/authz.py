@@ -8,10 +8,12 @@ import os
 from collections.abc import Callable
 from typing import TypeVar
 
+from .config import DEV_TOKENS
 from .domain import keys
 from .domain.decisions import CheckRequest, Decider
 from .domain.errors import Forbidden, InvalidInput, NotFound
 from .domain.tenant_policy import TenantPolicy
+from .rate_limit import WriteLimiter
 from .replica import Replica
 from .storage import policy_store
 from .storage.models import Tenant, db
@@ -24,9 +26,12 @@ T = TypeVar("T")
 class Authz:
     def __init__(self, settings: dict):
         self.settings = settings
-        self.replica = Replica(
-            Decider(), settings["AUTHZ_ADMIN_KEY"], settings["AUTHZ_SYNC_INTERVAL"]
-        )
+        refused = frozenset(map(keys.digest, DEV_TOKENS)) \
+            if settings["AUTHZ_MODE"] == "production" else frozenset()
+        self.replica = Replica(Decider(), settings["AUTHZ_ADMIN_KEY"],
+                               settings["AUTHZ_SYNC_INTERVAL"], refused)
+        self.limiter = WriteLimiter(settings["AUTHZ_WRITE_RATE_LIMIT"],
+                                    settings["AUTHZ_RATE_LIMIT_REDIS_URL"])
         self._listener: Listener | None = None
         self._listener_pid: int | None = None
 
@@ -87,6 +92,7 @@ class Authz:
               edit: Callable[[TenantPolicy], T], *, bump_keys: bool = False,
               new_tenant: bool = False) -> tuple[int, T]:
         """Commit `edit` as one revision, then apply it here before answering."""
+        self.limiter.hit(principal.key_id)
         result = policy_store.write(tenant, principal.describe(), reason or "", edit,
                                     bump_keys=bump_keys, must_exist=not new_tenant)
         self.replica.committed(result)

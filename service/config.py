@@ -50,6 +50,10 @@ DEFAULTS = {
     "AUTHZ_LISTEN": True,  # PostgreSQL LISTEN/NOTIFY in each worker
     "AUTHZ_MAX_BATCH": 1000,
     "AUTHZ_MAX_BODY_BYTES": 1_048_576,
+    # Writes per API key (checks are never limited); counted in Redis when the URL is set,
+    # shared by all workers and instances, else per worker process.
+    "AUTHZ_WRITE_RATE_LIMIT": "600/minute",
+    "AUTHZ_RATE_LIMIT_REDIS_URL": None,
 }
 
 
@@ -123,4 +127,13 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
     settings["AUTHZ_LISTEN"] = bool(listen)
     _number(settings, "AUTHZ_MAX_BATCH", int, 1)
     _number(settings, "AUTHZ_MAX_BODY_BYTES", int, 1024)
+    from .rate_limit import parse
+
+    try:
+        parse(str(settings["AUTHZ_WRITE_RATE_LIMIT"]))
+    except ValueError as exc:
+        raise ConfigError("AUTHZ_WRITE_RATE_LIMIT", str(exc)) from None
+    redis_url = settings["AUTHZ_RATE_LIMIT_REDIS_URL"]
+    if redis_url and not str(redis_url).startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("AUTHZ_RATE_LIMIT_REDIS_URL", "must be a redis:// URL")
     return settings

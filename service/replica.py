@@ -30,15 +30,18 @@ RETRY_AFTER_FAILURE = 0.5  # seconds before a request tries the database again
 
 
 class Replica:
-    def __init__(self, decider: Decider, admin_key: str, sync_interval: float):
+    def __init__(self, decider: Decider, admin_key: str, sync_interval: float,
+                 refused_digests: frozenset[str] = frozenset()):
         self.decider = decider
+        self._refused = refused_digests  # development keys, in production mode
         self._admin_digest = keys.digest(admin_key)
         self._sync_interval = sync_interval
         self._keys: dict[str, keys.KeyRecord] = {}
         self._keys_epoch = -1
-        # SHA-256 of a token already verified -> its principal; emptied when keys change.
-        # Keyed by digest, so looking a token up reveals nothing about stored secrets.
-        self._verified: dict[str, keys.Principal] = {}
+        # SHA-256 of a token already verified -> (its principal, when it stops working);
+        # emptied when keys change. Keyed by digest, so a look-up reveals nothing about
+        # stored secrets.
+        self._verified: dict[str, tuple[keys.Principal, float | None]] = {}
         self._checked_at = float("-inf")
         self._retry_at = float("-inf")
         self._announced = -1  # newest revision a notification told of
@@ -93,7 +96,8 @@ class Replica:
             for entry in entries:
                 self.decider.apply(entry.revision, entry.tenant, entry.added, entry.removed)
         if epoch != self._keys_epoch:
-            self._keys = keys_store.load()
+            self._keys = {k: r for k, r in keys_store.load().items()
+                          if r.secret_hash not in self._refused}
             self._keys_epoch = epoch
             self._verified = {}
 
@@ -144,18 +148,22 @@ class Replica:
         token = header[7:].strip()
         digest = keys.digest(token)
         known = self._verified.get(digest)
-        if known is not None:
-            return known
+        if known is None:
+            known = self._verify(token, digest)
+            if len(self._verified) < 10_000:
+                self._verified[digest] = known
+        principal, valid_until = known
+        if valid_until is not None and time.time() >= valid_until:
+            raise Unauthorized("this key has expired")  # the end of a rotation's overlap
+        return principal
+
+    def _verify(self, token: str, digest: str) -> tuple[keys.Principal, float | None]:
         key_id = keys.key_id_of(token)
         if key_id is None:
             raise Unauthorized("invalid token")
         record = self._keys.get(key_id)
         if record is not None and hmac.compare_digest(record.secret_hash, digest):
-            principal = keys.Principal(key_id, record.scope, record.tenant)
-        elif hmac.compare_digest(self._admin_digest, digest):
-            principal = keys.Principal(key_id, "admin", None)
-        else:
-            raise Unauthorized("invalid token")
-        if len(self._verified) < 10_000:
-            self._verified[digest] = principal
-        return principal
+            return keys.Principal(key_id, record.scope, record.tenant), record.valid_until
+        if hmac.compare_digest(self._admin_digest, digest):
+            return keys.Principal(key_id, "admin", None), None
+        raise Unauthorized("invalid token")

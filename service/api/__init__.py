@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from . import check, errors, health, policy, subaccounts
+from . import check, errors, health, keys, policy, subaccounts
 from .fast_check import FastCheck
 
 
@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     )
     api = Api(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for module in (check, policy, subaccounts, health):
+    for module in (check, policy, subaccounts, keys, health):
         api.register_blueprint(module.blp)
     errors.init_app(app)
     app.wsgi_app = FastCheck(app.wsgi_app, app, app.extensions["authz"])

@@ -6,15 +6,16 @@ import logging
 
 from flask import Flask, request
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ..domain.errors import ServiceError
+from ..domain.errors import ServiceError, TooManyRequests
 from . import check
 
 log = logging.getLogger(__name__)
 
 _STATUS_NAMES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                 409: "Conflict", 422: "Unprocessable Entity", 503: "Service Unavailable"}
+                 409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests",
+                 503: "Service Unavailable"}
 
 
 def payload(status: int, message: str, errors: dict | None = None) -> dict:
@@ -28,7 +29,29 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        if isinstance(exc, TooManyRequests):
+            headers["Retry-After"] = str(exc.retry_after)
         return payload(exc.status, exc.message, exc.errors), exc.status, headers
+
+    # Routing, method, body-size and schema (webargs 422) errors: the same shape, with a
+    # message naming the fields when the schema refused some.
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        data = getattr(exc, "data", None) or {}
+        errors = data.get("messages")
+        if errors:
+            fields = sorted({f for where in errors.values() if isinstance(where, dict)
+                             for f in where})
+            message = f"invalid {', '.join(fields) or 'input'}"
+        else:
+            message = data.get("message") or exc.description or ""
+        headers = {k: v for k, v in exc.get_headers() if k in ("Allow", "Retry-After")}
+        return payload(exc.code or 500, message, errors), exc.code or 500, headers
+
+    # json.loads recurses once per nesting level: a body of 100,000 "[" is bad input.
+    @app.errorhandler(RecursionError)
+    def nested_too_deeply(exc: RecursionError):
+        return payload(400, "the JSON body is nested too deeply"), 400
 
     # Any database failure outside a write (those map themselves): the store is unavailable.
     @app.errorhandler(SQLAlchemyError)
@@ -41,7 +64,6 @@ def init_app(app: Flask) -> None:
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return payload(503, "the policy database is unavailable; nothing was changed"), 503
 
-    # Routing 404/405 and other HTTPExceptions go to flask-smorest's handler (same shape);
     # Flask picks the most specific handler, so this one sees only real errors.
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -88,13 +88,13 @@ class FastCheck:
         if revision is not None and service.replica.revision < revision:
             return None
         tenants: dict = {}
-        check_tenant, request, decide = service.check_tenant, check_input.check_request, \
-            service.decide
+        check_tenant, request = service.check_tenant, check_input.check_request
+        decide = service.decider.decide_values
         results = []
         for item in checks:
             name = item.get("tenant")
             tenant = tenants.get(name)
             if tenant is None:
                 tenant = tenants[name] = check_tenant(principal, name)
-            results.append(TRUE if decide(request(tenant, item)) else FALSE)
+            results.append(TRUE if decide(*request(tenant, item)) else FALSE)
         return f'{{"results":[{",".join(results)}],"revision":{service.replica.revision}}}'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import RAISE, ValidationError, fields, validate
 
+from ..domain import keys
 from ..domain import rules as R
 from ..domain.policy_admin import ALL_STORES
 
@@ -196,7 +197,7 @@ class Reason(Write):
 class Profile(Write):
     display_name = fields.String(validate=validate.Length(max=100))
     email = fields.Email(validate=validate.Length(max=254))
-    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9 ()-]{3,32}$",
+    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9 ()-]{3,32}\Z",
                                                    error="digits, spaces, ()- and a leading +"))
     note = fields.String(validate=validate.Length(max=2000))
 
@@ -319,3 +320,38 @@ class StoreProducts(Revision):
     mode = fields.String()
     operators = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                             metadata={"description": "product id -> operator logins"})
+
+
+MAX_OVERLAP_SECONDS = 30 * 24 * 3600
+
+
+class NewKey(Write):
+    scope = fields.String(required=True, validate=validate.OneOf(["owner", "check"]))
+    replaces = fields.String(validate=validate.Regexp(rf"^{keys.KEY_ID}\Z"), metadata={
+        "description": "Key id this one rotates out: it keeps working for overlap_seconds"})
+    overlap_seconds = fields.Integer(strict=True, load_default=86_400,
+                                     validate=validate.Range(min=0, max=MAX_OVERLAP_SECONDS))
+
+
+class KeyInfo(ma.Schema):
+    key_id = fields.String()
+    scope = fields.String()
+    created_at = fields.String()
+    valid_until = fields.String(allow_none=True, metadata={"description": "null: until revoked"})
+    active = fields.Boolean()
+
+
+class KeyCreated(Revision):
+    key_id = fields.String()
+    scope = fields.String()
+    token = fields.String(metadata={"description": "Shown once; only its hash is stored"})
+    replaced = fields.Nested(KeyInfo, allow_none=True)
+
+
+class KeyList(Revision):
+    keys = fields.List(fields.Nested(KeyInfo))
+
+
+class KeyRevoked(Revision):
+    key_id = fields.String()
+    valid_until = fields.String()

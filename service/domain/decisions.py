@@ -79,13 +79,17 @@ class Decider:
 
     def decide(self, request: CheckRequest) -> bool:
         """True only when the policy allows; any failure while deciding is a deny."""
+        return self.decide_values(*request)
+
+    def decide_values(self, tenant: str, subject: str, store: str, area: str, action: str,
+                      second_factor: bool = False, product: str = "") -> bool:
+        """decide() on the fields of a CheckRequest, without building one (batches)."""
         try:
-            index = self._indexes.get(request.tenant)
+            index = self._indexes.get(tenant)
             if index is None:
                 return False
-            return index.decide(R.user(request.tenant, request.subject),
-                                R.store(request.tenant, request.store), request.area,
-                                request.action, request.second_factor, request.product)
+            return index.decide(R.user(tenant, subject), R.store(tenant, store), area,
+                                action, second_factor, product)
         except Exception:
             log.exception("decision failed; denying")
             return False

@@ -50,6 +50,17 @@ class StaleRevision(Conflict):
     code = "stale_revision"
 
 
+class TooManyRequests(ServiceError):
+    """Past the per-key write rate limit; `retry_after` seconds until the window ends."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message, {"retry_after": [str(retry_after)]})
+        self.retry_after = retry_after
+
+
 class Unavailable(ServiceError):
     status = 503
     code = "unavailable"

@@ -36,10 +36,12 @@ class TenantIndex:
         self.stores: set[str] = set()  # store domains (g2 to this tenant)
         self.assigned: set[tuple[str, str]] = set()  # (user, store)
         self.departments: dict[str, set[str]] = {}  # user -> departments
-        self.grants: dict[str, set[str]] = {}  # principal -> role@scope
+        self.grants: dict[str, set[tuple[str, str]]] = {}  # principal -> (role, scope)
         self.role_permissions: dict[str, set[Permission]] = {}
-        self.allows: set[tuple[str, str, str, str]] = set()  # principal, scope, area, action
-        self.denies: set[tuple[str, str, str, str]] = set()
+        # principal -> {(scope, area, action)}: one look-up finds whether a principal has
+        # any direct allow or deny before a key is built
+        self.allows: dict[str, set[tuple[str, str, str]]] = {}
+        self.denies: dict[str, set[tuple[str, str, str]]] = {}
         self.disabled: set[str] = set()  # principals denied everything in the tenant
         self.owners: set[str] = set()  # principals allowed everything in the tenant
         self.step_up: set[Permission] = set()
@@ -57,7 +59,8 @@ class TenantIndex:
         if kind is Kind.ASSIGNMENT:
             return self.assigned, v
         if kind is Kind.GRANT:
-            return self.grants, (v[0], v[1])
+            role, _, scope = v[1].partition("@")
+            return self.grants, (v[0], (intern(role), intern(scope)))
         if kind is Kind.MEMBERSHIP:
             return self.departments, (v[0], v[1])
         if kind in (Kind.PRODUCT_OPERATOR, Kind.ALL_PRODUCTS):
@@ -73,7 +76,7 @@ class TenantIndex:
             return self.disabled, sub
         if kind is Kind.ROLE_PERMISSION:
             return self.role_permissions, (sub, (area, action))
-        return (self.allows if effect == "allow" else self.denies), (sub, dom, area, action)
+        return (self.allows if effect == "allow" else self.denies), (sub, (dom, area, action))
 
     def add(self, rule: Rule) -> None:
         self.add_values(rule.ptype, rule.values)
@@ -103,12 +106,14 @@ class TenantIndex:
         t = self.tenant
         out = {Rule("g2", (s, t)) for s in self.stores}
         out |= {Rule("g", pair) for pair in self.assigned | self.operators}
-        for mapping in (self.departments, self.grants):
-            out |= {Rule("g", (k, m)) for k, members in mapping.items() for m in members}
+        out |= {Rule("g", (k, m)) for k, members in self.departments.items() for m in members}
+        out |= {Rule("g", (k, R.scoped_role(role, scope)))
+                for k, held in self.grants.items() for role, scope in held}
         out |= {Rule("p", (role, t, a, b, "allow"))
                 for role, perms in self.role_permissions.items() for a, b in perms}
-        out |= {Rule("p", (*item, "allow")) for item in self.allows}
-        out |= {Rule("p", (*item, "deny")) for item in self.denies}
+        for mapping, effect in ((self.allows, "allow"), (self.denies, "deny")):
+            out |= {Rule("p", (who, *item, effect))
+                    for who, items in mapping.items() for item in items}
         out |= {Rule("p", (who, t, R.ANY, R.ANY, "allow")) for who in self.owners}
         out |= {Rule("p", (who, t, R.ANY, R.ANY, "deny")) for who in self.disabled}
         out |= {Rule("p", (R.STEP_UP, t, a, b, "deny")) for a, b in self.step_up}
@@ -120,33 +125,38 @@ class TenantIndex:
         """The model's answer for (user, store domain, area, action, mfa, product)."""
         tenant = self.tenant
         in_tenant = store in self.stores  # g2(r.dom, tenant)
-        principals = (user, *self.departments.get(user, ()))
+        departments = self.departments.get(user)
+        principals = (user, *departments) if departments else (user,)
+        here, everywhere = (store, area, action), (tenant, area, action)
         # Denies first: any one wins (policy_effect).
+        denies, disabled = self.denies, self.disabled
         for who in principals:
-            if (who, store, area, action) in self.denies:
+            mine = denies.get(who)
+            if mine is not None and (here in mine or (in_tenant and everywhere in mine)):
                 return False
-            if in_tenant and ((who, tenant, area, action) in self.denies
-                              or who in self.disabled):
+            if in_tenant and who in disabled:
                 return False
         if in_tenant and not second_factor and (area, action) in self.step_up:
             return False
-        if product and (store, area, action) in self.by_product \
+        if product and here in self.by_product \
                 and (user, f"{store}~product/{product}") not in self.operators \
                 and (user, f"{store}~products") not in self.operators:
             return False
         # Allows need the store to be assigned to the subject (matcher clauses 1 and 2).
         if (user, store) not in self.assigned:
             return False
+        allows, grants, role_permissions = self.allows, self.grants, self.role_permissions
+        permission = (area, action)
         for who in principals:
-            if (who, store, area, action) in self.allows:
+            mine = allows.get(who)
+            if mine is not None and (here in mine or (in_tenant and everywhere in mine)):
                 return True
             if not in_tenant:
                 continue
-            if who in self.owners or (who, tenant, area, action) in self.allows:
+            if who in self.owners:
                 return True
-            for held in self.grants.get(who, ()):
-                role, _, scope = held.partition("@")
+            for role, scope in grants.get(who, ()):
                 if (scope == store or scope == tenant) and \
-                        (area, action) in self.role_permissions.get(role, ()):
+                        permission in role_permissions.get(role, ()):
                     return True
         return False

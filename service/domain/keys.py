@@ -11,7 +11,13 @@ OWNER = "owner"  # edits its tenant's policy
 CHECK = "check"  # asks /check for its tenant's decisions; can write nothing
 SCOPES = (OWNER, CHECK)
 
-_TOKEN = re.compile(r"([a-z0-9-]{1,64})\.([A-Za-z0-9_-]{16,128})")
+KEY_ID = r"[a-z0-9-]{1,64}"
+_TOKEN = re.compile(rf"({KEY_ID})\.([A-Za-z0-9_-]{{16,128}})")
+_KEY_ID = re.compile(KEY_ID)
+
+
+def is_key_id(value: str) -> bool:
+    return _KEY_ID.fullmatch(value) is not None
 
 
 def digest(token: str) -> str:
@@ -35,6 +41,7 @@ class KeyRecord:
     tenant: str
     scope: str
     secret_hash: str
+    valid_until: float | None = None  # epoch seconds; None: until revoked
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,56 @@
+"""The sub-account rules (R3-R14) restated in plain Python sets, for the isolation tests.
+
+Written from ../shared/SUBACCOUNT_RULES.md, independently of the model file, the rule
+grammar and the compiled index: a world is built by calling these methods next to the
+API calls that make the same change, then both are asked the same questions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OWNER = "owner"
+
+
+@dataclass
+class Tenant:
+    step_up: bool = False
+    stores: set[str] = field(default_factory=set)
+    roles: dict[str, set[str]] = field(default_factory=dict)  # role -> {"area:action"}
+    accounts: set[str] = field(default_factory=set)
+    assigned: set[tuple[str, str]] = field(default_factory=set)  # (login, store)
+    members: dict[str, set[str]] = field(default_factory=dict)  # login -> departments
+    # (principal, role, store or None for tenant-wide); principal = ("user"|"dept", name)
+    grants: set[tuple[tuple[str, str], str, str | None]] = field(default_factory=set)
+    allows: set[tuple[tuple[str, str], str, str]] = field(default_factory=set)  # store, perm
+    denies: set[tuple[tuple[str, str], str | None, str]] = field(default_factory=set)
+    disabled: set[str] = field(default_factory=set)
+
+
+class Reference:
+    def __init__(self, high_risk: set[str]):
+        self.high_risk = high_risk
+        self.tenants: dict[str, Tenant] = {}
+
+    def decide(self, tenant: str, subject: str, store: str, permission: str,
+               second_factor: bool = False) -> bool:
+        t = self.tenants.get(tenant)
+        if t is None or store not in t.stores:
+            return False  # another tenant's store, or no store at all
+        if t.step_up and permission in self.high_risk and not second_factor:
+            return False  # R10, the owner included
+        if subject == OWNER:
+            return True  # R3
+        if subject not in t.accounts or subject in t.disabled:
+            return False  # R12
+        principals = {("user", subject)} | {("dept", d) for d in t.members.get(subject, ())}
+        for who, where, perm in t.denies:
+            if who in principals and perm == permission and where in (None, store):
+                return False  # R8: a deny wins
+        if (subject, store) not in t.assigned:
+            return False  # R14: only in assigned stores
+        if any((who, store, permission) in t.allows for who in principals):
+            return True  # R7
+        return any(who in principals and where in (None, store)
+                   and permission in t.roles.get(role, ())
+                   for who, role, where in t.grants)  # R5, R6

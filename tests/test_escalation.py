@@ -1,0 +1,80 @@
+"""No key can reach beyond itself: another tenant's owner key, and any check key, get 403
+on every route that reads or changes a tenant, and nothing changes (issue 8, R1, R13)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .support import ACME_CHECK, ACME_OWNER, GLOBEX_CHECK, GLOBEX_OWNER, bearer
+from .test_hostile import ROUTES, snapshot
+
+READS = ["/v1/tenants/acme/policy", "/v1/tenants/acme/export.csv", "/v1/tenants/acme/roles",
+         "/v1/tenants/acme/settings", "/v1/tenants/acme/departments", "/v1/tenants/acme/keys",
+         "/v1/tenants/acme/subaccounts", "/v1/tenants/acme/subaccounts/alice",
+         "/v1/tenants/acme/stores/tmall-flagship/products"]
+
+
+def test_every_tenant_route_is_in_these_lists(app):
+    listed = {(m, p) for m, p, _, _ in ROUTES} | {("GET", p) for p in READS}
+    templates = set()
+    for rule in app.url_map.iter_rules():
+        if "<tenant>" in rule.rule:
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                templates.add((method, rule.rule))
+    covered = {(m, t) for m, t in templates
+               if any(m == lm and _fits(t, lp) for lm, lp in listed)}
+    assert covered == templates, sorted(templates - covered)
+
+
+def _fits(template: str, path: str) -> bool:
+    a, b = template.split("/"), path.split("/")
+    return len(a) == len(b) and all(x == y or x.startswith("<") for x, y in zip(a, b,
+                                                                                  strict=True))
+
+
+@pytest.mark.parametrize("token", [GLOBEX_OWNER, GLOBEX_CHECK, ACME_CHECK],
+                         ids=["other-owner", "other-check", "own-check"])
+def test_foreign_and_check_keys_change_nothing(app, client, token):
+    before = snapshot(app)
+    for method, path, body, _ in ROUTES:
+        response = client.open(path, method=method, json=body, headers=bearer(token))
+        assert response.status_code == 403, (method, path, response.status_code)
+        assert response.get_json()["code"] == 403
+    assert snapshot(app) == before
+    for path in READS:
+        response = client.get(path, headers=bearer(token))
+        assert response.status_code == 403, (path, response.status_code)
+
+
+def test_the_owner_key_itself_gets_through_every_route(app, client):
+    for path in READS:
+        assert client.get(path, headers=bearer(ACME_OWNER)).status_code == 200, path
+
+
+def test_only_the_admin_creates_tenants(client):
+    for token in (ACME_OWNER, ACME_CHECK, GLOBEX_OWNER):
+        response = client.post("/v1/tenants", json={"tenant": "evil"}, headers=bearer(token))
+        assert response.status_code == 403
+
+
+@pytest.mark.parametrize("permission", ["staff:manage", "staff:set-default-store",
+                                        "billing:purchase"])
+def test_owner_only_permissions_are_never_grantable(owner, checker, permission):
+    def export() -> bytes:
+        return owner.client.get("/v1/tenants/acme/export.csv", headers=owner.headers).data
+
+    before = export()
+    attempts = [
+        ("POST", "/v1/tenants/{t}/roles", {"role": "sneaky", "permissions": [permission]}),
+        ("PUT", "/v1/tenants/{t}/roles/designer", {"permissions": [permission]}),
+        ("POST", "/v1/tenants/{t}/permissions",
+         {"subject": "alice", "store": "amazon-us", "permission": permission}),
+        ("POST", "/v1/tenants/{t}/permissions",
+         {"department": "customer-care", "store": "amazon-us", "permission": permission}),
+    ]
+    for method, path, body in attempts:
+        status, answer = owner(method, path, body)
+        assert status == 422, (path, answer)
+    area, action = permission.split(":")
+    assert checker.check("alice", "amazon-us", area, action) is False
+    assert export() == before
