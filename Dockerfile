@@ -17,5 +17,5 @@ RUN pip install --no-cache-dir . \
 
 USER authz
 EXPOSE 8080
-# Creates missing tables (an existing database is left as it is), then serves.
+# Applies the Alembic migrations (an up-to-date database is left as it is), then serves.
 CMD ["sh", "-c", "flask --app service init-db && exec gunicorn --config gunicorn.conf.py 'service:create_app()'"]

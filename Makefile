@@ -22,7 +22,7 @@ run: install
 
 ## Lint, then the whole suite on SQLite and PostgreSQL.
 test: install
-	$(BIN)/ruff check service tests bench
+	$(BIN)/ruff check service tests bench authz_client examples
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The hostile-input, isolation and memory tests at full size (the suite runs them bounded):
@@ -43,7 +43,7 @@ bench-propagation: install
 	$(BIN)/python -m bench.propagation --trials 200
 
 lint: install
-	$(BIN)/ruff check service tests bench
+	$(BIN)/ruff check service tests bench authz_client examples
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

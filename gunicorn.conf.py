@@ -1,13 +1,30 @@
 """gunicorn settings for the service. PORT and WEB_CONCURRENCY override the defaults."""
 
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8080')}")
 # Sync workers: each is one process with its own policy copy, so pycasbin (whose matcher
 # evaluation is not thread-safe on Python 3.11) never runs in two threads at once.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "sync"
-accesslog = "-"
+accesslog = None  # the service writes one JSON line per request itself (service/telemetry.py)
+
+# Every worker writes its metrics to files here; /metrics, whichever worker answers, reads
+# them all. Set before any worker imports prometheus_client; a fresh directory per start.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="authz-metrics-")
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges (its revision, lag, policy age) leave /metrics."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def when_ready(server):

@@ -65,12 +65,13 @@ def tenants(scale: str) -> list[str]:
     return [f"t{i:05d}" for i in range(SCALES[scale] // STORES_PER_TENANT)]
 
 
-def generate(url: str, scale: str, seed: int = 1) -> int:
-    """Fill an initialised, empty database; returns the number of rules written."""
+def generate(url: str, scale: str, seed: int = 1, progress=lambda names: names) -> int:
+    """Fill an initialised, empty database; returns the number of rules written.
+    `progress` wraps the list of tenants (a progress bar, say) as they are generated."""
     rng = random.Random(seed)
     buffer = io.StringIO()
     count = 0
-    for tenant in tenants(scale):
+    for tenant in progress(tenants(scale)):
         for rule in tenant_rules(rng, tenant):
             values = list(rule.values) + [""] * (6 - len(rule.values))
             buffer.write("\t".join([tenant, rule.ptype, *values]) + "\n")

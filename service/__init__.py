@@ -6,8 +6,11 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from flask_migrate import Migrate
 
 from . import config as config_module
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def create_app(config: object = None) -> Flask:
@@ -22,12 +25,15 @@ def create_app(config: object = None) -> Flask:
     logging.basicConfig(level=logging.INFO)
     # pycasbin logs the whole model at INFO for every enforcer it builds (one per tenant).
     logging.getLogger("casbin").setLevel(logging.WARNING)
+    _json_request_log()
 
     from . import api, cli
     from .authz import Authz
     from .storage.models import db
 
     db.init_app(app)
+    # `flask db ...` (Flask-Migrate): the schema is Alembic's, applied by init-db and `make run`.
+    Migrate(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     app.extensions["authz"] = Authz(settings)
     api.init_app(app)
     cli.init_app(app)
@@ -57,6 +63,17 @@ def _refuse_development_keys(app: Flask) -> None:
         raise config_module.ConfigError(
             "AUTHZ_MODE", f"production refuses development keys in the database: "
                           f"{', '.join(sorted(found))}; revoke them first")
+
+
+def _json_request_log() -> None:
+    """The request log's lines are JSON objects as they are, on stderr."""
+    logger = logging.getLogger("authz.request")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _engine_options(url: str) -> dict:

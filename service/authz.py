@@ -8,16 +8,19 @@ import os
 from collections.abc import Callable
 from typing import TypeVar
 
+from flask import has_request_context, request
+
 from .config import DEV_TOKENS
 from .domain import keys
 from .domain.decisions import CheckRequest, Decider
-from .domain.errors import Forbidden, InvalidInput, NotFound
+from .domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
 from .domain.tenant_policy import TenantPolicy
 from .rate_limit import WriteLimiter
 from .replica import Replica
 from .storage import policy_store
 from .storage.models import Tenant, db
 from .storage.notifier import Listener
+from .telemetry import DATABASE_ERRORS, WRITES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,9 +95,17 @@ class Authz:
               edit: Callable[[TenantPolicy], T], *, bump_keys: bool = False,
               new_tenant: bool = False) -> tuple[int, T]:
         """Commit `edit` as one revision, then apply it here before answering."""
-        self.limiter.hit(principal.key_id)
-        result = policy_store.write(tenant, principal.describe(), reason or "", edit,
-                                    bump_keys=bump_keys, must_exist=not new_tenant)
+        try:
+            self.limiter.hit(principal.key_id)
+            result = policy_store.write(tenant, principal.describe(), reason or "", edit,
+                                        bump_keys=bump_keys, must_exist=not new_tenant,
+                                        request_id=_request_id())
+        except ServiceError as exc:
+            WRITES.labels(exc.code).inc()
+            if isinstance(exc, Unavailable):
+                DATABASE_ERRORS.labels("write").inc()
+            raise
+        WRITES.labels("committed" if result.changed else "unchanged").inc()
         self.replica.committed(result)
         return result.revision, result.value  # type: ignore[return-value]
 
@@ -106,3 +117,8 @@ class Authz:
     # -- decisions -------------------------------------------------------------------------
     def decide(self, request: CheckRequest) -> bool:
         return self.decider.decide(request)
+
+
+def _request_id() -> str:
+    """The HTTP request's id (telemetry.RequestLog accepted or made it), for the ledger."""
+    return request.environ.get("HTTP_X_REQUEST_ID", "") if has_request_context() else ""

@@ -54,6 +54,7 @@ DEFAULTS = {
     # shared by all workers and instances, else per worker process.
     "AUTHZ_WRITE_RATE_LIMIT": "600/minute",
     "AUTHZ_RATE_LIMIT_REDIS_URL": None,
+    "AUTHZ_REQUEST_LOG": True,  # one JSON line per request on stderr
 }
 
 
@@ -72,6 +73,15 @@ def _number(settings: dict, key: str, kind: type, low: float) -> None:
     if value < low:
         raise ConfigError(key, f"must be at least {low}")
     settings[key] = value
+
+
+def _flag(settings: dict, key: str) -> bool:
+    value = settings[key]
+    if isinstance(value, str):
+        if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ConfigError(key, "must be true or false")
+        return value.lower() in ("1", "true", "yes")
+    return bool(value)
 
 
 def database_url(url: str) -> str:
@@ -119,12 +129,8 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
             "sqlite") else 1.0
     _number(settings, "AUTHZ_SYNC_INTERVAL", float, 0)
     _number(settings, "AUTHZ_CONSISTENCY_WAIT", float, 0)
-    listen = settings["AUTHZ_LISTEN"]
-    if isinstance(listen, str):
-        if listen.lower() not in ("1", "0", "true", "false", "yes", "no"):
-            raise ConfigError("AUTHZ_LISTEN", "must be true or false")
-        listen = listen.lower() in ("1", "true", "yes")
-    settings["AUTHZ_LISTEN"] = bool(listen)
+    settings["AUTHZ_LISTEN"] = _flag(settings, "AUTHZ_LISTEN")
+    settings["AUTHZ_REQUEST_LOG"] = _flag(settings, "AUTHZ_REQUEST_LOG")
     _number(settings, "AUTHZ_MAX_BATCH", int, 1)
     _number(settings, "AUTHZ_MAX_BODY_BYTES", int, 1024)
     from .rate_limit import parse

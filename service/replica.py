@@ -23,6 +23,7 @@ from .domain import keys
 from .domain.decisions import Decider
 from .domain.errors import StaleRevision, Unauthorized
 from .storage import keys_store, policy_store
+from .telemetry import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,11 @@ class Replica:
     def revision(self) -> int:
         return self.decider.revision
 
+    @property
+    def announced(self) -> int:
+        """The newest revision a notification told of (-1: none yet)."""
+        return self._announced
+
     # Called from the listener thread: plain assignments only.
     def announce(self, revision: int) -> None:
         if revision > self._announced:
@@ -78,6 +84,7 @@ class Replica:
             self._catch_up()
             self.synced_at = now
         except SQLAlchemyError:
+            DATABASE_ERRORS.labels("catch_up").inc()
             self._recheck = True
             self._retry_at = now + RETRY_AFTER_FAILURE
             log.warning("policy catch-up failed; serving revision %s", self.revision,

@@ -4,20 +4,40 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from . import config as config_module
 from .domain import keys
 from .domain import policy_admin as A
 from .domain import rules as R
-from .domain.accounts import Account
+from .domain import subaccounts as S
 from .storage import keys_store, policy_store
 from .storage.models import PolicyRule, Tenant, db
 
+BASELINE = "0001"  # the first migration: the schema that create_all made before migrations
+
 
 def init_db() -> None:
-    db.create_all()
+    """Bring the schema to the newest migration, then make sure the head row exists.
+
+    A database made before migrations existed (tables, no alembic_version) is stamped at
+    the baseline first, so its later migrations apply instead of failing on CREATE TABLE."""
+    from flask_migrate import stamp, upgrade
+
+    from . import MIGRATIONS
+
+    tables = set(inspect(db.engine).get_table_names())
+    if "policy_rule" in tables and "alembic_version" not in tables:
+        stamp(directory=str(MIGRATIONS), revision=BASELINE)
+    upgrade(directory=str(MIGRATIONS))
     policy_store.ensure_head()
+
+
+def drop_all() -> None:
+    """Every table, the migration record included (tests start from nothing)."""
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 
 
 def is_empty() -> bool:
@@ -43,29 +63,9 @@ def load_seed(text: str, source: str, *, dev_keys: bool) -> dict[str, dict[str, 
             A.create_tenant(policy)  # the seed file is the whole policy: no built-ins added
             for rule in tenant_rules:
                 policy.add(rule)
-            _directory_from_rules(policy)
+            S.sync_directory(policy)
 
         policy_store.write(tenant, "seed", f"seed from {source}", edit, bump_keys=True,
                            must_exist=False)
         created[tenant] = tokens
     return created
-
-
-def _directory_from_rules(policy) -> None:
-    """Profiles for the seed's sub-accounts (default store: the first assigned, R15) and
-    its departments."""
-    directory = policy.directory
-    for parsed in policy.of_kind(R.Kind.ASSIGNMENT, R.Kind.MEMBERSHIP, R.Kind.GRANT,
-                                 R.Kind.DIRECT, R.Kind.DISABLED):
-        kind, _, name = parsed.rule.values[0].split(":", 2)
-        if kind == "user" and name != R.OWNER_LOGIN and name not in directory.accounts:
-            directory.accounts[name] = Account(name, display_name=name)
-        if kind == "dept":
-            directory.departments.setdefault(name, name)
-        if parsed.kind is R.Kind.MEMBERSHIP:
-            directory.departments.setdefault(parsed.rule.values[1].split(":", 2)[2], "")
-    for department in directory.departments:
-        directory.departments[department] = directory.departments[department] or department
-    for login, account in directory.accounts.items():
-        stores = A.assigned_stores(policy, login)
-        account.default_store = stores[0] if stores else None

@@ -84,3 +84,13 @@ def checker(client):
 @pytest.fixture
 def admin(client):
     return Caller(client, ADMIN)
+
+
+@pytest.fixture
+def blank_app(database_url):
+    app = make_app(database_url)
+    fresh_database(app, seed=False)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

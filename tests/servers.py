@@ -143,3 +143,10 @@ class Proxy:
                     s.close()
                 except OSError:
                     pass
+
+
+def seeded_sqlite_instance(directory: Path, **env) -> Instance:
+    """gunicorn serving the seed policy from a fresh SQLite file in `directory`."""
+    url = f"sqlite:///{directory / 'authz.db'}"
+    init_database(url)
+    return Instance(url, **env)

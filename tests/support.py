@@ -33,7 +33,7 @@ def make_app(database_url: str, **overrides):
 
 def fresh_database(app, *, seed: bool = True) -> None:
     with app.app_context():
-        db.drop_all()
+        seeding.drop_all()
         seeding.init_db()
         if seed:
             path = ROOT / "policies" / "seed.csv"

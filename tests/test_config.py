@@ -17,6 +17,10 @@ from service import config, create_app
     ({"AUTHZ_MAX_BATCH": 0}, "AUTHZ_MAX_BATCH"),
     ({"AUTHZ_ADMIN_KEY": "short"}, "AUTHZ_ADMIN_KEY"),
     ({"AUTHZ_MODEL_PATH": "/nonexistent/model.conf"}, "AUTHZ_MODEL_PATH"),
+    ({"AUTHZ_WRITE_RATE_LIMIT": "lots"}, "AUTHZ_WRITE_RATE_LIMIT"),
+    ({"AUTHZ_WRITE_RATE_LIMIT": "0/minute"}, "AUTHZ_WRITE_RATE_LIMIT"),
+    ({"AUTHZ_RATE_LIMIT_REDIS_URL": "http://cache"}, "AUTHZ_RATE_LIMIT_REDIS_URL"),
+    ({"AUTHZ_REQUEST_LOG": "sometimes"}, "AUTHZ_REQUEST_LOG"),
 ])
 def test_bad_settings_stop_start_up_naming_the_key(settings, key):
     with pytest.raises(SystemExit) as stopped:

@@ -55,7 +55,7 @@ def _call(client: Client, token: str, path: str, body, content_type: str):
 
 @pytest.mark.parametrize("token,path,body,content_type", CASES)
 def test_same_answer_as_the_flask_views(app, token, path, body, content_type):
-    fast = app.wsgi_app
+    fast = app.extensions["fast_check"]
     assert isinstance(fast, FastCheck)
     through_flask = Client(fast.flask_wsgi)
     assert _call(Client(fast), token, path, body, content_type) == \
@@ -63,7 +63,7 @@ def test_same_answer_as_the_flask_views(app, token, path, body, content_type):
 
 
 def test_ordinary_checks_do_not_reach_flask(app, monkeypatch):
-    fast = app.wsgi_app
+    fast = app.extensions["fast_check"]
     reached = []
 
     def flask_wsgi(environ, start_response):
@@ -72,7 +72,7 @@ def test_ordinary_checks_do_not_reach_flask(app, monkeypatch):
         return [b""]
 
     monkeypatch.setattr(fast, "flask_wsgi", flask_wsgi)
-    client = Client(fast)
+    client = Client(app.wsgi_app)
     assert _call(client, ACME_CHECK, "/check", ALICE, "application/json")[0] == 200
     assert _call(client, ACME_CHECK, "/check/batch", {"checks": [ALICE] * 3},
                  "application/json")[0] == 200
@@ -85,7 +85,7 @@ def test_a_failure_in_the_fast_path_is_still_a_deny(app, monkeypatch):
                                "application/json")
     assert status == 200 and json.loads(text)["allowed"] is False
     monkeypatch.undo()
-    monkeypatch.setitem(app.wsgi_app.routes, "/check", lambda *a: 1 / 0)
+    monkeypatch.setitem(app.extensions["fast_check"].routes, "/check", lambda *a: 1 / 0)
     status, text, _, _ = _call(Client(app.wsgi_app), ACME_CHECK, "/check", ALICE,
                                "application/json")
     assert status == 200 and json.loads(text)["allowed"] is True  # Flask answered it

@@ -29,7 +29,7 @@ schema = schemathesis.openapi.from_wsgi("/openapi.json", _app())
 
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))
-PUBLIC = ("/health", "/openapi.json", "/v1/catalogue")
+PUBLIC = ("/health", "/ready", "/metrics", "/openapi.json", "/v1/catalogue")
 
 
 def _call_and_judge(case, headers: dict):

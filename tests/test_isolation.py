@@ -164,20 +164,6 @@ def _ask_batches(client, world: World, count: int) -> int:
     return mismatches
 
 
-@pytest.fixture
-def blank_app(database_url):
-    from .support import fresh_database
-
-    app = make_app(database_url)
-    fresh_database(app, seed=False)
-    yield app
-    with app.app_context():
-        from service.storage.models import db
-
-        db.session.remove()
-        db.engine.dispose()
-
-
 @pytest.mark.parametrize("seed", [1, 2])
 def test_random_worlds_match_the_reference_model(blank_app, database_url, seed):
     from service.domain.accounts import BUILTIN_ROLES

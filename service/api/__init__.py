@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api
 
-from . import check, errors, health, keys, policy, subaccounts
+from ..telemetry import ROUTE, RequestLog
+from . import (
+    access,
+    check,
+    errors,
+    health,
+    keys,
+    ledger,
+    policy,
+    policy_files,
+    subaccounts,
+)
 from .fast_check import FastCheck
 
 
@@ -16,10 +27,21 @@ def init_app(app: Flask) -> None:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
+        # A docs page over /openapi.json (ReDoc, loaded by the reader's browser).
+        OPENAPI_REDOC_PATH="docs",
+        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
     )
     api = Api(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for module in (check, policy, subaccounts, keys, health):
+    for module in (check, policy, subaccounts, keys, policy_files, ledger, access, health):
         api.register_blueprint(module.blp)
     errors.init_app(app)
-    app.wsgi_app = FastCheck(app.wsgi_app, app, app.extensions["authz"])
+
+    @app.before_request
+    def label_request() -> None:
+        """The route template for metrics and the request log (never the raw path)."""
+        if request.url_rule is not None:
+            request.environ[ROUTE] = request.url_rule.rule
+
+    fast = app.extensions["fast_check"] = FastCheck(app.wsgi_app, app, app.extensions["authz"])
+    app.wsgi_app = RequestLog(fast, app.config["AUTHZ_REQUEST_LOG"])

@@ -6,6 +6,7 @@ from flask import current_app, g, request
 
 from ..authz import Authz
 from ..domain.keys import Principal
+from ..telemetry import TENANT
 
 
 def authz() -> Authz:
@@ -18,6 +19,7 @@ def authenticate() -> None:
     service.ensure_listening()
     service.replica.catch_up()
     g.principal = service.replica.authenticate(request.headers.get("Authorization"))
+    request.environ[TENANT] = (request.view_args or {}).get("tenant") or g.principal.tenant
 
 
 def principal() -> Principal:

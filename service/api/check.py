@@ -10,6 +10,7 @@ import json
 from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
+from .. import telemetry
 from . import check_input, schemas
 from .auth import authenticate
 
@@ -48,7 +49,9 @@ def check():
                                          body)
     replica = service.replica
     replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
-    return _answer({"allowed": service.decide(decision), "revision": replica.revision}, replica)
+    allowed = service.decide(decision)
+    telemetry.count_decisions(int(allowed), int(not allowed))
+    return _answer({"allowed": allowed, "revision": replica.revision}, replica)
 
 
 def check_batch():
@@ -65,9 +68,24 @@ def check_batch():
         decisions.append(check_input.check_request(tenant, item))
     replica = service.replica
     replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
-    decide = service.decide
-    return _answer({"results": [{"allowed": decide(d)} for d in decisions],
+    results = [service.decide(d) for d in decisions]
+    telemetry.count_decisions(sum(results), len(results) - sum(results))
+    return _answer({"results": [{"allowed": r} for r in results],
                     "revision": replica.revision}, replica)
+
+
+def explain():
+    """The decision /check would give, and why: every deny that applies and every path
+    that allows (role, department or direct grant, store or all stores), with the Casbin
+    rules that matched. Allowed only when no deny applies and some path allows."""
+    service = current_app.extensions["authz"]
+    body, revision = check_input.read_single(_body())
+    request_ = check_input.check_request(service.check_tenant(g.principal, body.get("tenant")),
+                                         body)
+    replica = service.replica
+    replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
+    answer = service.decider.explain(request_)
+    return _answer({**answer.as_dict(), "revision": replica.revision}, replica)
 
 
 def _route(path: str, view, request_doc: dict, response_schema) -> None:
@@ -80,3 +98,4 @@ def _route(path: str, view, request_doc: dict, response_schema) -> None:
 
 _route("/check", check, _DOC_SINGLE, schemas.CheckResult)
 _route("/check/batch", check_batch, _DOC_BATCH, schemas.CheckBatchResult)
+_route("/explain", explain, _DOC_SINGLE, schemas.Explanation)

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..domain.errors import ServiceError, TooManyRequests
+from ..telemetry import DATABASE_ERRORS
 from . import check
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def init_app(app: Flask) -> None:
         from ..storage.models import db
 
         db.session.rollback()
+        DATABASE_ERRORS.labels("request").inc()
         if request.blueprint == check.blp.name:
             return {"allowed": False, "error": "internal error; denied"}, 200
         log.warning("database unavailable: %s", exc.__class__.__name__)

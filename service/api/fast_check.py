@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
+from .. import telemetry
 from ..authz import Authz
 from . import check_input
 
@@ -32,7 +34,9 @@ class FastCheck:
         self.routes = {"/check": self._single, "/check/batch": self._batch}
 
     def __call__(self, environ, start_response):
-        answer = self.routes.get(environ.get("PATH_INFO"))
+        started = time.perf_counter()
+        path = environ.get("PATH_INFO")
+        answer = self.routes.get(path)
         if answer is None or environ["REQUEST_METHOD"] != "POST" \
                 or environ.get("CONTENT_TYPE", "").lower() not in JSON_TYPES:
             return self.flask_wsgi(environ, start_response)
@@ -44,7 +48,7 @@ class FastCheck:
             return self.flask_wsgi(environ, start_response)
         body = environ["wsgi.input"].read(length)
         try:
-            payload = self._answer(answer, body, environ.get("HTTP_AUTHORIZATION"))
+            payload = self._answer(answer, body, environ)
         except Exception:
             # Not the ordinary case (bad input, unknown key, another tenant, ...): Flask
             # answers it, with the error shapes and the deny-on-failure of the views.
@@ -52,7 +56,10 @@ class FastCheck:
         if payload is None:
             environ["wsgi.input"] = io.BytesIO(body)
             return self.flask_wsgi(environ, start_response)
-        data = payload.encode()
+        text, allowed, total = payload
+        environ[telemetry.ROUTE] = path
+        telemetry.count_decisions(allowed, total - allowed)
+        data = text.encode()
         replica = self.service.replica
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
                    ("X-Policy-Revision", str(replica.revision))]
@@ -60,30 +67,33 @@ class FastCheck:
         if age is not None:
             headers.append(("X-Policy-Age", f"{age:.3f}"))
         start_response("200 OK", headers)
+        telemetry.CHECK_SECONDS.labels(path).observe(time.perf_counter() - started)
         return [data]
 
-    def _answer(self, answer, body: bytes, authorization: str | None) -> str | None:
+    def _answer(self, answer, body: bytes, environ) -> tuple[str, int, int] | None:
+        """(JSON text, allowed, decisions), or None to let Flask answer."""
         service = self.service
         service.ensure_listening()
         replica = service.replica
         if replica.catch_up_due():
             with self.app.app_context():
                 replica.catch_up()
-        principal = replica.authenticate(authorization)
+        principal = replica.authenticate(environ.get("HTTP_AUTHORIZATION"))
+        environ[telemetry.TENANT] = principal.tenant
         return answer(service, principal, json.loads(body))
 
     @staticmethod
-    def _single(service: Authz, principal, body) -> str | None:
+    def _single(service: Authz, principal, body) -> tuple[str, int, int] | None:
         values, revision = check_input.read_single(body)
         if revision is not None and service.replica.revision < revision:
             return None  # Flask waits for it or answers 409
         tenant = service.check_tenant(principal, values.get("tenant"))
         allowed = service.decide(check_input.check_request(tenant, values))
-        return f'{{"allowed":{"true" if allowed else "false"},"revision":' \
-               f'{service.replica.revision}}}'
+        return (f'{{"allowed":{"true" if allowed else "false"},"revision":'
+                f'{service.replica.revision}}}', int(allowed), 1)
 
     @staticmethod
-    def _batch(service: Authz, principal, body) -> str | None:
+    def _batch(service: Authz, principal, body) -> tuple[str, int, int] | None:
         checks, revision = check_input.read_batch(body, service.settings["AUTHZ_MAX_BATCH"])
         if revision is not None and service.replica.revision < revision:
             return None
@@ -91,10 +101,17 @@ class FastCheck:
         check_tenant, request = service.check_tenant, check_input.check_request
         decide = service.decider.decide_values
         results = []
+        allowed = 0
         for item in checks:
             name = item.get("tenant")
             tenant = tenants.get(name)
             if tenant is None:
                 tenant = tenants[name] = check_tenant(principal, name)
-            results.append(TRUE if decide(*request(tenant, item)) else FALSE)
-        return f'{{"results":[{",".join(results)}],"revision":{service.replica.revision}}}'
+            if decide(*request(tenant, item)):
+                allowed += 1
+                results.append(TRUE)
+            else:
+                results.append(FALSE)
+        telemetry.BATCH_SIZE.observe(len(checks))
+        return (f'{{"results":[{",".join(results)}],"revision":{service.replica.revision}}}',
+                allowed, len(checks))

@@ -1,24 +1,64 @@
-"""/health: liveness plus how fresh this worker's policy is."""
+"""/health (alive), /ready (able to answer, and from how fresh a policy), /metrics."""
 
 from __future__ import annotations
 
 import os
 
+from flask import Response
 from flask_smorest import Blueprint
+from sqlalchemy.exc import SQLAlchemyError
 
+from .. import telemetry
+from ..storage import policy_store
+from . import schemas
 from .auth import authz
 
-blp = Blueprint("health", __name__, description="Service health")
+blp = Blueprint("health", __name__, description="Service health and metrics")
+
+
+def _age(replica) -> float | None:
+    age = replica.staleness()
+    return None if age is None else round(age, 3)
 
 
 @blp.route("/health", methods=["GET"])
-@blp.response(200)
+@blp.response(200, schemas.Health)
 def health():
+    """Alive: this worker answers, and says the revision it serves."""
     service = authz()
     service.ensure_listening()
     replica = service.replica
     replica.catch_up()
-    age = replica.staleness()
     return {"status": "ok", "revision": replica.revision,
-            "policy_age_seconds": None if age is None else round(age, 3),
-            "listening": service.listening, "pid": os.getpid()}
+            "policy_age_seconds": _age(replica), "listening": service.listening,
+            "pid": os.getpid()}
+
+
+@blp.route("/ready", methods=["GET"])
+@blp.response(200, schemas.Ready)
+@blp.alt_response(503, schema=schemas.Ready, description="No policy loaded yet")
+def ready():
+    """Ready to decide: a policy is loaded. With the database unreachable it stays ready,
+    serving the last committed state it applied, and says how old that is."""
+    service = authz()
+    service.ensure_listening()
+    replica = service.replica
+    replica.catch_up()
+    try:
+        head, _ = policy_store.head()
+        database = "reachable"
+    except SQLAlchemyError:
+        head, database = None, "unreachable"
+    loaded = replica.revision >= 0
+    body = {"ready": loaded, "revision": replica.revision, "database_revision": head,
+            "database": database, "policy_age_seconds": _age(replica)}
+    return body, 200 if loaded else 503
+
+
+@blp.route("/metrics", methods=["GET"])
+@blp.response(200, {"type": "string"}, content_type="text/plain")
+def metrics():
+    """Prometheus text format: decisions, /check latency, batch sizes, writes, revision
+    and lag per worker, database errors."""
+    text, content_type = telemetry.render(authz().replica)
+    return Response(text, content_type=content_type)

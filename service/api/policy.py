@@ -7,12 +7,11 @@ from __future__ import annotations
 from flask import Response
 from flask_smorest import Blueprint
 
-from ..domain import keys
+from .. import tenant_admin
 from ..domain import policy_admin as A
+from ..domain import rules as R
 from ..domain import subaccounts as S
-from ..domain.errors import Conflict
-from ..storage import keys_store, policy_store
-from ..storage.models import Tenant, db
+from ..storage import policy_store
 from . import schemas
 from .auth import authenticate, authz, principal
 
@@ -48,21 +47,9 @@ def _who(body: dict) -> A.Principal:
 @blp.response(201, schemas.TenantCreated)
 def create_tenant(body: dict):
     """Create a tenant with its owner and check keys (platform admin only)."""
-    service = authz()
-    service.require_admin(principal())
-    tenant = body["tenant"]
-    created: dict = {}
-
-    def edit(policy):
-        if db.session.get(Tenant, tenant) is not None:
-            raise Conflict(f"tenant {tenant!r} exists", {"tenant": ["already exists"]})
-        db.session.add(Tenant(id=tenant, name=body["name"]))
-        created["owner_key"] = keys_store.add(tenant, keys.OWNER)[1]
-        created["check_key"] = keys_store.add(tenant, keys.CHECK)[1]
-        S.create_tenant(policy)
-
-    revision, _ = service.write(principal(), tenant, None, edit, bump_keys=True, new_tenant=True)
-    return {"tenant": tenant, "revision": revision, **created}
+    revision, created = tenant_admin.create_tenant(authz(), principal(), body["tenant"],
+                                                   body["name"])
+    return {"tenant": body["tenant"], "revision": revision, **created}
 
 
 @blp.route("/tenants/<tenant>/policy", methods=["GET"])
@@ -77,14 +64,14 @@ def get_policy(tenant: str):
 @blp.response(200, content_type="text/csv")
 def export_csv(tenant: str):
     """The tenant's rules as Casbin CSV, sorted: read it with policies/model.conf (R20)."""
-    text = "".join(rule.csv() + "\n" for rule in read(tenant).rules())
-    return Response(text, mimetype="text/csv")
+    return Response(R.csv_text(read(tenant).rules()), mimetype="text/csv")
 
 
 @blp.route("/tenants/<tenant>/stores", methods=["POST"])
 @blp.arguments(schemas.NewStore)
 @blp.response(201, schemas.Revision)
 def create_store(body: dict, tenant: str):
+    """Add a store (a Casbin domain) to the tenant; the owner acts in it at once."""
     return {"revision": _write(tenant, body, lambda p: A.create_store(p, body["store"]))}
 
 
@@ -131,6 +118,7 @@ def add_product_operator(body: dict, tenant: str, store: str, product: str, logi
            methods=["DELETE"])
 @blp.response(200, schemas.Revision)
 def remove_product_operator(tenant: str, store: str, product: str, login: str):
+    """Take one product of a by-product store away from an operator (R17)."""
     return {"revision": _write(tenant, {}, lambda p: S.remove_product_operator(
         p, store, product, login))}
 
@@ -144,6 +132,7 @@ def _products(policy, store: str) -> dict:
 @blp.route("/tenants/<tenant>/roles", methods=["GET"])
 @blp.response(200, schemas.Roles)
 def list_roles(tenant: str):
+    """The tenant's role templates and their permissions."""
     roles = read(tenant).roles()
     return {"revision": authz().replica.revision,
             "roles": [{"role": r, "permissions": sorted(p)} for r, p in sorted(roles.items())]}
@@ -187,6 +176,7 @@ def grant_role(body: dict, tenant: str):
 @blp.arguments(schemas.Grant)
 @blp.response(200, schemas.Revision)
 def revoke_role(body: dict, tenant: str):
+    """Take a role back from a sub-account or department in some stores or "all"."""
     return {"revision": _write(tenant, body, lambda p: A.revoke_role(
         p, _who(body), body["role"], body["stores"]))}
 
@@ -240,4 +230,5 @@ def add_member(body: dict, tenant: str, department: str, login: str):
 @blp.route("/tenants/<tenant>/departments/<department>/members/<login>", methods=["DELETE"])
 @blp.response(200, schemas.Revision)
 def remove_member(tenant: str, department: str, login: str):
+    """Remove a sub-account from a department; it loses the department's grants."""
     return {"revision": _write(tenant, {}, lambda p: A.remove_member(p, department, login))}

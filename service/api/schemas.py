@@ -322,15 +322,12 @@ class StoreProducts(Revision):
                             metadata={"description": "product id -> operator logins"})
 
 
-MAX_OVERLAP_SECONDS = 30 * 24 * 3600
-
-
 class NewKey(Write):
     scope = fields.String(required=True, validate=validate.OneOf(["owner", "check"]))
     replaces = fields.String(validate=validate.Regexp(rf"^{keys.KEY_ID}\Z"), metadata={
         "description": "Key id this one rotates out: it keeps working for overlap_seconds"})
     overlap_seconds = fields.Integer(strict=True, load_default=86_400,
-                                     validate=validate.Range(min=0, max=MAX_OVERLAP_SECONDS))
+                                     validate=validate.Range(min=0, max=30 * 24 * 3600))
 
 
 class KeyInfo(ma.Schema):
@@ -355,3 +352,174 @@ class KeyList(Revision):
 class KeyRevoked(Revision):
     key_id = fields.String()
     valid_until = fields.String()
+
+
+class Health(ma.Schema):
+    status = fields.String()
+    revision = fields.Integer()
+    policy_age_seconds = fields.Float(allow_none=True)
+    listening = fields.Boolean()
+    pid = fields.Integer()
+
+
+class Ready(ma.Schema):
+    ready = fields.Boolean()
+    revision = fields.Integer(metadata={"description": "The revision this worker answers at"})
+    database_revision = fields.Integer(allow_none=True,
+                                       metadata={"description": "null: database unreachable"})
+    database = fields.String(metadata={"description": "reachable or unreachable"})
+    policy_age_seconds = fields.Float(allow_none=True, metadata={
+        "description": "Seconds since this worker last confirmed its policy is current"})
+
+
+class ExplainPath(ma.Schema):
+    effect = fields.String(metadata={"description": "allow or deny"})
+    kind = fields.String(metadata={"description": "owner, role, direct, deny, disabled, "
+                                                  "step-up or by-product"})
+    principal = fields.String(allow_none=True, metadata={
+        "description": "sub-account <login> or department <id>; null for tenant rules"})
+    scope = fields.String(allow_none=True, metadata={"description": "store <id> or all stores"})
+    role = fields.String(allow_none=True)
+    rules = fields.List(fields.String(), metadata={"description": "The Casbin rules that "
+                                                                 "matched, as in the export"})
+
+
+class Explanation(CheckResult):
+    reason = fields.String()
+    denies = fields.List(fields.Nested(ExplainPath))
+    allows = fields.List(fields.Nested(ExplainPath), metadata={
+        "description": "Every path that allows; overridden when a deny applies"})
+
+
+class PolicyFile(Request):
+    csv = fields.String(required=True, validate=validate.Length(max=1_000_000), metadata={
+        "description": "Casbin CSV in the export's format (R20)"})
+
+
+class ImportRequest(PolicyFile):
+    dry_run = fields.Boolean(load_default=True, metadata={
+        "description": "true (default): show the plan, change nothing"})
+    reason = fields.String(validate=validate.Length(max=1000))
+
+
+class DecisionChange(ma.Schema):
+    subject = fields.String()
+    store = fields.String()
+    permission = fields.String()
+    second_factor = fields.Boolean()
+    before = fields.Boolean()
+    after = fields.Boolean()
+
+
+class DecisionChanges(ma.Schema):
+    total = fields.Integer()
+    items = fields.List(fields.Nested(DecisionChange), metadata={
+        "description": "The first 1,000"})
+
+
+class ImportPlan(Revision):
+    dry_run = fields.Boolean()
+    added = fields.List(fields.String())
+    removed = fields.List(fields.String())
+    decision_changes = fields.Nested(DecisionChanges)
+
+
+class LintFinding(ma.Schema):
+    line = fields.Integer(allow_none=True)
+    severity = fields.String(metadata={"description": "error or warning"})
+    code = fields.String()
+    message = fields.String()
+
+
+class LintReport(ma.Schema):
+    findings = fields.List(fields.Nested(LintFinding))
+
+
+class DiffQuery(Request):
+    start = fields.Integer(required=True, data_key="from", validate=validate.Range(min=0))
+    end = fields.Integer(required=True, data_key="to", validate=validate.Range(min=0))
+
+
+class Diff(ma.Schema):
+    tenant = fields.String()
+    start = fields.Integer(data_key="from", attribute="from")
+    end = fields.Integer(data_key="to", attribute="to")
+    revisions = fields.List(fields.Integer())
+    added = fields.List(fields.String())
+    removed = fields.List(fields.String())
+
+
+class LedgerQuery(Request):
+    store = Identifier()
+    subject = Identifier()
+    actor = fields.String(validate=validate.Length(max=100))
+    since = fields.AwareDateTime(metadata={"description": "ISO 8601, with a zone"})
+    until = fields.AwareDateTime()
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class LedgerEntry(ma.Schema):
+    revision = fields.Integer()
+    time = fields.String()
+    actor = fields.String()
+    reason = fields.String()
+    request_id = fields.String()
+    added = fields.List(fields.String())
+    removed = fields.List(fields.String())
+    details = fields.Dict(metadata={"description": "Profiles, departments, settings and keys "
+                                                  "changed, before and after"})
+    hash = fields.String()
+    prev_hash = fields.String()
+
+
+class LedgerPage(ma.Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    entries = fields.List(fields.Nested(LedgerEntry))
+
+
+class LedgerVerification(ma.Schema):
+    ok = fields.Boolean()
+    entries = fields.Integer()
+    broken_at = fields.Integer(allow_none=True, metadata={"description": "First bad revision"})
+    problem = fields.String(allow_none=True)
+    head_hash = fields.String()
+
+
+class AccessQuery(Request):
+    permission = fields.String(required=True, metadata={"description": "area:action"})
+    second_factor = fields.Boolean(load_default=True, metadata={
+        "description": "Assume the second factor is passed (default), or not"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class WhoCanQuery(AccessQuery):
+    store = Identifier(required=True)
+
+
+class MatrixQuery(Request):
+    second_factor = fields.Boolean(load_default=True)
+
+
+class AccessItem(ma.Schema):
+    subject = fields.String()
+    store = fields.String()
+    reason = fields.String()
+    paths = fields.List(fields.Nested(ExplainPath))
+
+
+class AccessPage(Revision):
+    total = fields.Integer(metadata={"description": "All matches; the list is complete"})
+    page = fields.Integer()
+    per_page = fields.Integer()
+    items = fields.List(fields.Nested(AccessItem))
+
+
+class Matrix(Revision):
+    store = fields.String()
+    permissions = fields.List(fields.String())
+    subjects = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), metadata={
+        "description": "subject -> the permissions allowed in this store"})

@@ -68,6 +68,7 @@ def list_sub_accounts(query: dict, tenant: str):
 @blp.route("/tenants/<tenant>/subaccounts/<login>", methods=["GET"])
 @blp.response(200, schemas.SubAccount)
 def get_sub_account(tenant: str, login: str):
+    """One sub-account: profile, status, stores, departments, grants and denies."""
     return S.view(read(tenant), login)
 
 
@@ -102,6 +103,7 @@ def batch_stores(body: dict, tenant: str):
 @blp.arguments(schemas.NewDepartment)
 @blp.response(201, schemas.Revision)
 def create_department(body: dict, tenant: str):
+    """Create a department; grant it roles, add members, and they all get them (R5)."""
     revision, _ = write(tenant, body, lambda p: S.create_department(
         p, body["department"], body["name"]))
     return {"revision": revision}
@@ -110,6 +112,7 @@ def create_department(body: dict, tenant: str):
 @blp.route("/tenants/<tenant>/departments", methods=["GET"])
 @blp.response(200, schemas.Departments)
 def list_departments(tenant: str):
+    """The tenant's departments with their members."""
     policy = read(tenant)
     return {"revision": authz().replica.revision, "departments": [
         {"department": d, "name": name, "members": S.members(policy, d)}
@@ -120,6 +123,7 @@ def list_departments(tenant: str):
 @blp.arguments(schemas.DepartmentName)
 @blp.response(200, schemas.Revision)
 def rename_department(body: dict, tenant: str, department: str):
+    """Rename a department (its id, used in rules, stays)."""
     revision, _ = write(tenant, body, lambda p: S.rename_department(p, department,
                                                                      body["name"]))
     return {"revision": revision}
@@ -128,6 +132,7 @@ def rename_department(body: dict, tenant: str, department: str):
 @blp.route("/tenants/<tenant>/settings", methods=["GET"])
 @blp.response(200, schemas.TenantSettingsRead)
 def get_settings(tenant: str):
+    """The tenant's settings: the sub-account cap (R11) and step-up (R10)."""
     policy = read(tenant)
     return {"revision": authz().replica.revision,
             "max_sub_accounts": policy.directory.settings.max_sub_accounts,

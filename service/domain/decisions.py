@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from . import rules as R
+from .explain import Explanation, explain
 from .index import TenantIndex
 from .rules import Rule
 
@@ -93,6 +94,24 @@ class Decider:
         except Exception:
             log.exception("decision failed; denying")
             return False
+
+    def explain(self, request: CheckRequest) -> Explanation:
+        """Why `decide(request)` answers what it does (its `allowed` is that answer)."""
+        return explain(self._indexes.get(request.tenant), *request)
+
+    def stores(self, tenant: str) -> list[str]:
+        """The tenant's store ids, sorted."""
+        index = self._indexes.get(tenant)
+        return sorted(s.split("/", 1)[1] for s in index.stores) if index else []
+
+    def assigned(self, tenant: str, store: str) -> list[str]:
+        """Logins assigned to a store, the owner included: the only subjects the model can
+        allow anything there (an allow needs g(user, store)), so who-can stays complete."""
+        index = self._indexes.get(tenant)
+        domain = R.store(tenant, store)
+        prefix = R.user(tenant, "")
+        return sorted(user[len(prefix):] for user, where in index.assigned
+                      if where == domain and user.startswith(prefix)) if index else []
 
     def rules(self, tenant: str) -> set[Rule]:
         """The tenant's rules as held in memory (for consistency checks)."""

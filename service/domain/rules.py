@@ -105,6 +105,11 @@ class Rule(NamedTuple):
         return ", ".join((self.ptype, *self.values))
 
 
+def csv_text(rules) -> str:
+    """Rules as Casbin CSV, one per line, sorted: the same policy gives the same bytes."""
+    return "".join(rule.csv() + "\n" for rule in sorted(rules))
+
+
 class Parsed(NamedTuple):
     kind: Kind
     tenant: str

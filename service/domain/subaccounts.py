@@ -333,3 +333,34 @@ def listing(policy: TenantPolicy, *, status: str | None = None, store: str | Non
             continue
         out.append(item)
     return out
+
+
+# -- whole-file imports (R20) ----------------------------------------------------------------
+def sync_directory(policy: TenantPolicy) -> None:
+    """Profiles for sub-accounts and departments the rules name but the directory lacks,
+    and a default store (R15) for every sub-account whose default is not assigned."""
+    directory = policy.directory
+    for parsed in policy.of_kind(Kind.ASSIGNMENT, Kind.MEMBERSHIP, Kind.GRANT, Kind.DIRECT,
+                                 Kind.DISABLED):
+        kind, _, name = parsed.rule.values[0].split(":", 2)
+        if kind == "user" and name != R.OWNER_LOGIN and name not in directory.accounts:
+            directory.accounts[name] = Account(name, display_name=name)
+        if kind == "dept":
+            directory.departments.setdefault(name, name)
+        if parsed.kind is Kind.MEMBERSHIP:
+            dept = parsed.rule.values[1].split(":", 2)[2]
+            directory.departments.setdefault(dept, dept)
+    for login, account in directory.accounts.items():
+        stores = A.assigned_stores(policy, login)
+        if account.default_store not in stores:
+            account.default_store = stores[0] if stores else None
+
+
+def replace_rules(policy: TenantPolicy, rules: set[Rule]) -> None:
+    """Make the tenant's rules exactly `rules` (already checked by policy_files.lint)."""
+    current = set(policy.rules())
+    for rule in sorted(current - rules):
+        policy.remove(rule)
+    for rule in sorted(rules - current):
+        policy.add(rule)
+    sync_directory(policy)

@@ -53,7 +53,10 @@ class PolicyHead(db.Model):
 
 
 class RevisionLog(db.Model):
-    """Every committed policy change, written in the same transaction as the change."""
+    """Every committed change, written in the same transaction as the change: the change
+    ledger (R18). Append-only (on PostgreSQL a trigger refuses UPDATE and DELETE) and
+    hash-chained: each entry's hash covers its content and the previous entry's hash, so
+    editing any row breaks the chain from there on (ledger.py verifies it)."""
 
     __tablename__ = "revision_log"
 
@@ -65,6 +68,12 @@ class RevisionLog(db.Model):
     # JSON lists of [ptype, v0, v1, ...]: exact set differences against the previous revision.
     added: Mapped[str] = mapped_column(Text)
     removed: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    # JSON: what changed outside the rules (profiles, departments, settings, keys), before
+    # and after.
+    details: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class Tenant(db.Model):

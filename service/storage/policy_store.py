@@ -22,9 +22,10 @@ from ..domain.accounts import Account, Directory, Settings
 from ..domain.errors import Conflict, NotFound, Unavailable
 from ..domain.rules import Rule
 from ..domain.tenant_policy import TenantPolicy
-from . import notifier
+from . import ledger, notifier
 from .models import (
     RULE_COLUMNS,
+    ApiKey,
     Department,
     PolicyHead,
     PolicyRule,
@@ -110,16 +111,37 @@ def directory(tenant: str, row: Tenant | None = None) -> Directory:
     return Directory(accounts, departments, settings)
 
 
-def _save_directory(tenant: str, before: Directory, after: Directory) -> None:
+def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
+    """Write what changed in the directory; returns it, before and after, for the ledger."""
+    details: dict = {}
     for login, account in after.accounts.items():
-        if before.accounts.get(login) != account:
+        old = before.accounts.get(login)
+        if old != account:
             db.session.merge(SubAccount(tenant=tenant, **asdict(account)))
+            details.setdefault("accounts", {})[login] = {
+                "before": asdict(old) if old else None, "after": asdict(account)}
     for dept, name in after.departments.items():
         if before.departments.get(dept) != name:
             db.session.merge(Department(tenant=tenant, id=dept, name=name))
+            details.setdefault("departments", {})[dept] = {
+                "before": before.departments.get(dept), "after": name}
     if before.settings != after.settings:
         row = db.session.get(Tenant, tenant)
         row.max_sub_accounts = after.settings.max_sub_accounts
+        details["settings"] = {"before": asdict(before.settings),
+                               "after": asdict(after.settings)}
+    return details
+
+
+def _key_changes() -> dict:
+    """Keys created or revoked in this transaction, for the ledger (never secrets)."""
+    changes = {}
+    for row in list(db.session.new) + list(db.session.dirty):
+        if isinstance(row, ApiKey):
+            changes[row.id] = {"scope": row.scope, "created": row in db.session.new,
+                               "valid_until": row.revoked_at.isoformat()
+                               if row.revoked_at else None}
+    return {"keys": changes} if changes else {}
 
 
 SNAPSHOT_SQL = "SELECT tenant, ptype, v0, v1, v2, v3, v4, v5 FROM policy_rule"
@@ -183,6 +205,22 @@ def changes_since(revision: int, limit: int = 10_000) -> list[LogEntry]:
     return out
 
 
+def tenant_changes(tenant: str, after: int, up_to: int) -> list[LogEntry]:
+    """The tenant's log entries with after < revision <= up_to, in order."""
+    try:
+        rows = db.session.execute(
+            select(RevisionLog).where(RevisionLog.tenant == tenant,
+                                      RevisionLog.revision > after,
+                                      RevisionLog.revision <= up_to)
+            .order_by(RevisionLog.revision)).scalars()
+        return [LogEntry(r.revision, r.tenant, _decode(r.added), _decode(r.removed))
+                for r in rows]
+    except (DBAPIError, PendingRollbackError) as exc:
+        raise Unavailable("the policy database is unavailable") from exc
+    finally:
+        db.session.rollback()
+
+
 @dataclass(frozen=True)
 class WriteResult:
     revision: int
@@ -202,6 +240,7 @@ def write(
     *,
     bump_keys: bool = False,
     must_exist: bool = True,
+    request_id: str = "",
 ) -> WriteResult:
     """Run `edit` on the tenant's current rules and commit its difference as one revision.
 
@@ -218,21 +257,17 @@ def write(
         policy = TenantPolicy(tenant, tenant_rules(tenant), directory(tenant, row))
         loaded = policy.directory.copy()
         value = edit(policy)
-        _save_directory(tenant, loaded, policy.directory)
+        details = _save_directory(tenant, loaded, policy.directory) | _key_changes()
         if not (policy.changed or bump_keys or db.session.new or db.session.dirty):
             db.session.rollback()
             return WriteResult(revision - 1, False, value)
         _apply(tenant, policy)
-        db.session.add(
-            RevisionLog(
-                revision=revision,
-                tenant=tenant,
-                actor=actor,
-                reason=reason or "",
-                added=_encode(policy.added),
-                removed=_encode(policy.removed),
-            )
-        )
+        entry = RevisionLog(revision=revision, tenant=tenant, actor=actor, reason=reason or "",
+                            added=_encode(policy.added), removed=_encode(policy.removed),
+                            request_id=request_id[:128],
+                            details=json.dumps(details, sort_keys=True, default=str))
+        ledger.seal(entry)
+        db.session.add(entry)
         db.session.commit()
         return WriteResult(revision, True, value, tenant, tuple(policy.added),
                            tuple(policy.removed), bump_keys)

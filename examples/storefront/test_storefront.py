@@ -1,0 +1,57 @@
+"""The storefront example against the real service (gunicorn on a free loopback port)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from examples.storefront.app import create_app
+from tests.servers import seeded_sqlite_instance
+from tests.support import ACME_CHECK, ACME_OWNER, bearer
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    instance = seeded_sqlite_instance(tmp_path_factory.mktemp("storefront"))
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def storefront(service):
+    return create_app(service.url, ACME_CHECK).test_client()
+
+
+def test_staff_see_only_what_the_policy_allows(storefront):
+    ok = storefront.get("/stores/amazon-us/orders", headers={"X-Staff": "alice"})
+    assert ok.status_code == 200 and ok.get_json()["decided_at_revision"] >= 1
+    # alice is not assigned shopee-sg (R14); nobody is unknown
+    assert storefront.get("/stores/shopee-sg/orders",
+                          headers={"X-Staff": "alice"}).status_code == 403
+    assert storefront.get("/stores/amazon-us/orders",
+                          headers={"X-Staff": "nobody"}).status_code == 403
+
+
+def test_batch_menu_and_step_up(service, storefront):
+    menu = storefront.get("/stores/shopee-sg/menu", headers={"X-Staff": "bob"}).get_json()
+    assert menu["menu"] == ["orders", "refunds"]  # staff:manage is owner-only (R13)
+    approve = "/stores/shopee-sg/refunds/r-1/approve"
+    assert storefront.post(approve, headers={"X-Staff": "bob"}).status_code == 200
+    turned_on = requests.patch(f"{service.url}/v1/tenants/acme/settings",
+                               json={"step_up": True}, headers=bearer(ACME_OWNER), timeout=5)
+    assert turned_on.status_code == 200
+    try:
+        assert storefront.post(approve, headers={"X-Staff": "bob"}).status_code == 403
+        assert storefront.post(approve, headers={"X-Staff": "bob",
+                                                 "X-Second-Factor": "1"}).status_code == 200
+    finally:
+        requests.patch(f"{service.url}/v1/tenants/acme/settings", json={"step_up": False},
+                       headers=bearer(ACME_OWNER), timeout=5)
+
+
+def test_a_service_outage_locks_the_storefront(storefront, service):
+    down = create_app("http://127.0.0.1:9", ACME_CHECK).test_client()  # nothing listens
+    assert down.get("/stores/amazon-us/orders", headers={"X-Staff": "alice"}).status_code == 403
+    wrong_key = create_app(service.url, "acme-check.not-the-right-secret-00").test_client()
+    assert wrong_key.get("/stores/amazon-us/orders",
+                         headers={"X-Staff": "alice"}).status_code == 403

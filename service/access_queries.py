@@ -1,0 +1,56 @@
+"""Who can do what: answered from this worker's decisions, complete, with the path of
+each answer (domain/explain.py), all at one revision."""
+
+from __future__ import annotations
+
+from .authz import Authz
+from .domain import catalogue
+from .domain import rules as R
+from .domain.decisions import CheckRequest
+
+
+def _request(tenant: str, subject: str, store: str, permission, second_factor: bool):
+    return CheckRequest(tenant, subject, store, permission.area, permission.action,
+                        second_factor)
+
+
+def who_can(service: Authz, tenant: str, permission: str, store: str,
+            second_factor: bool) -> list[dict]:
+    """Every subject allowed `permission` in `store`, each with the paths that allow it."""
+    perm = catalogue.permission(permission)
+    R.identifier(store, "store")
+    out = []
+    for subject in service.decider.assigned(tenant, store):
+        explained = service.decider.explain(_request(tenant, subject, store, perm,
+                                                     second_factor))
+        if explained.allowed:
+            out.append({"subject": subject, "reason": explained.reason,
+                        "paths": [p.as_dict() for p in explained.allows]})
+    return out
+
+
+def stores_where(service: Authz, tenant: str, login: str, permission: str,
+                 second_factor: bool) -> list[dict]:
+    """Every store of the tenant where `login` is allowed `permission`, with the paths."""
+    perm = catalogue.permission(permission)
+    R.identifier(login, "login")
+    out = []
+    for store in service.decider.stores(tenant):
+        explained = service.decider.explain(_request(tenant, login, store, perm,
+                                                     second_factor))
+        if explained.allowed:
+            out.append({"store": store, "reason": explained.reason,
+                        "paths": [p.as_dict() for p in explained.allows]})
+    return out
+
+
+def matrix(service: Authz, tenant: str, store: str, second_factor: bool
+           ) -> tuple[list[str], list[str], dict[str, list[str]]]:
+    """(subjects, permissions, subject -> permissions allowed) for one store."""
+    R.identifier(store, "store")
+    subjects = service.decider.assigned(tenant, store)
+    names = [p.name for p in catalogue.PERMISSIONS]
+    allowed = {s: [p.name for p in catalogue.PERMISSIONS
+                   if service.decider.decide(_request(tenant, s, store, p, second_factor))]
+               for s in subjects}
+    return subjects, names, allowed

@@ -1,0 +1,79 @@
+"""Who can do what, and why: complete and paginated (R19's question, answered live)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from .. import access_queries as Q
+from . import schemas
+from .auth import authenticate, authz, principal
+
+blp = Blueprint("access", __name__, url_prefix="/v1", description="Who can do what")
+blp.before_request(authenticate)
+
+
+def _reader(tenant: str):
+    service = authz()
+    service.require_owner(principal(), tenant)
+    service.require_tenant(tenant)
+    return service
+
+
+def _page(items: list[dict], query: dict, revision: int) -> dict:
+    start = (query["page"] - 1) * query["per_page"]
+    return {"revision": revision, "total": len(items), "page": query["page"],
+            "per_page": query["per_page"], "items": items[start:start + query["per_page"]]}
+
+
+@blp.route("/tenants/<tenant>/who-can", methods=["GET"])
+@blp.arguments(schemas.WhoCanQuery, location="query")
+@blp.response(200, schemas.AccessPage)
+def who_can(query: dict, tenant: str):
+    """Every subject who can do `permission` in `store`, each with the role, department or
+    direct grant and the scope that allow it."""
+    service = _reader(tenant)
+    items = Q.who_can(service, tenant, query["permission"], query["store"],
+                      query["second_factor"])
+    return _page(items, query, service.replica.revision)
+
+
+@blp.route("/tenants/<tenant>/subaccounts/<login>/can", methods=["GET"])
+@blp.arguments(schemas.AccessQuery, location="query")
+@blp.response(200, schemas.AccessPage)
+def stores_where(query: dict, tenant: str, login: str):
+    """Every store where the sub-account (or `owner`) can do `permission`, and why."""
+    service = _reader(tenant)
+    items = Q.stores_where(service, tenant, login, query["permission"],
+                           query["second_factor"])
+    return _page(items, query, service.replica.revision)
+
+
+@blp.route("/tenants/<tenant>/stores/<store>/matrix", methods=["GET"])
+@blp.arguments(schemas.MatrixQuery, location="query")
+@blp.response(200, schemas.Matrix)
+def matrix(query: dict, tenant: str, store: str):
+    """The store's permission matrix: every subject assigned to it x every permission."""
+    service = _reader(tenant)
+    subjects, permissions, allowed = Q.matrix(service, tenant, store, query["second_factor"])
+    return {"revision": service.replica.revision, "store": store, "permissions": permissions,
+            "subjects": {s: allowed[s] for s in subjects}}
+
+
+@blp.route("/tenants/<tenant>/stores/<store>/matrix.csv", methods=["GET"])
+@blp.arguments(schemas.MatrixQuery, location="query")
+@blp.response(200, content_type="text/csv")
+def matrix_csv(query: dict, tenant: str, store: str):
+    """The same matrix as CSV: a row per subject, a column per permission, 1 = allowed."""
+    service = _reader(tenant)
+    subjects, permissions, allowed = Q.matrix(service, tenant, store, query["second_factor"])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["subject", *permissions])
+    for s in subjects:
+        mine = set(allowed[s])
+        writer.writerow([s, *("1" if p in mine else "0" for p in permissions)])
+    return Response(out.getvalue(), mimetype="text/csv")

@@ -1,0 +1,38 @@
+"""The change ledger (R18): who changed what, when, why, before and after; verifiable."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from ..storage import ledger
+from . import schemas
+from .auth import authenticate, authz, principal
+
+blp = Blueprint("ledger", __name__, url_prefix="/v1", description="The change ledger (R18)")
+blp.before_request(authenticate)
+
+
+@blp.route("/tenants/<tenant>/ledger", methods=["GET"])
+@blp.arguments(schemas.LedgerQuery, location="query")
+@blp.response(200, schemas.LedgerPage)
+def entries(query: dict, tenant: str):
+    """The tenant's changes, newest first: filter by store, sub-account, actor and time."""
+    service = authz()
+    service.require_owner(principal(), tenant)
+    service.require_tenant(tenant)
+    total, page = ledger.query(tenant, store=query.get("store"),
+                               subject=query.get("subject"), actor=query.get("actor"),
+                               since=query.get("since"), until=query.get("until"),
+                               page=query["page"], per_page=query["per_page"])
+    return {"total": total, "page": query["page"], "per_page": query["per_page"],
+            "entries": page}
+
+
+@blp.route("/ledger/verify", methods=["GET"])
+@blp.response(200, schemas.LedgerVerification)
+def verify():
+    """Recompute the whole hash chain (platform admin): the first broken entry, if any."""
+    authz().require_admin(principal())
+    result = ledger.verify()
+    return {"ok": result.ok, "entries": result.entries, "broken_at": result.broken_at,
+            "problem": result.problem, "head_hash": result.head_hash}

@@ -1,0 +1,43 @@
+"""Policy files (R20): lint, import with a dry run, diff of two revisions."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from .. import policy_io
+from . import schemas
+from .auth import authenticate, authz, principal
+
+blp = Blueprint("policy_files", __name__, url_prefix="/v1",
+                description="Policy files: lint, import, diff (R20)")
+blp.before_request(authenticate)
+
+
+@blp.route("/tenants/<tenant>/lint", methods=["POST"])
+@blp.arguments(schemas.PolicyFile)
+@blp.response(200, schemas.LintReport)
+def lint(body: dict, tenant: str):
+    """Findings for a policy file meant for this tenant: invalid lines, rules of another
+    tenant, owner-only grants, a missing owner rule, roles nobody holds, denies that
+    shadow nothing, stores the file does not declare. Changes nothing."""
+    authz().require_owner(principal(), tenant)
+    return {"findings": policy_io.lint(body["csv"], tenant)}
+
+
+@blp.route("/tenants/<tenant>/import", methods=["POST"])
+@blp.arguments(schemas.ImportRequest)
+@blp.response(200, schemas.ImportPlan)
+def import_policy(body: dict, tenant: str):
+    """Make the tenant's rules exactly the file's. With dry_run (the default): the rules
+    that would be added and removed and the decisions that would change. Without: the
+    same, applied as one revision, all or nothing. Any lint error refuses the file."""
+    return policy_io.import_policy(authz(), principal(), tenant, body["csv"],
+                                   dry_run=body["dry_run"], reason=body.get("reason"))
+
+
+@blp.route("/tenants/<tenant>/diff", methods=["GET"])
+@blp.arguments(schemas.DiffQuery, location="query")
+@blp.response(200, schemas.Diff)
+def diff(query: dict, tenant: str):
+    """The rules added and removed between two revisions (`from`, `to`), from the log."""
+    return policy_io.diff(authz(), principal(), tenant, query["start"], query["end"])

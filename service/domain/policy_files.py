@@ -1,0 +1,226 @@
+"""Policy files for auditors and owners (R20): lint, import plans, diffs, decision changes.
+
+Plain Python over rules; storage and HTTP call these. A file is Casbin CSV in the
+grammar of rules.py, the same bytes the export writes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+from . import catalogue
+from . import rules as R
+from .errors import InvalidInput
+from .index import TenantIndex
+from .rules import Kind, Parsed, Rule
+
+
+@dataclass(frozen=True)
+class Finding:
+    line: int | None
+    severity: str  # "error" stops an import; "warning" does not
+    code: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def read(text: str, source: str = "policy.csv", progress=None
+         ) -> tuple[list[tuple[int, Parsed]], list[Finding]]:
+    """Every line parsed strictly; the lines that fail are findings, not an exception.
+    `progress`, if given, wraps the list of lines (a progress bar for big files)."""
+    parsed, findings = [], []
+    lines = text.splitlines()
+    for number, line in enumerate(progress(lines) if progress else lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split(",")]
+        try:
+            parsed.append((number, R.parse(Rule(fields[0], tuple(fields[1:])),
+                                           f"{source}:{number}")))
+        except InvalidInput as exc:
+            findings.append(Finding(number, "error", "invalid", exc.message))
+    return parsed, findings
+
+
+def lint(text: str, tenant: str | None = None, source: str = "policy.csv",
+         progress=None) -> list[Finding]:
+    """What an auditor should look at before this file is imported."""
+    return _lint(*read(text, source, progress), tenant)
+
+
+def _lint(parsed: list[tuple[int, Parsed]], findings: list[Finding], tenant: str | None
+          ) -> list[Finding]:
+    tenant = tenant or (parsed[0][1].tenant if parsed else None)
+    seen: dict[Rule, int] = {}
+    mine: list[Parsed] = []
+    for number, p in parsed:
+        if p.tenant != tenant:
+            findings.append(Finding(number, "error", "other-tenant",
+                                    f"rule of tenant {p.tenant!r} in a file for {tenant!r}"))
+            continue
+        if p.rule in seen:
+            findings.append(Finding(number, "warning", "duplicate",
+                                    f"same rule as line {seen[p.rule]}"))
+            continue
+        seen[p.rule] = number
+        mine.append(p)
+    if tenant is not None:
+        findings += [Finding(None, "error", f.code, f.message)
+                     for f in invariant_findings(tenant, [p.rule for p in mine])]
+        findings += _unused_roles(mine, seen) + _idle_denies(tenant, mine, seen)
+        findings += _undeclared_stores(tenant, mine, seen)
+    return sorted(findings, key=lambda f: (f.line is None, f.line or 0, f.code))
+
+
+def invariant_findings(tenant: str, rules: Iterable[Rule]) -> list[Finding]:
+    """What no policy of a tenant may lack: the owner's rule, and the owner in every store
+    (R3: the owner cannot lose anything by a policy edit)."""
+    rules = set(rules)
+    owner = R.owner(tenant)
+    out = []
+    if Rule("p", (owner, tenant, R.ANY, R.ANY, "allow")) not in rules:
+        out.append(Finding(None, "error", "owner-missing", "the owner's rule is missing (R3)"))
+    for rule in sorted(rules):
+        if rule.ptype == "g2" and Rule("g", (owner, rule.values[0])) not in rules:
+            out.append(Finding(None, "error", "owner-missing",
+                               f"the owner is not in store {rule.values[0]} (R3)"))
+    return out
+
+
+def _unused_roles(mine: list[Parsed], seen: dict[Rule, int]) -> list[Finding]:
+    held = {p.rule.values[1].split("@", 1)[0] for p in mine if p.kind is Kind.GRANT}
+    first: dict[str, int] = {}
+    for p in mine:
+        if p.kind is Kind.ROLE_PERMISSION:
+            first.setdefault(p.rule.values[0], seen[p.rule])
+    return [Finding(line, "warning", "role-unused",
+                    f"role {role.split(':', 2)[2]!r} is held by nobody")
+            for role, line in sorted(first.items()) if role not in held]
+
+
+def _idle_denies(tenant: str, mine: list[Parsed], seen: dict[Rule, int]) -> list[Finding]:
+    """Denies no allow could reach: neither the principal, its departments or members,
+    holds a role or direct grant of that permission (nor is the owner)."""
+    members: dict[str, set[str]] = {}
+    for p in mine:
+        if p.kind is Kind.MEMBERSHIP:
+            user, dept = p.rule.values
+            members.setdefault(dept, set()).add(user)
+            members.setdefault(user, set()).add(dept)
+    roles: dict[str, set[tuple[str, str]]] = {}
+    granted: dict[str, set[tuple[str, str]]] = {}
+    for p in mine:
+        v = p.rule.values
+        if p.kind is Kind.ROLE_PERMISSION:
+            roles.setdefault(v[0], set()).add((v[2], v[3]))
+    for p in mine:
+        v = p.rule.values
+        if p.kind is Kind.GRANT:
+            granted.setdefault(v[0], set()).update(roles.get(v[1].split("@", 1)[0], ()))
+        elif p.kind is Kind.DIRECT and v[4] == "allow":
+            granted.setdefault(v[0], set()).add((v[2], v[3]))
+    out = []
+    for p in mine:
+        v = p.rule.values
+        if p.kind is not Kind.DIRECT or v[4] != "deny":
+            continue
+        related = {v[0]} | members.get(v[0], set())
+        for user in list(related):
+            related |= members.get(user, set())
+        if not any((v[2], v[3]) in granted.get(who, ()) for who in related):
+            out.append(Finding(seen[p.rule], "warning", "deny-shadows-nothing",
+                               f"nothing grants {v[2]}:{v[3]} to {v[0]} or its groups"))
+    return out
+
+
+def _undeclared_stores(tenant: str, mine: list[Parsed], seen: dict[Rule, int]
+                       ) -> list[Finding]:
+    declared = {p.rule.values[0] for p in mine if p.kind is Kind.STORE}
+    out = []
+    for p in mine:
+        if p.kind in (Kind.ASSIGNMENT, Kind.DIRECT, Kind.GRANT, Kind.BY_PRODUCT):
+            scope = (p.rule.values[1].split("@", 1)[1] if p.kind is Kind.GRANT
+                     else p.rule.values[1])
+            if scope != tenant and scope not in declared:
+                out.append(Finding(seen[p.rule], "warning", "store-undeclared",
+                                   f"{scope} is not a store of this file (no g2 rule)"))
+    return out
+
+
+def read_for_import(text: str, tenant: str, source: str = "import.csv", progress=None
+                    ) -> set[Rule]:
+    """The rules of a file to import into `tenant`, or InvalidInput naming every error."""
+    parsed, findings = read(text, source, progress)
+    errors = [f for f in _lint(parsed, findings, tenant) if f.severity == "error"]
+    if errors:
+        raise InvalidInput(f"{len(errors)} error(s) in {source}; nothing was imported",
+                           {"csv": [f"line {f.line}: {f.message}" if f.line else f.message
+                                    for f in errors[:100]]})
+    return {p.rule for _, p in parsed}
+
+
+def net_difference(entries: Iterable[tuple[Iterable[Rule], Iterable[Rule]]]
+                   ) -> tuple[set[Rule], set[Rule]]:
+    """(added, removed) overall, from consecutive exact (added, removed) differences."""
+    added: set[Rule] = set()
+    removed: set[Rule] = set()
+    for step_added, step_removed in entries:
+        for rule in step_removed:
+            if rule in added:
+                added.discard(rule)
+            else:
+                removed.add(rule)
+        for rule in step_added:
+            if rule in removed:
+                removed.discard(rule)
+            else:
+                added.add(rule)
+    return added, removed
+
+
+def decision_changes(tenant: str, before: set[Rule], after: set[Rule],
+                     limit: int = 1000) -> tuple[int, list[dict]]:
+    """(how many, the first `limit`) decisions that differ between two policies of a
+    tenant: every sub-account the change can reach, in every store, for every catalogue
+    permission, with and without a second factor."""
+    changed = before ^ after
+    if not changed:
+        return 0, []
+    old, new = TenantIndex(tenant, before), TenantIndex(tenant, after)
+    subjects = _reached(tenant, changed, before | after)
+    stores = sorted({r.values[0] for r in before | after if r.ptype == "g2"})
+    total, items = 0, []
+    for user, store, perm, mfa in itertools.product(sorted(subjects), stores,
+                                                    catalogue.PERMISSIONS, (False, True)):
+        was = old.decide(user, store, perm.area, perm.action, mfa, "")
+        now = new.decide(user, store, perm.area, perm.action, mfa, "")
+        if was != now:
+            total += 1
+            if len(items) < limit:
+                items.append({"subject": user.split(":", 2)[2], "store": store.split("/", 1)[1],
+                              "permission": perm.name, "second_factor": mfa,
+                              "before": was, "after": now})
+    return total, items
+
+
+def _reached(tenant: str, changed: set[Rule], rules: set[Rule]) -> set[str]:
+    """Users whose decisions a change to `changed` can alter."""
+    users = {v for r in rules for v in r.values if v.startswith(f"user:{tenant}:")
+             and "~" not in v}
+    if any(R.classify(r) not in (Kind.ASSIGNMENT, Kind.MEMBERSHIP, Kind.GRANT, Kind.DIRECT,
+                                 Kind.DISABLED, Kind.ROLE_PERMISSION) for r in changed):
+        return users  # stores, owner, step-up, by-product: anyone
+    touched = {r.values[0] for r in changed}
+    roles = {r.values[0] for r in changed if R.classify(r) is Kind.ROLE_PERMISSION}
+    for r in rules:
+        if r.ptype == "g" and r.values[1].split("@", 1)[0] in roles:
+            touched.add(r.values[0])  # holders of a changed role
+    for r in rules:
+        if r.ptype == "g" and r.values[1] in touched:
+            touched.add(r.values[0])  # members of a touched department
+    return {u for u in users if u in touched}

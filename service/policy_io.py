@@ -1,0 +1,63 @@
+"""Import, diff and lint of a tenant's policy file (R20): one implementation for the API
+and the CLI. An import is one write: all of it or none of it."""
+
+from __future__ import annotations
+
+from .authz import Authz
+from .domain import policy_files as PF
+from .domain import subaccounts as S
+from .domain.errors import InvalidInput
+from .domain.keys import Principal
+from .domain.rules import Rule
+from .storage import policy_store
+
+
+def _plan(tenant: str, before: set[Rule], after: set[Rule]) -> dict:
+    total, items = PF.decision_changes(tenant, before, after)
+    return {"added": [r.csv() for r in sorted(after - before)],
+            "removed": [r.csv() for r in sorted(before - after)],
+            "decision_changes": {"total": total, "items": items}}
+
+
+def import_policy(service: Authz, principal: Principal, tenant: str, text: str, *,
+                  dry_run: bool, reason: str | None = None, source: str = "import.csv",
+                  progress=None) -> dict:
+    """Make the tenant's rules exactly the file's. Dry run: the difference and the
+    decisions it would change, nothing applied. Otherwise the same, applied as one
+    revision (the plan is computed inside that write, against what it replaces)."""
+    service.require_owner(principal, tenant)
+    service.require_tenant(tenant)
+    rules = PF.read_for_import(text, tenant, source, progress)
+    if dry_run:
+        current = set(policy_store.read(tenant).rules())
+        return {"dry_run": True, "revision": service.replica.revision,
+                **_plan(tenant, current, rules)}
+    plan: dict = {}
+
+    def edit(policy):
+        plan.update(_plan(tenant, set(policy.rules()), rules))
+        S.replace_rules(policy, rules)
+
+    revision, _ = service.write(principal, tenant, reason, edit)
+    return {"dry_run": False, "revision": revision, **plan}
+
+
+def diff(service: Authz, principal: Principal, tenant: str, start: int, end: int) -> dict:
+    """What changed in the tenant's rules from revision `start` to revision `end`."""
+    service.require_owner(principal, tenant)
+    service.require_tenant(tenant)
+    if start < 0 or end < 0:
+        raise InvalidInput("revisions are 0 or more", {"from": ["0 or more"]})
+    low, high = sorted((start, end))
+    entries = policy_store.tenant_changes(tenant, low, high)
+    added, removed = PF.net_difference((e.added, e.removed) for e in entries)
+    if start > end:
+        added, removed = removed, added
+    return {"tenant": tenant, "from": start, "to": end,
+            "revisions": [e.revision for e in entries],
+            "added": [r.csv() for r in sorted(added)],
+            "removed": [r.csv() for r in sorted(removed)]}
+
+
+def lint(text: str, tenant: str | None, source: str = "policy.csv") -> list[dict]:
+    return [f.as_dict() for f in PF.lint(text, tenant, source)]

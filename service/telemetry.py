@@ -1,0 +1,113 @@
+"""What operators see: Prometheus metrics, and one JSON log line per request.
+
+Metrics are per process; under gunicorn, gunicorn.conf.py points PROMETHEUS_MULTIPROC_DIR
+at a fresh directory so that /metrics, whichever worker answers, sums every worker's
+counters and shows each worker's revision (labelled by pid).
+
+The request log is written by the outermost WSGI layer, so it sees every request,
+including the /check requests answered before Flask dispatches. Its tenant and route come
+from whichever layer answered (environ keys below). It never logs headers or bodies, so
+no key or token can reach a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+import uuid
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+log = logging.getLogger("authz.request")
+
+TENANT = "authz.tenant"  # environ keys set by whichever layer answered
+ROUTE = "authz.route"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+DECISIONS = Counter("authz_decisions_total", "Decisions answered", ["result"])
+CHECK_SECONDS = Histogram("authz_check_duration_seconds", "Time to answer /check and "
+                          "/check/batch, in the service", ["route"],
+                          buckets=(.0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1))
+BATCH_SIZE = Histogram("authz_batch_size", "Checks per /check/batch",
+                       buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000))
+WRITES = Counter("authz_writes_total", "Policy writes", ["result"])
+DATABASE_ERRORS = Counter("authz_database_errors_total", "Failures talking to the database",
+                          ["during"])
+REQUESTS = Counter("authz_http_requests_total", "HTTP requests", ["route", "status"])
+REVISION = Gauge("authz_policy_revision", "Policy revision this worker answers at",
+                 multiprocess_mode="liveall")
+REVISION_LAG = Gauge("authz_revision_lag", "Newest announced revision minus the revision "
+                     "this worker answers at", multiprocess_mode="liveall")
+POLICY_AGE = Gauge("authz_policy_age_seconds", "Seconds since this worker last confirmed "
+                   "its policy is current", multiprocess_mode="liveall")
+
+
+# Series that exist from the start, at 0, so a dashboard sees "no errors" rather than nothing.
+for _result in ("allow", "deny"):
+    DECISIONS.labels(_result)
+for _during in ("catch_up", "write", "request"):
+    DATABASE_ERRORS.labels(_during)
+
+
+def count_decisions(allowed: int, denied: int) -> None:
+    if allowed:
+        DECISIONS.labels("allow").inc(allowed)
+    if denied:
+        DECISIONS.labels("deny").inc(denied)
+
+
+def render(replica) -> tuple[bytes, str]:
+    """The Prometheus text page, with this worker's replica gauges refreshed first."""
+    REVISION.set(replica.revision)
+    REVISION_LAG.set(max(0, replica.announced - replica.revision))
+    age = replica.staleness()
+    POLICY_AGE.set(age if age is not None else -1)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+class RequestLog:
+    """WSGI: accept or make a request id, return it, count and log the request."""
+
+    def __init__(self, wsgi, enabled: bool = True):
+        self.wsgi = wsgi
+        self.enabled = enabled
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        given = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        environ["HTTP_X_REQUEST_ID"] = request_id
+        status_code = [0]
+
+        def respond(status, headers, exc_info=None):
+            status_code[0] = int(status[:3])
+            headers.append(("X-Request-ID", request_id))
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.wsgi(environ, respond)
+        finally:
+            route = environ.get(ROUTE) or "unmatched"
+            REQUESTS.labels(route, str(status_code[0])).inc()
+            if self.enabled:
+                log.info(json.dumps({
+                    "request_id": request_id, "method": environ.get("REQUEST_METHOD"),
+                    "route": route, "status": status_code[0],
+                    "tenant": environ.get(TENANT),
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                }, separators=(",", ":")))
