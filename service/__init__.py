@@ -25,7 +25,6 @@ def create_app(config: object = None) -> Flask:
     logging.basicConfig(level=logging.INFO)
     # pycasbin logs the whole model at INFO for every enforcer it builds (one per tenant).
     logging.getLogger("casbin").setLevel(logging.WARNING)
-    _json_request_log()
 
     from . import api, cli
     from .authz import Authz
@@ -63,17 +62,6 @@ def _refuse_development_keys(app: Flask) -> None:
         raise config_module.ConfigError(
             "AUTHZ_MODE", f"production refuses development keys in the database: "
                           f"{', '.join(sorted(found))}; revoke them first")
-
-
-def _json_request_log() -> None:
-    """The request log's lines are JSON objects as they are, on stderr."""
-    logger = logging.getLogger("authz.request")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
 
 
 def _engine_options(url: str) -> dict:

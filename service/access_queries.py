@@ -14,34 +14,35 @@ def _request(tenant: str, subject: str, store: str, permission, second_factor: b
                         second_factor)
 
 
-def who_can(service: Authz, tenant: str, permission: str, store: str,
-            second_factor: bool) -> list[dict]:
-    """Every subject allowed `permission` in `store`, each with the paths that allow it."""
+def _allowed(service: Authz, tenant: str, permission: str, second_factor: bool,
+             pairs: list[tuple[str, str]], key: str) -> list[dict]:
+    """For each (subject, store) allowed `permission`: {key: subject or store, why}."""
     perm = catalogue.permission(permission)
-    R.identifier(store, "store")
     out = []
-    for subject in service.decider.assigned(tenant, store):
+    for subject, store in pairs:
         explained = service.decider.explain(_request(tenant, subject, store, perm,
                                                      second_factor))
         if explained.allowed:
-            out.append({"subject": subject, "reason": explained.reason,
+            out.append({key: subject if key == "subject" else store,
+                        "reason": explained.reason,
                         "paths": [p.as_dict() for p in explained.allows]})
     return out
+
+
+def who_can(service: Authz, tenant: str, permission: str, store: str,
+            second_factor: bool) -> list[dict]:
+    """Every subject allowed `permission` in `store`, each with the paths that allow it."""
+    R.identifier(store, "store")
+    pairs = [(s, store) for s in service.decider.assigned(tenant, store)]
+    return _allowed(service, tenant, permission, second_factor, pairs, "subject")
 
 
 def stores_where(service: Authz, tenant: str, login: str, permission: str,
                  second_factor: bool) -> list[dict]:
     """Every store of the tenant where `login` is allowed `permission`, with the paths."""
-    perm = catalogue.permission(permission)
     R.identifier(login, "login")
-    out = []
-    for store in service.decider.stores(tenant):
-        explained = service.decider.explain(_request(tenant, login, store, perm,
-                                                     second_factor))
-        if explained.allowed:
-            out.append({"store": store, "reason": explained.reason,
-                        "paths": [p.as_dict() for p in explained.allows]})
-    return out
+    pairs = [(login, s) for s in service.decider.stores(tenant)]
+    return _allowed(service, tenant, permission, second_factor, pairs, "store")
 
 
 def matrix(service: Authz, tenant: str, store: str, second_factor: bool

@@ -11,17 +11,11 @@ import random
 
 from werkzeug.test import Client
 
+from bench.inprocess import rss_mb
+
 from .support import ACME_CHECK, bearer
 
 NAMES = int(os.environ.get("AUTHZ_FUZZ_NAMES", "200000"))
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 def _flood(client: Client, rng: random.Random, count: int) -> None:

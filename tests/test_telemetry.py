@@ -3,8 +3,8 @@ JSON log line per request with its id, never a token."""
 
 from __future__ import annotations
 
+import io
 import json
-import logging
 import re
 
 import pytest
@@ -29,22 +29,17 @@ def _series(text: str, name: str, **labels) -> float:
     return total
 
 
-class Lines(logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
 @pytest.fixture
-def request_log():
-    handler = Lines()
-    logger = logging.getLogger("authz.request")
-    logger.addHandler(handler)
-    yield handler.lines
-    logger.removeHandler(handler)
+def request_log(app):
+    """The request log's lines, as the service writes them."""
+    stream = io.StringIO()
+    app.wsgi_app.stream = stream
+
+    class Lines(list):
+        def __iter__(self):
+            return iter(stream.getvalue().splitlines())
+
+    return Lines()
 
 
 def test_one_json_line_per_request_with_its_id_and_no_token(client, request_log):

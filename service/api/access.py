@@ -24,6 +24,7 @@ def _reader(tenant: str):
 
 
 def _page(items: list[dict], query: dict, revision: int) -> dict:
+    """One page of a complete answer (`total` counts all of it)."""
     start = (query["page"] - 1) * query["per_page"]
     return {"revision": revision, "total": len(items), "page": query["page"],
             "per_page": query["per_page"], "items": items[start:start + query["per_page"]]}

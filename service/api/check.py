@@ -41,14 +41,20 @@ def _answer(payload: dict, replica) -> Response:
     return response
 
 
-def check():
-    """Is `subject` allowed `object`:`action` in `store`? Errors while deciding deny."""
+def _single_request():
+    """(service, the request of a /check body), at the revision the body asks for."""
     service = current_app.extensions["authz"]
     body, revision = check_input.read_single(_body())
-    decision = check_input.check_request(service.check_tenant(g.principal, body.get("tenant")),
+    request_ = check_input.check_request(service.check_tenant(g.principal, body.get("tenant")),
                                          body)
+    service.replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
+    return service, request_
+
+
+def check():
+    """Is `subject` allowed `object`:`action` in `store`? Errors while deciding deny."""
+    service, decision = _single_request()
     replica = service.replica
-    replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
     allowed = service.decide(decision)
     telemetry.count_decisions(int(allowed), int(not allowed))
     return _answer({"allowed": allowed, "revision": replica.revision}, replica)
@@ -78,14 +84,9 @@ def explain():
     """The decision /check would give, and why: every deny that applies and every path
     that allows (role, department or direct grant, store or all stores), with the Casbin
     rules that matched. Allowed only when no deny applies and some path allows."""
-    service = current_app.extensions["authz"]
-    body, revision = check_input.read_single(_body())
-    request_ = check_input.check_request(service.check_tenant(g.principal, body.get("tenant")),
-                                         body)
-    replica = service.replica
-    replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
+    service, request_ = _single_request()
     answer = service.decider.explain(request_)
-    return _answer({**answer.as_dict(), "revision": replica.revision}, replica)
+    return _answer({**answer.as_dict(), "revision": service.replica.revision}, service.replica)
 
 
 def _route(path: str, view, request_doc: dict, response_schema) -> None:

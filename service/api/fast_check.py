@@ -67,7 +67,7 @@ class FastCheck:
         if age is not None:
             headers.append(("X-Policy-Age", f"{age:.3f}"))
         start_response("200 OK", headers)
-        telemetry.CHECK_SECONDS.labels(path).observe(time.perf_counter() - started)
+        telemetry.observe_check(path, time.perf_counter() - started)
         return [data]
 
     def _answer(self, answer, body: bytes, environ) -> tuple[str, int, int] | None:
