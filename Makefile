@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test install lint clean bench bench-propagation fuzz
+.PHONY: run test install lint clean bench bench-decision-log bench-propagation fuzz
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ fuzz: install
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
+
+## What the decision log (R19) costs /check and /check/batch: log off vs on, same run.
+bench-decision-log: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.decision_log
 
 ## Revoke visibility across workers and instances (needs the local PostgreSQL).
 bench-propagation: install

@@ -78,11 +78,17 @@ def _migrate(url: str) -> None:
 
 def wrk(url: str, bodies: list[str], headers: dict, seconds: int) -> dict:
     """req/s and p99 (ms) from wrk, rotating through `bodies`."""
+    return wrk_lua(url, "\n".join([
+        "bodies = {" + ",".join("[=[" + b + "]=]" for b in bodies) + "}",
+        "i = 0\nrequest = function()\n  i = i % #bodies + 1\n"
+        "  return wrk.format(nil, nil, nil, bodies[i])\nend"]), headers, seconds)
+
+
+def wrk_lua(url: str, lua: str, headers: dict, seconds: int) -> dict:
+    """req/s and p99 (ms) from wrk POSTing JSON, with `lua` defining `request`."""
     lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
-    lines.append("bodies = {" + ",".join("[=[" + b + "]=]" for b in bodies) + "}")
-    lines.append("i = 0\nrequest = function()\n  i = i % #bodies + 1\n"
-                 "  return wrk.format(nil, nil, nil, bodies[i])\nend")
+    lines.append(lua)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write("\n".join(lines))
     out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s",
@@ -96,7 +102,8 @@ def wrk(url: str, bodies: list[str], headers: dict, seconds: int) -> dict:
             "non2xx": int(errors.group(1)) if errors else 0}
 
 
-def http(url: str, scale: str, seconds: int) -> dict:
+def workload(scale: str) -> tuple[list[str], list[str]]:
+    """The /check bodies and /check/batch bodies (100 checks each) every HTTP run sends."""
     rng = random.Random(3)
     names = tenants(scale)
 
@@ -106,6 +113,11 @@ def http(url: str, scale: str, seconds: int) -> dict:
 
     singles = [json.dumps(one()) for _ in range(50)]
     batches = [json.dumps({"checks": [one() for _ in range(100)]}) for _ in range(10)]
+    return singles, batches
+
+
+def http(url: str, scale: str, seconds: int) -> dict:
+    singles, batches = workload(scale)
     auth = {"Authorization": f"Bearer {ADMIN}"}
     service = Instance(url, AUTHZ_LISTEN="true")
     try:

@@ -28,12 +28,14 @@ def create_app(config: object = None) -> Flask:
 
     from . import api, cli
     from .authz import Authz
+    from .decision_log import DecisionLog
     from .storage.models import db
 
     db.init_app(app)
     # `flask db ...` (Flask-Migrate): the schema is Alembic's, applied by init-db and `make run`.
     Migrate(app, db, directory=str(MIGRATIONS), render_as_batch=True)
-    app.extensions["authz"] = Authz(settings)
+    service = app.extensions["authz"] = Authz(settings)
+    service.decision_log = DecisionLog(app, settings)
     api.init_app(app)
     cli.init_app(app)
     if settings["AUTHZ_MODE"] == "production":

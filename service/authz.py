@@ -11,6 +11,7 @@ from typing import TypeVar
 from flask import has_request_context, request
 
 from .config import DEV_TOKENS
+from .decision_log import DecisionLog
 from .domain import keys
 from .domain.decisions import CheckRequest, Decider
 from .domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
@@ -37,6 +38,7 @@ class Authz:
                                     settings["AUTHZ_RATE_LIMIT_REDIS_URL"])
         self._listener: Listener | None = None
         self._listener_pid: int | None = None
+        self.decision_log: DecisionLog  # set by create_app, which has the app it writes with
 
     def ensure_listening(self) -> None:
         """Start this process's notification listener (PostgreSQL only), once per process.
@@ -116,7 +118,10 @@ class Authz:
 
     # -- decisions -------------------------------------------------------------------------
     def decide(self, request: CheckRequest) -> bool:
-        return self.decider.decide(request)
+        """The decision, queued for the decision log (R19) when it is one to keep."""
+        allowed = self.decider.decide_values(*request)
+        self.decision_log.record(request, allowed, self.decider.revision)
+        return allowed
 
 
 def _request_id() -> str:

@@ -55,6 +55,11 @@ DEFAULTS = {
     "AUTHZ_WRITE_RATE_LIMIT": "600/minute",
     "AUTHZ_RATE_LIMIT_REDIS_URL": None,
     "AUTHZ_REQUEST_LOG": True,  # one JSON line per request on stderr
+    # The decision log (R19): every deny and high-risk allow, this share of other allows.
+    "AUTHZ_DECISION_LOG": True,
+    "AUTHZ_DECISION_LOG_SAMPLE": 0.01,
+    "AUTHZ_DECISION_LOG_INTERVAL": 1.0,  # seconds between batched writes (0: no thread)
+    "AUTHZ_DECISION_LOG_RETENTION_DAYS": 30,
 }
 
 
@@ -131,6 +136,12 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
     _number(settings, "AUTHZ_CONSISTENCY_WAIT", float, 0)
     settings["AUTHZ_LISTEN"] = _flag(settings, "AUTHZ_LISTEN")
     settings["AUTHZ_REQUEST_LOG"] = _flag(settings, "AUTHZ_REQUEST_LOG")
+    settings["AUTHZ_DECISION_LOG"] = _flag(settings, "AUTHZ_DECISION_LOG")
+    _number(settings, "AUTHZ_DECISION_LOG_SAMPLE", float, 0)
+    if settings["AUTHZ_DECISION_LOG_SAMPLE"] > 1:
+        raise ConfigError("AUTHZ_DECISION_LOG_SAMPLE", "must be between 0 and 1")
+    _number(settings, "AUTHZ_DECISION_LOG_INTERVAL", float, 0)
+    _number(settings, "AUTHZ_DECISION_LOG_RETENTION_DAYS", int, 1)
     _number(settings, "AUTHZ_MAX_BATCH", int, 1)
     _number(settings, "AUTHZ_MAX_BODY_BYTES", int, 1024)
     from .rate_limit import parse

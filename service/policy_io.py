@@ -3,6 +3,7 @@ and the CLI. An import is one write: all of it or none of it."""
 
 from __future__ import annotations
 
+from . import decision_history
 from .authz import Authz
 from .domain import policy_files as PF
 from .domain import subaccounts as S
@@ -16,7 +17,8 @@ def _plan(tenant: str, before: set[Rule], after: set[Rule]) -> dict:
     total, items = PF.decision_changes(tenant, before, after)
     return {"added": [r.csv() for r in sorted(after - before)],
             "removed": [r.csv() for r in sorted(before - after)],
-            "decision_changes": {"total": total, "items": items}}
+            "decision_changes": {"total": total, "items": items},
+            "recent_decisions": decision_history.impact(tenant, after)}
 
 
 def import_policy(service: Authz, principal: Principal, tenant: str, text: str, *,

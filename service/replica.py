@@ -19,9 +19,10 @@ import time
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import expiry
 from .domain import keys
 from .domain.decisions import Decider
-from .domain.errors import StaleRevision, Unauthorized
+from .domain.errors import ServiceError, StaleRevision, Unauthorized
 from .storage import keys_store, policy_store
 from .telemetry import DATABASE_ERRORS
 
@@ -48,6 +49,11 @@ class Replica:
         self._announced = -1  # newest revision a notification told of
         self._recheck = True  # set when notifications may have been missed
         self.synced_at: float | None = None  # monotonic time of the last successful catch-up
+        # Time-boxed grants (expiry.py): (epoch, tenant, rule) soonest first, as of
+        # _expiries_revision; the first request at or after _next_expiry sweeps.
+        self._expiring: list = []
+        self._expiries_revision = -1
+        self._next_expiry = float("inf")
 
     @property
     def revision(self) -> int:
@@ -67,7 +73,9 @@ class Replica:
         self._recheck = True
 
     def catch_up_due(self) -> bool:
-        """Whether catch_up would look at the database now."""
+        """Whether catch_up would look at the database now (or a grant expired)."""
+        if time.time() >= self._next_expiry:
+            return True
         now = time.monotonic()
         return now >= self._retry_at and (
             self._recheck or self._announced > self.decider.revision
@@ -78,19 +86,47 @@ class Replica:
         if not force and not self.catch_up_due():
             return
         now = time.monotonic()
+        if not force and now < self._retry_at:  # the database failed a moment ago
+            self._withdraw_expired()
+            return
         self._checked_at = now
         self._recheck = False
         try:
             self._catch_up()
             self.synced_at = now
-        except SQLAlchemyError:
+        except (SQLAlchemyError, ServiceError):
             DATABASE_ERRORS.labels("catch_up").inc()
             self._recheck = True
             self._retry_at = now + RETRY_AFTER_FAILURE
             log.warning("policy catch-up failed; serving revision %s", self.revision,
                         exc_info=True)
+            self._withdraw_expired()
 
     def _catch_up(self) -> None:
+        for _ in range(2):  # (again when the expiries just read include one already due)
+            if time.time() >= self._next_expiry:
+                expiry.sweep()
+            self._catch_up_log()
+            if self._expiries_revision != self.decider.revision:
+                self._expiring = expiry.pending()
+                self._expiries_revision = self.decider.revision
+                self._next_expiry = self._expiring[0][0] if self._expiring else float("inf")
+            if time.time() < self._next_expiry:
+                return
+
+    def _withdraw_expired(self) -> None:
+        """Expired grants stop counting here even when their removal cannot be committed."""
+        now = time.time()
+        while self._expiring and self._expiring[0][0] <= now:
+            _, tenant, rule = self._expiring.pop(0)
+            self.decider.withdraw(tenant, rule)
+            # the removal is still owed: read the expiries again (and sweep) once the
+            # database answers
+            self._expiries_revision = -1
+            self._recheck = True
+        self._next_expiry = self._expiring[0][0] if self._expiring else float("inf")
+
+    def _catch_up_log(self) -> None:
         revision, epoch = policy_store.head()
         if self.decider.revision < 0:
             self._load()
@@ -117,6 +153,7 @@ class Replica:
             self.catch_up(force=True)
         else:
             self.decider.apply(result.revision, result.tenant, result.added, result.removed)
+            self._recheck = True  # the next request reads the expiries this may have set
 
     def _load(self) -> None:
         base, rules = policy_store.load_all()

@@ -27,8 +27,10 @@ def bearer(token: str) -> dict:
 def make_app(database_url: str, **overrides):
     # In-process apps look at the database before every request; the listener thread is
     # tested with real gunicorn processes (test_propagation.py).
+    # The decision log is written when a test flushes it, not by a thread outliving the test.
     return create_app({"AUTHZ_DATABASE_URL": database_url, "AUTHZ_MODE": "development",
-                       "AUTHZ_SYNC_INTERVAL": 0, "AUTHZ_LISTEN": False, **overrides})
+                       "AUTHZ_SYNC_INTERVAL": 0, "AUTHZ_LISTEN": False,
+                       "AUTHZ_DECISION_LOG_INTERVAL": 0, **overrides})
 
 
 def fresh_database(app, *, seed: bool = True) -> None:

@@ -48,12 +48,14 @@ def test_invalid_json_is_400(client, checker):
 
 
 def test_internal_error_while_deciding_is_a_deny(app, checker, monkeypatch):
-    def boom(self, request):
+    def boom(self, *request):
         raise RuntimeError("index corrupted")
 
-    monkeypatch.setattr(Decider, "decide", boom)
+    monkeypatch.setattr(Decider, "decide_values", boom)
     status, body = checker("POST", "/check", ALICE_VIEW)
     assert status == 200 and body["allowed"] is False
+    status, body = checker("POST", "/check/batch", {"checks": [ALICE_VIEW] * 3})
+    assert status == 200 and [r["allowed"] for r in body["results"]] == [False] * 3
 
 
 def test_index_failure_is_a_deny(app, checker, monkeypatch):

@@ -16,7 +16,8 @@ READS = ["/v1/tenants/acme/policy", "/v1/tenants/acme/export.csv", "/v1/tenants/
          "/v1/tenants/acme/subaccounts/alice/can?permission=orders:view",
          "/v1/tenants/acme/stores/amazon-us/matrix",
          "/v1/tenants/acme/stores/amazon-us/matrix.csv",
-         "/v1/tenants/acme/diff?from=0&to=1"]
+         "/v1/tenants/acme/diff?from=0&to=1", "/v1/tenants/acme/decisions",
+         "/v1/tenants/acme/unused-grants?days=30", "/v1/tenants/acme/expiring-grants"]
 # Writes whose well-formed body depends on the tenant's current policy (not in ROUTES).
 MORE = [("POST", "/v1/tenants/acme/import", {"csv": "", "dry_run": False}, (200,)),
         ("POST", "/v1/tenants/acme/lint", {"csv": ""}, (200,))]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 
 import pytest
 import requests
@@ -98,3 +99,12 @@ def test_metrics_move_under_load_across_workers(service):
     workers = {m for page in pages for m in re.findall(r'authz_policy_revision{pid="(\d+)"}',
                                                        page)}
     assert len(workers) == 2
+    # each worker's decision-log thread wrote its denies within its interval (1 s)
+    time.sleep(1.5)
+    logged = requests.get(service.url + "/v1/tenants/acme/decisions?allowed=false",
+                          headers=bearer(ACME_OWNER), timeout=5).json()
+    assert sum(e["count"] for e in logged["entries"]) == 20  # one entry per worker, counted
+    assert {e["store"] for e in logged["entries"]} == {"shopee-sg"}
+    after = requests.get(service.url + "/metrics", timeout=5).text
+    # (and perhaps a sampled allow or two: 1 % of the 80)
+    assert _series(after, "authz_decision_log_written_total") >= logged["total"]

@@ -9,6 +9,7 @@ from ..telemetry import ROUTE, RequestLog
 from . import (
     access,
     check,
+    decisions,
     errors,
     health,
     keys,
@@ -33,7 +34,8 @@ def init_app(app: Flask) -> None:
     )
     api = Api(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for module in (check, policy, subaccounts, keys, policy_files, ledger, access, health):
+    for module in (check, policy, subaccounts, keys, policy_files, ledger, access, decisions,
+                   health):
         api.register_blueprint(module.blp)
     errors.init_app(app)
 

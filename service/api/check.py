@@ -80,6 +80,20 @@ def check_batch():
                     "revision": replica.revision}, replica)
 
 
+def denied_on_error() -> dict:
+    """The answer when deciding failed: a deny, and for a batch one deny per check (so a
+    caller matching results to its checks never finds one missing and guesses)."""
+    answer = {"allowed": False, "error": "internal error; denied"}
+    if request.path == "/check/batch":
+        try:
+            checks, _ = check_input.read_batch(_body(), current_app.extensions["authz"]
+                                               .settings["AUTHZ_MAX_BATCH"])
+        except Exception:  # noqa: BLE001 - unreadable: no results to list
+            checks = []
+        answer["results"] = [{"allowed": False} for _ in checks]
+    return answer
+
+
 def explain():
     """The decision /check would give, and why: every deny that applies and every path
     that allows (role, department or direct grant, store or all stores), with the Casbin

@@ -62,7 +62,7 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         DATABASE_ERRORS.labels("request").inc()
         if request.blueprint == check.blp.name:
-            return {"allowed": False, "error": "internal error; denied"}, 200
+            return check.denied_on_error(), 200
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return payload(503, "the policy database is unavailable; nothing was changed"), 503
 
@@ -74,6 +74,6 @@ def init_app(app: Flask) -> None:
             # A failure while answering a check is a deny, never a 500 a caller might
             # wave through.
             log.exception("error while deciding; answering deny")
-            return {"allowed": False, "error": "internal error; denied"}, 200
+            return check.denied_on_error(), 200
         log.exception("unhandled error")
         return payload(500, InternalServerError.description), 500

@@ -98,8 +98,11 @@ class FastCheck:
         if revision is not None and service.replica.revision < revision:
             return None
         tenants: dict = {}
+        # Authz.decide, unrolled: a batch is decided at one revision, and the call saved
+        # is a measurable share of a 10 µs decision.
         check_tenant, request = service.check_tenant, check_input.check_request
-        decide = service.decider.decide_values
+        decide, record = service.decider.decide_values, service.decision_log.record
+        at = service.decider.revision
         results = []
         allowed = 0
         for item in checks:
@@ -107,11 +110,14 @@ class FastCheck:
             tenant = tenants.get(name)
             if tenant is None:
                 tenant = tenants[name] = check_tenant(principal, name)
-            if decide(*request(tenant, item)):
+            asked = request(tenant, item)
+            if decide(*asked):
                 allowed += 1
                 results.append(TRUE)
+                record(asked, True, at)
             else:
                 results.append(FALSE)
+                record(asked, False, at)
         telemetry.BATCH_SIZE.observe(len(checks))
         return (f'{{"results":[{",".join(results)}],"revision":{service.replica.revision}}}',
                 allowed, len(checks))

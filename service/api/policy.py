@@ -169,7 +169,7 @@ def delete_role(tenant: str, role: str):
 def grant_role(body: dict, tenant: str):
     """Grant a role to a sub-account or department in some stores or "all" (R5, R6)."""
     return {"revision": _write(tenant, body, lambda p: A.grant_role(
-        p, _who(body), body["role"], body["stores"]))}
+        p, _who(body), body["role"], body["stores"], body.get("expires_at")))}
 
 
 @blp.route("/tenants/<tenant>/grants/revoke", methods=["POST"])
@@ -181,10 +181,20 @@ def revoke_role(body: dict, tenant: str):
         p, _who(body), body["role"], body["stores"]))}
 
 
+@blp.route("/tenants/<tenant>/expiring-grants", methods=["GET"])
+@blp.response(200, schemas.ExpiringGrants)
+def expiring_grants(tenant: str):
+    """Time-boxed grants (role grants and supplementary permissions with an expiry) not
+    yet expired, soonest first. At expiry a grant stops counting and its removal is a
+    ledger entry by `system:expiry`."""
+    return {"grants": A.expiring(read(tenant))}
+
+
 def _direct_routes(path: str, effect: str, doc: str) -> None:
     def add(body: dict, tenant: str):
         return {"revision": _write(tenant, body, lambda p: A.add_direct(
-            p, _who(body), body["store"], body["permission"], effect))}
+            p, _who(body), body["store"], body["permission"], effect,
+            body.get("expires_at")))}
 
     def remove(body: dict, tenant: str):
         return {"revision": _write(tenant, body, lambda p: A.remove_direct(

@@ -151,11 +151,16 @@ class Grantee(Write):
 class Grant(Grantee):
     role = Identifier(required=True)
     stores = StoresField(required=True, metadata={"description": 'Store ids, or "all"'})
+    expires_at = fields.AwareDateTime(metadata={
+        "description": "ISO 8601 with a zone: the grant stops counting then (a shift, a sale "
+                       "event). Granting again without it makes the grant permanent."})
 
 
 class Direct(Grantee):
     store = Identifier(required=True, metadata={"description": 'A store id ("all" for denies)'})
     permission = fields.String(required=True, metadata={"description": "area:action"})
+    expires_at = fields.AwareDateTime(metadata={
+        "description": "Supplementary permissions only: when it stops counting"})
 
 
 class Stores(Write):
@@ -417,11 +422,30 @@ class DecisionChanges(ma.Schema):
         "description": "The first 1,000"})
 
 
+class Flip(ma.Schema):
+    time = fields.String()
+    count = fields.Integer(metadata={"description": "Times it was asked in that second"})
+    subject = fields.String()
+    store = fields.String()
+    permission = fields.String()
+    second_factor = fields.Boolean()
+    was = fields.Boolean()
+    would_be = fields.Boolean()
+
+
+class Impact(ma.Schema):
+    replayed = fields.Integer(metadata={"description": "Recent logged decisions replayed"})
+    flips = fields.Integer()
+    items = fields.List(fields.Nested(Flip), metadata={"description": "The first 1,000"})
+
+
 class ImportPlan(Revision):
     dry_run = fields.Boolean()
     added = fields.List(fields.String())
     removed = fields.List(fields.String())
     decision_changes = fields.Nested(DecisionChanges)
+    recent_decisions = fields.Nested(Impact, metadata={
+        "description": "Impact preview: the decision log replayed against the new policy"})
 
 
 class LintFinding(ma.Schema):
@@ -523,3 +547,60 @@ class Matrix(Revision):
     permissions = fields.List(fields.String())
     subjects = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), metadata={
         "description": "subject -> the permissions allowed in this store"})
+
+
+class DecisionQuery(Request):
+    store = Identifier()
+    subject = Identifier()
+    permission = fields.String(validate=validate.Length(max=130))
+    allowed = fields.Boolean()
+    since = fields.AwareDateTime()
+    until = fields.AwareDateTime()
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class LoggedDecision(ma.Schema):
+    time = fields.String(metadata={"description": "First time asked"})
+    last_time = fields.String(metadata={"description": "Last time asked, within one write "
+                                                       "interval (1 s) of the first"})
+    count = fields.Integer(metadata={"description": "Times asked between the two"})
+    subject = fields.String()
+    store = fields.String()
+    permission = fields.String()
+    product = fields.String()
+    second_factor = fields.Boolean()
+    allowed = fields.Boolean()
+    revision = fields.Integer()
+    sampled = fields.Boolean(metadata={"description": "An ordinary allow kept by sampling"})
+    reason = fields.String()
+    rules = fields.List(fields.String(), metadata={"description": "The deciding rule(s) at "
+                                                                 "that revision"})
+    consistent = fields.Boolean(metadata={"description": "Replaying it gives the same answer"})
+
+
+class DecisionPage(ma.Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    entries = fields.List(fields.Nested(LoggedDecision))
+
+
+class UnusedQuery(Request):
+    days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=3650))
+
+
+class UnusedGrants(ma.Schema):
+    days = fields.Integer()
+    grants = fields.Integer(metadata={"description": "Grants in the policy now"})
+    unused = fields.List(fields.String(), metadata={"description": "Decided no logged allow"})
+
+
+class ExpiringGrant(ma.Schema):
+    rule = fields.String()
+    expires_at = fields.String(metadata={"description": "ISO 8601 UTC"})
+
+
+class ExpiringGrants(ma.Schema):
+    grants = fields.List(fields.Nested(ExpiringGrant), metadata={
+        "description": "Time-boxed grants not yet expired, soonest first"})

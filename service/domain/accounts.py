@@ -50,13 +50,15 @@ class Settings:
 
 @dataclass
 class Directory:
-    """A tenant's sub-accounts, departments (id -> display name) and settings."""
+    """A tenant's sub-accounts, departments (id -> display name), settings, and the expiry
+    of its time-boxed grants (rule as CSV -> ISO 8601 UTC time)."""
 
     accounts: dict[str, Account] = field(default_factory=dict)
     departments: dict[str, str] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
+    expiries: dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> Directory:
         """An independent copy (accounts and settings are edited in place)."""
         return Directory({k: replace(a) for k, a in self.accounts.items()},
-                         dict(self.departments), replace(self.settings))
+                         dict(self.departments), replace(self.settings), dict(self.expiries))

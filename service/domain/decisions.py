@@ -78,6 +78,13 @@ class Decider:
             index.add(rule)
         self.revision = revision
 
+    def withdraw(self, tenant: str, rule: Rule) -> None:
+        """Stop counting a rule that has expired but whose removal could not be committed
+        yet: no revision changes; the committed removal, when it comes, is a no-op."""
+        index = self._indexes.get(tenant)
+        if index is not None:
+            index.remove(rule)
+
     def decide(self, request: CheckRequest) -> bool:
         """True only when the policy allows; any failure while deciding is a deny."""
         return self.decide_values(*request)

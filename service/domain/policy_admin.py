@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from . import catalogue
 from . import rules as R
@@ -172,10 +173,24 @@ def _grant_rules(policy: TenantPolicy, who: Principal, role: str,
 
 
 def grant_role(policy: TenantPolicy, who: Principal, role: str,
-               stores: Sequence[str] | str) -> None:
+               stores: Sequence[str] | str, expires_at: datetime | None = None) -> None:
+    """Grant a role; with `expires_at`, until then (see service/expiry.py)."""
     require_principal(policy, who)
+    _require_future(expires_at)
     for rule in _grant_rules(policy, who, role, stores):
         policy.add(rule)
+        policy.set_expiry(rule, expires_at)
+
+
+def _require_future(expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise InvalidInput("expires_at is in the past", {"expires_at": ["must be in the future"]})
+
+
+def expiring(policy: TenantPolicy) -> list[dict]:
+    """The tenant's time-boxed grants, soonest first."""
+    return [{"rule": rule, "expires_at": at} for rule, at in
+            sorted(policy.directory.expiries.items(), key=lambda item: (item[1], item[0]))]
 
 
 def revoke_role(policy: TenantPolicy, who: Principal, role: str,
@@ -204,10 +219,17 @@ def _direct_rule(policy: TenantPolicy, who: Principal, store: str, permission: s
 
 
 def add_direct(policy: TenantPolicy, who: Principal, store: str, permission: str,
-               effect: str) -> None:
-    """A supplementary permission (allow, one store) or an explicit deny (a store or all)."""
+               effect: str, expires_at: datetime | None = None) -> None:
+    """A supplementary permission (allow, one store; with `expires_at`, until then) or an
+    explicit deny (a store or all). A deny never expires: a deny that lapsed by itself
+    would widen access with nobody deciding it."""
     require_principal(policy, who)
-    policy.add(_direct_rule(policy, who, store, permission, effect))
+    if expires_at is not None and effect != "allow":
+        raise InvalidInput("a deny cannot expire", {"expires_at": ["only grants expire"]})
+    _require_future(expires_at)
+    rule = _direct_rule(policy, who, store, permission, effect)
+    policy.add(rule)
+    policy.set_expiry(rule, expires_at)
 
 
 def remove_direct(policy: TenantPolicy, who: Principal, store: str, permission: str,

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from . import rules as R
 from .accounts import Directory
 from .errors import InvalidInput
 from .rules import Kind, Parsed, Rule
+
+
+def expiry_text(when: datetime) -> str:
+    """How an expiry is kept: ISO 8601 in UTC to the microsecond, so text order is time
+    order and the ledger shows the instant unambiguously."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class TenantPolicy:
@@ -58,14 +65,24 @@ class TenantPolicy:
         return True
 
     def remove(self, rule: Rule) -> bool:
-        """Remove a rule; False if it was not there."""
+        """Remove a rule (and its expiry); False if it was not there."""
         if self._parsed.pop(rule, None) is None:
             return False
+        self.directory.expiries.pop(rule.csv(), None)
         if rule in self.added:
             del self.added[rule]
         else:
             self.removed[rule] = None
         return True
+
+    def set_expiry(self, rule: Rule, expires_at: datetime | None) -> None:
+        """A grant that stops counting at `expires_at` (None: a permanent grant)."""
+        if expires_at is None:
+            self.directory.expiries.pop(rule.csv(), None)
+            return
+        if rule not in self._parsed:
+            raise ValueError(f"no rule {rule.csv()!r} to expire")
+        self.directory.expiries[rule.csv()] = expiry_text(expires_at)
 
     @property
     def changed(self) -> bool:

@@ -22,14 +22,14 @@ from .models import RevisionLog, db
 GENESIS = "0" * 64
 
 
-def _time(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
     if moment.tzinfo is None:  # SQLite gives back naive datetimes; they were stored in UTC
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def entry_hash(row: RevisionLog, prev_hash: str) -> str:
-    content = [row.revision, row.tenant, _time(row.created_at), row.actor, row.reason or "",
+    content = [row.revision, row.tenant, iso_utc(row.created_at), row.actor, row.reason or "",
                row.request_id or "", row.added, row.removed, row.details or "{}", prev_hash]
     return hashlib.sha256(json.dumps(content, separators=(",", ":"),
                                      ensure_ascii=False).encode()).hexdigest()
@@ -125,7 +125,7 @@ def _entry(row: RevisionLog) -> dict:
     def rules(text: str) -> list[str]:
         return [", ".join(item) for item in json.loads(text)]
 
-    return {"revision": row.revision, "time": _time(row.created_at), "actor": row.actor,
+    return {"revision": row.revision, "time": iso_utc(row.created_at), "actor": row.actor,
             "reason": row.reason, "request_id": row.request_id, "added": rules(row.added),
             "removed": rules(row.removed), "details": json.loads(row.details or "{}"),
             "hash": row.hash, "prev_hash": row.prev_hash}

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -119,3 +128,40 @@ class Department(db.Model):
     tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), default="")
+
+
+class DecisionLog(db.Model):
+    """Decisions as answered (R19): every deny, every high-risk allow, a sample of the other
+    allows. Written in batches by each worker's decision-log thread, never by a request.
+    The deciding rule is worked out when the entry is read, from the policy at `revision`."""
+
+    __tablename__ = "decision_log"
+    __table_args__ = (Index("ix_decision_log_tenant_at", "tenant", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # first time asked
+    # The same decision asked again within one write interval is this entry, counted.
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    subject: Mapped[str] = mapped_column(String(64))
+    store: Mapped[str] = mapped_column(String(64))
+    permission: Mapped[str] = mapped_column(String(130))
+    product: Mapped[str] = mapped_column(String(64), default="")
+    second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    sampled: Mapped[bool] = mapped_column(Boolean, default=False)  # an allow kept by sampling
+
+
+class RuleExpiry(db.Model):
+    """When a time-boxed grant stops counting. The rule itself is an ordinary row of
+    policy_rule; at `expires_at` a worker removes it in a write of its own (actor
+    system:expiry), so the ledger records the expiry like any other change."""
+
+    __tablename__ = "rule_expiry"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(512), primary_key=True)  # the rule as CSV
+    expires_at: Mapped[str] = mapped_column(String(32), index=True)  # ISO 8601 UTC, "...Z"

@@ -30,6 +30,7 @@ from .models import (
     PolicyHead,
     PolicyRule,
     RevisionLog,
+    RuleExpiry,
     SubAccount,
     Tenant,
     db,
@@ -108,7 +109,10 @@ def directory(tenant: str, row: Tenant | None = None) -> Directory:
         .order_by(Department.id)).all())
     row = row if row is not None else db.session.get(Tenant, tenant)
     settings = Settings(row.max_sub_accounts) if row is not None else Settings()
-    return Directory(accounts, departments, settings)
+    expiries = dict(db.session.execute(
+        select(RuleExpiry.rule, RuleExpiry.expires_at).where(RuleExpiry.tenant == tenant)
+        .order_by(RuleExpiry.rule)).all())
+    return Directory(accounts, departments, settings, expiries)
 
 
 def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
@@ -125,6 +129,16 @@ def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
             db.session.merge(Department(tenant=tenant, id=dept, name=name))
             details.setdefault("departments", {})[dept] = {
                 "before": before.departments.get(dept), "after": name}
+    for rule in before.expiries.keys() | after.expiries.keys():
+        old, new = before.expiries.get(rule), after.expiries.get(rule)
+        if old == new:
+            continue
+        if new is None:
+            db.session.execute(delete(RuleExpiry).where(RuleExpiry.tenant == tenant,
+                                                        RuleExpiry.rule == rule))
+        else:
+            db.session.merge(RuleExpiry(tenant=tenant, rule=rule, expires_at=new))
+        details.setdefault("expiries", {})[rule] = {"before": old, "after": new}
     if before.settings != after.settings:
         row = db.session.get(Tenant, tenant)
         row.max_sub_accounts = after.settings.max_sub_accounts
@@ -258,7 +272,8 @@ def write(
         loaded = policy.directory.copy()
         value = edit(policy)
         details = _save_directory(tenant, loaded, policy.directory) | _key_changes()
-        if not (policy.changed or bump_keys or db.session.new or db.session.dirty):
+        if not (policy.changed or bump_keys or db.session.new or db.session.dirty
+                or "expiries" in details):
             db.session.rollback()
             return WriteResult(revision - 1, False, value)
         _apply(tenant, policy)
@@ -321,5 +336,15 @@ def read(tenant: str) -> TenantPolicy:
         return TenantPolicy(tenant, tenant_rules(tenant), directory(tenant))
     except (DBAPIError, PendingRollbackError) as exc:
         raise Unavailable("the policy database is unavailable") from exc
+    finally:
+        db.session.rollback()
+
+
+def expiries() -> list[tuple[str, str, str]]:
+    """Every time-boxed grant as (expires_at, tenant, rule CSV), soonest first."""
+    try:
+        return [tuple(r) for r in db.session.execute(
+            select(RuleExpiry.expires_at, RuleExpiry.tenant, RuleExpiry.rule)
+            .order_by(RuleExpiry.expires_at)).all()]
     finally:
         db.session.rollback()

@@ -1,0 +1,39 @@
+"""The decision log (R19): what was decided, for whom, when, and by which rule."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from .. import decision_history
+from . import schemas
+from .auth import authenticate, authz, principal
+
+blp = Blueprint("decisions", __name__, url_prefix="/v1", description="The decision log (R19)")
+blp.before_request(authenticate)
+
+
+def _reader(tenant: str) -> None:
+    service = authz()
+    service.require_owner(principal(), tenant)
+    service.require_tenant(tenant)
+
+
+@blp.route("/tenants/<tenant>/decisions", methods=["GET"])
+@blp.arguments(schemas.DecisionQuery, location="query")
+@blp.response(200, schemas.DecisionPage)
+def decisions(query: dict, tenant: str):
+    """Logged decisions, newest first: every deny, every high-risk allow and a sample of
+    other allows, each with the rule that decided it at its revision."""
+    _reader(tenant)
+    total, entries = decision_history.entries(tenant, query)
+    return {"total": total, "page": query["page"], "per_page": query["per_page"],
+            "entries": entries}
+
+
+@blp.route("/tenants/<tenant>/unused-grants", methods=["GET"])
+@blp.arguments(schemas.UnusedQuery, location="query")
+@blp.response(200, schemas.UnusedGrants)
+def unused_grants(query: dict, tenant: str):
+    """Role grants and supplementary permissions that decided no logged allow in `days`."""
+    _reader(tenant)
+    return decision_history.unused_grants(tenant, query["days"])

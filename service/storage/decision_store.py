@@ -1,0 +1,40 @@
+"""Reading the decision log (written by service/decision_log.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
+
+from ..domain.errors import Unavailable
+from .models import DecisionLog, db
+
+
+def find(tenant: str, *, store: str | None = None, subject: str | None = None,
+         permission: str | None = None, allowed: bool | None = None,
+         since: datetime | None = None, until: datetime | None = None,
+         limit: int = 50, offset: int = 0) -> tuple[int, list[DecisionLog]]:
+    """(how many match, one page of them, newest first)."""
+    where = [DecisionLog.tenant == tenant]
+    for column, value in ((DecisionLog.store, store), (DecisionLog.subject, subject),
+                          (DecisionLog.permission, permission),
+                          (DecisionLog.allowed, allowed)):
+        if value is not None:
+            where.append(column == value)
+    if since is not None:
+        where.append(DecisionLog.last_at >= since)
+    if until is not None:
+        where.append(DecisionLog.at < until)
+    try:
+        total = db.session.execute(select(func.count()).select_from(DecisionLog)
+                                   .where(*where)).scalar_one()
+        rows = db.session.execute(select(DecisionLog).where(*where)
+                                  .order_by(DecisionLog.at.desc(), DecisionLog.id.desc())
+                                  .limit(limit).offset(offset)).scalars().all()
+        db.session.expunge_all()
+        return total, rows
+    except (DBAPIError, PendingRollbackError) as exc:
+        raise Unavailable("the decision log is unavailable") from exc
+    finally:
+        db.session.rollback()
