@@ -1,5 +1,6 @@
 # The service behind gunicorn. Configure with the environment:
 #   AUTHZ_MODE=production AUTHZ_ADMIN_KEY=<id>.<secret> DATABASE_URL=postgresql://...
+#   AUTHZ_SESSION_SECRET=<32+ random characters, the same on every instance>
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \

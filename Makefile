@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test install lint clean bench bench-decision-log bench-propagation fuzz
+.PHONY: run test install browser lint clean bench bench-decision-log bench-propagation fuzz
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,13 @@ run: install
 	$(BIN)/flask --app service init-db --seed
 	PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py 'service:create_app()'
 
-## Lint, then the whole suite on SQLite and PostgreSQL.
-test: install
+## The console's browser tests drive Debian's Chromium through Playwright (Playwright's own
+## browser download is not reachable here).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+
+## Lint, then the whole suite on SQLite and PostgreSQL, the console in headless Chromium.
+test: install browser
 	$(BIN)/ruff check service tests bench authz_client examples
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

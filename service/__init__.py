@@ -26,7 +26,7 @@ def create_app(config: object = None) -> Flask:
     # pycasbin logs the whole model at INFO for every enforcer it builds (one per tenant).
     logging.getLogger("casbin").setLevel(logging.WARNING)
 
-    from . import api, cli
+    from . import api, cli, console
     from .authz import Authz
     from .decision_log import DecisionLog
     from .storage.models import db
@@ -37,6 +37,7 @@ def create_app(config: object = None) -> Flask:
     service = app.extensions["authz"] = Authz(settings)
     service.decision_log = DecisionLog(app, settings)
     api.init_app(app)
+    console.init_app(app)
     cli.init_app(app)
     if settings["AUTHZ_MODE"] == "production":
         _refuse_development_keys(app)

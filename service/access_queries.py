@@ -45,6 +45,17 @@ def stores_where(service: Authz, tenant: str, login: str, permission: str,
     return _allowed(service, tenant, permission, second_factor, pairs, "store")
 
 
+def explained_matrix(service: Authz, tenant: str, store: str, second_factor: bool
+                     ) -> tuple[list[str], dict[str, dict[str, object]]]:
+    """(subjects, subject -> permission -> Explanation) for one store: the matrix with the
+    reason of every cell (the console shows it on hover and the rules on click)."""
+    R.identifier(store, "store")
+    subjects = service.decider.assigned(tenant, store)
+    return subjects, {s: {p.name: service.decider.explain(_request(tenant, s, store, p,
+                                                                   second_factor))
+                          for p in catalogue.PERMISSIONS} for s in subjects}
+
+
 def matrix(service: Authz, tenant: str, store: str, second_factor: bool
            ) -> tuple[list[str], list[str], dict[str, list[str]]]:
     """(subjects, permissions, subject -> permissions allowed) for one store."""

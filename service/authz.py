@@ -77,6 +77,14 @@ class Authz:
             raise Forbidden("this key may not change this tenant")
 
     @staticmethod
+    def require_reader(principal: keys.Principal, tenant: str) -> None:
+        """Owner and audit keys read their own tenant only; the admin every tenant."""
+        if principal.scope == "admin":
+            return
+        if principal.scope not in keys.READERS or principal.tenant != tenant:
+            raise Forbidden("this key may not read this tenant")
+
+    @staticmethod
     def require_admin(principal: keys.Principal) -> None:
         if principal.scope != "admin":
             raise Forbidden("only the platform admin key may do this")
@@ -110,6 +118,14 @@ class Authz:
         WRITES.labels("committed" if result.changed else "unchanged").inc()
         self.replica.committed(result)
         return result.revision, result.value  # type: ignore[return-value]
+
+    def preview(self, principal: keys.Principal, tenant: str,
+                edit: Callable[[TenantPolicy], T]) -> tuple[int, T]:
+        """What `edit` would report, run on a fresh copy of the committed policy: nothing
+        is written (the previews of batch assignment and store revocation)."""
+        self.require_owner(principal, tenant)
+        self.require_tenant(tenant)
+        return self.replica.revision, edit(policy_store.read(tenant))
 
     def require_tenant(self, tenant: str) -> None:
         if db.session.get(Tenant, tenant) is None:

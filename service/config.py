@@ -19,13 +19,17 @@ DEV_TENANT_KEYS = {
     # tenant: {scope: token}
     "acme": {
         "owner": "acme-owner.dev-acme-owner-secret-0001",
+        "audit": "acme-audit.dev-acme-audit-secret-0001",
         "check": "acme-check.dev-acme-check-secret-0001",
     },
     "globex": {
         "owner": "globex-owner.dev-globex-owner-secret-01",
+        "audit": "globex-audit.dev-globex-audit-secret-01",
         "check": "globex-check.dev-globex-check-secret-01",
     },
 }
+# Signs the console's session cookies; every worker and instance must share it.
+DEV_SESSION_SECRET = "dev-console-session-secret-not-for-production"
 DEV_TOKENS = {DEV_ADMIN_KEY} | {t for scopes in DEV_TENANT_KEYS.values() for t in scopes.values()}
 
 
@@ -60,6 +64,10 @@ DEFAULTS = {
     "AUTHZ_DECISION_LOG_SAMPLE": 0.01,
     "AUTHZ_DECISION_LOG_INTERVAL": 1.0,  # seconds between batched writes (0: no thread)
     "AUTHZ_DECISION_LOG_RETENTION_DAYS": 30,
+    # The admin console (/console): the key that signs its session cookies (shared by all
+    # workers and instances), and how long a login lasts.
+    "AUTHZ_SESSION_SECRET": None,
+    "AUTHZ_SESSION_HOURS": 8,
 }
 
 
@@ -126,6 +134,16 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
     ):
         raise ConfigError("AUTHZ_DATABASE_URL", "required (or DATABASE_URL)")
     settings["AUTHZ_DATABASE_URL"] = database_url(settings["AUTHZ_DATABASE_URL"])
+    secret = settings["AUTHZ_SESSION_SECRET"]
+    if not secret:
+        if mode == "production":
+            raise ConfigError("AUTHZ_SESSION_SECRET", "required in production mode")
+        settings["AUTHZ_SESSION_SECRET"] = secret = DEV_SESSION_SECRET
+    if mode == "production" and secret == DEV_SESSION_SECRET:
+        raise ConfigError("AUTHZ_SESSION_SECRET", "is the development secret")
+    if len(str(secret)) < 32:
+        raise ConfigError("AUTHZ_SESSION_SECRET", "must be at least 32 characters")
+    _number(settings, "AUTHZ_SESSION_HOURS", float, 0.05)
     for path_key in ("AUTHZ_MODEL_PATH",):
         if not Path(settings[path_key]).is_file():
             raise ConfigError(path_key, f"no file at {settings[path_key]}")

@@ -46,7 +46,7 @@ def import_policy(service: Authz, principal: Principal, tenant: str, text: str, 
 
 def diff(service: Authz, principal: Principal, tenant: str, start: int, end: int) -> dict:
     """What changed in the tenant's rules from revision `start` to revision `end`."""
-    service.require_owner(principal, tenant)
+    service.require_reader(principal, tenant)
     service.require_tenant(tenant)
     if start < 0 or end < 0:
         raise InvalidInput("revisions are 0 or more", {"from": ["0 or more"]})

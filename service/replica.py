@@ -201,6 +201,16 @@ class Replica:
             raise Unauthorized("this key has expired")  # the end of a rotation's overlap
         return principal
 
+    def key_holder(self, key_id: str, digest: str) -> keys.Principal:
+        """The tenant key `key_id` whose token hashes to `digest` (a console session keeps
+        these, never the token), or 401: revoked, expired or unknown keys end sessions."""
+        record = self._keys.get(key_id)
+        if record is None or not hmac.compare_digest(record.secret_hash, digest):
+            raise Unauthorized("this key is no longer valid")
+        if record.valid_until is not None and time.time() >= record.valid_until:
+            raise Unauthorized("this key has expired")
+        return keys.Principal(key_id, record.scope, record.tenant)
+
     def _verify(self, token: str, digest: str) -> tuple[keys.Principal, float | None]:
         key_id = keys.key_id_of(token)
         if key_id is None:

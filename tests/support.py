@@ -15,8 +15,10 @@ PG_ADMIN_URL = os.environ.get(
 )
 ACME_OWNER = service_config.DEV_TENANT_KEYS["acme"]["owner"]
 ACME_CHECK = service_config.DEV_TENANT_KEYS["acme"]["check"]
+ACME_AUDIT = service_config.DEV_TENANT_KEYS["acme"]["audit"]
 GLOBEX_OWNER = service_config.DEV_TENANT_KEYS["globex"]["owner"]
 GLOBEX_CHECK = service_config.DEV_TENANT_KEYS["globex"]["check"]
+GLOBEX_AUDIT = service_config.DEV_TENANT_KEYS["globex"]["audit"]
 ADMIN = service_config.DEV_ADMIN_KEY
 
 

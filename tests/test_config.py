@@ -21,6 +21,12 @@ from service import config, create_app
     ({"AUTHZ_WRITE_RATE_LIMIT": "0/minute"}, "AUTHZ_WRITE_RATE_LIMIT"),
     ({"AUTHZ_RATE_LIMIT_REDIS_URL": "http://cache"}, "AUTHZ_RATE_LIMIT_REDIS_URL"),
     ({"AUTHZ_REQUEST_LOG": "sometimes"}, "AUTHZ_REQUEST_LOG"),
+    ({"AUTHZ_MODE": "production", "AUTHZ_ADMIN_KEY": "ops.0123456789abcdef0123",
+      "AUTHZ_DATABASE_URL": "sqlite://"}, "AUTHZ_SESSION_SECRET"),
+    ({"AUTHZ_MODE": "production", "AUTHZ_ADMIN_KEY": "ops.0123456789abcdef0123",
+      "AUTHZ_DATABASE_URL": "sqlite://", "AUTHZ_SESSION_SECRET": config.DEV_SESSION_SECRET},
+     "AUTHZ_SESSION_SECRET"),
+    ({"AUTHZ_SESSION_SECRET": "short"}, "AUTHZ_SESSION_SECRET"),
 ])
 def test_bad_settings_stop_start_up_naming_the_key(settings, key):
     with pytest.raises(SystemExit) as stopped:
@@ -38,5 +44,6 @@ def test_environment_is_read_with_the_prefix_and_database_url():
 def test_production_starts_with_a_real_key(tmp_path):
     app = create_app({"AUTHZ_MODE": "production",
                       "AUTHZ_ADMIN_KEY": "ops.0123456789abcdef0123456789abcdef",
-                      "AUTHZ_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"})
+                      "AUTHZ_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+                      "AUTHZ_SESSION_SECRET": "a-real-secret-of-at-least-32-characters"})
     assert app.config["AUTHZ_MODE"] == "production"

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from .support import ACME_CHECK, ACME_OWNER, GLOBEX_CHECK, GLOBEX_OWNER, bearer
+from .support import (
+    ACME_AUDIT,
+    ACME_CHECK,
+    ACME_OWNER,
+    GLOBEX_AUDIT,
+    GLOBEX_CHECK,
+    GLOBEX_OWNER,
+    bearer,
+)
 from .test_hostile import ROUTES, snapshot
 
 READS = ["/v1/tenants/acme/policy", "/v1/tenants/acme/export.csv", "/v1/tenants/acme/roles",
@@ -42,8 +50,8 @@ def _fits(template: str, path: str) -> bool:
                                                                                   strict=True))
 
 
-@pytest.mark.parametrize("token", [GLOBEX_OWNER, GLOBEX_CHECK, ACME_CHECK],
-                         ids=["other-owner", "other-check", "own-check"])
+@pytest.mark.parametrize("token", [GLOBEX_OWNER, GLOBEX_CHECK, GLOBEX_AUDIT, ACME_CHECK],
+                         ids=["other-owner", "other-check", "other-audit", "own-check"])
 def test_foreign_and_check_keys_change_nothing(app, client, token):
     before = snapshot(app)
     for method, path, body, _ in ROUTES + MORE:
@@ -54,6 +62,23 @@ def test_foreign_and_check_keys_change_nothing(app, client, token):
     for path in READS:
         response = client.get(path, headers=bearer(token))
         assert response.status_code == 403, (path, response.status_code)
+
+
+def test_the_audit_key_reads_its_tenant_and_changes_nothing(app, client):
+    """An auditor reads everything of its tenant but its keys, and writes nothing; linting
+    a file is a read (it changes nothing)."""
+    before = snapshot(app)
+    for method, path, body, _ in ROUTES + MORE:
+        response = client.open(path, method=method, json=body, headers=bearer(ACME_AUDIT))
+        expected = 200 if path.endswith("/lint") else 403
+        assert response.status_code == expected, (method, path, response.status_code)
+    response = client.delete("/v1/tenants/acme/stores/amazon-us?dry_run=true",
+                             headers=bearer(ACME_AUDIT))
+    assert response.status_code == 403  # a preview of a change is the owner's
+    assert snapshot(app) == before
+    for path in READS:
+        response = client.get(path, headers=bearer(ACME_AUDIT))
+        assert response.status_code == (403 if path.endswith("/keys") else 200), path
 
 
 def test_the_owner_key_itself_gets_through_every_route(app, client):

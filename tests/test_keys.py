@@ -98,7 +98,7 @@ def test_production_refuses_development_keys(tmp_path):
     real_admin = "ops.0123456789abcdef0123456789abcdef"
     with pytest.raises(SystemExit) as stopped:
         create_app({"AUTHZ_MODE": "production", "AUTHZ_ADMIN_KEY": real_admin,
-                    "AUTHZ_DATABASE_URL": url})
+                    "AUTHZ_DATABASE_URL": url, "AUTHZ_SESSION_SECRET": "s" * 40})
     assert "development keys" in str(stopped.value) and "acme-owner" in str(stopped.value)
 
 
@@ -111,7 +111,8 @@ def test_production_workers_ignore_development_keys_even_if_started(tmp_path, mo
 
     monkeypatch.setattr(service, "_refuse_development_keys", lambda app: None)
     app = create_app({"AUTHZ_MODE": "production", "AUTHZ_DATABASE_URL": url,
-                      "AUTHZ_ADMIN_KEY": "ops.0123456789abcdef0123456789abcdef"})
+                      "AUTHZ_ADMIN_KEY": "ops.0123456789abcdef0123456789abcdef",
+                      "AUTHZ_SESSION_SECRET": "s" * 40})
     client = app.test_client()
     assert client.post("/check", json=ALICE, headers=bearer(ACME_CHECK)).status_code == 401
     assert config.DEV_ADMIN_KEY != app.config["AUTHZ_ADMIN_KEY"]

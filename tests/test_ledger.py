@@ -35,8 +35,9 @@ def test_entries_say_who_when_why_and_what(owner):
     assert note["details"]["accounts"]["alice"]["before"]["note"] == ""
     assert note["details"]["accounts"]["alice"]["after"]["note"] == "on leave"
     assert settings["actor"] == "admin:admin-dev"
-    assert settings["details"]["settings"] == {"before": {"max_sub_accounts": 99},
-                                               "after": {"max_sub_accounts": 50}}
+    assert settings["details"]["settings"] == {
+        "before": {"max_sub_accounts": 99, "language": "en"},
+        "after": {"max_sub_accounts": 50, "language": "en"}}
     (key_id, change), = keys["details"]["keys"].items()
     assert change["created"] is True and change["scope"] == "check"
     assert "token" not in str(keys) and key_id.startswith("k-")

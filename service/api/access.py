@@ -18,7 +18,7 @@ blp.before_request(authenticate)
 
 def _reader(tenant: str):
     service = authz()
-    service.require_owner(principal(), tenant)
+    service.require_reader(principal(), tenant)
     service.require_tenant(tenant)
     return service
 

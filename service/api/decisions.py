@@ -14,7 +14,7 @@ blp.before_request(authenticate)
 
 def _reader(tenant: str) -> None:
     service = authz()
-    service.require_owner(principal(), tenant)
+    service.require_reader(principal(), tenant)
     service.require_tenant(tenant)
 
 

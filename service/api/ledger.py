@@ -18,7 +18,7 @@ blp.before_request(authenticate)
 def entries(query: dict, tenant: str):
     """The tenant's changes, newest first: filter by store, sub-account, actor and time."""
     service = authz()
-    service.require_owner(principal(), tenant)
+    service.require_reader(principal(), tenant)
     service.require_tenant(tenant)
     total, page = ledger.query(tenant, store=query.get("store"),
                                subject=query.get("subject"), actor=query.get("actor"),

@@ -31,9 +31,9 @@ def _write(tenant: str, body: dict, edit, **kwargs) -> int:
 
 
 def read(tenant: str) -> A.TenantPolicy:
-    """The tenant's committed policy, for its owner (or the admin)."""
+    """The tenant's committed policy, for its owner or auditor (or the admin)."""
     service = authz()
-    service.require_owner(principal(), tenant)
+    service.require_reader(principal(), tenant)
     service.require_tenant(tenant)
     return policy_store.read(tenant)
 
@@ -76,12 +76,18 @@ def create_store(body: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/stores/<store>", methods=["DELETE"])
+@blp.arguments(schemas.DryRunQuery, location="query")
 @blp.response(200, schemas.StoreRevoked)
-def revoke_store(tenant: str, store: str):
+def revoke_store(query: dict, tenant: str, store: str):
     """Revoke a store: every grant, assignment and deny in it goes; defaults move to the
-    earliest assigned remaining store; a sub-account left with none is disabled (R16)."""
-    revision, report = write(tenant, {}, lambda p: S.revoke_store(p, store))
-    return {"revision": revision, **report}
+    earliest assigned remaining store; a sub-account left with none is disabled (R16).
+    With ?dry_run=true: the same report (the cascade), nothing written."""
+    if query["dry_run"]:
+        revision, report = authz().preview(principal(), tenant,
+                                           lambda p: S.revoke_store(p, store))
+    else:
+        revision, report = write(tenant, {}, lambda p: S.revoke_store(p, store))
+    return {"revision": revision, "dry_run": query["dry_run"], **report}
 
 
 @blp.route("/tenants/<tenant>/stores/<store>/mode", methods=["PUT"])

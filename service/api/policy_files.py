@@ -20,7 +20,7 @@ def lint(body: dict, tenant: str):
     """Findings for a policy file meant for this tenant: invalid lines, rules of another
     tenant, owner-only grants, a missing owner rule, roles nobody holds, denies that
     shadow nothing, stores the file does not declare. Changes nothing."""
-    authz().require_owner(principal(), tenant)
+    authz().require_reader(principal(), tenant)
     return {"findings": policy_io.lint(body["csv"], tenant)}
 
 

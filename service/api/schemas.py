@@ -7,6 +7,7 @@ from marshmallow import RAISE, ValidationError, fields, validate
 
 from ..domain import keys
 from ..domain import rules as R
+from ..domain.accounts import LANGUAGES
 from ..domain.policy_admin import ALL_STORES
 
 
@@ -167,15 +168,24 @@ class Stores(Write):
     stores = fields.List(Identifier(), required=True, validate=validate.Length(max=10_000))
 
 
+class StoreChanges(ma.Schema):
+    added = fields.List(fields.String())
+    removed = fields.List(fields.String())
+
+
 class AssignmentReport(Revision):
+    dry_run = fields.Boolean()
     mode = fields.String()
     subjects = fields.List(fields.String())
+    changes = fields.Dict(keys=fields.String(), values=fields.Nested(StoreChanges), metadata={
+        "description": "login -> stores added and removed (sub-accounts with a change)"})
     default_store_changed = fields.Dict(keys=fields.String(), values=fields.String(),
                                         metadata={"description": "login -> new default store"})
     disabled = fields.List(fields.String(), metadata={"description": "left with no store"})
 
 
 class StoreRevoked(Revision):
+    dry_run = fields.Boolean()
     store = fields.String()
     removed_rules = fields.List(fields.String())
     default_store_changed = fields.Dict(keys=fields.String(), values=fields.String())
@@ -270,6 +280,13 @@ class BatchStores(Write):
     subjects = fields.List(fields.String(), required=True,
                            validate=validate.Length(min=1, max=1000))
     stores = fields.List(fields.String(), required=True, validate=validate.Length(max=10_000))
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "Answer what would change, change nothing"})
+
+
+class DryRunQuery(ma.Schema):
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "Answer what would change, change nothing"})
 
 
 class NewDepartment(Write):
@@ -295,11 +312,14 @@ class TenantSettings(Write):
     max_sub_accounts = fields.Integer(validate=validate.Range(min=0, max=100_000))
     step_up = fields.Boolean(metadata={"description": "High-risk permissions need a second "
                                                       "factor (R10)"})
+    language = fields.String(validate=validate.OneOf(LANGUAGES),
+                             metadata={"description": "The console's language"})
 
 
 class TenantSettingsRead(Revision):
     max_sub_accounts = fields.Integer()
     step_up = fields.Boolean()
+    language = fields.String()
 
 
 class CataloguePermission(ma.Schema):
@@ -328,7 +348,7 @@ class StoreProducts(Revision):
 
 
 class NewKey(Write):
-    scope = fields.String(required=True, validate=validate.OneOf(["owner", "check"]))
+    scope = fields.String(required=True, validate=validate.OneOf(keys.SCOPES))
     replaces = fields.String(validate=validate.Regexp(rf"^{keys.KEY_ID}\Z"), metadata={
         "description": "Key id this one rotates out: it keeps working for overlap_seconds"})
     overlap_seconds = fields.Integer(strict=True, load_default=86_400,

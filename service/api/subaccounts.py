@@ -93,10 +93,16 @@ def set_default_store(body: dict, tenant: str, login: str):
 @blp.arguments(schemas.BatchStores)
 @blp.response(200, schemas.AssignmentReport)
 def batch_stores(body: dict, tenant: str):
-    """Add, remove or reset stores for many sub-accounts at once; all or nothing (R14)."""
-    revision, report = write(tenant, body, lambda p: S.batch_assign(
-        p, body["mode"], body["subjects"], body["stores"]))
-    return {"revision": revision, **report}
+    """Add, remove or reset stores for many sub-accounts at once; all or nothing (R14).
+    With dry_run: what would change, nothing written."""
+    def edit(policy):
+        return S.batch_assign(policy, body["mode"], body["subjects"], body["stores"])
+
+    if body["dry_run"]:
+        revision, report = authz().preview(principal(), tenant, edit)
+    else:
+        revision, report = write(tenant, body, edit)
+    return {"revision": revision, "dry_run": body["dry_run"], **report}
 
 
 @blp.route("/tenants/<tenant>/departments", methods=["POST"])
@@ -132,11 +138,15 @@ def rename_department(body: dict, tenant: str, department: str):
 @blp.route("/tenants/<tenant>/settings", methods=["GET"])
 @blp.response(200, schemas.TenantSettingsRead)
 def get_settings(tenant: str):
-    """The tenant's settings: the sub-account cap (R11) and step-up (R10)."""
+    """The tenant's settings: the sub-account cap (R11), step-up (R10), console language."""
     policy = read(tenant)
-    return {"revision": authz().replica.revision,
-            "max_sub_accounts": policy.directory.settings.max_sub_accounts,
-            "step_up": S.step_up_enabled(policy)}
+    return {"revision": authz().replica.revision, **_settings(policy)}
+
+
+def _settings(policy) -> dict:
+    return {"max_sub_accounts": policy.directory.settings.max_sub_accounts,
+            "step_up": S.step_up_enabled(policy),
+            "language": policy.directory.settings.language}
 
 
 @blp.route("/tenants/<tenant>/settings", methods=["PATCH"])
@@ -153,8 +163,9 @@ def update_settings(body: dict, tenant: str):
             S.set_max_sub_accounts(policy, body["max_sub_accounts"])
         if "step_up" in body:
             S.set_step_up(policy, body["step_up"])
-        return {"max_sub_accounts": policy.directory.settings.max_sub_accounts,
-                "step_up": S.step_up_enabled(policy)}
+        if "language" in body:
+            S.set_language(policy, body["language"])
+        return _settings(policy)
 
     revision, settings = write(tenant, body, edit)
     return {"revision": revision, **settings}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 DEFAULT_MAX_SUB_ACCOUNTS = 99
+LANGUAGES = ("en", "zh-CN")  # the console's languages; the first is the default
 
 # Built-in role templates every new tenant starts with (R6); tenants may edit them.
 BUILTIN_ROLES: dict[str, tuple[str, ...]] = {
@@ -46,6 +47,7 @@ class Account:
 @dataclass
 class Settings:
     max_sub_accounts: int = DEFAULT_MAX_SUB_ACCOUNTS
+    language: str = LANGUAGES[0]
 
 
 @dataclass

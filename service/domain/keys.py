@@ -8,8 +8,10 @@ import secrets
 from dataclasses import dataclass
 
 OWNER = "owner"  # edits its tenant's policy
+AUDIT = "audit"  # reads its tenant's policy, ledger and decision log; can write nothing
 CHECK = "check"  # asks /check for its tenant's decisions; can write nothing
-SCOPES = (OWNER, CHECK)
+SCOPES = (OWNER, AUDIT, CHECK)
+READERS = (OWNER, AUDIT)  # who may read a tenant's policy and its history
 
 KEY_ID = r"[a-z0-9-]{1,64}"
 _TOKEN = re.compile(rf"({KEY_ID})\.([A-Za-z0-9_-]{{16,128}})")
@@ -49,7 +51,7 @@ class Principal:
     """Who is calling: the platform admin (every tenant) or one tenant's key."""
 
     key_id: str
-    scope: str  # "admin", OWNER or CHECK
+    scope: str  # "admin" or one of SCOPES
     tenant: str | None  # None for the admin
 
     def describe(self) -> str:

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from . import catalogue
 from . import policy_admin as A
 from . import rules as R
-from .accounts import BUILTIN_ROLES, Account
+from .accounts import BUILTIN_ROLES, LANGUAGES, Account
 from .errors import Conflict, InvalidInput, LimitReached, NotFound
 from .rules import Kind, Rule
 from .tenant_policy import TenantPolicy
@@ -33,6 +33,14 @@ def set_max_sub_accounts(policy: TenantPolicy, limit: int) -> None:
         raise InvalidInput("max_sub_accounts must be a whole number >= 0",
                            {"max_sub_accounts": ["whole number >= 0"]})
     policy.directory.settings.max_sub_accounts = limit
+
+
+def set_language(policy: TenantPolicy, language: str) -> None:
+    """The language the tenant's console speaks."""
+    if language not in LANGUAGES:
+        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}",
+                           {"language": list(LANGUAGES)})
+    policy.directory.settings.language = language
 
 
 # -- sub-accounts (R4, R11, R12, R15) ------------------------------------------------------
@@ -141,13 +149,16 @@ def batch_assign(policy: TenantPolicy, mode: str, logins: Sequence[str],
     if errors:
         raise NotFound("nothing was changed: " + "; ".join(
             f"{k}: {', '.join(v)}" for k, v in errors.items()), errors)
-    report: dict = {"mode": mode, "subjects": list(dict.fromkeys(logins))}
+    report: dict = {"mode": mode, "subjects": list(dict.fromkeys(logins)), "changes": {}}
     for login in report["subjects"]:
         current = set(A.assigned_stores(policy, login))
         wanted = set(stores)
         add = wanted - current if mode in ("add", "reset") else set()
         drop = (current & wanted if mode == "remove"
                 else current - wanted if mode == "reset" else set())
+        if add or drop:
+            report["changes"][login] = {"added": [s for s in stores if s in add],
+                                        "removed": sorted(drop)}
         for store in stores:  # in the order given, so "earliest assigned" is predictable
             if store in add:
                 policy.add(_assignment(policy, login, store))

@@ -92,6 +92,8 @@ class Tenant(db.Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     max_sub_accounts: Mapped[int] = mapped_column(Integer, default=99)
+    # The console's language for this tenant (domain/accounts.LANGUAGES).
+    language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
 
 
 class ApiKey(db.Model):

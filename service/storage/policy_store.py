@@ -108,7 +108,7 @@ def directory(tenant: str, row: Tenant | None = None) -> Directory:
         select(Department.id, Department.name).where(Department.tenant == tenant)
         .order_by(Department.id)).all())
     row = row if row is not None else db.session.get(Tenant, tenant)
-    settings = Settings(row.max_sub_accounts) if row is not None else Settings()
+    settings = Settings(row.max_sub_accounts, row.language) if row is not None else Settings()
     expiries = dict(db.session.execute(
         select(RuleExpiry.rule, RuleExpiry.expires_at).where(RuleExpiry.tenant == tenant)
         .order_by(RuleExpiry.rule)).all())
@@ -142,6 +142,7 @@ def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
     if before.settings != after.settings:
         row = db.session.get(Tenant, tenant)
         row.max_sub_accounts = after.settings.max_sub_accounts
+        row.language = after.settings.language
         details["settings"] = {"before": asdict(before.settings),
                                "after": asdict(after.settings)}
     return details
@@ -334,6 +335,17 @@ def read(tenant: str) -> TenantPolicy:
     """The tenant's rules and directory as committed, for reading."""
     try:
         return TenantPolicy(tenant, tenant_rules(tenant), directory(tenant))
+    except (DBAPIError, PendingRollbackError) as exc:
+        raise Unavailable("the policy database is unavailable") from exc
+    finally:
+        db.session.rollback()
+
+
+def tenant_language(tenant: str) -> str:
+    """The tenant's console language (Settings.language), without reading its policy."""
+    try:
+        row = db.session.execute(select(Tenant.language).where(Tenant.id == tenant)).first()
+        return row[0] if row else Settings().language
     except (DBAPIError, PendingRollbackError) as exc:
         raise Unavailable("the policy database is unavailable") from exc
     finally:

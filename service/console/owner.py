@@ -1,0 +1,446 @@
+"""The owner's pages: sub-accounts, departments, role templates, stores, batch assignment
+with a preview, store revocation with a preview of the cascade, settings. Each write is the
+API's: the same schema checks the form, the same domain function edits the policy."""
+
+from __future__ import annotations
+
+import math
+
+from flask import g, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from ..api import schemas
+from ..domain import catalogue
+from ..domain import policy_admin as A
+from ..domain import subaccounts as S
+from ..domain.errors import Forbidden
+from ..storage import policy_store
+from . import bp, i18n, signin
+from .forms import (
+    EMPTY,
+    FIELD_ERRORS,
+    commit,
+    field_errors,
+    invalid,
+    listed,
+    optional,
+    saved,
+    service,
+    text,
+    write_or_show,
+)
+
+PER_PAGE = 50
+
+
+def owner_only() -> None:
+    if g.principal.scope != "owner":
+        raise Forbidden("only the owner key changes the policy")
+
+
+def current_policy():
+    """The committed policy of the signed-in tenant (owner and audit keys may read it)."""
+    authz = service()
+    authz.require_reader(g.principal, g.principal.tenant)
+    return policy_store.read(g.principal.tenant)
+
+
+def _local(path: str | None) -> str | None:
+    """Only a path inside the console may be a redirect target."""
+    return path if path and path.startswith("/console") and not path.startswith("//") \
+        else None
+
+
+# -- signing in ----------------------------------------------------------------------------
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("console/login.html", errors={}, form=EMPTY,
+                               next=_local(request.args.get("next")))
+    if not signin.csrf_ok():
+        return render_template("console/login.html", form=EMPTY, next=None,
+                               errors={"_": [i18n.translate(g.lang, "error.csrf")]}), 400
+    try:
+        signin.sign_in(request.form.get("token", ""))
+    except FIELD_ERRORS + (Forbidden,) as exc:
+        return invalid("console/login.html", exc, next=_local(request.form.get("next")))
+    except Exception as exc:  # Unauthorized: say so next to the field, never which part
+        if getattr(exc, "status", None) != 401:
+            raise
+        return render_template("console/login.html", form=EMPTY, next=None,
+                               errors={"token": [exc.message]})
+    return redirect(_local(request.form.get("next")) or url_for("console.home"))
+
+
+@bp.post("/logout")
+def logout():
+    signin.sign_out()
+    saved("login.signed_out")
+    return redirect(url_for("console.login"))
+
+
+@bp.post("/language")
+def language():
+    if signin.csrf_ok() and request.form.get("lang") in i18n.CATALOGUES:
+        signin.session["lang"] = request.form["lang"]
+    return redirect(_local(request.form.get("next")) or url_for("console.home"))
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("console.subaccounts" if g.principal.scope == "owner"
+                            else "console.matrix"))
+
+
+# -- sub-accounts --------------------------------------------------------------------------
+@bp.get("/subaccounts")
+def subaccounts():
+    owner_only()
+    policy = current_policy()
+    errors = {}
+    try:
+        query = schemas.SubAccountQuery().load({k: v for k, v in request.args.items() if v})
+    except ValidationError as exc:
+        errors, query = {k: list(v) for k, v in exc.messages.items()}, {"page": 1}
+    items = S.listing(policy, status=query.get("status"), store=query.get("store"),
+                      department=query.get("department"), q=query.get("q"))
+    pages = max(1, math.ceil(len(items) / PER_PAGE))
+    page = min(query.get("page", 1), pages)
+    return render_template(
+        "console/subaccounts.html", items=items[(page - 1) * PER_PAGE: page * PER_PAGE],
+        total=len(items), page=page, pages=pages, filters=request.args, errors=errors,
+        stores=sorted(policy.stores()), departments=policy.directory.departments,
+        count=len(policy.directory.accounts), limit=policy.directory.settings.max_sub_accounts)
+
+
+def _new_form(policy, **context):
+    return {"stores": sorted(policy.stores()), "departments": policy.directory.departments,
+            "roles": sorted(policy.roles()), "count": len(policy.directory.accounts),
+            "limit": policy.directory.settings.max_sub_accounts, **context}
+
+
+@bp.route("/subaccounts/new", methods=["GET", "POST"])
+def new_subaccount():
+    owner_only()
+    policy = current_policy()
+    if request.method == "GET":
+        return render_template("console/subaccount_new.html", errors={}, form=EMPTY,
+                               **_new_form(policy))
+    stores = listed("stores")
+    body = optional({"login": text("login"), "display_name": text("display_name"),
+                     "email": text("email"), "stores": stores,
+                     "departments": listed("departments"),
+                     "roles": [{"role": r, "stores": stores} for r in listed("roles")]},
+                    phone=text("phone"), note=text("note"), reason=text("reason"))
+    try:
+        body = schemas.NewSubAccount().load(body)
+        revision, _ = commit(lambda p: S.create_sub_account(
+            p, body["login"], body["stores"], body, body["departments"], body["roles"]),
+            body.get("reason"))
+    except FIELD_ERRORS as exc:
+        return invalid("console/subaccount_new.html", exc, **_new_form(policy))
+    saved("sub.created", login=body["login"], revision=revision)
+    return redirect(url_for("console.subaccount", login=body["login"]))
+
+
+def _account_page(login: str, **context):
+    policy = current_policy()
+    view = S.view(policy, login)
+    return render_template(
+        "console/subaccount.html", account=view, stores=sorted(policy.stores()),
+        departments=policy.directory.departments, roles=sorted(policy.roles()),
+        errors=context.pop("errors", {}), form=context.pop("form", EMPTY), **context)
+
+
+@bp.get("/subaccounts/<login>")
+def subaccount(login: str):
+    owner_only()
+    return _account_page(login)
+
+
+def _account_write(login: str, section: str, edit):
+    return write_or_show(edit, section,
+                         lambda errors, form: _account_page(login, errors=errors, form=form),
+                         url_for("console.subaccount", login=login) + f"#{section}")
+
+
+@bp.post("/subaccounts/<login>/profile")
+def subaccount_profile(login: str):
+    owner_only()
+    body = optional({"display_name": text("display_name"),
+                     "note": request.form.get("note", "")},
+                    email=text("email"), phone=text("phone"), reason=text("reason"))
+    return _account_write(login, "profile", lambda p: S.update_profile(
+        p, login, schemas.Profile().load(body)))
+
+
+@bp.post("/subaccounts/<login>/status")
+def subaccount_status(login: str):
+    owner_only()
+    disabled = request.form.get("disabled") == "1"
+    return _account_write(login, "status", lambda p: A.set_disabled(p, login, disabled))
+
+
+@bp.post("/subaccounts/<login>/stores")
+def subaccount_stores(login: str):
+    owner_only()
+    stores, default = listed("stores"), text("default_store")
+
+    def edit(policy):
+        schemas.Stores().load({"stores": stores})
+        report = S.set_stores(policy, login, stores)
+        if default and default in stores:
+            S.set_default_store(policy, login, default)
+        return report
+
+    return _account_write(login, "stores", edit)
+
+
+@bp.post("/subaccounts/<login>/grants")
+def subaccount_grant(login: str):
+    owner_only()
+    return _grant({"subject": login}, lambda edit: _account_write(login, "grants", edit))
+
+
+@bp.post("/subaccounts/<login>/grants/revoke")
+def subaccount_revoke(login: str):
+    owner_only()
+    stores = A.ALL_STORES if text("stores") == A.ALL_STORES else listed("stores")
+    return _account_write(login, "grants", lambda p: A.revoke_role(
+        p, A.principal(login, None), text("role"), stores))
+
+
+def _grant(who: dict, write):
+    """A role grant from the grant form, to a sub-account or a department (`who`)."""
+    stores = A.ALL_STORES if request.form.get("all_stores") else listed("stores")
+    body = optional({**who, "role": text("role"), "stores": stores},
+                    expires_at=text("expires_at"), reason=text("reason"))
+
+    def edit(policy):
+        loaded = schemas.Grant().load(body)
+        A.grant_role(policy, A.principal(loaded.get("subject"), loaded.get("department")),
+                     loaded["role"], loaded["stores"], loaded.get("expires_at"))
+
+    return write(edit)
+
+
+@bp.post("/subaccounts/<login>/departments")
+def subaccount_departments(login: str):
+    owner_only()
+    wanted = set(listed("departments"))
+
+    def edit(policy):
+        current = set(S.departments_of(policy, login))
+        for dept in sorted(wanted - current):
+            A.add_member(policy, dept, login)
+        for dept in sorted(current - wanted):
+            A.remove_member(policy, dept, login)
+
+    return _account_write(login, "departments", edit)
+
+
+# -- departments ---------------------------------------------------------------------------
+def _departments_page(errors=None, form=None):
+    policy = current_policy()
+    summary = A.describe(policy)
+    tree = [{"id": d, "name": name, "members": S.members(policy, d),
+             "grants": [x for x in summary["grants"] if x.get("department") == d]}
+            for d, name in sorted(policy.directory.departments.items())]
+    return render_template("console/departments.html", tree=tree,
+                           accounts=sorted(policy.directory.accounts), roles=sorted(
+                               policy.roles()), stores=sorted(policy.stores()),
+                           errors=errors or {}, form=form or EMPTY)
+
+
+@bp.get("/departments")
+def departments():
+    owner_only()
+    return _departments_page()
+
+
+def _departments_write(section: str, edit):
+    return write_or_show(edit, section, _departments_page, url_for("console.departments"))
+
+
+@bp.post("/departments")
+def create_department():
+    owner_only()
+    body = {"department": text("department"), "name": text("name")}
+
+    def edit(policy):
+        loaded = schemas.NewDepartment().load(body)
+        S.create_department(policy, loaded["department"], loaded["name"])
+
+    return _departments_write("new", edit)
+
+
+@bp.post("/departments/<department>/members")
+def add_member(department: str):
+    owner_only()
+    login = text("login")
+    return _departments_write(department, lambda p: A.add_member(p, department, login))
+
+
+@bp.post("/departments/<department>/members/<login>/remove")
+def remove_member(department: str, login: str):
+    owner_only()
+    return _departments_write(department, lambda p: A.remove_member(p, department, login))
+
+
+@bp.post("/departments/<department>/grants")
+def department_grant(department: str):
+    owner_only()
+    return _grant({"department": department},
+                  lambda edit: _departments_write(department, edit))
+
+
+# -- role templates ------------------------------------------------------------------------
+def catalogue_by_area(language: str) -> list[dict]:
+    """The catalogue grouped by area, in catalogue order, in the page's language."""
+    areas: dict[str, list] = {}
+    for p in catalogue.PERMISSIONS:
+        areas.setdefault(p.area, []).append(
+            {"name": p.name, "description": i18n.describe(language, p),
+             "high_risk": p.high_risk, "owner_only": p.owner_only,
+             "per_product": p.per_product})
+    return [{"area": a, "label": i18n.area(language, a), "permissions": ps}
+            for a, ps in areas.items()]
+
+
+def _roles_page(errors=None, form=None):
+    policy = current_policy()
+    holders = {r: len(A.role_holders(policy, r)) for r in policy.roles()}
+    return render_template("console/roles.html", roles=sorted(policy.roles().items()),
+                           holders=holders, areas=catalogue_by_area(g.lang),
+                           errors=errors or {}, form=form or EMPTY)
+
+
+@bp.get("/roles")
+def roles():
+    owner_only()
+    return _roles_page()
+
+
+def _roles_write(section: str, edit):
+    return write_or_show(edit, section, _roles_page,
+                         url_for("console.roles") + f"#role-{section}")
+
+
+@bp.post("/roles")
+def create_role():
+    owner_only()
+    body = {"role": text("role"), "permissions": listed("permissions")}
+
+    def edit(policy):
+        loaded = schemas.NewRole().load(body)
+        A.create_role(policy, loaded["role"], loaded["permissions"])
+
+    return _roles_write("new", edit)
+
+
+@bp.post("/roles/<role>")
+def set_role(role: str):
+    owner_only()
+    permissions = listed("permissions")
+    return _roles_write(role, lambda p: A.set_role_permissions(p, role, permissions))
+
+
+@bp.post("/roles/<role>/delete")
+def delete_role(role: str):
+    owner_only()
+    return _roles_write(role, lambda p: A.delete_role(p, role))
+
+
+# -- stores, batch assignment, revocation ---------------------------------------------------
+def _stores_page(errors=None, form=None):
+    policy = current_policy()
+    assigned = {s: [login for login in sorted(policy.directory.accounts)
+                    if s in A.assigned_stores(policy, login)] for s in policy.stores()}
+    return render_template("console/stores.html", stores=sorted(policy.stores()),
+                           assigned=assigned,
+                           modes={s: S.store_mode(policy, s) for s in policy.stores()},
+                           errors=errors or {}, form=form or EMPTY)
+
+
+@bp.get("/stores")
+def stores():
+    owner_only()
+    return _stores_page()
+
+
+@bp.post("/stores")
+def create_store():
+    owner_only()
+    body = {"store": text("store")}
+    return write_or_show(lambda p: A.create_store(p, schemas.NewStore().load(body)["store"]),
+                         "new", _stores_page, url_for("console.stores"))
+
+
+@bp.route("/stores/<store>/revoke", methods=["GET", "POST"])
+def revoke_store(store: str):
+    owner_only()
+    if request.method == "GET":
+        _, report = service().preview(g.principal, g.principal.tenant,
+                                      lambda p: S.revoke_store(p, store))
+        return render_template("console/revoke.html", store=store, report=report)
+    revision, _ = commit(lambda p: S.revoke_store(p, store), text("reason") or None)
+    saved("store.revoked", store=store, revision=revision)
+    return redirect(url_for("console.stores"))
+
+
+def _batch_page(errors=None, form=None, report=None):
+    policy = current_policy()
+    return render_template("console/batch.html", accounts=S.listing(policy),
+                           stores=sorted(policy.stores()), modes=S.BATCH_MODES,
+                           errors=errors or {}, form=form or EMPTY, report=report)
+
+
+@bp.route("/batch", methods=["GET", "POST"])
+def batch():
+    owner_only()
+    if request.method == "GET":
+        return _batch_page()
+    body = {"mode": text("mode"), "subjects": listed("subjects"), "stores": listed("stores")}
+    if text("reason"):
+        body["reason"] = text("reason")
+    try:
+        loaded = schemas.BatchStores().load(body)
+
+        def edit(policy):
+            return S.batch_assign(policy, loaded["mode"], loaded["subjects"], loaded["stores"])
+
+        if request.form.get("action") != "apply":
+            _, report = service().preview(g.principal, g.principal.tenant, edit)
+            return _batch_page(form=request.form, report=report)
+        revision, report = commit(edit, loaded.get("reason"))
+    except FIELD_ERRORS as exc:
+        return _batch_page(field_errors(exc), request.form)
+    saved("batch.applied", count=len(report["subjects"]), revision=revision)
+    return redirect(url_for("console.subaccounts"))
+
+
+# -- settings ------------------------------------------------------------------------------
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    owner_only()
+    if request.method == "POST":
+        language, step_up = text("language"), request.form.get("step_up") == "1"
+        def edit(policy):
+            S.set_language(policy, language)
+            S.set_step_up(policy, step_up)
+
+        try:
+            revision, _ = commit(edit, text("reason") or None)
+        except FIELD_ERRORS as exc:
+            policy = current_policy()
+            return render_template("console/settings.html", policy=policy,
+                                   step_up=S.step_up_enabled(policy),
+                                   errors=field_errors(exc), form=request.form)
+        signin.session.pop("lang", None)  # show the tenant's choice at once
+        g.lang = language
+        saved("common.saved", revision=revision)
+        return redirect(url_for("console.settings"))
+    policy = current_policy()
+    return render_template("console/settings.html", policy=policy,
+                           step_up=S.step_up_enabled(policy), errors={}, form=EMPTY)
+
