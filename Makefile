@@ -24,6 +24,7 @@ run: install
 ## browser download is not reachable here).
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+	fc-list :lang=zh | grep -q . || apt-get install -y -qq fonts-wqy-microhei  # Chinese pages
 
 ## Lint, then the whole suite on SQLite and PostgreSQL, the console in headless Chromium.
 test: install browser
