@@ -133,7 +133,7 @@ def http(url: str, scale: str, seconds: int) -> dict:
         service.stop()
     port = free_port()
     noop = subprocess.Popen([Path(PY).parent / "gunicorn", "--config", "gunicorn.conf.py",
-                             "--access-logfile", "/dev/null", "bench.noop_app:create_app()"],
+                             "bench.noop_app:create_app()"],
                             cwd=ROOT, env={**os.environ, "PORT": str(port)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

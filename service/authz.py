@@ -139,6 +139,14 @@ class Authz:
         self.decision_log.record(request, allowed, self.decider.revision)
         return allowed
 
+    def decide_many(self, requests: list[tuple]) -> list[bool]:
+        """decide() for each request (a CheckRequest's fields), all at one revision."""
+        decider = self.decider
+        revision = decider.revision
+        answers = decider.decide_many(requests)
+        self.decision_log.record_many(requests, answers, revision)
+        return answers
+
 
 def _request_id() -> str:
     """The HTTP request's id (telemetry.RequestLog accepted or made it), for the ledger."""

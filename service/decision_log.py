@@ -21,6 +21,7 @@ import random
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
@@ -68,21 +69,31 @@ class DecisionLog:
     def record(self, request: tuple, allowed: bool, revision: int) -> None:
         """On the request path: decide whether to keep it, and count it. `request` is the
         CheckRequest (tenant, subject, store, area, action, second_factor, product)."""
+        self.record_many((request,), (allowed,), revision)
+
+    def record_many(self, requests: Sequence[tuple], answers: Sequence[bool],
+                    revision: int) -> None:
+        """record() for each request and its answer (a batch), under one lock."""
         if not self.enabled:
             return
-        if allowed and request[3:5] not in HIGH_RISK and random.random() >= self.rate:
+        rate, draw = self.rate, random.random
+        kept = [(request, allowed, revision)
+                for request, allowed in zip(requests, answers, strict=True)
+                if not allowed or request[3:5] in HIGH_RISK or draw() < rate]
+        if not kept:
             return
-        key = (request, allowed, revision)
         now = time.time()
         with self._lock:
-            seen = self._pending.get(key)
-            if seen is not None:
-                seen[1] = now
-                seen[2] += 1
-            elif len(self._pending) < QUEUE_LIMIT:
-                self._pending[key] = [now, now, 1]
-            else:
-                DROPPED.inc()
+            pending = self._pending
+            for key in kept:
+                seen = pending.get(key)
+                if seen is not None:
+                    seen[1] = now
+                    seen[2] += 1
+                elif len(pending) < QUEUE_LIMIT:
+                    pending[key] = [now, now, 1]
+                else:
+                    DROPPED.inc()
         if not self._writing and self.interval > 0:
             self._start()
 

@@ -33,8 +33,7 @@ class Instance:
                     "AUTHZ_DATABASE_URL": database_url, "AUTHZ_MODE": "development",
                     **{k: str(v) for k, v in env.items()}}
         self.process = subprocess.Popen(
-            [BIN / "gunicorn", "--config", "gunicorn.conf.py", "--access-logfile", "/dev/null",
-             "service:create_app()"],
+            [BIN / "gunicorn", "--config", "gunicorn.conf.py", "service:create_app()"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_ready()
 

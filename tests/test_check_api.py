@@ -52,6 +52,7 @@ def test_internal_error_while_deciding_is_a_deny(app, checker, monkeypatch):
         raise RuntimeError("index corrupted")
 
     monkeypatch.setattr(Decider, "decide_values", boom)
+    monkeypatch.setattr(Decider, "decide_many", boom)  # what a batch calls
     status, body = checker("POST", "/check", ALICE_VIEW)
     assert status == 200 and body["allowed"] is False
     status, body = checker("POST", "/check/batch", {"checks": [ALICE_VIEW] * 3})
@@ -63,6 +64,8 @@ def test_index_failure_is_a_deny(app, checker, monkeypatch):
 
     monkeypatch.setattr(TenantIndex, "decide", lambda *a: 1 / 0)
     assert checker.check("alice", "amazon-us", "orders", "view") is False
+    status, body = checker("POST", "/check/batch", {"checks": [ALICE_VIEW] * 3})
+    assert status == 200 and [r["allowed"] for r in body["results"]] == [False] * 3
 
 
 def test_batch_answers_in_order(checker):

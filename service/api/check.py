@@ -62,19 +62,13 @@ def check():
 
 def check_batch():
     """Up to AUTHZ_MAX_BATCH checks, answered in order, all at one revision."""
-    service = current_app.extensions["authz"]
-    checks, revision = check_input.read_batch(_body(), service.settings["AUTHZ_MAX_BATCH"])
-    principal, tenants = g.principal, {}
-    decisions = []
-    for item in checks:
-        name = item.get("tenant")
-        tenant = tenants.get(name)
-        if tenant is None:
-            tenant = tenants[name] = service.check_tenant(principal, name)
-        decisions.append(check_input.check_request(tenant, item))
+    service, principal = current_app.extensions["authz"], g.principal
+    requests, revision = check_input.batch_requests(
+        _body(), service.settings["AUTHZ_MAX_BATCH"],
+        lambda name: service.check_tenant(principal, name))
     replica = service.replica
     replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
-    results = [service.decide(d) for d in decisions]
+    results = service.decide_many(requests)
     telemetry.count_decisions(sum(results), len(results) - sum(results))
     return _answer({"results": [{"allowed": r} for r in results],
                     "revision": replica.revision}, replica)

@@ -94,30 +94,12 @@ class FastCheck:
 
     @staticmethod
     def _batch(service: Authz, principal, body) -> tuple[str, int, int] | None:
-        checks, revision = check_input.read_batch(body, service.settings["AUTHZ_MAX_BATCH"])
+        requests, revision = check_input.batch_requests(
+            body, service.settings["AUTHZ_MAX_BATCH"],
+            lambda name: service.check_tenant(principal, name))
         if revision is not None and service.replica.revision < revision:
             return None
-        tenants: dict = {}
-        # Authz.decide, unrolled: a batch is decided at one revision, and the call saved
-        # is a measurable share of a 10 µs decision.
-        check_tenant, request = service.check_tenant, check_input.check_request
-        decide, record = service.decider.decide_values, service.decision_log.record
-        at = service.decider.revision
-        results = []
-        allowed = 0
-        for item in checks:
-            name = item.get("tenant")
-            tenant = tenants.get(name)
-            if tenant is None:
-                tenant = tenants[name] = check_tenant(principal, name)
-            asked = request(tenant, item)
-            if decide(*asked):
-                allowed += 1
-                results.append(TRUE)
-                record(asked, True, at)
-            else:
-                results.append(FALSE)
-                record(asked, False, at)
-        telemetry.BATCH_SIZE.observe(len(checks))
-        return (f'{{"results":[{",".join(results)}],"revision":{service.replica.revision}}}',
-                allowed, len(checks))
+        answers = service.decide_many(requests)
+        telemetry.BATCH_SIZE.observe(len(answers))
+        return (f'{{"results":[{",".join([TRUE if a else FALSE for a in answers])}],'
+                f'"revision":{service.replica.revision}}}', sum(answers), len(answers))

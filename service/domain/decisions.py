@@ -102,6 +102,23 @@ class Decider:
             log.exception("decision failed; denying")
             return False
 
+    def decide_many(self, requests: Iterable[tuple]) -> list[bool]:
+        """decide_values for each request (a CheckRequest's fields), in order; a failure
+        denies only the request it happened on."""
+        indexes, user, store_of = self._indexes, R.user, R.store
+        answers = []
+        append = answers.append
+        for tenant, subject, store, area, action, second_factor, product in requests:
+            try:
+                index = indexes.get(tenant)
+                append(index is not None and index.decide(
+                    user(tenant, subject), store_of(tenant, store), area, action,
+                    second_factor, product))
+            except Exception:
+                log.exception("decision failed; denying")
+                append(False)
+        return answers
+
     def explain(self, request: CheckRequest) -> Explanation:
         """Why `decide(request)` answers what it does (its `allowed` is that answer)."""
         return explain(self._indexes.get(request.tenant), *request)
@@ -117,7 +134,7 @@ class Decider:
         index = self._indexes.get(tenant)
         domain = R.store(tenant, store)
         prefix = R.user(tenant, "")
-        return sorted(user[len(prefix):] for user, where in index.assigned
+        return sorted(user[len(prefix):] for user, where in index.assignments()
                       if where == domain and user.startswith(prefix)) if index else []
 
     def rules(self, tenant: str) -> set[Rule]:

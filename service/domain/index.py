@@ -10,13 +10,69 @@ what plain pycasbin answers on the same model and rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from sys import intern
 
 from . import rules as R
 from .rules import Kind, Rule
 
 Permission = tuple[str, str]  # (area, action)
+Scoped = tuple[str, str, str]  # (store domain or tenant, area, action)
+NOTHING: frozenset = frozenset()
+# Permission sets equal in content are kept once for every tenant (every tenant's
+# "warehouse" role grants the same set): a decision then reads memory that every other
+# decision keeps warm. Bounded; past the limit sets are simply not shared.
+_SHARED: dict[frozenset, frozenset] = {}
+SHARED_LIMIT = 100_000
+
+
+def _shared(permissions: frozenset) -> frozenset:
+    kept = _SHARED.get(permissions)
+    if kept is None:
+        if len(_SHARED) >= SHARED_LIMIT:
+            return permissions
+        kept = _SHARED[permissions] = permissions
+    return kept
+
+
+class Principal:
+    """One user's or department's own rules in a tenant, together: a decision reads one
+    object per principal instead of probing a table per kind of rule."""
+
+    __slots__ = ("stores", "departments", "grants", "allows", "denies", "disabled", "owner",
+                 "permits")
+
+    def __init__(self) -> None:
+        self.stores: set[str] | frozenset = NOTHING  # assigned store domains (a user's)
+        self.departments: set[str] | frozenset = NOTHING  # a user's departments
+        self.grants: set[tuple[str, str]] | frozenset = NOTHING  # (role, scope)
+        self.allows: set[Scoped] | frozenset = NOTHING
+        self.denies: set[Scoped] | frozenset = NOTHING
+        self.disabled = False  # denied everything in the tenant
+        self.owner = False  # allowed everything in the tenant
+        # scope -> the permissions its grants' roles hold there; worked out on first use
+        # and forgotten when a grant or a role's permissions change
+        self.permits: dict[str, frozenset] | None = None
+
+    def empty(self) -> bool:
+        return not (self.stores or self.departments or self.grants or self.allows
+                    or self.denies or self.disabled or self.owner)
+
+
+EVERYONE_ELSE = Principal()  # what a principal without rules looks like (never changed)
+
+
+def _added(members: set | frozenset, item: object) -> set:
+    if members is NOTHING:
+        return {item}
+    members.add(item)  # type: ignore[union-attr]
+    return members  # type: ignore[return-value]
+
+
+def _removed(members: set | frozenset, item: object) -> set | frozenset:
+    if members:
+        members.discard(item)  # type: ignore[union-attr]
+    return members or NOTHING
 
 
 class TenantIndex:
@@ -27,136 +83,172 @@ class TenantIndex:
     sub-account's name appears in many rules but is kept once.
     """
 
-    __slots__ = ("tenant", "stores", "assigned", "departments", "grants", "role_permissions",
-                 "allows", "denies", "disabled", "owners", "step_up", "by_product",
-                 "operators")
+    __slots__ = ("tenant", "stores", "principals", "role_permissions", "step_up",
+                 "by_product", "operators", "_permits_made")
 
     def __init__(self, tenant: str, rules: Iterable[Rule] = ()):
         self.tenant = tenant
         self.stores: set[str] = set()  # store domains (g2 to this tenant)
-        self.assigned: set[tuple[str, str]] = set()  # (user, store)
-        self.departments: dict[str, set[str]] = {}  # user -> departments
-        self.grants: dict[str, set[tuple[str, str]]] = {}  # principal -> (role, scope)
-        self.role_permissions: dict[str, set[Permission]] = {}
-        # principal -> {(scope, area, action)}: one look-up finds whether a principal has
-        # any direct allow or deny before a key is built
-        self.allows: dict[str, set[tuple[str, str, str]]] = {}
-        self.denies: dict[str, set[tuple[str, str, str]]] = {}
-        self.disabled: set[str] = set()  # principals denied everything in the tenant
-        self.owners: set[str] = set()  # principals allowed everything in the tenant
+        self.principals: dict[str, Principal] = {}  # user or department -> its rules
+        self.role_permissions: dict[str, frozenset] = {}  # role -> (area, action)s
         self.step_up: set[Permission] = set()
         self.by_product: set[tuple[str, str, str]] = set()  # store, area, action
         self.operators: set[tuple[str, str]] = set()  # (user, store~product/<id> or ~products)
+        self._permits_made = False  # some principal's permits are worked out
         for rule in rules:
             self.add(rule)
 
-    def _slot(self, ptype: str, values: tuple[str, ...]) -> tuple[object, object]:
-        """(container, item) holding this rule; a dict container means (key, member)."""
-        v = tuple(map(intern, values))
-        kind = R.classify_values(ptype, v)
-        if kind is Kind.STORE:
-            return self.stores, v[0]
-        if kind is Kind.ASSIGNMENT:
-            return self.assigned, v
-        if kind is Kind.GRANT:
-            role, _, scope = v[1].partition("@")
-            return self.grants, (v[0], (intern(role), intern(scope)))
-        if kind is Kind.MEMBERSHIP:
-            return self.departments, (v[0], v[1])
-        if kind in (Kind.PRODUCT_OPERATOR, Kind.ALL_PRODUCTS):
-            return self.operators, v
-        sub, dom, area, action, effect = v
-        if kind is Kind.STEP_UP:
-            return self.step_up, (area, action)
-        if kind is Kind.BY_PRODUCT:
-            return self.by_product, (dom, area, action)
-        if kind is Kind.OWNER:
-            return self.owners, sub
-        if kind is Kind.DISABLED:
-            return self.disabled, sub
-        if kind is Kind.ROLE_PERMISSION:
-            return self.role_permissions, (sub, (area, action))
-        return (self.allows if effect == "allow" else self.denies), (sub, (dom, area, action))
+    def principal(self, who: str) -> Principal:
+        """`who`'s rules (EVERYONE_ELSE when it has none): read, never change."""
+        return self.principals.get(who, EVERYONE_ELSE)
 
     def add(self, rule: Rule) -> None:
         self.add_values(rule.ptype, rule.values)
 
     def add_values(self, ptype: str, values: tuple[str, ...]) -> None:
-        container, item = self._slot(ptype, values)
-        if isinstance(container, dict):
-            key, member = item  # type: ignore[misc]
-            container.setdefault(key, set()).add(member)
-        else:
-            container.add(item)  # type: ignore[attr-defined]
+        self._change(ptype, tuple(map(intern, values)), True)
 
     def remove(self, rule: Rule) -> None:
-        container, item = self._slot(rule.ptype, rule.values)
-        if isinstance(container, dict):
-            key, member = item  # type: ignore[misc]
-            members = container.get(key)
-            if members is not None:
-                members.discard(member)
-                if not members:
-                    del container[key]
+        self._change(rule.ptype, tuple(map(intern, rule.values)), False)
+
+    def _change(self, ptype: str, v: tuple[str, ...], add: bool) -> None:
+        kind = R.classify_values(ptype, v)
+        if kind is Kind.STORE:
+            (self.stores.add if add else self.stores.discard)(v[0])
+            return
+        if kind in (Kind.PRODUCT_OPERATOR, Kind.ALL_PRODUCTS):
+            (self.operators.add if add else self.operators.discard)(v)
+            return
+        if kind is Kind.STEP_UP:
+            (self.step_up.add if add else self.step_up.discard)((v[2], v[3]))
+            return
+        if kind is Kind.BY_PRODUCT:
+            (self.by_product.add if add else self.by_product.discard)((v[1], v[2], v[3]))
+            return
+        if kind is Kind.ROLE_PERMISSION:
+            self._change_role(v[0], (v[2], v[3]), add)
+            return
+        who = self.principals.get(v[0])
+        if who is None:
+            if not add:
+                return
+            who = self.principals[v[0]] = Principal()
+        change = _added if add else _removed
+        if kind is Kind.ASSIGNMENT:
+            who.stores = change(who.stores, v[1])
+        elif kind is Kind.MEMBERSHIP:
+            who.departments = change(who.departments, v[1])
+        elif kind is Kind.GRANT:
+            role, _, scope = v[1].partition("@")
+            who.grants = change(who.grants, (intern(role), intern(scope)))
+            who.permits = None
+        elif kind is Kind.OWNER:
+            who.owner = add
+        elif kind is Kind.DISABLED:
+            who.disabled = add
+        elif v[4] == "allow":
+            who.allows = change(who.allows, (v[1], v[2], v[3]))
         else:
-            container.discard(item)  # type: ignore[attr-defined]
+            who.denies = change(who.denies, (v[1], v[2], v[3]))
+        if not add and who.empty():
+            del self.principals[v[0]]
+
+    def _change_role(self, role: str, permission: Permission, add: bool) -> None:
+        held = self.role_permissions.get(role, NOTHING)
+        held = held | {permission} if add else held - {permission}
+        if held:
+            self.role_permissions[role] = held
+        else:
+            self.role_permissions.pop(role, None)
+        if self._permits_made:  # (never while loading: nothing has been decided yet)
+            for who in self.principals.values():
+                who.permits = None
+            self._permits_made = False
+
+    def _permits(self, who: Principal) -> dict[str, frozenset]:
+        permits: dict[str, frozenset] = {}
+        for role, scope in who.grants:
+            held = self.role_permissions.get(role)
+            if held:
+                permits[scope] = permits.get(scope, NOTHING) | held
+        who.permits = {scope: _shared(held) for scope, held in permits.items()}
+        self._permits_made = True
+        return who.permits
+
+    def assignments(self) -> Iterator[tuple[str, str]]:
+        """Every (user, store domain) assignment."""
+        for user, who in self.principals.items():
+            for store in who.stores:
+                yield user, store
 
     def rules(self) -> set[Rule]:
         """The rules this index holds, rebuilt from it."""
         t = self.tenant
         out = {Rule("g2", (s, t)) for s in self.stores}
-        out |= {Rule("g", pair) for pair in self.assigned | self.operators}
-        out |= {Rule("g", (k, m)) for k, members in self.departments.items() for m in members}
-        out |= {Rule("g", (k, R.scoped_role(role, scope)))
-                for k, held in self.grants.items() for role, scope in held}
+        out |= {Rule("g", pair) for pair in self.operators}
         out |= {Rule("p", (role, t, a, b, "allow"))
                 for role, perms in self.role_permissions.items() for a, b in perms}
-        for mapping, effect in ((self.allows, "allow"), (self.denies, "deny")):
-            out |= {Rule("p", (who, *item, effect))
-                    for who, items in mapping.items() for item in items}
-        out |= {Rule("p", (who, t, R.ANY, R.ANY, "allow")) for who in self.owners}
-        out |= {Rule("p", (who, t, R.ANY, R.ANY, "deny")) for who in self.disabled}
         out |= {Rule("p", (R.STEP_UP, t, a, b, "deny")) for a, b in self.step_up}
         out |= {Rule("p", (R.BY_PRODUCT, s, a, b, "deny")) for s, a, b in self.by_product}
+        for name, who in self.principals.items():
+            out |= {Rule("g", (name, s)) for s in who.stores}
+            out |= {Rule("g", (name, d)) for d in who.departments}
+            out |= {Rule("g", (name, R.scoped_role(role, scope))) for role, scope in who.grants}
+            out |= {Rule("p", (name, *item, "allow")) for item in who.allows}
+            out |= {Rule("p", (name, *item, "deny")) for item in who.denies}
+            if who.owner:
+                out.add(Rule("p", (name, t, R.ANY, R.ANY, "allow")))
+            if who.disabled:
+                out.add(Rule("p", (name, t, R.ANY, R.ANY, "deny")))
         return out
 
     def decide(self, user: str, store: str, area: str, action: str, second_factor: bool,
                product: str) -> bool:
         """The model's answer for (user, store domain, area, action, mfa, product)."""
+        principals = self.principals
+        me = principals.get(user)
+        # Every allow needs the store assigned to the subject (matcher clauses 1 and 2),
+        # so without it the answer is a deny whatever else applies.
+        if me is None or store not in me.stores:
+            return False
         tenant = self.tenant
         in_tenant = store in self.stores  # g2(r.dom, tenant)
-        departments = self.departments.get(user)
-        principals = (user, *departments) if departments else (user,)
+        chain = [me]
+        for department in me.departments:
+            it = principals.get(department)
+            if it is not None:
+                chain.append(it)
         here, everywhere = (store, area, action), (tenant, area, action)
         # Denies first: any one wins (policy_effect).
-        denies, disabled = self.denies, self.disabled
-        for who in principals:
-            mine = denies.get(who)
-            if mine is not None and (here in mine or (in_tenant and everywhere in mine)):
+        for who in chain:
+            denies = who.denies
+            if denies and (here in denies or (in_tenant and everywhere in denies)):
                 return False
-            if in_tenant and who in disabled:
+            if in_tenant and who.disabled:
                 return False
-        if in_tenant and not second_factor and (area, action) in self.step_up:
+        permission = (area, action)
+        if in_tenant and not second_factor and self.step_up and permission in self.step_up:
             return False
         if product and here in self.by_product \
                 and (user, f"{store}~product/{product}") not in self.operators \
                 and (user, f"{store}~products") not in self.operators:
             return False
-        # Allows need the store to be assigned to the subject (matcher clauses 1 and 2).
-        if (user, store) not in self.assigned:
-            return False
-        allows, grants, role_permissions = self.allows, self.grants, self.role_permissions
-        permission = (area, action)
-        for who in principals:
-            mine = allows.get(who)
-            if mine is not None and (here in mine or (in_tenant and everywhere in mine)):
+        for who in chain:
+            allows = who.allows
+            if allows and (here in allows or (in_tenant and everywhere in allows)):
                 return True
             if not in_tenant:
                 continue
-            if who in self.owners:
+            if who.owner:
                 return True
-            for role, scope in grants.get(who, ()):
-                if (scope == store or scope == tenant) and \
-                        permission in role_permissions.get(role, ()):
+            permits = who.permits
+            if permits is None:
+                permits = self._permits(who)
+            if permits:
+                mine = permits.get(store)
+                if mine is not None and permission in mine:
+                    return True
+                mine = permits.get(tenant)
+                if mine is not None and permission in mine:
                     return True
         return False
