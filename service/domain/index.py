@@ -17,6 +17,9 @@ from . import rules as R
 from .rules import Kind, Rule
 
 Permission = tuple[str, str]  # (area, action)
+(STORE, ASSIGNMENT, MEMBERSHIP, GRANT, ROLE_PERMISSION, DIRECT, DISABLED, OWNER, STEP_UP,
+ BY_PRODUCT) = (Kind.STORE, Kind.ASSIGNMENT, Kind.MEMBERSHIP, Kind.GRANT, Kind.ROLE_PERMISSION,
+                Kind.DIRECT, Kind.DISABLED, Kind.OWNER, Kind.STEP_UP, Kind.BY_PRODUCT)
 Scoped = tuple[str, str, str]  # (store domain or tenant, area, action)
 NOTHING: frozenset = frozenset()
 # Permission sets equal in content are kept once for every tenant (every tenant's
@@ -112,44 +115,52 @@ class TenantIndex:
         self._change(rule.ptype, tuple(map(intern, rule.values)), False)
 
     def _change(self, ptype: str, v: tuple[str, ...], add: bool) -> None:
+        # A million of these at start-up: the kinds are compared as module constants
+        # (an Enum attribute costs five times as much) and the commonest come first.
         kind = R.classify_values(ptype, v)
-        if kind is Kind.STORE:
-            (self.stores.add if add else self.stores.discard)(v[0])
-            return
-        if kind in (Kind.PRODUCT_OPERATOR, Kind.ALL_PRODUCTS):
-            (self.operators.add if add else self.operators.discard)(v)
-            return
-        if kind is Kind.STEP_UP:
-            (self.step_up.add if add else self.step_up.discard)((v[2], v[3]))
-            return
-        if kind is Kind.BY_PRODUCT:
-            (self.by_product.add if add else self.by_product.discard)((v[1], v[2], v[3]))
-            return
-        if kind is Kind.ROLE_PERMISSION:
+        if kind is ASSIGNMENT or kind is MEMBERSHIP or kind is GRANT or kind is DIRECT:
+            who = self.principals.get(v[0])
+            if who is None:
+                if not add:
+                    return
+                who = self.principals[v[0]] = Principal()
+            change = _added if add else _removed
+            if kind is ASSIGNMENT:
+                who.stores = change(who.stores, v[1])
+            elif kind is MEMBERSHIP:
+                who.departments = change(who.departments, v[1])
+            elif kind is GRANT:
+                role, _, scope = v[1].partition("@")
+                who.grants = change(who.grants, (intern(role), intern(scope)))
+                who.permits = None
+            elif v[4] == "allow":
+                who.allows = change(who.allows, (v[1], v[2], v[3]))
+            else:
+                who.denies = change(who.denies, (v[1], v[2], v[3]))
+        elif kind is ROLE_PERMISSION:
             self._change_role(v[0], (v[2], v[3]), add)
             return
-        who = self.principals.get(v[0])
-        if who is None:
-            if not add:
-                return
-            who = self.principals[v[0]] = Principal()
-        change = _added if add else _removed
-        if kind is Kind.ASSIGNMENT:
-            who.stores = change(who.stores, v[1])
-        elif kind is Kind.MEMBERSHIP:
-            who.departments = change(who.departments, v[1])
-        elif kind is Kind.GRANT:
-            role, _, scope = v[1].partition("@")
-            who.grants = change(who.grants, (intern(role), intern(scope)))
-            who.permits = None
-        elif kind is Kind.OWNER:
-            who.owner = add
-        elif kind is Kind.DISABLED:
-            who.disabled = add
-        elif v[4] == "allow":
-            who.allows = change(who.allows, (v[1], v[2], v[3]))
+        elif kind is OWNER or kind is DISABLED:
+            who = self.principals.get(v[0])
+            if who is None:
+                if not add:
+                    return
+                who = self.principals[v[0]] = Principal()
+            if kind is OWNER:
+                who.owner = add
+            else:
+                who.disabled = add
         else:
-            who.denies = change(who.denies, (v[1], v[2], v[3]))
+            if kind is STORE:
+                members, item = self.stores, v[0]
+            elif kind is STEP_UP:
+                members, item = self.step_up, (v[2], v[3])
+            elif kind is BY_PRODUCT:
+                members, item = self.by_product, (v[1], v[2], v[3])
+            else:  # a product operator, or the owner's rule for all products
+                members, item = self.operators, v
+            (members.add if add else members.discard)(item)
+            return
         if not add and who.empty():
             del self.principals[v[0]]
 
