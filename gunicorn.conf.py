@@ -16,6 +16,24 @@ accesslog = None  # the service writes one JSON line per request itself (service
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="authz-metrics-")
 
 
+def on_starting(server):
+    """Refuse to serve a database whose policy head is behind its ledger (workers would
+    disagree on the revision and every write would conflict)."""
+    from service import create_app
+    from service.storage import policy_store
+    from service.storage.models import db
+
+    app = create_app()
+    with app.app_context():
+        try:
+            problem = policy_store.head_problem()
+        except Exception:  # noqa: BLE001 - no database yet: workers report it on /ready
+            problem = None
+        db.engine.dispose()
+    if problem:
+        raise SystemExit(f"refusing to start: {problem}")
+
+
 def child_exit(server, worker):
     """A dead worker's live gauges (its revision, lag, policy age) leave /metrics."""
     from prometheus_client import multiprocess

@@ -18,7 +18,7 @@ def create_app(config: object = None) -> Flask:
     settings = config_module.resolve(config)
     app = Flask(__name__)
     app.config.update(settings)
-    app.config["SQLALCHEMY_DATABASE_URI"] = settings["AUTHZ_DATABASE_URL"]
+    app.config["SQLALCHEMY_DATABASE_URI"] = _serving_url(settings["AUTHZ_DATABASE_URL"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings["AUTHZ_DATABASE_URL"])
     app.config["MAX_CONTENT_LENGTH"] = settings["AUTHZ_MAX_BODY_BYTES"]
     app.json.sort_keys = False
@@ -67,10 +67,28 @@ def _refuse_development_keys(app: Flask) -> None:
                           f"{', '.join(sorted(found))}; revoke them first")
 
 
-def _engine_options(url: str) -> dict:
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None: another database, or one in memory)."""
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url[len("sqlite:///"):].split("?", 1)[0])
+    return None
+
+
+def _serving_url(url: str) -> str:
+    """A SQLite file is opened read-write but never created by connecting: a worker that
+    finds it deleted must say so (not ready), not serve a new empty database. Only
+    init-db creates the file (seeding.init_db)."""
+    path = sqlite_path(url)
+    if path is None or "?" in url:
+        return url
+    return f"sqlite:///file:{path}?mode=rw&uri=true"
+
+
+def _engine_options(url: str) -> dict:
+    path = sqlite_path(url)
+    if path is not None:
         # A fresh clone has no instance/ folder yet; SQLite will not create it.
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("sqlite"):
         # Several workers share the file: wait for the write lock instead of failing.
         return {"connect_args": {"timeout": 15}}

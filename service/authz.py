@@ -102,14 +102,13 @@ class Authz:
 
     # -- writes ----------------------------------------------------------------------------
     def write(self, principal: keys.Principal, tenant: str, reason: str | None,
-              edit: Callable[[TenantPolicy], T], *, bump_keys: bool = False,
-              new_tenant: bool = False) -> tuple[int, T]:
+              edit: Callable[[TenantPolicy], T], *, must_exist: bool = True
+              ) -> tuple[int, T]:
         """Commit `edit` as one revision, then apply it here before answering."""
         try:
             self.limiter.hit(principal.key_id)
             result = policy_store.write(tenant, principal.describe(), reason or "", edit,
-                                        bump_keys=bump_keys, must_exist=not new_tenant,
-                                        request_id=_request_id())
+                                        must_exist=must_exist, request_id=_request_id())
         except ServiceError as exc:
             WRITES.labels(exc.code).inc()
             if isinstance(exc, Unavailable):

@@ -55,10 +55,14 @@ def entries(tenant: str, query: dict) -> tuple[int, list[dict]]:
                     **_why(policies, row)} for row in rows]
 
 
-def impact(tenant: str, proposed: set[Rule], recent: int = 10_000, limit: int = 1000
-           ) -> dict:
-    """The last `recent` logged decisions replayed against a proposed policy: which flip."""
-    total, rows = decision_store.find(tenant, limit=recent)
+def recent(tenant: str, count: int = 10_000) -> list:
+    """The tenant's last `count` logged decisions, for impact(). Read before a write opens
+    its transaction: nothing inside a write reads outside it."""
+    return decision_store.find(tenant, limit=count)[1]
+
+
+def impact(tenant: str, proposed: set[Rule], rows: list, limit: int = 1000) -> dict:
+    """Logged decisions (recent()) replayed against a proposed policy: which flip."""
     index = TenantIndex(tenant, proposed)
     flips = []
     for row in rows:

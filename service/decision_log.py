@@ -57,7 +57,7 @@ class DecisionLog:
         self._pending: dict[tuple, list] = {}  # decision -> [first time, last time, count]
         self._lock = threading.Lock()  # the writer swaps the table while requests add
         self._writing = False  # this process has its writer thread
-        self._pruned_at = 0.0
+        self._pruned_at: float | None = None  # monotonic time of the last sweep (None: never)
         this = weakref.ref(self)  # (an app that is gone needs no hook)
         os.register_at_fork(after_in_child=lambda: (log := this()) and log._forked())
 
@@ -132,7 +132,8 @@ class DecisionLog:
                 self._put_back(pending)  # try again next round
                 raise
             WRITTEN.inc(len(pending))
-        if time.monotonic() - self._pruned_at > PRUNE_EVERY:
+        # never compare with 0.0: the monotonic clock starts near the host's uptime
+        if self._pruned_at is None or time.monotonic() - self._pruned_at > PRUNE_EVERY:
             self._pruned_at = time.monotonic()
             with db.engine.begin() as connection:
                 connection.execute(delete(Row).where(

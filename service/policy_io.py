@@ -13,12 +13,13 @@ from .domain.rules import Rule
 from .storage import policy_store
 
 
-def _plan(tenant: str, before: set[Rule], after: set[Rule]) -> dict:
+def _plan(tenant: str, before: set[Rule], after: set[Rule], recent: list) -> dict:
+    """Pure: what replacing `before` by `after` changes (safe to run inside a write)."""
     total, items = PF.decision_changes(tenant, before, after)
     return {"added": [r.csv() for r in sorted(after - before)],
             "removed": [r.csv() for r in sorted(before - after)],
             "decision_changes": {"total": total, "items": items},
-            "recent_decisions": decision_history.impact(tenant, after)}
+            "recent_decisions": decision_history.impact(tenant, after, recent)}
 
 
 def import_policy(service: Authz, principal: Principal, tenant: str, text: str, *,
@@ -30,14 +31,15 @@ def import_policy(service: Authz, principal: Principal, tenant: str, text: str, 
     service.require_owner(principal, tenant)
     service.require_tenant(tenant)
     rules = PF.read_for_import(text, tenant, source, progress)
+    recent = decision_history.recent(tenant)  # before the write: an edit reads nothing
     if dry_run:
         current = set(policy_store.read(tenant).rules())
         return {"dry_run": True, "revision": service.replica.revision,
-                **_plan(tenant, current, rules)}
+                **_plan(tenant, current, rules, recent)}
     plan: dict = {}
 
     def edit(policy):
-        plan.update(_plan(tenant, set(policy.rules()), rules))
+        plan.update(_plan(tenant, set(policy.rules()), rules, recent))
         S.replace_rules(policy, rules)
 
     revision, _ = service.write(principal, tenant, reason, edit)

@@ -11,8 +11,8 @@ from .domain import keys
 from .domain import policy_admin as A
 from .domain import rules as R
 from .domain import subaccounts as S
-from .storage import keys_store, policy_store
-from .storage.models import PolicyRule, Tenant, db
+from .storage import policy_store
+from .storage.models import PolicyRule, db
 
 BASELINE = "0001"  # the first migration: the schema that create_all made before migrations
 
@@ -26,6 +26,7 @@ def init_db() -> None:
 
     from . import MIGRATIONS
 
+    ensure_file()
     tables = set(inspect(db.engine).get_table_names())
     if "policy_rule" in tables and "alembic_version" not in tables:
         stamp(directory=str(MIGRATIONS), revision=BASELINE)
@@ -33,8 +34,20 @@ def init_db() -> None:
     policy_store.ensure_head()
 
 
+def ensure_file() -> None:
+    """Create the SQLite file of the embedded default (serving never creates it)."""
+    from flask import current_app
+
+    from . import sqlite_path
+
+    path = sqlite_path(current_app.config["AUTHZ_DATABASE_URL"])
+    if path is not None and not path.exists():
+        path.touch()
+
+
 def drop_all() -> None:
     """Every table, the migration record included (tests start from nothing)."""
+    ensure_file()
     db.drop_all()
     with db.engine.begin() as connection:
         connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
@@ -57,15 +70,14 @@ def load_seed(text: str, source: str, *, dev_keys: bool) -> dict[str, dict[str, 
         tokens: dict[str, str] = {}
 
         def edit(policy, tenant=tenant, tenant_rules=tenant_rules, fixed=fixed, tokens=tokens):
-            db.session.add(Tenant(id=tenant, name=tenant))
+            policy.create(tenant)
             for scope in keys.SCOPES:
-                tokens[scope] = keys_store.add(tenant, scope, fixed.get(scope))[1]
+                tokens[scope] = policy.keys.add(scope, fixed.get(scope))[1]
             A.create_tenant(policy)  # the seed file is the whole policy: no built-ins added
             for rule in tenant_rules:
                 policy.add(rule)
             S.sync_directory(policy)
 
-        policy_store.write(tenant, "seed", f"seed from {source}", edit, bump_keys=True,
-                           must_exist=False)
+        policy_store.write(tenant, "seed", f"seed from {source}", edit, must_exist=False)
         created[tenant] = tokens
     return created

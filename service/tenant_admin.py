@@ -6,12 +6,14 @@ actor, keys reloaded by every worker).
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 from .authz import Authz
 from .domain import keys
 from .domain import subaccounts as S
 from .domain.errors import Conflict, InvalidInput, NotFound
-from .storage import keys_store
-from .storage.models import Tenant, db
+from .domain.tenant_policy import TenantPolicy
 
 MAX_OVERLAP_SECONDS = 30 * 24 * 3600
 
@@ -22,25 +24,30 @@ def create_tenant(service: Authz, principal: keys.Principal, tenant: str, name: 
     service.require_admin(principal)
     created: dict = {}
 
-    def edit(policy):
-        if db.session.get(Tenant, tenant) is not None:
-            raise Conflict(f"tenant {tenant!r} exists", {"tenant": ["already exists"]})
-        db.session.add(Tenant(id=tenant, name=name))
-        created["owner_key"] = keys_store.add(tenant, keys.OWNER)[1]
-        created["check_key"] = keys_store.add(tenant, keys.CHECK)[1]
+    def edit(policy: TenantPolicy):
+        policy.create(name)
+        created["owner_key"] = policy.keys.add(keys.OWNER)[1]
+        created["check_key"] = policy.keys.add(keys.CHECK)[1]
         S.create_tenant(policy)
 
-    revision, _ = service.write(principal, tenant, None, edit, bump_keys=True, new_tenant=True)
+    revision, _ = service.write(principal, tenant, None, edit, must_exist=False)
     return revision, created
 
 
-def _owned(tenant: str, key_id: str):
+def _owned(policy: TenantPolicy, key_id: str) -> keys.StagedKey:
     if not keys.is_key_id(key_id):
         raise InvalidInput("not a key id", {"key_id": ["1-64 characters of a-z, 0-9 and -"]})
-    row = keys_store.staged(tenant, key_id)
+    row = policy.keys.get(key_id)
     if row is None:
         raise NotFound(f"no such key {key_id!r}", {"key_id": ["not found"]})
     return row
+
+
+def _end(policy: TenantPolicy, row: keys.StagedKey, after_seconds: int) -> str:
+    """Make the key stop working `after_seconds` from now (0: at once); the ISO time."""
+    at = time.time() + after_seconds
+    policy.keys.end(row.key_id, at)
+    return datetime.fromtimestamp(at, UTC).isoformat()
 
 
 def create_key(service: Authz, principal: keys.Principal, tenant: str, scope: str,
@@ -53,23 +60,23 @@ def create_key(service: Authz, principal: keys.Principal, tenant: str, scope: st
     if not 0 <= overlap_seconds <= MAX_OVERLAP_SECONDS:
         raise InvalidInput("overlap out of range", {"overlap_seconds": ["0 to 30 days"]})
 
-    def edit(policy):
+    def edit(policy: TenantPolicy):
         replaced = None
         if replaces is not None:
-            old = _owned(tenant, replaces)
+            old = _owned(policy, replaces)
             if old.scope != scope:
                 raise InvalidInput("a key is replaced by one of the same scope",
                                    {"replaces": [f"is a {old.scope} key"]})
-            if old.revoked_at is not None:
+            if old.valid_until is not None:
                 raise Conflict("that key is already revoked or rotating",
                                {"replaces": ["already revoked or rotating"]})
-            until = keys_store.end_at(old, overlap_seconds)
-            replaced = {"key_id": old.id, "scope": old.scope, "valid_until": until,
+            until = _end(policy, old, overlap_seconds)
+            replaced = {"key_id": old.key_id, "scope": old.scope, "valid_until": until,
                         "active": overlap_seconds > 0}
-        key_id, token = keys_store.add(tenant, scope)
+        key_id, token = policy.keys.add(scope)
         return {"key_id": key_id, "scope": scope, "token": token, "replaced": replaced}
 
-    return service.write(principal, tenant, reason, edit, bump_keys=True)
+    return service.write(principal, tenant, reason, edit)
 
 
 def revoke_key(service: Authz, principal: keys.Principal, tenant: str, key_id: str,
@@ -77,14 +84,14 @@ def revoke_key(service: Authz, principal: keys.Principal, tenant: str, key_id: s
     """Revoke at once; the last owner key cannot be revoked, only replaced."""
     service.require_owner(principal, tenant)
 
-    def edit(policy):
-        row = _owned(tenant, key_id)
-        if keys_store.has_stopped(row):
+    def edit(policy: TenantPolicy):
+        row = _owned(policy, key_id)
+        if row.valid_until is not None and row.valid_until <= time.time():
             raise Conflict("that key is already revoked", {"key_id": ["already revoked"]})
-        if row.scope == keys.OWNER and row.revoked_at is None \
-                and keys_store.unexpiring_count(tenant, keys.OWNER) <= 1:
+        if row.scope == keys.OWNER and row.valid_until is None \
+                and policy.keys.active_count(keys.OWNER) <= 1:
             raise Conflict("the tenant's last owner key; create its replacement first",
                            {"key_id": ["last owner key"]})
-        return keys_store.end_at(row, 0)
+        return _end(policy, row, 0)
 
-    return service.write(principal, tenant, reason, edit, bump_keys=True)
+    return service.write(principal, tenant, reason, edit)

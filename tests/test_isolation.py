@@ -78,7 +78,7 @@ class World:
             mine = rng.sample(stores, rng.randint(1, len(stores)))
             depts = rng.sample(DEPARTMENTS, rng.randint(0, 2))
             assert self.call("POST", f"{base}/subaccounts", {
-                "login": login, "display_name": login, "email": f"{login}@example.com",
+                "login": login, "display_name": login, "email": f"{login}@{name}.example.com",
                 "stores": mine, "departments": depts}, owner)
             t.accounts.add(login)
             t.assigned |= {(login, s) for s in mine}

@@ -29,6 +29,7 @@ def test_migrations_match_the_models(database_url):
 
 
 def test_a_database_from_before_migrations_is_adopted(tmp_path):
+    (tmp_path / 'old.db').touch()  # an existing database (serving never creates the file)
     app = make_app(f"sqlite:///{tmp_path / 'old.db'}")
     with app.app_context():
         # What init-db's create_all made before migrations: the first migration's schema,

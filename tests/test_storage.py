@@ -155,14 +155,15 @@ def test_failed_commit_changes_nothing(app, owner, checker, monkeypatch):
 
 
 def test_rows_are_unique_and_removes_delete_exactly_one(app):
-    rule = Rule("g", ("user:acme:zed", "acme/amazon-us"))
+    rule = Rule("p", ("user:acme:alice", "acme/amazon-us", "reports", "export", "allow"))
 
     def add(policy):
         policy.add(rule)
 
     policy_store.write("acme", "test", "", add)
     with pytest.raises(Exception):  # noqa: B017 - the database's unique key refuses a twin
-        db.session.add(PolicyRule(tenant="acme", ptype="g", v0=rule.values[0], v1=rule.values[1]))
+        db.session.add(PolicyRule(tenant="acme", ptype="p", **dict(zip(
+            ("v0", "v1", "v2", "v3", "v4"), rule.values, strict=True))))
         db.session.commit()
     db.session.rollback()
     count = db.session.execute(select(func.count()).select_from(PolicyRule)).scalar_one()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from flask import Response
+from flask import Response, current_app
 from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import telemetry
+from .. import sqlite_path, telemetry
 from ..storage import policy_store
 from . import schemas
 from .auth import authz
@@ -44,14 +44,27 @@ def ready():
     service.ensure_listening()
     replica = service.replica
     replica.catch_up()
+    path = sqlite_path(current_app.config["AUTHZ_DATABASE_URL"])
+    problem = None
     try:
+        if path is not None and not path.exists():
+            # an open connection still reads the deleted file; nothing new would
+            raise FileNotFoundError(path)
         head, _ = policy_store.head()
         database = "reachable"
-    except SQLAlchemyError:
+        problem = policy_store.head_problem()
+    except FileNotFoundError:
+        head, database = None, "missing"
+        problem = f"the database file {path} does not exist"
+    except SQLAlchemyError as exc:
         head, database = None, "unreachable"
-    loaded = replica.revision >= 0
+        problem = f"the database does not answer ({type(exc.orig or exc).__name__})"
+    loaded = replica.revision >= 0 and database != "missing" and (
+        problem is None or database == "unreachable")
     body = {"ready": loaded, "revision": replica.revision, "database_revision": head,
             "database": database, "policy_age_seconds": _age(replica)}
+    if problem is not None:
+        body["problem"] = problem
     return body, 200 if loaded else 503
 
 

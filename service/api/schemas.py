@@ -392,9 +392,12 @@ class Ready(ma.Schema):
     revision = fields.Integer(metadata={"description": "The revision this worker answers at"})
     database_revision = fields.Integer(allow_none=True,
                                        metadata={"description": "null: database unreachable"})
-    database = fields.String(metadata={"description": "reachable or unreachable"})
+    database = fields.String(metadata={"description": "reachable, unreachable or missing "
+                                                      "(the SQLite file was deleted)"})
     policy_age_seconds = fields.Float(allow_none=True, metadata={
         "description": "Seconds since this worker last confirmed its policy is current"})
+    problem = fields.String(metadata={"description": "Why the worker is not ready, or what "
+                                                     "is wrong with the database"})
 
 
 class ExplainPath(ma.Schema):

@@ -56,3 +56,52 @@ class Principal:
 
     def describe(self) -> str:
         return f"{self.scope}:{self.key_id}"
+
+
+@dataclass
+class StagedKey:
+    """One of a tenant's keys as a write sees it: loaded before the edit, changed by it."""
+
+    key_id: str
+    scope: str
+    secret_hash: str
+    valid_until: float | None = None  # epoch seconds; None: until revoked
+    created: bool = False
+
+
+class KeyRing:
+    """A tenant's keys inside one write (part of its unit of work, TenantPolicy.keys).
+
+    Edits add and end keys here; storage writes what changed, and nothing else."""
+
+    def __init__(self, tenant: str, loaded: list[StagedKey] | tuple[StagedKey, ...] = ()):
+        self.tenant = tenant
+        self._keys = {k.key_id: k for k in loaded}
+        self._before = {k.key_id: k.valid_until for k in loaded}
+
+    def get(self, key_id: str) -> StagedKey | None:
+        return self._keys.get(key_id)
+
+    def add(self, scope: str, token: str | None = None) -> tuple[str, str]:
+        """A new key of the tenant: (key id, token); the token is shown only now."""
+        if token is None:
+            key_id, token = new_token()
+        else:
+            key_id = key_id_of(token)
+            if key_id is None:
+                raise ValueError("a fixed token must look like <id>.<secret>")
+        self._keys[key_id] = StagedKey(key_id, scope, digest(token), None, created=True)
+        return key_id, token
+
+    def end(self, key_id: str, at: float) -> None:
+        """Make the key stop working at `at` (epoch seconds)."""
+        self._keys[key_id].valid_until = at
+
+    def active_count(self, scope: str) -> int:
+        """Keys of the scope that are neither revoked nor on their way out."""
+        return sum(1 for k in self._keys.values() if k.scope == scope and k.valid_until is None)
+
+    def changes(self) -> list[StagedKey]:
+        """Keys created or ended in this write, in the order of their ids."""
+        return [k for key_id, k in sorted(self._keys.items())
+                if k.created or self._before.get(key_id) != k.valid_until]

@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from . import catalogue
+from . import catalogue, invariants
 from . import rules as R
 from .errors import InvalidInput
 from .index import TenantIndex
@@ -70,26 +70,10 @@ def _lint(parsed: list[tuple[int, Parsed]], findings: list[Finding], tenant: str
         seen[p.rule] = number
         mine.append(p)
     if tenant is not None:
-        findings += [Finding(None, "error", f.code, f.message)
-                     for f in invariant_findings(tenant, [p.rule for p in mine])]
+        findings += [Finding(seen.get(v.rule) if v.rule else None, "error", v.code, v.message)
+                     for v in invariants.rule_violations(tenant, mine)]
         findings += _unused_roles(mine, seen) + _idle_denies(tenant, mine, seen)
-        findings += _undeclared_stores(tenant, mine, seen)
     return sorted(findings, key=lambda f: (f.line is None, f.line or 0, f.code))
-
-
-def invariant_findings(tenant: str, rules: Iterable[Rule]) -> list[Finding]:
-    """What no policy of a tenant may lack: the owner's rule, and the owner in every store
-    (R3: the owner cannot lose anything by a policy edit)."""
-    rules = set(rules)
-    owner = R.owner(tenant)
-    out = []
-    if Rule("p", (owner, tenant, R.ANY, R.ANY, "allow")) not in rules:
-        out.append(Finding(None, "error", "owner-missing", "the owner's rule is missing (R3)"))
-    for rule in sorted(rules):
-        if rule.ptype == "g2" and Rule("g", (owner, rule.values[0])) not in rules:
-            out.append(Finding(None, "error", "owner-missing",
-                               f"the owner is not in store {rule.values[0]} (R3)"))
-    return out
 
 
 def _unused_roles(mine: list[Parsed], seen: dict[Rule, int]) -> list[Finding]:
@@ -135,20 +119,6 @@ def _idle_denies(tenant: str, mine: list[Parsed], seen: dict[Rule, int]) -> list
         if not any((v[2], v[3]) in granted.get(who, ()) for who in related):
             out.append(Finding(seen[p.rule], "warning", "deny-shadows-nothing",
                                f"nothing grants {v[2]}:{v[3]} to {v[0]} or its groups"))
-    return out
-
-
-def _undeclared_stores(tenant: str, mine: list[Parsed], seen: dict[Rule, int]
-                       ) -> list[Finding]:
-    declared = {p.rule.values[0] for p in mine if p.kind is Kind.STORE}
-    out = []
-    for p in mine:
-        if p.kind in (Kind.ASSIGNMENT, Kind.DIRECT, Kind.GRANT, Kind.BY_PRODUCT):
-            scope = (p.rule.values[1].split("@", 1)[1] if p.kind is Kind.GRANT
-                     else p.rule.values[1])
-            if scope != tenant and scope not in declared:
-                out.append(Finding(seen[p.rule], "warning", "store-undeclared",
-                                   f"{scope} is not a store of this file (no g2 rule)"))
     return out
 
 

@@ -352,7 +352,7 @@ def sync_directory(policy: TenantPolicy) -> None:
     and a default store (R15) for every sub-account whose default is not assigned."""
     directory = policy.directory
     for parsed in policy.of_kind(Kind.ASSIGNMENT, Kind.MEMBERSHIP, Kind.GRANT, Kind.DIRECT,
-                                 Kind.DISABLED):
+                                 Kind.DISABLED, Kind.PRODUCT_OPERATOR):
         kind, _, name = parsed.rule.values[0].split(":", 2)
         if kind == "user" and name != R.OWNER_LOGIN and name not in directory.accounts:
             directory.accounts[name] = Account(name, display_name=name)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from . import rules as R
 from .accounts import Directory
-from .errors import InvalidInput
+from .errors import Conflict, InvalidInput
+from .keys import KeyRing
 from .rules import Kind, Parsed, Rule
 
 
@@ -18,25 +19,37 @@ def expiry_text(when: datetime) -> str:
 
 
 class TenantPolicy:
-    """The rules of one tenant plus the exact difference an operation made to them, and
-    the tenant's directory (sub-account profiles, departments, settings).
+    """A write's unit of work for one tenant: its rules plus the exact difference an
+    operation made to them, its directory (sub-account profiles, departments, settings),
+    its keys, and whether the tenant row is to be created.
 
-    Domain operations call `add`/`remove`; storage writes `added`/`removed` and nothing
-    else, so what is committed, logged and applied to memory is one and the same diff.
-    Rules keep the order they were given in (storage gives them oldest first), which is
-    what "the earliest assigned store" means.
+    Domain operations call `add`/`remove` and edit the directory and keys; storage writes
+    what was staged here and nothing else, so what is committed, logged and applied to
+    memory is one and the same diff. An edit has no way to commit, roll back or open a
+    transaction: it only stages. Rules keep the order they were given in (storage gives
+    them oldest first), which is what "the earliest assigned store" means.
     """
 
     def __init__(self, tenant: str, rules: Iterable[Rule] = (),
-                 directory: Directory | None = None):
+                 directory: Directory | None = None, keys: KeyRing | None = None,
+                 exists: bool = True):
         self.tenant = tenant
         self.directory = directory if directory is not None else Directory()
+        self.keys = keys if keys is not None else KeyRing(tenant)
+        self.exists = exists
+        self.created_name: str | None = None  # set by create(): the tenant row to insert
         # Rules given here were validated when they were written; new ones are parsed in add.
         self._parsed: dict[Rule, Parsed] = {
             rule: Parsed(R.classify(rule), tenant, rule) for rule in rules}
         # dicts as ordered sets: rules are stored in the order they were added
         self.added: dict[Rule, None] = {}
         self.removed: dict[Rule, None] = {}
+
+    def create(self, name: str) -> None:
+        """Stage the tenant row itself (a new tenant)."""
+        if self.exists or self.created_name is not None:
+            raise Conflict(f"tenant {self.tenant!r} exists", {"tenant": ["already exists"]})
+        self.created_name = name
 
     def __contains__(self, rule: Rule) -> bool:
         return rule in self._parsed
@@ -46,6 +59,10 @@ class TenantPolicy:
 
     def rules(self) -> list[Rule]:
         return sorted(self._parsed)
+
+    def original_rules(self) -> list[Rule]:
+        """The rules as they were before this unit of work's changes."""
+        return [r for r in self._parsed if r not in self.added] + list(self.removed)
 
     def of_kind(self, *kinds: Kind) -> list[Parsed]:
         return [p for p in self._parsed.values() if p.kind in kinds]

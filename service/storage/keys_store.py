@@ -6,9 +6,9 @@ overlap, during which the old and the new key both work.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from ..domain import keys
 from .models import ApiKey, db, utcnow
@@ -32,16 +32,30 @@ def load() -> dict[str, keys.KeyRecord]:
     return out
 
 
-def add(tenant: str, scope: str, token: str | None = None) -> tuple[str, str]:
-    """Stage a key in the current transaction; returns (key id, token). The caller commits."""
-    if token is None:
-        key_id, token = keys.new_token()
-    else:
-        key_id = keys.key_id_of(token)
-        if key_id is None:
-            raise ValueError("a fixed token must look like <id>.<secret>")
-    db.session.add(ApiKey(id=key_id, tenant=tenant, scope=scope, secret_hash=keys.digest(token)))
-    return key_id, token
+def ring(tenant: str) -> keys.KeyRing:
+    """The tenant's keys, for a write's unit of work (inside its transaction)."""
+    rows = db.session.execute(select(ApiKey).where(ApiKey.tenant == tenant)
+                              .order_by(ApiKey.id)).scalars()
+    return keys.KeyRing(tenant, [keys.StagedKey(r.id, r.scope, r.secret_hash,
+                                                _epoch(r.revoked_at)) for r in rows])
+
+
+def save(tenant: str, changes: list[keys.StagedKey]) -> dict:
+    """Write the keys a unit of work created or ended; what changed, for the ledger (never
+    secrets or digests)."""
+    out = {}
+    for key in changes:
+        until = None if key.valid_until is None else datetime.fromtimestamp(key.valid_until, UTC)
+        if key.created:
+            db.session.add(ApiKey(id=key.key_id, tenant=tenant, scope=key.scope,
+                                  secret_hash=key.secret_hash, revoked_at=until))
+        else:
+            db.session.execute(update(ApiKey).where(ApiKey.id == key.key_id,
+                                                    ApiKey.tenant == tenant)
+                               .values(revoked_at=until))
+        out[key.key_id] = {"scope": key.scope, "created": key.created,
+                           "valid_until": until.isoformat() if until else None}
+    return out
 
 
 def listing(tenant: str) -> list[dict]:
@@ -61,27 +75,3 @@ def listing(tenant: str) -> list[dict]:
 
 def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
-
-
-def staged(tenant: str, key_id: str) -> ApiKey | None:
-    """The tenant's key row, in the current transaction (None if another tenant's)."""
-    row = db.session.get(ApiKey, key_id)
-    return row if row is not None and row.tenant == tenant else None
-
-
-def unexpiring_count(tenant: str, scope: str) -> int:
-    """Keys of the scope that are neither revoked nor on their way out."""
-    return len(db.session.execute(select(ApiKey.id).where(
-        ApiKey.tenant == tenant, ApiKey.scope == scope, ApiKey.revoked_at.is_(None))).all())
-
-
-def has_stopped(row: ApiKey) -> bool:
-    until = _epoch(row.revoked_at)
-    return until is not None and until <= utcnow().timestamp()
-
-
-def end_at(row: ApiKey, after_seconds: int) -> str:
-    """Make the key stop working `after_seconds` from now (0: at once); the ISO time."""
-    moment = utcnow() + timedelta(seconds=after_seconds)
-    row.revoked_at = moment
-    return moment.isoformat()

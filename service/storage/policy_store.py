@@ -15,17 +15,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
-from sqlalchemy import and_, delete, insert, select, text, update
+from sqlalchemy import and_, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, PendingRollbackError
+from sqlalchemy.orm import Session
 
+from ..domain import invariants
 from ..domain.accounts import Account, Directory, Settings
 from ..domain.errors import Conflict, NotFound, Unavailable
 from ..domain.rules import Rule
 from ..domain.tenant_policy import TenantPolicy
-from . import ledger, notifier
+from . import keys_store, ledger, notifier
 from .models import (
     RULE_COLUMNS,
-    ApiKey,
     Department,
     PolicyHead,
     PolicyRule,
@@ -74,6 +75,20 @@ def ensure_head() -> None:
     if db.session.get(PolicyHead, 1) is None:
         db.session.add(PolicyHead(id=1, revision=0, keys_epoch=0))
         db.session.commit()
+
+
+def head_problem() -> str | None:
+    """Why the database cannot be served (its head behind its ledger), or None."""
+    try:
+        head_revision = db.session.execute(select(PolicyHead.revision)).scalar()
+        logged = db.session.execute(select(func.max(RevisionLog.revision))).scalar()
+    finally:
+        db.session.rollback()
+    if head_revision is not None and logged is not None and head_revision < logged:
+        return (f"the policy head is at revision {head_revision} but the ledger holds "
+                f"revision {logged}: run `flask --app service init-db` (migration 0006 "
+                "repairs it) before serving")
+    return None
 
 
 def head() -> tuple[int, int]:
@@ -146,17 +161,6 @@ def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
         details["settings"] = {"before": asdict(before.settings),
                                "after": asdict(after.settings)}
     return details
-
-
-def _key_changes() -> dict:
-    """Keys created or revoked in this transaction, for the ledger (never secrets)."""
-    changes = {}
-    for row in list(db.session.new) + list(db.session.dirty):
-        if isinstance(row, ApiKey):
-            changes[row.id] = {"scope": row.scope, "created": row in db.session.new,
-                               "valid_until": row.revoked_at.isoformat()
-                               if row.revoked_at else None}
-    return {"keys": changes} if changes else {}
 
 
 SNAPSHOT_SQL = "SELECT tenant, ptype, v0, v1, v2, v3, v4, v5 FROM policy_rule"
@@ -247,36 +251,72 @@ class WriteResult:
     keys_changed: bool = False
 
 
+class BrokenWrite(RuntimeError):
+    """Something inside a write ended or replaced its transaction: nothing is committed."""
+
+
+# Set in a session's info while an edit runs: committing then is refused (_refuse_commit).
+EDITING = "authz.editing"
+
+
+@event.listens_for(Session, "before_commit")
+def _refuse_commit(session: Session) -> None:
+    if session.info.get(EDITING):
+        raise BrokenWrite("an edit tried to commit its write's transaction")
+
+
 def write(
     tenant: str,
     actor: str,
     reason: str,
     edit: Callable[[TenantPolicy], T],
     *,
-    bump_keys: bool = False,
     must_exist: bool = True,
     request_id: str = "",
 ) -> WriteResult:
-    """Run `edit` on the tenant's current rules and commit its difference as one revision.
+    """Run `edit` on the tenant's unit of work (TenantPolicy: rules, directory, keys, the
+    tenant row) and commit what it staged as one revision, or nothing.
 
     The head row is updated first: in PostgreSQL that locks it until commit, in SQLite it
-    takes the write lock, so writers are serialised and revisions commit in order. Any
-    error rolls everything back; nothing reaches memory before the commit succeeds.
-    `must_exist`: refuse (404) when the tenant has not been created.
+    takes the write lock, so writers are serialised and revisions commit in order. The
+    edit only stages; it cannot commit (refused), and if anything it calls ends the
+    transaction (a rollback releases the head lock) the write is refused whole: the
+    transaction must be the one that holds the lock, and the head must still be the
+    revision being logged, at commit. Only this function commits or rolls back.
+    `must_exist`: refuse (404) when the tenant has not been created. Every write, whoever
+    makes it, is held to domain/invariants.py before it commits.
     """
     try:
-        revision = _next_revision(bump_keys)
+        revision = _next_revision()
+        transaction = db.session().get_transaction()
         row = db.session.get(Tenant, tenant)
         if row is None and must_exist:
             raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
-        policy = TenantPolicy(tenant, tenant_rules(tenant), directory(tenant, row))
+        policy = TenantPolicy(tenant, tenant_rules(tenant), directory(tenant, row),
+                              keys_store.ring(tenant), exists=row is not None)
         loaded = policy.directory.copy()
-        value = edit(policy)
-        details = _save_directory(tenant, loaded, policy.directory) | _key_changes()
-        if not (policy.changed or bump_keys or db.session.new or db.session.dirty
-                or "expiries" in details):
+        db.session.info[EDITING] = True
+        try:
+            value = edit(policy)
+        finally:
+            db.session.info.pop(EDITING, None)
+        if db.session().get_transaction() is not transaction:
+            raise BrokenWrite("the edit ended its write's transaction")
+        invariants.require(policy, loaded)
+        key_changes = policy.keys.changes()
+        if not (policy.changed or key_changes or policy.created_name is not None
+                or loaded != policy.directory):
             db.session.rollback()
             return WriteResult(revision - 1, False, value)
+        if policy.created_name is not None:
+            db.session.add(Tenant(id=tenant, name=policy.created_name))
+            db.session.flush()
+        _require_unique_contacts(tenant, loaded, policy.directory)
+        details = _save_directory(tenant, loaded, policy.directory)
+        if key_changes:
+            details["keys"] = keys_store.save(tenant, key_changes)
+            db.session.execute(update(PolicyHead).where(PolicyHead.id == 1).values(
+                keys_epoch=PolicyHead.keys_epoch + 1))
         _apply(tenant, policy)
         entry = RevisionLog(revision=revision, tenant=tenant, actor=actor, reason=reason or "",
                             added=_encode(policy.added), removed=_encode(policy.removed),
@@ -284,9 +324,12 @@ def write(
                             details=json.dumps(details, sort_keys=True, default=str))
         ledger.seal(entry)
         db.session.add(entry)
+        db.session.flush()
+        if db.session().get_transaction() is not transaction or _head_revision() != revision:
+            raise BrokenWrite(f"the head is no longer revision {revision} at commit")
         db.session.commit()
         return WriteResult(revision, True, value, tenant, tuple(policy.added),
-                           tuple(policy.removed), bump_keys)
+                           tuple(policy.removed), bool(key_changes))
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict("the change conflicts with a concurrent one; retry") from exc
@@ -298,14 +341,51 @@ def write(
         raise
 
 
-def _next_revision(bump_keys: bool) -> int:
+def _head_revision() -> int:
+    return int(db.session.execute(select(PolicyHead.revision).where(PolicyHead.id == 1))
+               .scalar_one())
+
+
+def _contact(field: str, value: str) -> str:
+    return value.lower() if field == "email" else value
+
+
+def _require_unique_contacts(tenant: str, before: Directory, after: Directory) -> None:
+    """R4: a sub-account's email (in any case) and phone belong to no other account, in
+    this tenant or another. Read in the write's transaction, under the head lock."""
+    for field in ("email", "phone"):
+        holders: dict[str, list[str]] = {}
+        changed: set[str] = set()
+        for login, account in after.accounts.items():
+            value = _contact(field, getattr(account, field))
+            if not value:
+                continue
+            holders.setdefault(value, []).append(login)
+            old = before.accounts.get(login)
+            if old is None or _contact(field, getattr(old, field)) != value:
+                changed.add(value)
+        for value in sorted(changed):
+            if len(holders[value]) > 1:
+                raise Conflict(f"this {field} belongs to another account",
+                               {field: ["already in use by another account"]})
+        if not changed:
+            continue
+        column = getattr(SubAccount, field)
+        taken = db.session.execute(select(SubAccount.login).where(
+            SubAccount.tenant != tenant,
+            (func.lower(column) if field == "email" else column).in_(sorted(changed)))
+            .limit(1)).first()
+        if taken is not None:
+            raise Conflict(f"this {field} belongs to another account",
+                           {field: ["already in use by another account"]})
+
+
+def _next_revision() -> int:
     """Bump the head (locking it) and return the new revision. On PostgreSQL the same
     statement queues the notification, which the server delivers only if the transaction
     commits: one round trip instead of two."""
     bump = update(PolicyHead).where(PolicyHead.id == 1).values(
-        revision=PolicyHead.revision + 1,
-        keys_epoch=PolicyHead.keys_epoch + (1 if bump_keys else 0),
-    ).returning(PolicyHead.revision)
+        revision=PolicyHead.revision + 1).returning(PolicyHead.revision)
     if db.session.get_bind().dialect.name != "postgresql":
         return db.session.execute(bump).scalar_one()
     head = bump.cte("head")

@@ -1,0 +1,166 @@
+"""What every state of a tenant's policy holds, however it was reached: the API, an import,
+the console, the CLI, the seed or an expiry sweep. One set of checks, run by storage on
+every write before it commits (storage.policy_store.write) and by lint on a file, so an
+import is accepted exactly when the API could have produced the same rules.
+
+A state the API refuses to produce is refused here too:
+  - the owner's rule, and the owner in every store and operating every product of a store
+    run by product (R3);
+  - every store a rule names is declared (g2), and none is called `all` (reserved by the
+    API for "every store"); a supplementary grant names one store, not the tenant (R7);
+  - a store runs by product with all its by-product rules or none (R17); step-up covers
+    every high-risk permission or none (R10);
+  - every role granted is defined (R6), every sub-account and department a rule names
+    exists in the directory (R4, R5), and every default store is an assigned one (R15);
+  - a write never takes the number of sub-accounts past the tenant's cap (R11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import catalogue
+from . import rules as R
+from .accounts import Directory
+from .errors import InvalidInput, LimitReached
+from .rules import Kind, Parsed, Rule
+from .tenant_policy import TenantPolicy
+
+RESERVED_STORE = "all"  # the API's word for every store of the tenant
+PER_PRODUCT = tuple(p for p in catalogue.PERMISSIONS if p.per_product)
+HIGH_RISK = tuple(p for p in catalogue.PERMISSIONS if p.high_risk)
+
+
+@dataclass(frozen=True)
+class Violation:
+    code: str
+    message: str
+    rule: Rule | None = None  # the rule at fault, when one is (lint names its line)
+
+
+def rule_violations(tenant: str, parsed: Iterable[Parsed]) -> list[Violation]:
+    """What is wrong with a set of one tenant's rules on their own (no directory)."""
+    parsed = list(parsed)
+    rules = {p.rule for p in parsed}
+    owner = R.owner(tenant)
+    out: list[Violation] = []
+    if Rule("p", (owner, tenant, R.ANY, R.ANY, "allow")) not in rules:
+        out.append(Violation("owner-missing", "the owner's rule is missing (R3)"))
+    stores = {p.rule.values[0] for p in parsed if p.kind is Kind.STORE}
+    roles = {p.rule.values[0] for p in parsed if p.kind is Kind.ROLE_PERMISSION}
+    step_up = 0
+    by_product: dict[str, int] = {}
+    for p in parsed:
+        v = p.rule.values
+        kind = p.kind
+        if kind is Kind.STORE:
+            if v[0].split("/", 1)[1] == RESERVED_STORE:
+                out.append(Violation("store-reserved",
+                                     f"{RESERVED_STORE!r} is reserved and cannot be a store",
+                                     p.rule))
+            if Rule("g", (owner, v[0])) not in rules:
+                out.append(Violation("owner-missing",
+                                     f"the owner is not in store {v[0]} (R3)", p.rule))
+        elif kind is Kind.STEP_UP:
+            step_up += 1
+        elif kind is Kind.BY_PRODUCT:
+            by_product[v[1]] = by_product.get(v[1], 0) + 1
+        store = _store_named(kind, v, tenant)
+        if store is not None and store not in stores:
+            out.append(Violation("store-undeclared",
+                                 f"{store} is not a store of this tenant (no g2 rule)", p.rule))
+        if kind is Kind.DIRECT and v[1] == tenant and v[4] == "allow":
+            out.append(Violation("grant-every-store",
+                                 "a supplementary grant names one store, not all (R7)",
+                                 p.rule))
+        if kind is Kind.GRANT and v[1].partition("@")[0] not in roles:
+            out.append(Violation("role-undefined",
+                                 f"role {v[1].partition('@')[0].split(':', 2)[2]!r} is "
+                                 "granted but not defined (R6)", p.rule))
+    if step_up not in (0, len(HIGH_RISK)):
+        out.append(Violation("step-up-partial",
+                             "step-up covers every high-risk permission or none (R10)"))
+    for store, count in sorted(by_product.items()):
+        if count != len(PER_PRODUCT) or Rule("g", (owner, R.all_products(store))) not in rules:
+            out.append(Violation("by-product-partial",
+                                 f"{store} runs by product with all of its by-product rules "
+                                 "and the owner operating every product, or none (R3, R17)"))
+    for p in parsed:
+        if p.kind is Kind.ALL_PRODUCTS and p.rule.values[1].partition("~")[0] not in by_product:
+            out.append(Violation("by-product-partial",
+                                 f"{p.rule.values[1]} is named but the store does not run "
+                                 "by product (R17)", p.rule))
+    return out
+
+
+def _store_named(kind: Kind, v: tuple[str, ...], tenant: str) -> str | None:
+    """The store a rule names (None: none, or the whole tenant)."""
+    if kind is Kind.ASSIGNMENT or kind is Kind.BY_PRODUCT:
+        return v[1]
+    if kind is Kind.GRANT:
+        scope = v[1].partition("@")[2]
+        return None if scope == tenant else scope
+    if kind is Kind.DIRECT:
+        return None if v[1] == tenant else v[1]
+    if kind is Kind.PRODUCT_OPERATOR or kind is Kind.ALL_PRODUCTS:
+        return v[1].partition("~")[0]
+    return None
+
+
+def directory_violations(policy: TenantPolicy) -> list[Violation]:
+    """What is wrong between the rules and the directory (sub-accounts, departments)."""
+    out = []
+    accounts = policy.directory.accounts
+    departments = policy.directory.departments
+    assigned: dict[str, set[str]] = {}
+    for p in policy.of_kind(Kind.ASSIGNMENT, Kind.MEMBERSHIP, Kind.GRANT, Kind.DIRECT,
+                            Kind.DISABLED, Kind.PRODUCT_OPERATOR):
+        kind, _, name = p.rule.values[0].split(":", 2)
+        if kind == "user" and name != R.OWNER_LOGIN and name not in accounts:
+            out.append(Violation("account-missing", f"no sub-account {name!r}", p.rule))
+        elif kind == "dept" and name not in departments:
+            out.append(Violation("department-missing", f"no department {name!r}", p.rule))
+        if p.kind is Kind.MEMBERSHIP:
+            dept = p.rule.values[1].split(":", 2)[2]
+            if dept not in departments:
+                out.append(Violation("department-missing", f"no department {dept!r}", p.rule))
+        elif p.kind is Kind.ASSIGNMENT:
+            assigned.setdefault(name, set()).add(p.rule.values[1].split("/", 1)[1])
+    for login, account in sorted(accounts.items()):
+        if account.default_store is not None \
+                and account.default_store not in assigned.get(login, ()):
+            out.append(Violation("default-store",
+                                 f"{login}'s default store {account.default_store!r} is not "
+                                 "one of its stores (R15)"))
+    return out
+
+
+def violations(policy: TenantPolicy) -> list[Violation]:
+    return rule_violations(policy.tenant, policy.of_kind(*Kind)) + directory_violations(policy)
+
+
+def require(policy: TenantPolicy, before: Directory) -> None:
+    """Refuse (422, or 409 past the cap) a write whose result breaks an invariant.
+
+    A violation the tenant already had before this write (a database from before these
+    checks) does not block unrelated writes; only new ones are refused."""
+    cap = policy.directory.settings.max_sub_accounts
+    count = len(policy.directory.accounts)
+    if count > cap and count > len(before.accounts):
+        raise LimitReached(
+            f"this tenant may have at most {cap} sub-accounts; this change would make "
+            f"{count} (R11)", {"max_sub_accounts": [f"limit of {cap} sub-accounts"]})
+    found = violations(policy)
+    if not found:
+        return
+    existing = {(v.code, v.message) for v in violations(
+        TenantPolicy(policy.tenant, policy.original_rules(), before))}
+    found = [v for v in found if (v.code, v.message) not in existing]
+    if not found:
+        return
+    raise InvalidInput(
+        f"the change would leave the policy in a state no write may produce: "
+        f"{found[0].message}",
+        {"policy": [f"{v.message}" + (f" ({v.rule.csv()})" if v.rule else "")
+                    for v in found[:100]]})
