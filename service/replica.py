@@ -49,6 +49,7 @@ class Replica:
         self._announced = -1  # newest revision a notification told of
         self._recheck = True  # set when notifications may have been missed
         self.synced_at: float | None = None  # monotonic time of the last successful catch-up
+        self.database_revision = -1  # the database's head when this worker last read it
         # Time-boxed grants (expiry.py): (epoch, tenant, rule) soonest first, as of
         # _expiries_revision; the first request at or after _next_expiry sweeps.
         self._expiring: list = []
@@ -128,6 +129,7 @@ class Replica:
 
     def _catch_up_log(self) -> None:
         revision, epoch = policy_store.head()
+        self.database_revision = revision
         if self.decider.revision < 0:
             self._load()
         while self.decider.revision < revision:
@@ -173,6 +175,14 @@ class Replica:
             self.catch_up(force=True)
             if self.decider.revision >= revision:
                 return
+            if self.database_revision >= 0 and revision > self.database_revision \
+                    and self._retry_at <= time.monotonic():
+                # No writer has committed it: waiting would only hold this worker up.
+                raise StaleRevision(
+                    f"revision {revision} does not exist (the newest is "
+                    f"{self.database_revision})",
+                    {"at_least_revision": [f"beyond the newest revision, "
+                                           f"{self.database_revision}"]})
             if time.monotonic() >= deadline:
                 raise StaleRevision(
                     f"revision {revision} is not available here yet (this worker is at "

@@ -78,7 +78,9 @@ def test_the_same_decision_again_is_counted_until_the_policy_changes(app, owner,
     assert 0 <= age.total_seconds() < 60  # stamped in UTC, when it was asked
 
 
-def test_retention_deletes_old_entries(app, checker):
+def test_retention_deletes_old_entries(app, checker, monkeypatch):
+    """Also on a host that booted seconds ago: the monotonic clock starts near the host's
+    uptime, so a fresh worker must not wait for it to pass the sweep interval."""
     from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import func, select, update
@@ -92,7 +94,8 @@ def test_retention_deletes_old_entries(app, checker):
         old = datetime.now(UTC) - timedelta(days=31)
         db.session.execute(update(DecisionLog).values(at=old, last_at=old))
         db.session.commit()
-    log._pruned_at = 0.0
+    log._pruned_at = None  # a fresh worker...
+    monkeypatch.setattr("service.decision_log.time.monotonic", lambda: 5.0)  # ...just booted
     _flush(app)
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(DecisionLog)).scalar() == 0

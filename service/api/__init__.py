@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
-from flask_smorest import Api
+from flask import Flask, current_app, request
+from flask_smorest import Api, Blueprint
+from marshmallow import RAISE
 
+from ..domain.errors import InvalidInput
 from ..telemetry import ROUTE, RequestLog
 from . import (
     access,
@@ -19,6 +21,12 @@ from . import (
     subaccounts,
 )
 from .fast_check import FastCheck
+
+# webargs ignores unknown query parameters by default; here they are errors, like unknown
+# fields in a body, on every route (the parser is shared by every blueprint).
+Blueprint.ARGUMENTS_PARSER.DEFAULT_UNKNOWN_BY_LOCATION = {
+    **Blueprint.ARGUMENTS_PARSER.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE,
+    "querystring": RAISE}
 
 
 def init_app(app: Flask) -> None:
@@ -44,6 +52,18 @@ def init_app(app: Flask) -> None:
         """The route template for metrics and the request log (never the raw path)."""
         if request.url_rule is not None:
             request.environ[ROUTE] = request.url_rule.rule
+
+    @app.before_request
+    def refuse_unexpected_query() -> None:
+        """A misspelled filter must not answer unfiltered: on an API route that takes no
+        query parameters, any is a 422 (those that take some refuse unknown ones)."""
+        if not request.args or request.blueprint in (None, "console"):
+            return
+        view = current_app.view_functions.get(request.endpoint)
+        parameters = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+        if not any(p.get("in") == "query" for p in parameters):
+            raise InvalidInput("this route takes no query parameters",
+                               {"query": {name: ["Unknown field."] for name in request.args}})
 
     fast = app.extensions["fast_check"] = FastCheck(app.wsgi_app, app, app.extensions["authz"])
     app.wsgi_app = RequestLog(fast, app.config["AUTHZ_REQUEST_LOG"])

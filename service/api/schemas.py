@@ -22,9 +22,56 @@ def Identifier(**kwargs) -> fields.String:  # noqa: N802 - reads as a field type
     return fields.String(validate=_identifier, **kwargs)
 
 
+def _nul_free(value, path: str, found: dict) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            found[path or "_schema"] = ["must not contain a NUL character"]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _nul_free(item, str(key) if not path else f"{path}.{key}", found)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _nul_free(item, f"{path}[{i}]", found)
+
+
 class Request(ma.Schema):
+    """Every request body and query: unknown fields refused, and no NUL anywhere (a NUL
+    cannot be stored by PostgreSQL and would pass on SQLite: one answer on both)."""
+
     class Meta:
         unknown = RAISE
+
+    @ma.pre_load
+    def refuse_nul(self, data, **kwargs):
+        found: dict = {}
+        if isinstance(data, dict) or hasattr(data, "items"):
+            for key, value in data.items():
+                _nul_free(value, str(key), found)
+        if found:
+            raise ValidationError(found)
+        return data
+
+
+# The latest instant an expiry or a filter may name: later ones overflow a datetime once
+# moved to UTC (9999-12-31T23:59:59-14:00), which must be a 422, not a 500.
+LATEST = "9000-01-01T00:00:00+00:00"
+
+
+def Instant(**kwargs) -> fields.AwareDateTime:  # noqa: N802 - reads as a field type
+    """ISO 8601 with a zone, within the years 1970 to 8999."""
+    from datetime import datetime
+
+    latest = datetime.fromisoformat(LATEST)
+    earliest = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+
+    def in_range(value):
+        try:
+            if not earliest <= value < latest:
+                raise ValidationError("must be between 1970 and 8999")
+        except OverflowError:
+            raise ValidationError("must be between 1970 and 8999") from None
+
+    return fields.AwareDateTime(validate=in_range, **kwargs)
 
 
 class Write(Request):
@@ -152,7 +199,7 @@ class Grantee(Write):
 class Grant(Grantee):
     role = Identifier(required=True)
     stores = StoresField(required=True, metadata={"description": 'Store ids, or "all"'})
-    expires_at = fields.AwareDateTime(metadata={
+    expires_at = Instant(metadata={
         "description": "ISO 8601 with a zone: the grant stops counting then (a shift, a sale "
                        "event). Granting again without it makes the grant permanent."})
 
@@ -160,7 +207,7 @@ class Grant(Grantee):
 class Direct(Grantee):
     store = Identifier(required=True, metadata={"description": 'A store id ("all" for denies)'})
     permission = fields.String(required=True, metadata={"description": "area:action"})
-    expires_at = fields.AwareDateTime(metadata={
+    expires_at = Instant(metadata={
         "description": "Supplementary permissions only: when it stops counting"})
 
 
@@ -284,7 +331,7 @@ class BatchStores(Write):
         "description": "Answer what would change, change nothing"})
 
 
-class DryRunQuery(ma.Schema):
+class DryRunQuery(Request):
     dry_run = fields.Boolean(load_default=False, metadata={
         "description": "Answer what would change, change nothing"})
 
@@ -500,8 +547,8 @@ class LedgerQuery(Request):
     store = Identifier()
     subject = Identifier()
     actor = fields.String(validate=validate.Length(max=100))
-    since = fields.AwareDateTime(metadata={"description": "ISO 8601, with a zone"})
-    until = fields.AwareDateTime()
+    since = Instant(metadata={"description": "ISO 8601, with a zone"})
+    until = Instant()
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
@@ -577,8 +624,8 @@ class DecisionQuery(Request):
     subject = Identifier()
     permission = fields.String(validate=validate.Length(max=130))
     allowed = fields.Boolean()
-    since = fields.AwareDateTime()
-    until = fields.AwareDateTime()
+    since = Instant()
+    until = Instant()
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 

@@ -1,0 +1,148 @@
+"""Defects found by trying to break the service from the README alone (issue 16), each
+pinned by the behaviour a caller saw: on SQLite and PostgreSQL where storage matters."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.domain import policy_files as PF
+
+from .support import ADMIN, GLOBEX_OWNER, Caller, bearer
+
+
+def _export(owner) -> str:
+    return owner.client.get("/v1/tenants/acme/export.csv", headers=owner.headers).data.decode()
+
+
+def _import(owner, text: str, dry_run: bool):
+    return owner("POST", "/v1/tenants/{t}/import", {"csv": text, "dry_run": dry_run})
+
+
+def test_a_revision_beyond_the_database_head_is_refused_at_once(app, checker, monkeypatch):
+    def waited(seconds):
+        raise AssertionError("the worker waited for a revision nobody has written")
+
+    monkeypatch.setattr("service.replica.time.sleep", waited)
+    app.extensions["authz"].settings["AUTHZ_CONSISTENCY_WAIT"] = 30.0
+    status, body = checker("POST", "/check", {"subject": "alice", "store": "amazon-us",
+                                              "object": "orders", "action": "view",
+                                              "at_least_revision": 10**9})
+    assert status == 409 and "at_least_revision" in body["errors"], body
+    assert "does not exist" in body["message"]
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/tenants/{t}/ledger?subjet=alice",
+    "/v1/tenants/{t}/decisions?alowed=false",
+    "/v1/tenants/{t}/who-can?store=amazon-us&permission=orders:view&foo=1",
+    "/v1/tenants/{t}/policy?verbose=1",
+    "/v1/tenants/{t}/export.csv?x=1",
+])
+def test_unknown_query_parameters_are_refused(owner, path):
+    status, body = owner("GET", path)
+    assert status == 422, body
+    name = path.rsplit("&", 1)[-1].split("?")[-1].split("=")[0]
+    assert name in str(body["errors"])
+
+
+def test_a_nul_in_free_text_is_refused_and_changes_nothing(owner):
+    before = owner("GET", "/v1/tenants/{t}/subaccounts/alice")[1]
+    status, body = owner("PATCH", "/v1/tenants/{t}/subaccounts/alice", {"note": "a\x00b"})
+    assert status == 422 and "note" in body["errors"]["json"], body
+    status, body = owner("POST", "/v1/tenants/{t}/stores", {"store": "s1", "reason": "\x00"})
+    assert status == 422 and "reason" in body["errors"]["json"], body
+    status, body = owner("GET", "/v1/tenants/{t}/ledger?actor=a%00b")
+    assert status == 422, body
+    assert owner("GET", "/v1/tenants/{t}/subaccounts/alice")[1] == before
+
+
+def test_an_expiry_that_overflows_is_a_422(owner):
+    status, body = owner("POST", "/v1/tenants/{t}/grants", {
+        "subject": "alice", "role": "finance", "stores": ["amazon-us"],
+        "expires_at": "9999-12-31T23:59:59-14:00"})
+    assert status == 422 and "expires_at" in body["errors"]["json"], body
+
+
+def test_email_and_phone_belong_to_one_account_in_every_tenant(client, owner):
+    """R4: 409 naming the field, in the same tenant or another, any case."""
+    globex = Caller(client, GLOBEX_OWNER, "globex")
+    assert owner("PATCH", "/v1/tenants/{t}/subaccounts/alice",
+                 {"email": "Alice@Acme.test", "phone": "+1 555 0100"})[0] == 200
+    new = {"display_name": "x", "stores": ["amazon-us"]}
+    for caller, body in ((owner, {"login": "al2", "email": "alice@acme.test"}),
+                         (owner, {"login": "al3", "email": "x@acme.test",
+                                  "phone": "+1 555 0100"}),
+                         (globex, {"login": "al4", "email": "ALICE@acme.test"})):
+        status, answer = caller("POST", "/v1/tenants/{t}/subaccounts", {**new, **body})
+        field = "phone" if "phone" in body else "email"
+        assert status == 409 and field in answer["errors"], answer
+    status, answer = owner("PATCH", "/v1/tenants/{t}/subaccounts/bob", {"email": "ALICE@acme.test"})
+    assert status == 409 and "email" in answer["errors"]
+    # saving one's own again is no conflict; the other accounts were not made
+    assert owner("PATCH", "/v1/tenants/{t}/subaccounts/alice",
+                 {"email": "alice@acme.test"})[0] == 200
+    assert owner("GET", "/v1/tenants/{t}/subaccounts/al2")[0] == 404
+
+
+def test_an_import_cannot_get_around_the_cap(client):
+    admin = Caller(client, ADMIN)
+    globex = Caller(client, GLOBEX_OWNER, "globex")
+    assert admin("PATCH", "/v1/tenants/globex/settings", {"max_sub_accounts": 3})[0] == 200
+    before = client.get("/v1/tenants/globex/export.csv",
+                        headers=bearer(GLOBEX_OWNER)).data.decode()
+    lines = "".join(f"g, user:globex:u{i}, globex/amazon-us\n" for i in range(150))
+    status, body = globex("POST", "/v1/tenants/{t}/import",
+                          {"csv": before + lines, "dry_run": False})
+    assert status == 409 and body["code"] == 409, body
+    after = client.get("/v1/tenants/globex/export.csv", headers=bearer(GLOBEX_OWNER))
+    assert after.data.decode() == before
+    status, page = globex("GET", "/v1/tenants/{t}/subaccounts")
+    assert status == 200 and page["total"] <= 3
+
+
+@pytest.mark.parametrize("change, code", [
+    # a store that is not declared: the disabled deny would not reach it
+    (lambda t: t + "g, user:acme:ivan, acme/ghost\n"
+                   "p, user:acme:ivan, acme/ghost, refunds, approve, allow\n",
+     "store-undeclared"),
+    # the owner's product rights in a store run by product (R3)
+    (lambda t: t.replace("g, user:acme:owner, acme/tmall-flagship~products\n", ""),
+     "by-product-partial"),
+    # a grant of a role nobody defined
+    (lambda t: t + "g, user:acme:alice, role:acme:phantom@acme\n", "role-undefined"),
+    # a store called like the API's "every store"
+    (lambda t: t + "g2, acme/all, acme\ng, user:acme:owner, acme/all\n", "store-reserved"),
+    # a supplementary grant in every store (the API asks for one store)
+    (lambda t: t + "p, user:acme:alice, acme, reports, export, allow\n", "grant-every-store"),
+])
+def test_imports_reach_no_state_the_api_refuses(owner, change, code):
+    text = _export(owner)
+    if "tmall-flagship~products" not in text:  # make the store run by product first
+        assert owner("PUT", "/v1/tenants/{t}/stores/tmall-flagship/mode",
+                     {"mode": "by-product"})[0] == 200
+        text = _export(owner)
+    bad = change(text)
+    assert bad != text
+    assert code in {f.code for f in PF.lint(bad, "acme") if f.severity == "error"}
+    for dry_run in (True, False):
+        status, body = _import(owner, bad, dry_run)
+        assert status == 422, body
+    assert _export(owner) == text
+
+
+def test_ready_says_so_when_the_sqlite_file_is_deleted(tmp_path):
+    from .support import fresh_database, make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'authz.db'}")
+    fresh_database(app)
+    client = app.test_client()
+    assert client.get("/ready").status_code == 200
+    (tmp_path / "authz.db").unlink()
+    answer = client.get("/ready")
+    assert answer.status_code == 503
+    assert answer.get_json()["database"] == "missing"
+    assert "does not exist" in answer.get_json()["problem"]
+    # a worker started now neither creates an empty database nor says it is ready
+    fresh = make_app(f"sqlite:///{tmp_path / 'authz.db'}").test_client()
+    assert fresh.get("/ready").status_code == 503
+    assert not (tmp_path / "authz.db").exists()
