@@ -33,11 +33,13 @@ test: install browser
 
 ## The hostile-input, isolation and memory tests at full size (the suite runs them bounded):
 ## 1,000,000 random checks per world against the reference model, 500 schemathesis
-## examples per operation, 1,000,000 unknown names for the memory bound.
+## examples per operation, 1,000,000 unknown names for the memory bound, 200 random write
+## sequences against two real workers.
 fuzz: install
-	AUTHZ_FUZZ_CHECKS=1000000 AUTHZ_FUZZ_EXAMPLES=500 AUTHZ_FUZZ_NAMES=1000000 \
+	AUTHZ_FUZZ_CHECKS=1000000 AUTHZ_FUZZ_EXAMPLES=500 AUTHZ_FUZZ_NAMES=1000000 AUTHZ_FUZZ_SEQUENCES=200 \
 		$(BIN)/python -m pytest -q tests/test_isolation.py tests/test_fuzz_api.py \
-		tests/test_memory_bound.py tests/test_hostile.py tests/test_escalation.py $(PYTEST_ARGS)
+		tests/test_memory_bound.py tests/test_hostile.py tests/test_escalation.py \
+		tests/test_write_sequences.py $(PYTEST_ARGS)
 
 ## The performance table (docs/PERFORMANCE.md): needs the local PostgreSQL and wrk.
 bench: install

@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-import uuid
 
 import pytest
 import requests
@@ -16,7 +15,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from service.storage.models import PolicyRule, RevisionLog
 
-from .servers import Instance, Proxy, init_database
+from .servers import Instance, Proxy
 from .support import ACME_CHECK, ACME_OWNER, PG_ADMIN_URL
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -24,21 +23,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 CHECK = {"Authorization": f"Bearer {ACME_CHECK}"}
 OWNER = {"Authorization": f"Bearer {ACME_OWNER}"}
 REFUND = {"subject": "frank", "store": "amazon-us", "permission": "refunds:approve"}
-
-
-@pytest.fixture
-def pg_url(postgres_url):
-    """A fresh, seeded database of its own (the session one is shared by in-process tests)."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"authz_prop_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    init_database(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def check(base: str, subject="frank", obj="refunds", action="approve", **extra):

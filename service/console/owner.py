@@ -46,9 +46,12 @@ def current_policy():
 
 
 def _local(path: str | None) -> str | None:
-    """Only a path inside the console may be a redirect target."""
-    return path if path and path.startswith("/console") and not path.startswith("//") \
-        else None
+    """Only a path inside the console may be a redirect target (and never one with a
+    control character: a CR/LF would split the Location header)."""
+    if not path or not path.startswith("/console") or path.startswith("//") \
+            or any(ord(c) < 32 or ord(c) == 127 for c in path):
+        return None
+    return path
 
 
 # -- signing in ----------------------------------------------------------------------------
