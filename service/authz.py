@@ -12,7 +12,7 @@ from flask import has_request_context, request
 
 from .config import DEV_TOKENS
 from .decision_log import DecisionLog
-from .domain import keys
+from .domain import invariants, keys
 from .domain.decisions import CheckRequest, Decider
 from .domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
 from .domain.tenant_policy import TenantPolicy
@@ -120,11 +120,18 @@ class Authz:
 
     def preview(self, principal: keys.Principal, tenant: str,
                 edit: Callable[[TenantPolicy], T]) -> tuple[int, T]:
-        """What `edit` would report, run on a fresh copy of the committed policy: nothing
-        is written (the previews of batch assignment and store revocation)."""
+        """What `edit` would report, run on a fresh copy of the committed policy and held
+        to the invariants every write is: nothing is written (the previews of batch
+        assignment and store revocation, import dry runs). Limited like writes: a preview
+        can cost as much work as one."""
         self.require_owner(principal, tenant)
+        self.limiter.hit(principal.key_id)
         self.require_tenant(tenant)
-        return self.replica.revision, edit(policy_store.read(tenant))
+        policy = policy_store.read(tenant)
+        loaded = policy.directory.copy()
+        value = edit(policy)
+        invariants.require(policy, loaded)
+        return self.replica.revision, value
 
     def require_tenant(self, tenant: str) -> None:
         if db.session.get(Tenant, tenant) is None:

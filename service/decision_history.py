@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from .domain import policy_files as PF
 from .domain.explain import explain
 from .domain.index import TenantIndex
 from .domain.rules import Kind, Rule, classify
@@ -15,18 +14,42 @@ from .storage.ledger import iso_utc
 
 class Policies:
     """A tenant's policy at any revision, replayed from the ledger (which reaches back to
-    the tenant's creation), each revision built once."""
+    the tenant's creation). The ledger is read once and replayed forward: asking for
+    revisions in ascending order (prepare) costs one pass, not one pass per revision."""
 
     def __init__(self, tenant: str):
         self.tenant = tenant
         self._built: dict[int, TenantIndex] = {}
+        self._rules: set[Rule] = set()
+        self._at = 0  # the revision self._rules stands at
+        self._entries: list = []
+        self._read_to = 0
+
+    def prepare(self, revisions) -> None:
+        """Read the ledger once up to the newest of `revisions` and build each."""
+        wanted = sorted(set(revisions))
+        if wanted and wanted[-1] > self._read_to:
+            self._entries += policy_store.tenant_changes(self.tenant, self._read_to,
+                                                         wanted[-1])
+            self._read_to = wanted[-1]
+        for revision in wanted:
+            self.at(revision)
 
     def at(self, revision: int) -> TenantIndex:
         index = self._built.get(revision)
-        if index is None:
-            entries = policy_store.tenant_changes(self.tenant, 0, revision)
-            rules, _ = PF.net_difference((e.added, e.removed) for e in entries)
-            index = self._built[revision] = TenantIndex(self.tenant, rules)
+        if index is not None:
+            return index
+        if revision < self._at:  # behind the replay: start again from the beginning
+            self._rules, self._at = set(), 0
+        if revision > self._read_to:
+            self._entries += policy_store.tenant_changes(self.tenant, self._read_to, revision)
+            self._read_to = revision
+        for entry in self._entries:
+            if self._at < entry.revision <= revision:
+                self._rules.difference_update(entry.removed)
+                self._rules.update(entry.added)
+        self._at = revision
+        index = self._built[revision] = TenantIndex(self.tenant, self._rules)
         return index
 
 
@@ -47,6 +70,7 @@ def entries(tenant: str, query: dict) -> tuple[int, list[dict]]:
         since=query.get("since"), until=query.get("until"), limit=query["per_page"],
         offset=(query["page"] - 1) * query["per_page"])
     policies = Policies(tenant)
+    policies.prepare(row.revision for row in rows)
     return total, [{"time": iso_utc(row.at), "last_time": iso_utc(row.last_at),
                     "count": row.count, "subject": row.subject, "store": row.store,
                     "permission": row.permission,
@@ -88,6 +112,7 @@ def unused_grants(tenant: str, days: int) -> dict:
     while True:
         _, rows = decision_store.find(tenant, allowed=True, since=since, limit=page,
                                       offset=offset)
+        policies.prepare(row.revision for row in rows)
         for row in rows:
             used.update(_why(policies, row)["rules"])
         if len(rows) < page:

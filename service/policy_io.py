@@ -15,35 +15,35 @@ from .storage import policy_store
 
 def _plan(tenant: str, before: set[Rule], after: set[Rule], recent: list) -> dict:
     """Pure: what replacing `before` by `after` changes (safe to run inside a write)."""
-    total, items = PF.decision_changes(tenant, before, after)
+    total, items, complete = PF.decision_changes(tenant, before, after)
     return {"added": [r.csv() for r in sorted(after - before)],
             "removed": [r.csv() for r in sorted(before - after)],
-            "decision_changes": {"total": total, "items": items},
+            "decision_changes": {"total": total, "items": items, "complete": complete},
             "recent_decisions": decision_history.impact(tenant, after, recent)}
 
 
 def import_policy(service: Authz, principal: Principal, tenant: str, text: str, *,
                   dry_run: bool, reason: str | None = None, source: str = "import.csv",
                   progress=None) -> dict:
-    """Make the tenant's rules exactly the file's. Dry run: the difference and the
-    decisions it would change, nothing applied. Otherwise the same, applied as one
-    revision (the plan is computed inside that write, against what it replaces)."""
+    """Make the tenant's rules exactly the file's. Dry run: the same edit on a copy of the
+    committed policy, held to the same invariants (so it fails where the import would),
+    nothing written. Otherwise one revision. The plan (rules and decisions that change)
+    is worked out outside any transaction, from what the edit replaced."""
     service.require_owner(principal, tenant)
     service.require_tenant(tenant)
     rules = PF.read_for_import(text, tenant, source, progress)
     recent = decision_history.recent(tenant)  # before the write: an edit reads nothing
-    if dry_run:
-        current = set(policy_store.read(tenant).rules())
-        return {"dry_run": True, "revision": service.replica.revision,
-                **_plan(tenant, current, rules, recent)}
-    plan: dict = {}
 
-    def edit(policy):
-        plan.update(_plan(tenant, set(policy.rules()), rules, recent))
+    def edit(policy) -> set[Rule]:
+        before = set(policy.rules())
         S.replace_rules(policy, rules)
+        return before
 
-    revision, _ = service.write(principal, tenant, reason, edit)
-    return {"dry_run": False, "revision": revision, **plan}
+    if dry_run:
+        revision, before = service.preview(principal, tenant, edit)
+    else:
+        revision, before = service.write(principal, tenant, reason, edit)
+    return {"dry_run": dry_run, "revision": revision, **_plan(tenant, before, rules, recent)}
 
 
 def diff(service: Authz, principal: Principal, tenant: str, start: int, end: int) -> dict:

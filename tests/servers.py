@@ -149,3 +149,36 @@ def seeded_sqlite_instance(directory: Path, **env) -> Instance:
     url = f"sqlite:///{directory / 'authz.db'}"
     init_database(url)
     return Instance(url, **env)
+
+
+class HAProxy:
+    """HAProxy (Debian's package) with the documented deploy/haproxy.cfg in front of one
+    gunicorn instance."""
+
+    def __init__(self, upstream: Instance, workers: int = 2):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "AUTHZ_PROXY_BIND": f"127.0.0.1:{self.port}",
+               "AUTHZ_UPSTREAM": f"127.0.0.1:{upstream.port}", "AUTHZ_WORKERS": str(workers)}
+        self.process = subprocess.Popen(["haproxy", "-db", "-f", str(ROOT / "deploy" /
+                                                                    "haproxy.cfg")],
+                                        env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/ready", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("haproxy did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)

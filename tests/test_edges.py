@@ -146,3 +146,60 @@ def test_ready_says_so_when_the_sqlite_file_is_deleted(tmp_path):
     fresh = make_app(f"sqlite:///{tmp_path / 'authz.db'}").test_client()
     assert fresh.get("/ready").status_code == 503
     assert not (tmp_path / "authz.db").exists()
+
+
+def test_an_import_past_the_cap_is_refused_quickly_in_a_dry_run_too(owner):
+    """8,000 sub-accounts in 500 stores kept a worker busy until it was killed: the dry run
+    is now held to the same invariants (R11 cap) before any plan is worked out."""
+    text = _export(owner)
+    stores = "".join(f"g2, acme/x{s}, acme\ng, user:acme:owner, acme/x{s}\n" for s in range(500))
+    users = "".join(f"g, user:acme:u{i}, acme/x{i % 500}\n" for i in range(8000))
+    for dry_run in (True, False):
+        status, body = _import(owner, text + stores + users, dry_run)
+        assert status == 409 and "max_sub_accounts" in body["errors"], body
+    assert _export(owner) == text
+
+
+def test_a_plan_stops_at_its_budget_and_says_so(client, owner):
+    admin = Caller(client, ADMIN)
+    assert admin("PATCH", "/v1/tenants/acme/settings", {"max_sub_accounts": 2000})[0] == 200
+    text = _export(owner)
+    users = "".join(f"g, user:acme:u{i}, acme/amazon-us\n"
+                    f"p, user:acme:u{i}, acme/amazon-us, orders, view, allow\n"
+                    for i in range(1600))
+    status, body = _import(owner, text + users, True)
+    assert status == 200, body
+    changes = body["decision_changes"]
+    assert changes["complete"] is False and changes["total"] > 0
+    small = _import(owner, text + "g, user:acme:u1, acme/amazon-us\n", True)[1]
+    assert small["decision_changes"]["complete"] is True
+
+
+def test_previews_and_dry_runs_count_against_the_write_limit(database_url):
+    from .support import ACME_OWNER, fresh_database, make_app
+
+    app = make_app(database_url, AUTHZ_WRITE_RATE_LIMIT="3/minute")
+    fresh_database(app)
+    owner = Caller(app.test_client(), ACME_OWNER, "acme")
+    text = _export(owner)
+    answers = [_import(owner, text, True)[0] for _ in range(3)]
+    answers.append(owner("DELETE", "/v1/tenants/{t}/stores/amazon-us?dry_run=true")[0])
+    assert answers == [200, 200, 200, 429]
+
+
+def test_the_decision_log_page_reads_the_ledger_once(app, owner, checker, monkeypatch):
+    from service.storage import policy_store
+
+    for i in range(30):  # 30 revisions, a logged deny at each
+        assert owner("POST", "/v1/tenants/{t}/stores", {"store": f"d{i}"})[0] == 201
+        checker.check("alice", f"d{i}", "orders", "view")
+    app.extensions["authz"].decision_log.flush()
+    reads = []
+    real = policy_store.tenant_changes
+    monkeypatch.setattr(policy_store, "tenant_changes",
+                        lambda *a, **k: reads.append(a) or real(*a, **k))
+    status, page = owner("GET", "/v1/tenants/{t}/decisions?per_page=100")
+    assert status == 200 and page["total"] >= 30
+    assert len({e["revision"] for e in page["entries"]}) >= 30
+    assert all(e["consistent"] for e in page["entries"])
+    assert len(reads) == 1

@@ -482,6 +482,8 @@ class DecisionChange(ma.Schema):
     store = fields.String()
     permission = fields.String()
     second_factor = fields.Boolean()
+    product = fields.String(metadata={"description": "A product check (stores run by "
+                                                     "product), when it is one"})
     before = fields.Boolean()
     after = fields.Boolean()
 
@@ -490,6 +492,9 @@ class DecisionChanges(ma.Schema):
     total = fields.Integer()
     items = fields.List(fields.Nested(DecisionChange), metadata={
         "description": "The first 1,000"})
+    complete = fields.Boolean(metadata={
+        "description": "false: the file reaches more decisions than a plan evaluates "
+                       "(200,000); total counts those it did"})
 
 
 class Flip(ma.Schema):

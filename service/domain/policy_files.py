@@ -153,29 +153,51 @@ def net_difference(entries: Iterable[tuple[Iterable[Rule], Iterable[Rule]]]
     return added, removed
 
 
+# Decisions a plan may evaluate (two per question: before and after): about a second of
+# work. A file that reaches more answers with what it evaluated and `complete: false`.
+PLAN_BUDGET = 200_000
+
+
 def decision_changes(tenant: str, before: set[Rule], after: set[Rule],
-                     limit: int = 1000) -> tuple[int, list[dict]]:
-    """(how many, the first `limit`) decisions that differ between two policies of a
-    tenant: every sub-account the change can reach, in every store, for every catalogue
-    permission, with and without a second factor."""
+                     limit: int = 1000, budget: int = PLAN_BUDGET
+                     ) -> tuple[int, list[dict], bool]:
+    """(how many, the first `limit`, whether every question was asked) decisions that
+    differ between two policies of a tenant: every sub-account the change can reach, in
+    every store, for every catalogue permission, with and without a second factor, and in
+    a store run by product for every product named in either policy."""
     changed = before ^ after
     if not changed:
-        return 0, []
+        return 0, [], True
     old, new = TenantIndex(tenant, before), TenantIndex(tenant, after)
     subjects = _reached(tenant, changed, before | after)
     stores = sorted({r.values[0] for r in before | after if r.ptype == "g2"})
-    total, items = 0, []
-    for user, store, perm, mfa in itertools.product(sorted(subjects), stores,
-                                                    catalogue.PERMISSIONS, (False, True)):
-        was = old.decide(user, store, perm.area, perm.action, mfa, "")
-        now = new.decide(user, store, perm.area, perm.action, mfa, "")
+    products: dict[str, set[str]] = {}
+    for r in before | after:
+        if r.ptype == "g" and "~product/" in r.values[1]:
+            store, _, product = r.values[1].partition("~product/")
+            products.setdefault(store, set()).add(product)
+    questions = itertools.chain(
+        ((u, s, p, mfa, "") for u, s, p, mfa in itertools.product(
+            sorted(subjects), stores, catalogue.PERMISSIONS, (False, True))),
+        ((u, s, p, mfa, item) for s in stores for item in sorted(products.get(s, ()))
+         for u, p, mfa in itertools.product(
+             sorted(subjects), [p for p in catalogue.PERMISSIONS if p.per_product],
+             (False, True))))
+    total, items, asked = 0, [], 0
+    for user, store, perm, mfa, product in questions:
+        if asked >= budget:
+            return total, items, False
+        asked += 1
+        was = old.decide(user, store, perm.area, perm.action, mfa, product)
+        now = new.decide(user, store, perm.area, perm.action, mfa, product)
         if was != now:
             total += 1
             if len(items) < limit:
                 items.append({"subject": user.split(":", 2)[2], "store": store.split("/", 1)[1],
                               "permission": perm.name, "second_factor": mfa,
+                              **({"product": product} if product else {}),
                               "before": was, "after": now})
-    return total, items
+    return total, items, True
 
 
 def _reached(tenant: str, changed: set[Rule], rules: set[Rule]) -> set[str]:
