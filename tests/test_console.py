@@ -118,6 +118,48 @@ def test_sign_out(owner_console):
     assert owner_console.get("/console/subaccounts").status_code == 302
 
 
+def test_a_cookie_copied_before_sign_out_no_longer_works(app):
+    """Sign-out ends the session on the server, not only in the browser that signed out."""
+    client = app.test_client()
+    assert sign_in(client, ACME_OWNER).status_code == 302
+    copied = client.get_cookie("authz_console").value
+    thief = app.test_client()
+    thief.set_cookie("authz_console", copied)
+    assert thief.get("/console/subaccounts").status_code == 200
+    post(client, "/console/logout", {})
+    response = thief.get("/console/subaccounts")
+    assert response.status_code == 302 and "/console/login" in response.headers["Location"]
+
+
+def test_a_next_with_a_line_break_is_ignored(app):
+    client = app.test_client()
+    response = client.post("/console/login", data={
+        "token": ACME_OWNER, "csrf_token": csrf_of(client),
+        "next": "/console/subaccounts\r\nSet-Cookie: x=1"})
+    assert response.status_code == 302  # signed in, sent home: not a 500, no header split
+    assert response.headers["Location"].endswith("/console/")
+    assert "x=1" not in response.headers.get("Set-Cookie", "")
+
+
+def test_a_profile_edit_clears_the_phone_and_refuses_a_blank_name_or_email(owner_console,
+                                                                           owner):
+    page = "/console/subaccounts/alice"
+    form = {"display_name": "Alice", "email": "alice@acme.test", "phone": "+1 555 0101",
+            "note": ""}
+    assert post(owner_console, page + "/profile", form, page).status_code == 302
+    assert owner("GET", "/v1/tenants/{t}/subaccounts/alice")[1]["phone"] == "+1 555 0101"
+    assert post(owner_console, page + "/profile", {**form, "phone": ""}, page).status_code == 302
+    assert owner("GET", "/v1/tenants/{t}/subaccounts/alice")[1]["phone"] == ""
+    for blank in ({"email": ""}, {"display_name": "  "}):
+        response = post(owner_console, page + "/profile", {**form, **blank}, page)
+        assert response.status_code == 200  # the form again, the error at its field
+        assert "saved" not in response.get_data(as_text=True).lower()
+        profile = owner("GET", "/v1/tenants/{t}/subaccounts/alice")[1]
+        assert (profile["email"], profile["display_name"]) == ("alice@acme.test", "Alice")
+    status, body = owner("PATCH", "/v1/tenants/{t}/subaccounts/alice", {"display_name": ""})
+    assert status == 422 and "display_name" in body["errors"]["json"]
+
+
 # -- CSRF and who may write ---------------------------------------------------------------------
 def test_a_post_without_the_sessions_csrf_token_changes_nothing(app, owner_console):
     before = snapshot(app)

@@ -256,10 +256,18 @@ class Reason(Write):
 
 
 # -- sub-accounts, departments, settings (R4, R5, R10, R11, R14, R15) -------------------------
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("must not be blank")
+
+
 class Profile(Write):
-    display_name = fields.String(validate=validate.Length(max=100))
+    """An edit: the fields given change. A display name and an email are required (R4), so
+    neither can be blanked; the phone is optional, and "" clears it."""
+
+    display_name = fields.String(validate=[validate.Length(max=100), _not_blank])
     email = fields.Email(validate=validate.Length(max=254))
-    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9 ()-]{3,32}\Z",
+    phone = fields.String(validate=validate.Regexp(r"^(\+?[0-9 ()-]{3,32})?\Z",
                                                    error="digits, spaces, ()- and a leading +"))
     note = fields.String(validate=validate.Length(max=2000))
 
@@ -271,7 +279,8 @@ class RoleGrant(Request):
 
 class NewSubAccount(Profile):
     login = Identifier(required=True)
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    display_name = fields.String(required=True,
+                                 validate=[validate.Length(max=100), _not_blank])
     email = fields.Email(required=True, validate=validate.Length(max=254))
     stores = fields.List(Identifier(), required=True, validate=validate.Length(min=1, max=1000),
                          metadata={"description": "The first is the default store (R15)"})

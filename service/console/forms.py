@@ -60,10 +60,24 @@ def service():
     return current_app.extensions["authz"]
 
 
+class Checked:
+    """A form's body loaded by the API's schema, then made into an edit. The schema runs
+    before the write opens its transaction; the edit only stages changes."""
+
+    def __init__(self, schema, body: dict, make):
+        self.schema, self.body, self.make = schema, body, make
+
+    def edit(self):
+        return self.make(self.schema.load(self.body))
+
+
 def commit(edit, reason: str | None = None):
-    """Commit `edit` as the signed-in key: (revision, what edit returned)."""
+    """Commit `edit` (a function of the unit of work, or Checked) as the signed-in key:
+    (revision, what edit returned)."""
     authz = service()
     authz.require_owner(g.principal, g.principal.tenant)
+    if isinstance(edit, Checked):
+        edit = edit.edit()
     return authz.write(g.principal, g.principal.tenant, reason, edit)
 
 

@@ -19,6 +19,7 @@ from . import bp, i18n, signin
 from .forms import (
     EMPTY,
     FIELD_ERRORS,
+    Checked,
     commit,
     field_errors,
     invalid,
@@ -170,11 +171,13 @@ def _account_write(login: str, section: str, edit):
 @bp.post("/subaccounts/<login>/profile")
 def subaccount_profile(login: str):
     owner_only()
-    body = optional({"display_name": text("display_name"),
-                     "note": request.form.get("note", "")},
-                    email=text("email"), phone=text("phone"), reason=text("reason"))
-    return _account_write(login, "profile", lambda p: S.update_profile(
-        p, login, schemas.Profile().load(body)))
+    # Every field of the form is sent as it stands: a box the user emptied is a change
+    # (a cleared phone), or an error at that field (a name or email cannot be blank).
+    body = optional({"display_name": text("display_name"), "email": text("email"),
+                     "phone": text("phone"), "note": request.form.get("note", "")},
+                    reason=text("reason"))
+    return _account_write(login, "profile", Checked(
+        schemas.Profile(), body, lambda changes: lambda p: S.update_profile(p, login, changes)))
 
 
 @bp.post("/subaccounts/<login>/status")
@@ -189,14 +192,15 @@ def subaccount_stores(login: str):
     owner_only()
     stores, default = listed("stores"), text("default_store")
 
-    def edit(policy):
-        schemas.Stores().load({"stores": stores})
-        report = S.set_stores(policy, login, stores)
-        if default and default in stores:
-            S.set_default_store(policy, login, default)
-        return report
+    def make(loaded):
+        def edit(policy):
+            report = S.set_stores(policy, login, loaded["stores"])
+            if default and default in stores:
+                S.set_default_store(policy, login, default)
+            return report
+        return edit
 
-    return _account_write(login, "stores", edit)
+    return _account_write(login, "stores", Checked(schemas.Stores(), {"stores": stores}, make))
 
 
 @bp.post("/subaccounts/<login>/grants")
@@ -219,12 +223,12 @@ def _grant(who: dict, write):
     body = optional({**who, "role": text("role"), "stores": stores},
                     expires_at=text("expires_at"), reason=text("reason"))
 
-    def edit(policy):
-        loaded = schemas.Grant().load(body)
-        A.grant_role(policy, A.principal(loaded.get("subject"), loaded.get("department")),
-                     loaded["role"], loaded["stores"], loaded.get("expires_at"))
+    def make(loaded):
+        return lambda policy: A.grant_role(
+            policy, A.principal(loaded.get("subject"), loaded.get("department")),
+            loaded["role"], loaded["stores"], loaded.get("expires_at"))
 
-    return write(edit)
+    return write(Checked(schemas.Grant(), body, make))
 
 
 @bp.post("/subaccounts/<login>/departments")
@@ -270,11 +274,9 @@ def create_department():
     owner_only()
     body = {"department": text("department"), "name": text("name")}
 
-    def edit(policy):
-        loaded = schemas.NewDepartment().load(body)
-        S.create_department(policy, loaded["department"], loaded["name"])
-
-    return _departments_write("new", edit)
+    return _departments_write("new", Checked(
+        schemas.NewDepartment(), body,
+        lambda loaded: lambda p: S.create_department(p, loaded["department"], loaded["name"])))
 
 
 @bp.post("/departments/<department>/members")
@@ -334,11 +336,9 @@ def create_role():
     owner_only()
     body = {"role": text("role"), "permissions": listed("permissions")}
 
-    def edit(policy):
-        loaded = schemas.NewRole().load(body)
-        A.create_role(policy, loaded["role"], loaded["permissions"])
-
-    return _roles_write("new", edit)
+    return _roles_write("new", Checked(
+        schemas.NewRole(), body,
+        lambda loaded: lambda p: A.create_role(p, loaded["role"], loaded["permissions"])))
 
 
 @bp.post("/roles/<role>")
@@ -375,7 +375,8 @@ def stores():
 def create_store():
     owner_only()
     body = {"store": text("store")}
-    return write_or_show(lambda p: A.create_store(p, schemas.NewStore().load(body)["store"]),
+    return write_or_show(Checked(schemas.NewStore(), body,
+                                 lambda loaded: lambda p: A.create_store(p, loaded["store"])),
                          "new", _stores_page, url_for("console.stores"))
 
 

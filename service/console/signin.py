@@ -1,10 +1,11 @@
 """Who is signed in to the console, and the CSRF token of their session.
 
 A session holds the key id and the SHA-256 of the key (what the database holds too), never
-the key itself, in a cookie signed with AUTHZ_SESSION_SECRET. Every request checks that
-key again against this worker's key table: a revoked or expired key ends its sessions at
-the next click. Every form carries the session's CSRF token; a POST without the right one
-changes nothing.
+the key itself, in a cookie signed with AUTHZ_SESSION_SECRET, with a session token whose
+row on the server (storage/console_sessions.py) is what keeps it open: signing out ends
+it for every worker and every copy of the cookie. Every request checks the session row
+and the key again: a revoked or expired key ends its sessions at the next click. Every
+form carries the session's CSRF token; a POST without the right one changes nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask import current_app, g, request, session
 
 from ..domain import keys
 from ..domain.errors import Forbidden, ServiceError, Unauthorized
+from ..storage import console_sessions
 
 CSRF_FIELD = "csrf_token"
 
@@ -34,8 +36,11 @@ def sign_in(token: str) -> keys.Principal:
         raise Forbidden("sign in with a tenant's owner key or audit key",
                         {"token": ["not an owner or audit key"]})
     language = session.get("lang")
+    sid = console_sessions.start(principal.key_id,
+                                 current_app.config["AUTHZ_SESSION_HOURS"])
     session.clear()
     session.permanent = True
+    session["sid"] = sid
     session["key_id"] = principal.key_id
     session["key_digest"] = keys.digest(token)
     session["csrf"] = secrets.token_urlsafe(32)  # a new token: none from before sign-in
@@ -46,6 +51,8 @@ def sign_in(token: str) -> keys.Principal:
 
 def sign_out() -> None:
     language = session.get("lang")
+    if session.get("sid"):
+        console_sessions.end(session["sid"])
     session.clear()
     if language:
         session["lang"] = language
@@ -53,16 +60,19 @@ def sign_out() -> None:
 
 def current() -> keys.Principal | None:
     """The signed-in key as of now, or None (no session, or its key no longer works)."""
-    key_id, digest = session.get("key_id"), session.get("key_digest")
-    if not key_id or not digest:
+    key_id, digest, sid = session.get("key_id"), session.get("key_digest"), session.get("sid")
+    if not key_id or not digest or not sid:
         return None
     service = _service()
     try:
         service.replica.catch_up()
+        if console_sessions.key_of(sid) != key_id:
+            raise Unauthorized("this session has ended")
         return service.replica.key_holder(key_id, digest)
     except Unauthorized:
         session.pop("key_id", None)
         session.pop("key_digest", None)
+        session.pop("sid", None)
         g.session_ended = True
         return None
     except ServiceError:

@@ -167,3 +167,17 @@ class RuleExpiry(db.Model):
     tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
     rule: Mapped[str] = mapped_column(String(512), primary_key=True)  # the rule as CSV
     expires_at: Mapped[str] = mapped_column(String(32), index=True)  # ISO 8601 UTC, "...Z"
+
+
+class ConsoleSession(db.Model):
+    """A console sign-in. The cookie holds a random session token; this row (keyed by the
+    token's SHA-256) is what makes it valid, so signing out ends it on every worker and
+    instance, and a copied cookie stops working with it."""
+
+    __tablename__ = "console_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the token
+    key_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
