@@ -15,8 +15,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from . import policy_io, seeding, tenant_admin
+from .domain import policy_files as PF
 from .domain import rules as R
-from .domain.errors import ServiceError
+from .domain.errors import InvalidInput, ServiceError
 from .domain.keys import Principal
 from .progress import progress
 from .storage import ledger, policy_store
@@ -113,10 +114,18 @@ def revoke_key_command(tenant: str, key_id: str) -> None:
 @click.argument("tenant")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write here instead of standard output.")
-def export_command(tenant: str, output: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="export.json: the CSV and what it does not hold (profiles, department "
+                   "names, settings, expiries), to restore the tenant whole.")
+def export_command(tenant: str, output: str | None, as_json: bool) -> None:
     """The tenant's rules as sorted Casbin CSV (read it with policies/model.conf)."""
     _run(lambda: _service().require_tenant(tenant))
-    text = R.csv_text(policy_store.read(tenant).rules())
+    policy = policy_store.read(tenant)
+    text = R.csv_text(policy.rules())
+    if as_json:
+        text = json.dumps({"tenant": tenant, "revision": _service().replica.revision,
+                           "csv": text, "directory": PF.directory_document(policy)},
+                          indent=2, ensure_ascii=False) + "\n"
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:
@@ -134,9 +143,14 @@ def import_command(tenant: str, file: str, apply_: bool, reason: str | None) -> 
     """Make the tenant's rules exactly FILE's: the rules added and removed and the
     decisions that change, then (with --apply) one atomic revision."""
     text = Path(file).read_text(encoding="utf-8")
+    directory = None
+    if file.endswith(".json"):  # export.json: the CSV and the directory beside it
+        document = _run(lambda: _export_document(text))
+        text, directory = document["csv"], document["directory"]
     plan = _run(lambda: policy_io.import_policy(
         _service(), CLI_ADMIN, tenant, text, dry_run=not apply_, reason=reason,
-        source=Path(file).name, progress=lambda lines: progress(lines, "reading")))
+        source=Path(file).name, progress=lambda lines: progress(lines, "reading"),
+        directory=directory))
     for line in plan["removed"]:
         click.echo(f"- {line}")
     for line in plan["added"]:
@@ -149,6 +163,19 @@ def import_command(tenant: str, file: str, apply_: bool, reason: str | None) -> 
     done = f"applied as revision {plan['revision']}" if apply_ else "dry run: nothing changed"
     click.echo(f"{len(plan['added'])} added, {len(plan['removed'])} removed, "
                f"{changes['total']} decisions change; {done}")
+
+
+def _export_document(text: str) -> dict:
+    """An export.json, checked by the import's own schema (the API's)."""
+    from marshmallow import ValidationError
+
+    from .api.schemas import ImportRequest
+
+    try:
+        raw = json.loads(text)
+        return ImportRequest().load({"csv": raw.get("csv"), "directory": raw.get("directory")})
+    except (ValueError, AttributeError, ValidationError) as exc:
+        raise InvalidInput(f"not an export.json: {exc}") from None
 
 
 @click.command("diff")

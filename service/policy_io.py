@@ -24,11 +24,13 @@ def _plan(tenant: str, before: set[Rule], after: set[Rule], recent: list) -> dic
 
 def import_policy(service: Authz, principal: Principal, tenant: str, text: str, *,
                   dry_run: bool, reason: str | None = None, source: str = "import.csv",
-                  progress=None) -> dict:
+                  progress=None, directory: dict | None = None) -> dict:
     """Make the tenant's rules exactly the file's. Dry run: the same edit on a copy of the
     committed policy, held to the same invariants (so it fails where the import would),
-    nothing written. Otherwise one revision. The plan (rules and decisions that change)
-    is worked out outside any transaction, from what the edit replaced."""
+    nothing written. Otherwise one revision. With `directory` (export.json's), profiles,
+    department names, settings and expiries are made the document's too. The plan (rules
+    and decisions that change) is worked out outside any transaction, from what the edit
+    replaced."""
     service.require_owner(principal, tenant)
     service.require_tenant(tenant)
     rules = PF.read_for_import(text, tenant, source, progress)
@@ -37,6 +39,8 @@ def import_policy(service: Authz, principal: Principal, tenant: str, text: str, 
     def edit(policy) -> set[Rule]:
         before = set(policy.rules())
         S.replace_rules(policy, rules)
+        if directory is not None:
+            PF.restore_directory(policy, directory, may_set_cap=principal.scope == "admin")
         return before
 
     if dry_run:

@@ -98,3 +98,28 @@ def test_import_diff_and_lint_commands(cli, client, tmp_path):
     broken.write_text(exported + "p, user:acme:alice, acme/amazon-us, staff, manage, allow\n")
     report = cli.invoke(args=["lint", str(broken), "--tenant", "acme"])
     assert report.exit_code == 1 and "error [invalid]" in report.stdout
+
+
+def test_export_json_is_the_api_one_and_imports_back(cli, client, tmp_path):
+    """The CLI's import --apply, with and without a read in its plan, and a write after it
+    (the second operation is where the applied-import defect showed)."""
+    assert client.patch("/v1/tenants/acme/subaccounts/alice", json={"note": "from the cli"},
+                        headers=bearer(ACME_OWNER)).status_code == 200
+    result = cli.invoke(args=["export", "acme", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    document = json.loads(result.stdout)
+    api = client.get("/v1/tenants/acme/export.json", headers=bearer(ACME_OWNER)).get_json()
+    assert document["csv"] == api["csv"] and document["directory"] == api["directory"]
+    document["directory"]["accounts"]["alice"]["note"] = "restored"
+    path = tmp_path / "acme.json"
+    path.write_text(json.dumps(document))
+    applied = cli.invoke(args=["import", "acme", str(path), "--apply"])
+    assert applied.exit_code == 0, applied.output
+    alice = client.get("/v1/tenants/acme/subaccounts/alice", headers=bearer(ACME_OWNER))
+    assert alice.get_json()["note"] == "restored"
+    assert client.post("/v1/tenants/acme/stores", json={"store": "after-cli"},
+                       headers=bearer(ACME_OWNER)).status_code == 201
+    path.write_text("{not json")
+    assert cli.invoke(args=["import", "acme", str(path)]).exit_code == 1

@@ -3,6 +3,8 @@ pinned by the behaviour a caller saw: on SQLite and PostgreSQL where storage mat
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from service.domain import policy_files as PF
@@ -203,3 +205,49 @@ def test_the_decision_log_page_reads_the_ledger_once(app, owner, checker, monkey
     assert len({e["revision"] for e in page["entries"]}) >= 30
     assert all(e["consistent"] for e in page["entries"])
     assert len(reads) == 1
+
+
+def test_export_json_restores_a_tenant_whole_and_its_csv_is_the_csv_export(client, owner):
+    """Profiles, department names, language and expiries come back; the CSV part is
+    export.csv byte for byte (what stock pycasbin loads)."""
+    admin = Caller(client, ADMIN)
+    assert owner("PATCH", "/v1/tenants/{t}/subaccounts/alice",
+                 {"email": "alice@acme.test", "phone": "+1 555 0100", "note": "lead"})[0] == 200
+    assert owner("POST", "/v1/tenants/{t}/departments",
+                 {"department": "returns", "name": "Returns desk"})[0] == 201
+    assert owner("PATCH", "/v1/tenants/{t}/settings", {"language": "zh-CN"})[0] == 200
+    assert owner("POST", "/v1/tenants/{t}/grants", {
+        "subject": "alice", "role": "finance", "stores": ["amazon-us"],
+        "expires_at": "2999-01-01T00:00:00+00:00"})[0] == 200
+    status, document = owner("GET", "/v1/tenants/{t}/export.json")
+    assert status == 200 and document["csv"] == _export(owner)
+    assert document["directory"]["expiries"] == {
+        "g, user:acme:alice, role:acme:finance@acme/amazon-us": "2999-01-01T00:00:00.000000Z"}
+    # restore into a new tenant: the same rules under its name
+    status, created = admin("POST", "/v1/tenants", {"tenant": "acme2"})
+    assert status == 201
+    new = Caller(client, created["owner_key"], "acme2")
+    text = document["csv"].replace("acme", "acme2")
+    directory = json.loads(json.dumps(document["directory"]).replace("acme", "acme2"))
+    directory["accounts"]["alice"]["email"] = "alice@acme2.test"  # R4: not the same account
+    directory["accounts"]["alice"]["phone"] = "+1 555 0199"
+    for key in [k for k in directory["accounts"] if directory["accounts"][k]["email"]
+                and k != "alice"]:
+        directory["accounts"][key]["email"] = f"{key}@acme2.test"
+    status, body = new("POST", "/v1/tenants/{t}/import",
+                       {"csv": text, "directory": directory, "dry_run": False})
+    assert status == 200, body
+    status, again = new("GET", "/v1/tenants/{t}/export.json")
+    assert again["csv"] == text and again["directory"] == directory
+    # the owner cannot raise its own cap by an import (R11)
+    directory["settings"]["max_sub_accounts"] = 5000
+    status, body = new("POST", "/v1/tenants/{t}/import",
+                       {"csv": text, "directory": directory, "dry_run": True})
+    assert status == 403, body
+    # an expiry of a rule the file does not hold is refused
+    directory["settings"]["max_sub_accounts"] = again["directory"]["settings"][
+        "max_sub_accounts"]
+    directory["expiries"] = {"g, user:acme2:bob, role:acme2:finance@acme2": "2999-01-01T00:00Z"}
+    status, body = new("POST", "/v1/tenants/{t}/import",
+                       {"csv": text, "directory": directory, "dry_run": False})
+    assert status == 422, body

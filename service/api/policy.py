@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from .. import tenant_admin
 from ..domain import policy_admin as A
+from ..domain import policy_files as PF
 from ..domain import rules as R
 from ..domain import subaccounts as S
 from ..storage import policy_store
@@ -65,6 +66,16 @@ def get_policy(tenant: str):
 def export_csv(tenant: str):
     """The tenant's rules as Casbin CSV, sorted: read it with policies/model.conf (R20)."""
     return Response(R.csv_text(read(tenant).rules()), mimetype="text/csv")
+
+
+@blp.route("/tenants/<tenant>/export.json", methods=["GET"])
+@blp.response(200, schemas.ExportDocument)
+def export_json(tenant: str):
+    """The export with what the CSV does not hold (profiles, department names, settings,
+    expiries): import both to restore the tenant. The CSV is byte for byte export.csv."""
+    policy = read(tenant)
+    return {"tenant": tenant, "revision": authz().replica.revision,
+            "csv": R.csv_text(policy.rules()), "directory": PF.directory_document(policy)}
 
 
 @blp.route("/tenants/<tenant>/stores", methods=["POST"])

@@ -32,7 +32,8 @@ def import_policy(body: dict, tenant: str):
     that would be added and removed and the decisions that would change. Without: the
     same, applied as one revision, all or nothing. Any lint error refuses the file."""
     return policy_io.import_policy(authz(), principal(), tenant, body["csv"],
-                                   dry_run=body["dry_run"], reason=body.get("reason"))
+                                   dry_run=body["dry_run"], reason=body.get("reason"),
+                                   directory=body.get("directory"))
 
 
 @blp.route("/tenants/<tenant>/diff", methods=["GET"])

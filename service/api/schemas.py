@@ -480,10 +480,55 @@ class PolicyFile(Request):
         "description": "Casbin CSV in the export's format (R20)"})
 
 
+def _email_or_empty(value: str) -> None:
+    if value:
+        validate.Email()(value)
+
+
+class AccountDocument(Request):
+    display_name = fields.String(required=True, validate=validate.Length(max=100))
+    email = fields.String(required=True, validate=[validate.Length(max=254), _email_or_empty])
+    phone = fields.String(required=True, validate=validate.Regexp(
+        r"^(\+?[0-9 ()-]{3,32})?\Z", error="digits, spaces, ()- and a leading +"))
+    note = fields.String(required=True, validate=validate.Length(max=2000))
+    default_store = Identifier(required=True, allow_none=True)
+
+
+class SettingsDocument(Request):
+    language = fields.String(required=True, validate=validate.OneOf(LANGUAGES))
+    max_sub_accounts = fields.Integer(required=True, validate=validate.Range(min=0,
+                                                                             max=100_000))
+
+
+class DirectoryDocument(Request):
+    """What the Casbin CSV does not hold: with it, a tenant restored whole."""
+
+    accounts = fields.Dict(keys=Identifier(), values=fields.Nested(AccountDocument),
+                           required=True, validate=validate.Length(max=100_000))
+    departments = fields.Dict(keys=Identifier(), values=fields.String(
+        validate=validate.Length(max=100)), required=True)
+    settings = fields.Nested(SettingsDocument, required=True)
+    expiries = fields.Dict(keys=fields.String(validate=validate.Length(max=512)),
+                           values=Instant(), required=True, metadata={
+                               "description": "grant (as a CSV line) -> when it stops"})
+
+
 class ImportRequest(PolicyFile):
     dry_run = fields.Boolean(load_default=True, metadata={
         "description": "true (default): show the plan, change nothing"})
     reason = fields.String(validate=validate.Length(max=1000))
+    directory = fields.Nested(DirectoryDocument, metadata={
+        "description": "export.json's directory: profiles, department names, settings "
+                       "and expiries are made the document's too"})
+
+
+class ExportDocument(ma.Schema):
+    tenant = fields.String()
+    revision = fields.Integer()
+    csv = fields.String(metadata={"description": "The same bytes as export.csv"})
+    directory = fields.Dict(metadata={
+        "description": "accounts, departments, settings, expiries: the shape the import's "
+                       "`directory` takes (expiries as ISO 8601 UTC)"})
 
 
 class DecisionChange(ma.Schema):

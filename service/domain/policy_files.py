@@ -12,9 +12,12 @@ from dataclasses import asdict, dataclass
 
 from . import catalogue, invariants
 from . import rules as R
-from .errors import InvalidInput
+from . import subaccounts as S
+from .accounts import Account
+from .errors import Forbidden, InvalidInput
 from .index import TenantIndex
 from .rules import Kind, Parsed, Rule
+from .tenant_policy import TenantPolicy, expiry_text
 
 
 @dataclass(frozen=True)
@@ -216,3 +219,60 @@ def _reached(tenant: str, changed: set[Rule], rules: set[Rule]) -> set[str]:
         if r.ptype == "g" and r.values[1] in touched:
             touched.add(r.values[0])  # members of a touched department
     return {u for u in users if u in touched}
+
+
+# -- what the CSV does not hold ---------------------------------------------------------------
+def directory_document(policy: TenantPolicy) -> dict:
+    """Everything of a tenant that is not a Casbin rule, for the export beside the CSV:
+    sub-account profiles, department names, settings, and the expiry of time-boxed grants.
+    With the CSV it restores the tenant; the CSV alone stays what stock pycasbin loads."""
+    d = policy.directory
+    return {"accounts": {login: {"display_name": a.display_name, "email": a.email,
+                                 "phone": a.phone, "note": a.note,
+                                 "default_store": a.default_store}
+                         for login, a in sorted(d.accounts.items())},
+            "departments": dict(sorted(d.departments.items())),
+            "settings": {"language": d.settings.language,
+                         "max_sub_accounts": d.settings.max_sub_accounts},
+            "expiries": dict(sorted(d.expiries.items()))}
+
+
+def restore_directory(policy: TenantPolicy, document: dict, *, may_set_cap: bool) -> None:
+    """Make the directory the document's (directory_document's shape, checked at the edge):
+    profiles, department names, language, expiries. Only the platform admin may change the
+    cap (R11): for anyone else it must be the tenant's own."""
+    d = policy.directory
+    for login, profile in document.get("accounts", {}).items():
+        R.login(login, f"directory.accounts.{login}")
+        account = d.accounts.setdefault(login, Account(login))
+        for field in ("display_name", "email", "phone", "note", "default_store"):
+            if field in profile:
+                setattr(account, field, profile[field])
+    for department, name in document.get("departments", {}).items():
+        R.identifier(department, f"directory.departments.{department}")
+        d.departments[department] = name
+    settings = document.get("settings", {})
+    if "language" in settings:
+        S.set_language(policy, settings["language"])
+    cap = settings.get("max_sub_accounts", d.settings.max_sub_accounts)
+    if cap != d.settings.max_sub_accounts:
+        if not may_set_cap:
+            raise Forbidden("only the platform admin changes the sub-account cap (R11)",
+                            {"directory.settings.max_sub_accounts": ["admin only"]})
+        S.set_max_sub_accounts(policy, cap)
+    if "expiries" in document:
+        wanted: dict[str, str] = {}
+        for text, moment in document["expiries"].items():
+            field = "directory.expiries"
+            try:
+                rule = R.read_csv(text, field)[0].rule
+            except (InvalidInput, IndexError):
+                raise InvalidInput(f"{text!r} is not a rule", {field: [text]}) from None
+            kind = R.classify(rule)
+            if rule not in policy or not (kind is Kind.GRANT or (
+                    kind is Kind.DIRECT and rule.values[4] == "allow")):
+                raise InvalidInput(f"{text!r} is not a grant of this file",
+                                   {field: [f"not a grant of the file: {text}"]})
+            wanted[rule.csv()] = expiry_text(moment)
+        d.expiries.clear()
+        d.expiries.update(wanted)
