@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test install browser lint clean bench bench-decision-log bench-propagation fuzz
+.PHONY: run test install browser haproxy lint clean bench bench-decision-log bench-propagation fuzz
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,12 @@ browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
 	fc-list :lang=zh | grep -q . || apt-get install -y -qq fonts-wqy-microhei  # Chinese pages
 
+## The documented production entry (deploy/haproxy.cfg) is tested with Debian's HAProxy.
+haproxy:
+	command -v haproxy >/dev/null || (apt-get update -qq && apt-get install -y -qq haproxy)
+
 ## Lint, then the whole suite on SQLite and PostgreSQL, the console in headless Chromium.
-test: install browser
+test: install browser haproxy
 	$(BIN)/ruff check service tests bench authz_client examples
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -35,7 +39,7 @@ test: install browser
 ## 1,000,000 random checks per world against the reference model, 500 schemathesis
 ## examples per operation, 1,000,000 unknown names for the memory bound, 200 random write
 ## sequences against two real workers.
-fuzz: install
+fuzz: install haproxy
 	AUTHZ_FUZZ_CHECKS=1000000 AUTHZ_FUZZ_EXAMPLES=500 AUTHZ_FUZZ_NAMES=1000000 AUTHZ_FUZZ_SEQUENCES=200 \
 		$(BIN)/python -m pytest -q tests/test_isolation.py tests/test_fuzz_api.py \
 		tests/test_memory_bound.py tests/test_hostile.py tests/test_escalation.py \

@@ -18,18 +18,22 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="authz-metrics-
 
 def on_starting(server):
     """Refuse to serve a database whose policy head is behind its ledger (workers would
-    disagree on the revision and every write would conflict)."""
-    from service import create_app
-    from service.storage import policy_store
-    from service.storage.models import db
+    disagree on the revision and every write would conflict). Read with a plain engine:
+    an app built here, in the master, would show up in every worker's metrics."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
 
-    app = create_app()
-    with app.app_context():
-        try:
-            problem = policy_store.head_problem()
-        except Exception:  # noqa: BLE001 - no database yet: workers report it on /ready
-            problem = None
-        db.engine.dispose()
+    from service import config, serving_url
+    from service.storage import policy_store
+
+    engine = create_engine(serving_url(config.resolve()["AUTHZ_DATABASE_URL"]))
+    try:
+        with engine.connect() as connection:
+            problem = policy_store.head_problem(connection)
+    except SQLAlchemyError:
+        problem = None  # no database or no tables yet: workers report it on /ready
+    finally:
+        engine.dispose()
     if problem:
         raise SystemExit(f"refusing to start: {problem}")
 

@@ -18,7 +18,7 @@ def create_app(config: object = None) -> Flask:
     settings = config_module.resolve(config)
     app = Flask(__name__)
     app.config.update(settings)
-    app.config["SQLALCHEMY_DATABASE_URI"] = _serving_url(settings["AUTHZ_DATABASE_URL"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = serving_url(settings["AUTHZ_DATABASE_URL"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings["AUTHZ_DATABASE_URL"])
     app.config["MAX_CONTENT_LENGTH"] = settings["AUTHZ_MAX_BODY_BYTES"]
     app.json.sort_keys = False
@@ -74,7 +74,7 @@ def sqlite_path(url: str) -> Path | None:
     return None
 
 
-def _serving_url(url: str) -> str:
+def serving_url(url: str) -> str:
     """A SQLite file is opened read-write but never created by connecting: a worker that
     finds it deleted must say so (not ready), not serve a new empty database. Only
     init-db creates the file (seeding.init_db)."""

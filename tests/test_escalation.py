@@ -16,7 +16,8 @@ from .support import (
 )
 from .test_hostile import ROUTES, snapshot
 
-READS = ["/v1/tenants/acme/policy", "/v1/tenants/acme/export.csv", "/v1/tenants/acme/roles",
+READS = ["/v1/tenants/acme/policy", "/v1/tenants/acme/export.csv",
+         "/v1/tenants/acme/export.json", "/v1/tenants/acme/roles",
          "/v1/tenants/acme/settings", "/v1/tenants/acme/departments", "/v1/tenants/acme/keys",
          "/v1/tenants/acme/subaccounts", "/v1/tenants/acme/subaccounts/alice",
          "/v1/tenants/acme/stores/tmall-flagship/products", "/v1/tenants/acme/ledger",

@@ -107,8 +107,9 @@ def test_a_head_behind_its_ledger_is_refused_at_start_and_repaired_by_init_db(tm
                              capture_output=True, text=True, timeout=60)
     assert started.returncode != 0
     assert "policy head is at revision 1 but the ledger holds revision 2" in started.stderr
-    with sqlite3.connect(tmp_path / "authz.db") as connection:
+    with sqlite3.connect(tmp_path / "authz.db") as connection:  # as it was before 0006
         connection.execute("UPDATE alembic_version SET version_num = '0005'")
+        connection.execute("DROP TABLE console_session")
     subprocess.run([BIN / "flask", "--app", "service", "init-db"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     with sqlite3.connect(tmp_path / "authz.db") as connection:

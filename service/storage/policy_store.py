@@ -77,13 +77,20 @@ def ensure_head() -> None:
         db.session.commit()
 
 
-def head_problem() -> str | None:
-    """Why the database cannot be served (its head behind its ledger), or None."""
-    try:
-        head_revision = db.session.execute(select(PolicyHead.revision)).scalar()
-        logged = db.session.execute(select(func.max(RevisionLog.revision))).scalar()
-    finally:
-        db.session.rollback()
+def head_problem(connection=None) -> str | None:
+    """Why the database cannot be served (its head behind its ledger), or None. With a
+    `connection`, read through it (start-up, before any app exists)."""
+    head_query = select(PolicyHead.revision)
+    logged_query = select(func.max(RevisionLog.revision))
+    if connection is not None:
+        head_revision = connection.execute(head_query).scalar()
+        logged = connection.execute(logged_query).scalar()
+    else:
+        try:
+            head_revision = db.session.execute(head_query).scalar()
+            logged = db.session.execute(logged_query).scalar()
+        finally:
+            db.session.rollback()
     if head_revision is not None and logged is not None and head_revision < logged:
         return (f"the policy head is at revision {head_revision} but the ledger holds "
                 f"revision {logged}: run `flask --app service init-db` (migration 0006 "
