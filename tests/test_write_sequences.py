@@ -33,7 +33,6 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
-    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -327,7 +326,6 @@ class Writes(RuleBasedStateMachine):
                               headers={"Authorization": f"Bearer {ADMIN}"})
         assert answer.status_code == 200 and answer.json()["ok"] is True, answer.text
 
-    @precondition(lambda self: self.turn % 3 == 0)
     @invariant()
     def export_import_export_is_the_same(self):
         first = self._export(1)
