@@ -32,7 +32,7 @@ haproxy:
 
 ## Lint, then the whole suite on SQLite and PostgreSQL, the console in headless Chromium.
 test: install browser haproxy
-	$(BIN)/ruff check service tests bench authz_client examples
+	$(BIN)/ruff check service tests bench authz_client examples harness
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The hostile-input, isolation and memory tests at full size (the suite runs them bounded):
@@ -60,7 +60,7 @@ bench-propagation: install
 	$(BIN)/python -m bench.propagation --trials 200
 
 lint: install
-	$(BIN)/ruff check service tests bench authz_client examples
+	$(BIN)/ruff check service tests bench authz_client examples harness
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -9,7 +9,8 @@ bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8080')}")
 # evaluation is not thread-safe on Python 3.11) never runs in two threads at once.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "sync"
-accesslog = None  # the service writes one JSON line per request itself (service/telemetry.py)
+# The service writes one JSON line per request itself (service/runtime/telemetry.py).
+accesslog = None
 
 # Every worker writes its metrics to files here; /metrics, whichever worker answers, reads
 # them all. Set before any worker imports prometheus_client; a fresh directory per start.
@@ -23,10 +24,11 @@ def on_starting(server):
     from sqlalchemy import create_engine
     from sqlalchemy.exc import SQLAlchemyError
 
-    from service import config, serving_url
+    from service import serving_url
+    from service.startup import config
     from service.storage import policy_store
 
-    engine = create_engine(serving_url(config.resolve()["AUTHZ_DATABASE_URL"]))
+    engine = create_engine(serving_url(config.resolve().database_url))
     try:
         with engine.connect() as connection:
             problem = policy_store.head_problem(connection)
@@ -51,10 +53,10 @@ def on_exit(server):
 
 def when_ready(server):
     """In development mode, print the fixed keys and a first request to try."""
-    from service import config
+    from service.startup import config
 
     settings = config.resolve()
-    if settings["AUTHZ_MODE"] != "development":
+    if settings.production:
         return
     acme = config.DEV_TENANT_KEYS["acme"]
     server.log.info(

@@ -24,9 +24,9 @@ import psycopg
 
 from bench.generate import MARKETS, SCALES, tenants
 from bench.run import ADMIN, database, workload, wrk, wrk_lua
+from harness.servers import Instance
 from service.domain import catalogue
 from service.storage.notifier import libpq_dsn
-from tests.servers import Instance
 
 TARGET = 0.95  # the log may cost at most 5 % of the throughput
 AUTH = {"Authorization": f"Bearer {ADMIN}"}

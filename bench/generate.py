@@ -99,3 +99,38 @@ def generate(url: str, scale: str, seed: int = 1, progress=lambda names: names) 
                         " added, removed) VALUES (1, '', now(), 'bench', 'generated', '[]',"
                         " '[]')")
     return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.generate --scale small|medium|large`: fill the empty PostgreSQL
+    database named by AUTHZ_DATABASE_URL, with progress (a bar on a terminal, lines in a
+    log). The service's CLI does not do this: the service does not depend on bench/."""
+    import argparse
+    import os
+
+    from service import create_app
+    from service.startup import seeding
+    from service.startup.progress import progress
+    from service.storage.models import db
+
+    parser = argparse.ArgumentParser(prog="python -m bench.generate")
+    parser.add_argument("--scale", choices=sorted(SCALES), required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    url = os.environ.get("AUTHZ_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        parser.error("bench data needs a PostgreSQL AUTHZ_DATABASE_URL")
+    app = create_app({"AUTHZ_DATABASE_URL": url})
+    with app.app_context():
+        seeding.init_db()
+        empty = seeding.is_empty()
+        db.engine.dispose()
+    if not empty:
+        parser.error("the database already holds a policy")
+    count = generate(url, args.scale, args.seed, progress=lambda names: progress(names, "tenants"))
+    print(f"{count:,} rules generated ({args.scale})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

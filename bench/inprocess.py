@@ -17,7 +17,7 @@ from bench.generate import MARKETS, STORES_PER_TENANT, tenants
 from service import create_app
 from service.domain import catalogue
 from service.domain import policy_admin as A
-from service.domain.decisions import SECOND_FACTOR_PASSED, CheckRequest
+from service.domain.decider import SECOND_FACTOR_PASSED, CheckRequest
 from service.domain.keys import Principal
 
 
@@ -97,7 +97,7 @@ def main() -> None:
         sample = rng.sample(names, min(10, len(names)))
         per_tenant = max(1, args.differential // len(sample))
         for tenant in sample:
-            oracle = casbin.Enforcer(service.settings["AUTHZ_MODEL_PATH"])
+            oracle = casbin.Enforcer(service.settings.model_path)
             for rule in service.decider.rules(tenant):
                 if rule.ptype == "p":
                     oracle.add_named_policy("p", *rule.values)

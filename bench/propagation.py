@@ -16,8 +16,8 @@ import uuid
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.servers import Instance, init_database
-from tests.support import ACME_CHECK, ACME_OWNER, PG_ADMIN_URL
+from harness import ACME_CHECK, ACME_OWNER, PG_ADMIN_URL
+from harness.servers import Instance, init_database
 
 CHECK = {"Authorization": f"Bearer {ACME_CHECK}"}
 OWNER = {"Authorization": f"Bearer {ACME_OWNER}"}

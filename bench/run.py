@@ -28,9 +28,9 @@ import psycopg
 from sqlalchemy import create_engine, text
 
 from bench.generate import MARKETS, SCALES, generate, tenants
-from service import config
+from harness.servers import Instance, free_port
+from service.startup import config
 from service.storage.notifier import libpq_dsn
-from tests.servers import Instance, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable

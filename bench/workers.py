@@ -11,7 +11,7 @@ import random
 
 from bench.generate import MARKETS, tenants
 from bench.run import ADMIN, database, wrk
-from tests.servers import Instance
+from harness.servers import Instance
 
 
 def main() -> None:

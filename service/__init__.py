@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from flask_migrate import Migrate
 
-from . import config as config_module
+from .startup import config as config_module
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -17,29 +17,29 @@ def create_app(config: object = None) -> Flask:
     """Build the app. `config` is a mapping or a class of UPPERCASE settings."""
     settings = config_module.resolve(config)
     app = Flask(__name__)
-    app.config.update(settings)
-    app.config["SQLALCHEMY_DATABASE_URI"] = serving_url(settings["AUTHZ_DATABASE_URL"])
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings["AUTHZ_DATABASE_URL"])
-    app.config["MAX_CONTENT_LENGTH"] = settings["AUTHZ_MAX_BODY_BYTES"]
+    app.config.update(settings.as_keys())
+    app.config["SQLALCHEMY_DATABASE_URI"] = serving_url(settings.database_url)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings.database_url)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO)
     # pycasbin logs the whole model at INFO for every enforcer it builds (one per tenant).
     logging.getLogger("casbin").setLevel(logging.WARNING)
 
-    from . import api, cli, console
-    from .authz import Authz
-    from .decision_log import DecisionLog
+    from . import api, console
+    from .runtime.decision_log import DecisionLog
+    from .startup import cli
     from .storage.models import db
+    from .usecases.authz import Authz
 
     db.init_app(app)
     # `flask db ...` (Flask-Migrate): the schema is Alembic's, applied by init-db and `make run`.
     Migrate(app, db, directory=str(MIGRATIONS), render_as_batch=True)
-    service = app.extensions["authz"] = Authz(settings)
-    service.decision_log = DecisionLog(app, settings)
+    app.extensions["authz"] = Authz(settings, DecisionLog(app, settings))
     api.init_app(app)
     console.init_app(app)
     cli.init_app(app)
-    if settings["AUTHZ_MODE"] == "production":
+    if settings.production:
         _refuse_development_keys(app)
     return app
 

@@ -12,9 +12,9 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
+from harness.servers import init_database
 from service.storage.models import db
 
-from .servers import init_database
 from .support import (
     ACME_CHECK,
     ACME_OWNER,

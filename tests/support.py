@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from service import config as service_config
-from service import create_app, seeding
+from harness import (  # noqa: F401 - re-exported for the tests
+    ACME_AUDIT,
+    ACME_CHECK,
+    ACME_OWNER,
+    ADMIN,
+    GLOBEX_AUDIT,
+    GLOBEX_CHECK,
+    GLOBEX_OWNER,
+    PG_ADMIN_URL,
+    bearer,
+)
+from service import create_app
+from service.startup import seeding
 from service.storage.models import db
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get(
-    "AUTHZ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-ACME_OWNER = service_config.DEV_TENANT_KEYS["acme"]["owner"]
-ACME_CHECK = service_config.DEV_TENANT_KEYS["acme"]["check"]
-ACME_AUDIT = service_config.DEV_TENANT_KEYS["acme"]["audit"]
-GLOBEX_OWNER = service_config.DEV_TENANT_KEYS["globex"]["owner"]
-GLOBEX_CHECK = service_config.DEV_TENANT_KEYS["globex"]["check"]
-GLOBEX_AUDIT = service_config.DEV_TENANT_KEYS["globex"]["audit"]
-ADMIN = service_config.DEV_ADMIN_KEY
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def make_app(database_url: str, **overrides):

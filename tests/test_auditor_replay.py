@@ -8,7 +8,7 @@ import random
 import casbin
 
 from service.domain.accounts import BUILTIN_ROLES
-from service.domain.decisions import SECOND_FACTOR_PASSED
+from service.domain.decider import SECOND_FACTOR_PASSED
 
 from .support import ADMIN, ROOT, bearer
 from .test_isolation import World

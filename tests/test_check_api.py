@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.domain.decisions import Decider
+from service.domain.decider import Decider
 
 from .support import ACME_OWNER, GLOBEX_CHECK, Caller, bearer
 

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from authz_client import AuthzClient
+from harness.servers import seeded_sqlite_instance
 
-from .servers import seeded_sqlite_instance
 from .support import ACME_CHECK, ACME_OWNER, bearer
 
 

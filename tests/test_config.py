@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service import config, create_app
+from service import create_app
+from service.startup import config
 
 
 @pytest.mark.parametrize("settings,key", [
@@ -37,8 +38,8 @@ def test_bad_settings_stop_start_up_naming_the_key(settings, key):
 def test_environment_is_read_with_the_prefix_and_database_url():
     settings = config.resolve(environ={"AUTHZ_MAX_BATCH": "10",
                                        "DATABASE_URL": "postgresql://db/authz"})
-    assert settings["AUTHZ_MAX_BATCH"] == 10
-    assert settings["AUTHZ_DATABASE_URL"] == "postgresql+psycopg://db/authz"
+    assert settings.max_batch == 10
+    assert settings.database_url == "postgresql+psycopg://db/authz"
 
 
 def test_production_starts_with_a_real_key(tmp_path):

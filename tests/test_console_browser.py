@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from .servers import seeded_sqlite_instance
+from harness.servers import seeded_sqlite_instance
+
 from .support import ACME_AUDIT, ACME_CHECK, ACME_OWNER, bearer
 
 pytestmark = pytest.mark.slow

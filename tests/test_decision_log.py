@@ -55,7 +55,7 @@ def test_sampling_keeps_a_share_of_ordinary_allows(app, client):
 
 
 def _entries(app) -> list[dict]:
-    from service import decision_history
+    from service.usecases import decision_log as decision_history
 
     with app.app_context():
         return decision_history.entries("acme", {"page": 1, "per_page": 500})[1]
@@ -95,7 +95,8 @@ def test_retention_deletes_old_entries(app, checker, monkeypatch):
         db.session.execute(update(DecisionLog).values(at=old, last_at=old))
         db.session.commit()
     log._pruned_at = None  # a fresh worker...
-    monkeypatch.setattr("service.decision_log.time.monotonic", lambda: 5.0)  # ...just booted
+    # ...that booted seconds ago
+    monkeypatch.setattr("service.runtime.decision_log.time.monotonic", lambda: 5.0)
     _flush(app)
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(DecisionLog)).scalar() == 0
@@ -138,7 +139,7 @@ def test_a_worker_stopped_gracefully_writes_what_it_queued(tmp_path):
     import requests
     from sqlalchemy import create_engine, text
 
-    from .servers import seeded_sqlite_instance
+    from harness.servers import seeded_sqlite_instance
 
     service = seeded_sqlite_instance(tmp_path, workers=1, AUTHZ_DECISION_LOG_INTERVAL=60)
     try:

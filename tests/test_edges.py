@@ -4,6 +4,7 @@ pinned by the behaviour a caller saw: on SQLite and PostgreSQL where storage mat
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -24,8 +25,9 @@ def test_a_revision_beyond_the_database_head_is_refused_at_once(app, checker, mo
     def waited(seconds):
         raise AssertionError("the worker waited for a revision nobody has written")
 
-    monkeypatch.setattr("service.replica.time.sleep", waited)
-    app.extensions["authz"].settings["AUTHZ_CONSISTENCY_WAIT"] = 30.0
+    monkeypatch.setattr("service.runtime.replica.time.sleep", waited)
+    service = app.extensions["authz"]
+    service.settings = replace(service.settings, consistency_wait=30.0)
     status, body = checker("POST", "/check", {"subject": "alice", "store": "amazon-us",
                                               "object": "orders", "action": "view",
                                               "at_least_revision": 10**9})

@@ -78,8 +78,8 @@ def test_bad_expiries_are_refused_and_change_nothing(owner, checker, path, body,
 
 def test_with_the_database_unreachable_an_expired_grant_still_stops(app, owner, checker,
                                                                      monkeypatch):
-    from service import expiry
     from service.domain.errors import Unavailable
+    from service.usecases import expiry
 
     ends = _in(1.0)
     owner("POST", "/v1/tenants/{t}/grants", {**FINANCE, "expires_at": ends})
@@ -100,7 +100,7 @@ def test_with_the_database_unreachable_an_expired_grant_still_stops(app, owner, 
 
 
 def test_every_worker_stops_at_the_instant_and_the_ledger_has_it_once(tmp_path):
-    from .servers import seeded_sqlite_instance
+    from harness.servers import seeded_sqlite_instance
 
     service = seeded_sqlite_instance(tmp_path, workers=2)
     try:

@@ -8,7 +8,7 @@ import random
 import casbin
 
 from bench.policies import random_requests, random_tenant
-from service.domain.decisions import SECOND_FACTOR_PASSED
+from service.domain.decider import SECOND_FACTOR_PASSED
 from service.domain.index import TenantIndex
 
 from .support import ROOT

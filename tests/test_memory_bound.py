@@ -48,7 +48,7 @@ def test_unknown_names_do_not_grow_memory(app):
 def test_the_decision_log_holds_a_bounded_number_of_entries(app, monkeypatch):
     """With its writes failing (the database gone), the log keeps at most QUEUE_LIMIT
     distinct decisions and counts the rest as dropped."""
-    from service import decision_log
+    from service.runtime import decision_log
 
     monkeypatch.setattr(decision_log, "QUEUE_LIMIT", 3000)
     log = app.extensions["authz"].decision_log

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from service import seeding
+from service.startup import seeding
 from service.storage.models import db
 
 from .support import make_app

@@ -13,9 +13,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, func, select, text
 
+from harness.servers import Instance, Proxy
 from service.storage.models import PolicyRule, RevisionLog
 
-from .servers import Instance, Proxy
 from .support import ACME_CHECK, ACME_OWNER, PG_ADMIN_URL
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from .servers import HAProxy, seeded_sqlite_instance
+from harness.servers import HAProxy, seeded_sqlite_instance
+
 from .support import ACME_CHECK
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,8 @@ import time
 import pytest
 import requests
 
-from .servers import seeded_sqlite_instance
+from harness.servers import seeded_sqlite_instance
+
 from .support import ACME_CHECK, ACME_OWNER, ADMIN, bearer
 
 ALICE = {"subject": "alice", "store": "amazon-us", "object": "orders", "action": "view"}

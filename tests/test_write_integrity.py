@@ -13,12 +13,11 @@ import subprocess
 import pytest
 from sqlalchemy import func, select
 
+from harness.servers import BIN, ROOT
 from service.domain.errors import InvalidInput
 from service.domain.rules import Rule
 from service.storage import policy_store
 from service.storage.models import PolicyHead, RevisionLog, db
-
-from .servers import BIN, ROOT
 
 ALICE_EXPORT = "p, user:acme:alice, acme/amazon-us, reports, export, allow\n"
 

@@ -38,11 +38,11 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import create_engine, text
 
+from harness.servers import Instance
 from service.domain import catalogue
 from service.domain.accounts import BUILTIN_ROLES
 
 from .reference_model import OWNER, Reference, Tenant
-from .servers import Instance
 from .support import ADMIN
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

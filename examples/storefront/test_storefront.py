@@ -6,8 +6,8 @@ import pytest
 import requests
 
 from examples.storefront.app import create_app
-from tests.servers import seeded_sqlite_instance
-from tests.support import ACME_CHECK, ACME_OWNER, bearer
+from harness import ACME_CHECK, ACME_OWNER, bearer
+from harness.servers import seeded_sqlite_instance
 
 
 @pytest.fixture(scope="module")

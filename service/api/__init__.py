@@ -7,11 +7,10 @@ from flask_smorest import Api, Blueprint
 from marshmallow import RAISE
 
 from ..domain.errors import InvalidInput
-from ..telemetry import ROUTE, RequestLog
+from ..runtime.telemetry import ROUTE, RequestLog
 from . import (
     access,
     check,
-    decisions,
     errors,
     health,
     keys,
@@ -19,6 +18,9 @@ from . import (
     policy,
     policy_files,
     subaccounts,
+)
+from . import (
+    decision_log as decisions,
 )
 from .fast_check import FastCheck
 

@@ -8,7 +8,7 @@ import io
 from flask import Response
 from flask_smorest import Blueprint
 
-from .. import access_queries as Q
+from ..usecases import access as Q
 from . import schemas
 from .auth import authenticate, authz, principal
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from ..authz import Authz
 from ..domain.keys import Principal
-from ..telemetry import TENANT
+from ..runtime.telemetry import TENANT
+from ..usecases.authz import Authz
 
 
 def authz() -> Authz:

@@ -10,7 +10,7 @@ import json
 from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
-from .. import telemetry
+from ..runtime import telemetry
 from . import check_input, schemas
 from .auth import authenticate
 
@@ -47,7 +47,7 @@ def _single_request():
     body, revision = check_input.read_single(_body())
     request_ = check_input.check_request(service.check_tenant(g.principal, body.get("tenant")),
                                          body)
-    service.replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
+    service.replica.require(revision, service.settings.consistency_wait)
     return service, request_
 
 
@@ -64,10 +64,10 @@ def check_batch():
     """Up to AUTHZ_MAX_BATCH checks, answered in order, all at one revision."""
     service, principal = current_app.extensions["authz"], g.principal
     requests, revision = check_input.batch_requests(
-        _body(), service.settings["AUTHZ_MAX_BATCH"],
+        _body(), service.settings.max_batch,
         lambda name: service.check_tenant(principal, name))
     replica = service.replica
-    replica.require(revision, service.settings["AUTHZ_CONSISTENCY_WAIT"])
+    replica.require(revision, service.settings.consistency_wait)
     results = service.decide_many(requests)
     telemetry.count_decisions(sum(results), len(results) - sum(results))
     return _answer({"results": [{"allowed": r} for r in results],
@@ -81,7 +81,7 @@ def denied_on_error() -> dict:
     if request.path == "/check/batch":
         try:
             checks, _ = check_input.read_batch(_body(), current_app.extensions["authz"]
-                                               .settings["AUTHZ_MAX_BATCH"])
+                                               .settings.max_batch)
         except Exception:  # noqa: BLE001 - unreadable: no results to list
             checks = []
         answer["results"] = [{"allowed": False} for _ in checks]

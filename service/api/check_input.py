@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from ..domain import rules as R
 from ..domain.catalogue import PRODUCT_AREA
-from ..domain.decisions import CheckRequest
+from ..domain.decider import CheckRequest
 from ..domain.errors import InvalidInput
 
 IDENTIFIER = R.IDENTIFIER.fullmatch

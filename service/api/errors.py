@@ -8,8 +8,17 @@ from flask import Flask, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ..domain.errors import ServiceError, TooManyRequests
-from ..telemetry import DATABASE_ERRORS
+from ..domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+)
+from ..runtime.telemetry import DATABASE_ERRORS
 from . import check
 
 log = logging.getLogger(__name__)
@@ -17,6 +26,17 @@ log = logging.getLogger(__name__)
 _STATUS_NAMES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
                  409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests",
                  503: "Service Unavailable"}
+
+
+# The HTTP status of each of the service's errors (subclasses take their base's: a
+# LimitReached or a StaleRevision is a Conflict).
+STATUS: dict[type[ServiceError], int] = {
+    InvalidInput: 422, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
+    TooManyRequests: 429, Unavailable: 503, ServiceError: 400}
+
+
+def status_of(exc: ServiceError) -> int:
+    return next(STATUS[k] for k in type(exc).__mro__ if k in STATUS)
 
 
 def payload(status: int, message: str, errors: dict | None = None) -> dict:
@@ -29,10 +49,11 @@ def payload(status: int, message: str, errors: dict | None = None) -> dict:
 def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        status = status_of(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
         if isinstance(exc, TooManyRequests):
             headers["Retry-After"] = str(exc.retry_after)
-        return payload(exc.status, exc.message, exc.errors), exc.status, headers
+        return payload(status, exc.message, exc.errors), status, headers
 
     # Routing, method, body-size and schema (webargs 422) errors: the same shape, with a
     # message naming the fields when the schema refused some.

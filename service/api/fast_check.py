@@ -15,8 +15,8 @@ import io
 import json
 import time
 
-from .. import telemetry
-from ..authz import Authz
+from ..runtime import telemetry
+from ..usecases.authz import Authz
 from . import check_input
 
 JSON_TYPES = ("application/json", "application/json; charset=utf-8")
@@ -95,7 +95,7 @@ class FastCheck:
     @staticmethod
     def _batch(service: Authz, principal, body) -> tuple[str, int, int] | None:
         requests, revision = check_input.batch_requests(
-            body, service.settings["AUTHZ_MAX_BATCH"],
+            body, service.settings.max_batch,
             lambda name: service.check_tenant(principal, name))
         if revision is not None and service.replica.revision < revision:
             return None

@@ -8,7 +8,8 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import sqlite_path, telemetry
+from .. import sqlite_path
+from ..runtime import telemetry
 from ..storage import policy_store
 from . import schemas
 from .auth import authz

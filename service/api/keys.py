@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from .. import tenant_admin
 from ..storage import keys_store
+from ..usecases import tenant_admin
 from . import schemas
 from .auth import authenticate, authz, principal
 

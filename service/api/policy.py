@@ -7,12 +7,12 @@ from __future__ import annotations
 from flask import Response
 from flask_smorest import Blueprint
 
-from .. import tenant_admin
 from ..domain import policy_admin as A
 from ..domain import policy_files as PF
 from ..domain import rules as R
 from ..domain import subaccounts as S
 from ..storage import policy_store
+from ..usecases import tenant_admin
 from . import schemas
 from .auth import authenticate, authz, principal
 

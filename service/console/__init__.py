@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
 
+from ..api.errors import status_of
 from ..domain.accounts import LANGUAGES
 from ..domain.errors import ServiceError
 from ..storage import policy_store
@@ -117,7 +118,8 @@ def error_page(status: int, message: str):
 
 @bp.errorhandler(ServiceError)
 def service_error(exc: ServiceError):
+    status = status_of(exc)
     key = {403: "error.forbidden", 404: "error.not_found", 503: "error.unavailable"}.get(
-        exc.status)
-    return error_page(exc.status, i18n.translate(g.get("lang", "en"), key) if key
+        status)
+    return error_page(status, i18n.translate(g.get("lang", "en"), key) if key
                       else exc.message)

@@ -11,12 +11,13 @@ from pathlib import Path
 from flask import Response, g, render_template, request
 from marshmallow import ValidationError
 
-from .. import access_queries as Q
-from .. import decision_history, policy_io
 from ..api import schemas
 from ..domain import catalogue
 from ..domain import rules as R
 from ..storage import ledger, policy_store
+from ..usecases import access as Q
+from ..usecases import decision_log as decision_history
+from ..usecases import policy_files as policy_io
 from . import bp
 from .forms import service
 from .owner import current_policy
@@ -137,6 +138,6 @@ def export_csv():
 
 @bp.get("/model.conf")
 def model_conf():
-    text = Path(service().settings["AUTHZ_MODEL_PATH"]).read_text()
+    text = Path(service().settings.model_path).read_text()
     return Response(text, mimetype="text/plain", headers={
         "Content-Disposition": 'attachment; filename="model.conf"'})

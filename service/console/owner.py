@@ -13,7 +13,7 @@ from ..api import schemas
 from ..domain import catalogue
 from ..domain import policy_admin as A
 from ..domain import subaccounts as S
-from ..domain.errors import Forbidden
+from ..domain.errors import Forbidden, Unauthorized
 from ..storage import policy_store
 from . import bp, i18n, signin
 from .forms import (
@@ -68,9 +68,7 @@ def login():
         signin.sign_in(request.form.get("token", ""))
     except FIELD_ERRORS + (Forbidden,) as exc:
         return invalid("console/login.html", exc, next=_local(request.form.get("next")))
-    except Exception as exc:  # Unauthorized: say so next to the field, never which part
-        if getattr(exc, "status", None) != 401:
-            raise
+    except Unauthorized as exc:  # say so next to the field, never which part was wrong
         return render_template("console/login.html", form=EMPTY, next=None,
                                errors={"token": [exc.message]})
     return redirect(_local(request.form.get("next")) or url_for("console.home"))

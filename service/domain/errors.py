@@ -1,4 +1,5 @@
-"""The one exception hierarchy of the service; the HTTP layer maps each class to a status."""
+"""The one exception hierarchy of the service. Each has a stable `code`; the HTTP status of
+each class is the HTTP layer's to say (api/errors.py), not the domain's."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from __future__ import annotations
 class ServiceError(Exception):
     """Base: carries a message for callers and optional per-field details."""
 
-    status = 400
     code = "bad_request"
 
     def __init__(self, message: str, errors: dict | None = None):
@@ -16,27 +16,22 @@ class ServiceError(Exception):
 
 
 class InvalidInput(ServiceError):
-    status = 422
     code = "invalid"
 
 
 class Unauthorized(ServiceError):
-    status = 401
     code = "unauthorized"
 
 
 class Forbidden(ServiceError):
-    status = 403
     code = "forbidden"
 
 
 class NotFound(ServiceError):
-    status = 404
     code = "not_found"
 
 
 class Conflict(ServiceError):
-    status = 409
     code = "conflict"
 
 
@@ -53,7 +48,6 @@ class StaleRevision(Conflict):
 class TooManyRequests(ServiceError):
     """Past the per-key write rate limit; `retry_after` seconds until the window ends."""
 
-    status = 429
     code = "too_many_requests"
 
     def __init__(self, message: str, retry_after: int):
@@ -62,5 +56,4 @@ class TooManyRequests(ServiceError):
 
 
 class Unavailable(ServiceError):
-    status = 503
     code = "unavailable"

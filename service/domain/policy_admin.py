@@ -174,7 +174,7 @@ def _grant_rules(policy: TenantPolicy, who: Principal, role: str,
 
 def grant_role(policy: TenantPolicy, who: Principal, role: str,
                stores: Sequence[str] | str, expires_at: datetime | None = None) -> None:
-    """Grant a role; with `expires_at`, until then (see service/expiry.py)."""
+    """Grant a role; with `expires_at`, until then (see usecases/expiry.py)."""
     require_principal(policy, who)
     _require_future(expires_at)
     for rule in _grant_rules(policy, who, role, stores):

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import TypeVar
 
 from sqlalchemy import and_, delete, event, func, insert, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, PendingRollbackError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain import invariants
@@ -24,7 +24,7 @@ from ..domain.accounts import Account, Directory, Settings
 from ..domain.errors import Conflict, NotFound, Unavailable
 from ..domain.rules import Rule
 from ..domain.tenant_policy import TenantPolicy
-from . import keys_store, ledger, notifier
+from . import failures, keys_store, ledger, notifier
 from .models import (
     RULE_COLUMNS,
     Department,
@@ -233,7 +233,7 @@ def changes_since(revision: int, limit: int = 10_000) -> list[LogEntry]:
 
 def tenant_changes(tenant: str, after: int, up_to: int) -> list[LogEntry]:
     """The tenant's log entries with after < revision <= up_to, in order."""
-    try:
+    with failures.reading():
         rows = db.session.execute(
             select(RevisionLog).where(RevisionLog.tenant == tenant,
                                       RevisionLog.revision > after,
@@ -241,10 +241,6 @@ def tenant_changes(tenant: str, after: int, up_to: int) -> list[LogEntry]:
             .order_by(RevisionLog.revision)).scalars()
         return [LogEntry(r.revision, r.tenant, _decode(r.added), _decode(r.removed))
                 for r in rows]
-    except (DBAPIError, PendingRollbackError) as exc:
-        raise Unavailable("the policy database is unavailable") from exc
-    finally:
-        db.session.rollback()
 
 
 @dataclass(frozen=True)
@@ -340,7 +336,7 @@ def write(
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict("the change conflicts with a concurrent one; retry") from exc
-    except (DBAPIError, PendingRollbackError) as exc:  # the connection failed or was cut
+    except failures.CONNECTION_FAILURES as exc:
         db.session.rollback()
         raise Unavailable("the policy database is unavailable; nothing was changed") from exc
     except BaseException:
@@ -420,30 +416,20 @@ def _apply(tenant: str, policy: TenantPolicy) -> None:
 
 def read(tenant: str) -> TenantPolicy:
     """The tenant's rules and directory as committed, for reading."""
-    try:
+    with failures.reading():
         return TenantPolicy(tenant, tenant_rules(tenant), directory(tenant))
-    except (DBAPIError, PendingRollbackError) as exc:
-        raise Unavailable("the policy database is unavailable") from exc
-    finally:
-        db.session.rollback()
 
 
 def tenant_language(tenant: str) -> str:
     """The tenant's console language (Settings.language), without reading its policy."""
-    try:
+    with failures.reading():
         row = db.session.execute(select(Tenant.language).where(Tenant.id == tenant)).first()
         return row[0] if row else Settings().language
-    except (DBAPIError, PendingRollbackError) as exc:
-        raise Unavailable("the policy database is unavailable") from exc
-    finally:
-        db.session.rollback()
 
 
 def expiries() -> list[tuple[str, str, str]]:
     """Every time-boxed grant as (expires_at, tenant, rule CSV), soonest first."""
-    try:
+    with failures.reading():
         return [tuple(r) for r in db.session.execute(
             select(RuleExpiry.expires_at, RuleExpiry.tenant, RuleExpiry.rule)
             .order_by(RuleExpiry.expires_at)).all()]
-    finally:
-        db.session.rollback()

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: service/startup/config.py
 PREFIX = "AUTHZ_"
 
 # Fixed development keys, printed at start-up and written in the README. Production mode
@@ -105,7 +106,41 @@ def database_url(url: str) -> str:
     return url
 
 
-def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> dict:
+@dataclass(frozen=True)
+class Settings:
+    """The checked settings, typed; one field per AUTHZ_* variable (AUTHZ_MAX_BATCH is
+    `max_batch`). Built once by resolve(); nothing changes it afterwards."""
+
+    mode: str
+    database_url: str
+    admin_key: str
+    model_path: str
+    seed_path: str
+    sync_interval: float
+    consistency_wait: float
+    listen: bool
+    max_batch: int
+    max_body_bytes: int
+    write_rate_limit: str
+    rate_limit_redis_url: str | None
+    request_log: bool
+    decision_log: bool
+    decision_log_sample: float
+    decision_log_interval: float
+    decision_log_retention_days: int
+    session_secret: str
+    session_hours: float
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    def as_keys(self) -> dict:
+        """AUTHZ_* keys, for Flask's app.config."""
+        return {PREFIX + f.name.upper(): getattr(self, f.name) for f in fields(self)}
+
+
+def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Merge and check the settings; raises ConfigError naming the first bad key."""
     given = from_environment(os.environ if environ is None else environ)
     if config is not None:
@@ -125,7 +160,7 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
         raise ConfigError("AUTHZ_ADMIN_KEY", "required in production mode")
     if mode == "production" and key in DEV_TOKENS:
         raise ConfigError("AUTHZ_ADMIN_KEY", "is a development key; production refuses it")
-    from .domain.keys import key_id_of
+    from ..domain.keys import key_id_of
 
     if key_id_of(key) is None:
         raise ConfigError("AUTHZ_ADMIN_KEY", "must look like <id>.<secret of 16+ characters>")
@@ -162,7 +197,7 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
     _number(settings, "AUTHZ_DECISION_LOG_RETENTION_DAYS", int, 1)
     _number(settings, "AUTHZ_MAX_BATCH", int, 1)
     _number(settings, "AUTHZ_MAX_BODY_BYTES", int, 1024)
-    from .rate_limit import parse
+    from ..runtime.rate_limit import parse
 
     try:
         parse(str(settings["AUTHZ_WRITE_RATE_LIMIT"]))
@@ -171,4 +206,4 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
     redis_url = settings["AUTHZ_RATE_LIMIT_REDIS_URL"]
     if redis_url and not str(redis_url).startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("AUTHZ_RATE_LIMIT_REDIS_URL", "must be a redis:// URL")
-    return settings
+    return Settings(**{key[len(PREFIX):].lower(): settings[key] for key in DEFAULTS})

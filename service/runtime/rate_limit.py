@@ -14,7 +14,7 @@ import re
 import threading
 import time
 
-from .domain.errors import TooManyRequests
+from ..domain.errors import TooManyRequests
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .domain import rules as R
-from .domain.tenant_policy import TenantPolicy, expiry_text
-from .storage import policy_store
+from ..domain import rules as R
+from ..domain.tenant_policy import TenantPolicy, expiry_text
+from ..storage import policy_store
 
 ACTOR = "system:expiry"
 

@@ -10,43 +10,43 @@ from typing import TypeVar
 
 from flask import has_request_context, request
 
-from .config import DEV_TOKENS
-from .decision_log import DecisionLog
-from .domain import invariants, keys
-from .domain.decisions import CheckRequest, Decider
-from .domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
-from .domain.tenant_policy import TenantPolicy
-from .rate_limit import WriteLimiter
-from .replica import Replica
-from .storage import policy_store
-from .storage.models import Tenant, db
-from .storage.notifier import Listener
-from .telemetry import DATABASE_ERRORS, WRITES
+from ..domain import invariants, keys
+from ..domain.decider import CheckRequest, Decider
+from ..domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
+from ..domain.tenant_policy import TenantPolicy
+from ..runtime.decision_log import DecisionLog
+from ..runtime.rate_limit import WriteLimiter
+from ..runtime.replica import Replica
+from ..runtime.telemetry import DATABASE_ERRORS, WRITES
+from ..startup.config import DEV_TOKENS, Settings
+from ..storage import policy_store
+from ..storage.models import Tenant, db
+from ..storage.notifier import Listener
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 class Authz:
-    def __init__(self, settings: dict):
+    def __init__(self, settings: Settings, decision_log: DecisionLog):
         self.settings = settings
+        self.decision_log = decision_log
         refused = frozenset(map(keys.digest, DEV_TOKENS)) \
-            if settings["AUTHZ_MODE"] == "production" else frozenset()
-        self.replica = Replica(Decider(), settings["AUTHZ_ADMIN_KEY"],
-                               settings["AUTHZ_SYNC_INTERVAL"], refused)
-        self.limiter = WriteLimiter(settings["AUTHZ_WRITE_RATE_LIMIT"],
-                                    settings["AUTHZ_RATE_LIMIT_REDIS_URL"])
+            if settings.production else frozenset()
+        self.replica = Replica(Decider(), settings.admin_key,
+                               settings.sync_interval, refused)
+        self.limiter = WriteLimiter(settings.write_rate_limit,
+                                    settings.rate_limit_redis_url)
         self._listener: Listener | None = None
         self._listener_pid: int | None = None
-        self.decision_log: DecisionLog  # set by create_app, which has the app it writes with
 
     def ensure_listening(self) -> None:
         """Start this process's notification listener (PostgreSQL only), once per process.
 
         Started on the first request rather than at import so that a forked gunicorn
         worker gets a thread of its own."""
-        url = self.settings["AUTHZ_DATABASE_URL"]
-        if (self._listener_pid == os.getpid() or not self.settings["AUTHZ_LISTEN"]
+        url = self.settings.database_url
+        if (self._listener_pid == os.getpid() or not self.settings.listen
                 or not url.startswith("postgresql")):
             return
         self._listener = Listener(url, self.replica.announce, self.replica.recheck)

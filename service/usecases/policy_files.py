@@ -3,14 +3,14 @@ and the CLI. An import is one write: all of it or none of it."""
 
 from __future__ import annotations
 
-from . import decision_history
+from ..domain import policy_files as PF
+from ..domain import subaccounts as S
+from ..domain.errors import InvalidInput
+from ..domain.keys import Principal
+from ..domain.rules import Rule
+from ..storage import policy_store
+from . import decision_log
 from .authz import Authz
-from .domain import policy_files as PF
-from .domain import subaccounts as S
-from .domain.errors import InvalidInput
-from .domain.keys import Principal
-from .domain.rules import Rule
-from .storage import policy_store
 
 
 def _plan(tenant: str, before: set[Rule], after: set[Rule], recent: list) -> dict:
@@ -19,7 +19,7 @@ def _plan(tenant: str, before: set[Rule], after: set[Rule], recent: list) -> dic
     return {"added": [r.csv() for r in sorted(after - before)],
             "removed": [r.csv() for r in sorted(before - after)],
             "decision_changes": {"total": total, "items": items, "complete": complete},
-            "recent_decisions": decision_history.impact(tenant, after, recent)}
+            "recent_decisions": decision_log.impact(tenant, after, recent)}
 
 
 def import_policy(service: Authz, principal: Principal, tenant: str, text: str, *,
@@ -34,7 +34,7 @@ def import_policy(service: Authz, principal: Principal, tenant: str, text: str, 
     service.require_owner(principal, tenant)
     service.require_tenant(tenant)
     rules = PF.read_for_import(text, tenant, source, progress)
-    recent = decision_history.recent(tenant)  # before the write: an edit reads nothing
+    recent = decision_log.recent(tenant)  # before the write: an edit reads nothing
 
     def edit(policy) -> set[Rule]:
         before = set(policy.rules())

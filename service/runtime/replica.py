@@ -19,11 +19,11 @@ import time
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import expiry
-from .domain import keys
-from .domain.decisions import Decider
-from .domain.errors import ServiceError, StaleRevision, Unauthorized
-from .storage import keys_store, policy_store
+from ..domain import keys
+from ..domain.decider import Decider
+from ..domain.errors import ServiceError, StaleRevision, Unauthorized
+from ..storage import keys_store, policy_store
+from ..usecases import expiry
 from .telemetry import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)

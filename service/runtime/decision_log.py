@@ -28,9 +28,10 @@ from prometheus_client import Counter
 from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 
-from .domain import catalogue
-from .storage.models import DecisionLog as Row
-from .storage.models import db
+from ..domain import catalogue
+from ..startup.config import Settings
+from ..storage.models import DecisionLog as Row
+from ..storage.models import db
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,12 @@ COLUMNS = ("at", "last_at", "count", "tenant", "subject", "store", "permission",
 
 
 class DecisionLog:
-    def __init__(self, app, settings: dict):
+    def __init__(self, app, settings: Settings):
         self.app = app
-        self.enabled = settings["AUTHZ_DECISION_LOG"]
-        self.rate = settings["AUTHZ_DECISION_LOG_SAMPLE"]
-        self.interval = settings["AUTHZ_DECISION_LOG_INTERVAL"]
-        self.retention = timedelta(days=settings["AUTHZ_DECISION_LOG_RETENTION_DAYS"])
+        self.enabled = settings.decision_log
+        self.rate = settings.decision_log_sample
+        self.interval = settings.decision_log_interval
+        self.retention = timedelta(days=settings.decision_log_retention_days)
         self._pending: dict[tuple, list] = {}  # decision -> [first time, last time, count]
         self._lock = threading.Lock()  # the writer swaps the table while requests add
         self._writing = False  # this process has its writer thread

@@ -3,10 +3,10 @@ each answer (domain/explain.py), all at one revision."""
 
 from __future__ import annotations
 
+from ..domain import catalogue
+from ..domain import rules as R
+from ..domain.decider import CheckRequest
 from .authz import Authz
-from .domain import catalogue
-from .domain import rules as R
-from .domain.decisions import CheckRequest
 
 
 def _request(tenant: str, subject: str, store: str, permission, second_factor: bool):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from .. import decision_history
+from ..usecases import decision_log
 from . import schemas
 from .auth import authenticate, authz, principal
 
@@ -25,7 +25,7 @@ def decisions(query: dict, tenant: str):
     """Logged decisions, newest first: every deny, every high-risk allow and a sample of
     other allows, each with the rule that decided it at its revision."""
     _reader(tenant)
-    total, entries = decision_history.entries(tenant, query)
+    total, entries = decision_log.entries(tenant, query)
     return {"total": total, "page": query["page"], "per_page": query["per_page"],
             "entries": entries}
 
@@ -36,4 +36,4 @@ def decisions(query: dict, tenant: str):
 def unused_grants(query: dict, tenant: str):
     """Role grants and supplementary permissions that decided no logged allow in `days`."""
     _reader(tenant)
-    return decision_history.unused_grants(tenant, query["days"])
+    return decision_log.unused_grants(tenant, query["days"])

@@ -1,13 +1,12 @@
-"""Reading the decision log (written by service/decision_log.py)."""
+"""The decision log in the database: read here, written by runtime/decision_log.py."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, PendingRollbackError
 
-from ..domain.errors import Unavailable
+from . import failures
 from .models import DecisionLog, db
 
 
@@ -26,7 +25,7 @@ def find(tenant: str, *, store: str | None = None, subject: str | None = None,
         where.append(DecisionLog.last_at >= since)
     if until is not None:
         where.append(DecisionLog.at < until)
-    try:
+    with failures.reading("the decision log"):
         total = db.session.execute(select(func.count()).select_from(DecisionLog)
                                    .where(*where)).scalar_one()
         rows = db.session.execute(select(DecisionLog).where(*where)
@@ -34,7 +33,3 @@ def find(tenant: str, *, store: str | None = None, subject: str | None = None,
                                   .limit(limit).offset(offset)).scalars().all()
         db.session.expunge_all()
         return total, rows
-    except (DBAPIError, PendingRollbackError) as exc:
-        raise Unavailable("the decision log is unavailable") from exc
-    finally:
-        db.session.rollback()

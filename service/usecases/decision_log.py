@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from .domain.explain import explain
-from .domain.index import TenantIndex
-from .domain.rules import Kind, Rule, classify
-from .storage import decision_store, policy_store
-from .storage.ledger import iso_utc
+from ..domain.explain import explain
+from ..domain.index import TenantIndex
+from ..domain.rules import Kind, Rule, classify
+from ..storage import decision_log as storage
+from ..storage import policy_store
+from ..storage.ledger import iso_utc
 
 
 class Policies:
@@ -64,7 +65,7 @@ def _why(policies: Policies, row) -> dict:
 
 def entries(tenant: str, query: dict) -> tuple[int, list[dict]]:
     """One page of the log, each entry with the rule that decided it at its revision."""
-    total, rows = decision_store.find(
+    total, rows = storage.find(
         tenant, store=query.get("store"), subject=query.get("subject"),
         permission=query.get("permission"), allowed=query.get("allowed"),
         since=query.get("since"), until=query.get("until"), limit=query["per_page"],
@@ -82,7 +83,7 @@ def entries(tenant: str, query: dict) -> tuple[int, list[dict]]:
 def recent(tenant: str, count: int = 10_000) -> list:
     """The tenant's last `count` logged decisions, for impact(). Read before a write opens
     its transaction: nothing inside a write reads outside it."""
-    return decision_store.find(tenant, limit=count)[1]
+    return storage.find(tenant, limit=count)[1]
 
 
 def impact(tenant: str, proposed: set[Rule], rows: list, limit: int = 1000) -> dict:
@@ -110,7 +111,7 @@ def unused_grants(tenant: str, days: int) -> dict:
     used: set[str] = set()
     offset, page = 0, 5000
     while True:
-        _, rows = decision_store.find(tenant, allowed=True, since=since, limit=page,
+        _, rows = storage.find(tenant, allowed=True, since=since, limit=page,
                                       offset=offset)
         policies.prepare(row.revision for row in rows)
         for row in rows:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from ..domain import keys
+from ..domain import subaccounts as S
+from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..domain.tenant_policy import TenantPolicy
 from .authz import Authz
-from .domain import keys
-from .domain import subaccounts as S
-from .domain.errors import Conflict, InvalidInput, NotFound
-from .domain.tenant_policy import TenantPolicy
 
 MAX_OVERLAP_SECONDS = 30 * 24 * 3600
 

@@ -1,4 +1,4 @@
-"""`flask --app service ...` commands: the database, tenants, keys, export, bench data.
+"""`flask --app service ...` commands: the database, tenants, keys, export, import, ledger.
 
 Commands act as the platform admin (recorded as `admin:cli` in the change log) through
 the same functions as the API.
@@ -14,13 +14,14 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import policy_io, seeding, tenant_admin
-from .domain import policy_files as PF
-from .domain import rules as R
-from .domain.errors import InvalidInput, ServiceError
-from .domain.keys import Principal
+from ..domain import policy_files as PF
+from ..domain import rules as R
+from ..domain.errors import InvalidInput, ServiceError
+from ..domain.keys import Principal
+from ..storage import ledger, policy_store
+from ..usecases import policy_files, tenant_admin
+from . import seeding
 from .progress import progress
-from .storage import ledger, policy_store
 
 CLI_ADMIN = Principal("cli", "admin", None)
 
@@ -28,7 +29,7 @@ CLI_ADMIN = Principal("cli", "admin", None)
 def init_app(app: Flask) -> None:
     for command in (init_db_command, create_tenant_command, new_key_command,
                     revoke_key_command, export_command, import_command, diff_command,
-                    lint_command, verify_ledger_command, bench_data_command):
+                    lint_command, verify_ledger_command):
         app.cli.add_command(command)
 
 
@@ -147,7 +148,7 @@ def import_command(tenant: str, file: str, apply_: bool, reason: str | None) -> 
     if file.endswith(".json"):  # export.json: the CSV and the directory beside it
         document = _run(lambda: _export_document(text))
         text, directory = document["csv"], document["directory"]
-    plan = _run(lambda: policy_io.import_policy(
+    plan = _run(lambda: policy_files.import_policy(
         _service(), CLI_ADMIN, tenant, text, dry_run=not apply_, reason=reason,
         source=Path(file).name, progress=lambda lines: progress(lines, "reading"),
         directory=directory))
@@ -169,7 +170,7 @@ def _export_document(text: str) -> dict:
     """An export.json, checked by the import's own schema (the API's)."""
     from marshmallow import ValidationError
 
-    from .api.schemas import ImportRequest
+    from ..api.schemas import ImportRequest
 
     try:
         raw = json.loads(text)
@@ -185,7 +186,7 @@ def _export_document(text: str) -> dict:
 @click.argument("end", type=int)
 def diff_command(tenant: str, start: int, end: int) -> None:
     """The tenant's rules added (+) and removed (-) from revision START to END."""
-    answer = _run(lambda: policy_io.diff(_service(), CLI_ADMIN, tenant, start, end))
+    answer = _run(lambda: policy_files.diff(_service(), CLI_ADMIN, tenant, start, end))
     for line in answer["removed"]:
         click.echo(f"- {line}")
     for line in answer["added"]:
@@ -199,7 +200,7 @@ def diff_command(tenant: str, start: int, end: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Findings as JSON.")
 def lint_command(file: str, tenant: str | None, as_json: bool) -> None:
     """Check a policy file offline; exit status 1 if it has errors."""
-    findings = policy_io.lint(Path(file).read_text(encoding="utf-8"), tenant, Path(file).name)
+    findings = policy_files.lint(Path(file).read_text(encoding="utf-8"), tenant, Path(file).name)
     if as_json:
         click.echo(json.dumps(findings, indent=2))
     else:
@@ -221,23 +222,3 @@ def verify_ledger_command() -> None:
     click.echo(f"ledger BROKEN at revision {result.broken_at}: {result.problem} "
                f"({result.entries - 1} entries before it verified)", err=True)
     raise SystemExit(1)
-
-
-@click.command("bench-data")
-@with_appcontext
-@click.option("--scale", type=click.Choice(["small", "medium", "large"]), required=True)
-@click.option("--seed", type=int, default=1, show_default=True)
-def bench_data_command(scale: str, seed: int) -> None:
-    """Fill an empty PostgreSQL database with generated tenants (bench/generate.py)."""
-    try:
-        from bench.generate import generate
-    except ImportError:
-        raise click.ClickException("bench/ is not here: run from a checkout") from None
-    url = current_app.config["AUTHZ_DATABASE_URL"]
-    if not url.startswith("postgresql"):
-        raise click.ClickException("bench data needs a PostgreSQL AUTHZ_DATABASE_URL")
-    seeding.init_db()
-    if not seeding.is_empty():
-        raise click.ClickException("the database already holds a policy")
-    count = generate(url, scale, seed, progress=lambda names: progress(names, "tenants"))
-    click.echo(f"{count:,} rules generated ({scale})")
