@@ -18,7 +18,7 @@ from service import create_app
 from service.domain import catalogue
 from service.domain import policy_admin as A
 from service.domain.decider import SECOND_FACTOR_PASSED, CheckRequest
-from service.domain.keys import Principal
+from service.domain.keys import Caller
 
 
 def rss_mb() -> float:
@@ -76,12 +76,12 @@ def main() -> None:
         del requests, timings
         gc.collect()
 
-        admin = Principal("bench", "admin", None)
+        admin = Caller("bench", "admin", None)
         writes = []
         for i in range(args.writes):
             if i % 2 == 0:  # grant a role, then revoke the same grant
                 tenant = rng.choice(names)
-                who = A.Principal("user", f"staff-{rng.randrange(99):02d}")
+                who = A.Grantee("user", f"staff-{rng.randrange(99):02d}")
                 store = rng.choice(stores)
             edit = A.grant_role if i % 2 == 0 else A.revoke_role
             t0 = time.perf_counter()

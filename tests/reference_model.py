@@ -20,7 +20,7 @@ class Tenant:
     accounts: set[str] = field(default_factory=set)
     assigned: set[tuple[str, str]] = field(default_factory=set)  # (login, store)
     members: dict[str, set[str]] = field(default_factory=dict)  # login -> departments
-    # (principal, role, store or None for tenant-wide); principal = ("user"|"dept", name)
+    # (caller, role, store or None for tenant-wide); caller = ("user"|"dept", name)
     grants: set[tuple[tuple[str, str], str, str | None]] = field(default_factory=set)
     allows: set[tuple[tuple[str, str], str, str]] = field(default_factory=set)  # store, perm
     denies: set[tuple[tuple[str, str], str | None, str]] = field(default_factory=set)

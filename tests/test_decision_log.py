@@ -85,21 +85,21 @@ def test_retention_deletes_old_entries(app, checker, monkeypatch):
 
     from sqlalchemy import func, select, update
 
-    from service.storage.models import DecisionLog, db
+    from service.storage.models import DecisionLogEntry, db
 
     checker.check("alice", "shopee-sg", "orders", "view")
     log = app.extensions["authz"].decision_log
     _flush(app)
     with app.app_context():
         old = datetime.now(UTC) - timedelta(days=31)
-        db.session.execute(update(DecisionLog).values(at=old, last_at=old))
+        db.session.execute(update(DecisionLogEntry).values(at=old, last_at=old))
         db.session.commit()
     log._pruned_at = None  # a fresh worker...
     # ...that booted seconds ago
     monkeypatch.setattr("service.runtime.decision_log.time.monotonic", lambda: 5.0)
     _flush(app)
     with app.app_context():
-        assert db.session.execute(select(func.count()).select_from(DecisionLog)).scalar() == 0
+        assert db.session.execute(select(func.count()).select_from(DecisionLogEntry)).scalar() == 0
 
 
 def test_impact_preview_replays_recent_decisions(app, owner, checker):

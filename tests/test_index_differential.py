@@ -54,7 +54,7 @@ def test_index_equals_pycasbin_on_random_policies():
 
 def test_index_changed_between_decisions_equals_one_built_fresh():
     """A worker decides between writes, so what the index works out on first use (a
-    principal's permissions per scope) is in place when a grant, a membership or a role's
+    subject's permissions per scope) is in place when a grant, a membership or a role's
     permissions change: after every few changes it must answer as an index built from
     scratch on the same rules (itself held to pycasbin above), and pycasbin at the end."""
     rng = random.Random(11)

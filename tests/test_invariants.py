@@ -122,11 +122,11 @@ def reachable(rules: set[Rule]) -> bool:
         for r in of[Kind.GRANT]:
             kind = "user" if r.values[0].startswith("user:") else "dept"
             role_value, _, scope = r.values[1].partition("@")
-            A.grant_role(p, A.Principal(kind, name(r.values[0])), name(role_value),
+            A.grant_role(p, A.Grantee(kind, name(r.values[0])), name(role_value),
                          "all" if scope == T else [store_of(scope)])
         for r in of[Kind.DIRECT]:
             kind = "user" if r.values[0].startswith("user:") else "dept"
-            A.add_direct(p, A.Principal(kind, name(r.values[0])),
+            A.add_direct(p, A.Grantee(kind, name(r.values[0])),
                          "all" if r.values[1] == T else store_of(r.values[1]),
                          f"{r.values[2]}:{r.values[3]}", r.values[4])
         for r in of[Kind.DISABLED]:

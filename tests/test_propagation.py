@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import create_engine, func, select, text
 
 from harness.servers import Instance, Proxy
-from service.storage.models import PolicyRule, RevisionLog
+from service.storage.models import LedgerEntry, PolicyRule
 
 from .support import ACME_CHECK, ACME_OWNER, PG_ADMIN_URL
 
@@ -265,7 +265,7 @@ def test_soak_canary_never_allowed_and_every_acknowledged_write_is_logged(pg_url
     engine = create_engine(pg_url)
     with engine.connect() as conn:
         rows_before = conn.execute(select(func.count()).select_from(PolicyRule)).scalar_one()
-        log_before = conn.execute(select(func.count()).select_from(RevisionLog)).scalar_one()
+        log_before = conn.execute(select(func.count()).select_from(LedgerEntry)).scalar_one()
     canary = {"subject": "canary", "store": "amazon-us", "object": "orders", "action": "view"}
     stop = threading.Event()
     acks: list[int] = []
@@ -320,7 +320,7 @@ def test_soak_canary_never_allowed_and_every_acknowledged_write_is_logged(pg_url
         b.stop()
     with engine.connect() as conn:
         rows = conn.execute(select(func.count()).select_from(PolicyRule)).scalar_one()
-        logged = conn.execute(select(func.count()).select_from(RevisionLog)).scalar_one()
+        logged = conn.execute(select(func.count()).select_from(LedgerEntry)).scalar_one()
     engine.dispose()
     assert not errors, errors[:3]
     assert len(acks) == 8 * 9

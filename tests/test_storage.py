@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from service.domain.rules import Rule
 from service.storage import policy_store
-from service.storage.models import PolicyRule, RevisionLog, db
+from service.storage.models import LedgerEntry, PolicyRule, db
 
 from .support import ROOT, make_app
 
@@ -121,7 +121,7 @@ def test_failed_database_write_leaves_memory_and_database_equal(app, owner, chec
     real_execute = db.session.execute
 
     def failing_execute(statement, *args, **kwargs):
-        if getattr(statement, "table", None) is RevisionLog.__table__ or (
+        if getattr(statement, "table", None) is LedgerEntry.__table__ or (
             args and isinstance(args[0], list)
         ):
             raise RuntimeError("disk full")
@@ -176,8 +176,8 @@ def test_every_revision_has_its_log_entry(app, owner):
     for store in ("s1", "s2", "s3"):
         owner("POST", "/v1/tenants/{t}/stores", {"store": store})
     head, _ = policy_store.head()
-    revisions = db.session.execute(select(RevisionLog.revision).order_by(
-        RevisionLog.revision)).scalars().all()
+    revisions = db.session.execute(select(LedgerEntry.revision).order_by(
+        LedgerEntry.revision)).scalars().all()
     assert revisions == list(range(1, head + 1))
     entry = policy_store.changes_since(head - 1)[0]
     assert Rule("g2", ("acme/s3", "acme")) in entry.added and not entry.removed

@@ -17,14 +17,14 @@ from harness.servers import BIN, ROOT
 from service.domain.errors import InvalidInput
 from service.domain.rules import Rule
 from service.storage import policy_store
-from service.storage.models import PolicyHead, RevisionLog, db
+from service.storage.models import LedgerEntry, PolicyHead, db
 
 ALICE_EXPORT = "p, user:acme:alice, acme/amazon-us, reports, export, allow\n"
 
 
 def _head_and_ledger() -> tuple[int, int]:
     head = db.session.execute(select(PolicyHead.revision)).scalar_one()
-    logged = db.session.execute(select(func.max(RevisionLog.revision))).scalar_one()
+    logged = db.session.execute(select(func.max(LedgerEntry.revision))).scalar_one()
     db.session.rollback()
     return head, logged
 

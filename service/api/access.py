@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from ..usecases import access as Q
 from . import schemas
-from .auth import authenticate, authz, principal
+from .auth import authenticate, authz, caller
 
 blp = Blueprint("access", __name__, url_prefix="/v1", description="Who can do what")
 blp.before_request(authenticate)
@@ -18,7 +18,7 @@ blp.before_request(authenticate)
 
 def _reader(tenant: str):
     service = authz()
-    service.require_reader(principal(), tenant)
+    service.require_reader(caller(), tenant)
     service.require_tenant(tenant)
     return service
 

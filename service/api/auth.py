@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from ..domain.keys import Principal
+from ..domain.keys import Caller
 from ..runtime.telemetry import TENANT
 from ..usecases.authz import Authz
 
@@ -18,9 +18,9 @@ def authenticate() -> None:
     service = current_app.extensions["authz"]
     service.ensure_listening()
     service.replica.catch_up()
-    g.principal = service.replica.authenticate(request.headers.get("Authorization"))
-    request.environ[TENANT] = (request.view_args or {}).get("tenant") or g.principal.tenant
+    g.caller = service.replica.authenticate(request.headers.get("Authorization"))
+    request.environ[TENANT] = (request.view_args or {}).get("tenant") or g.caller.tenant
 
 
-def principal() -> Principal:
-    return g.principal
+def caller() -> Caller:
+    return g.caller

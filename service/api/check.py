@@ -45,7 +45,7 @@ def _single_request():
     """(service, the request of a /check body), at the revision the body asks for."""
     service = current_app.extensions["authz"]
     body, revision = check_input.read_single(_body())
-    request_ = check_input.check_request(service.check_tenant(g.principal, body.get("tenant")),
+    request_ = check_input.check_request(service.check_tenant(g.caller, body.get("tenant")),
                                          body)
     service.replica.require(revision, service.settings.consistency_wait)
     return service, request_
@@ -62,10 +62,10 @@ def check():
 
 def check_batch():
     """Up to AUTHZ_MAX_BATCH checks, answered in order, all at one revision."""
-    service, principal = current_app.extensions["authz"], g.principal
+    service, caller = current_app.extensions["authz"], g.caller
     requests, revision = check_input.batch_requests(
         _body(), service.settings.max_batch,
-        lambda name: service.check_tenant(principal, name))
+        lambda name: service.check_tenant(caller, name))
     replica = service.replica
     replica.require(revision, service.settings.consistency_wait)
     results = service.decide_many(requests)

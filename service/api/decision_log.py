@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from ..usecases import decision_log
 from . import schemas
-from .auth import authenticate, authz, principal
+from .auth import authenticate, authz, caller
 
 blp = Blueprint("decisions", __name__, url_prefix="/v1", description="The decision log (R19)")
 blp.before_request(authenticate)
@@ -14,7 +14,7 @@ blp.before_request(authenticate)
 
 def _reader(tenant: str) -> None:
     service = authz()
-    service.require_reader(principal(), tenant)
+    service.require_reader(caller(), tenant)
     service.require_tenant(tenant)
 
 

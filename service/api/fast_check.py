@@ -78,25 +78,25 @@ class FastCheck:
         if replica.catch_up_due():
             with self.app.app_context():
                 replica.catch_up()
-        principal = replica.authenticate(environ.get("HTTP_AUTHORIZATION"))
-        environ[telemetry.TENANT] = principal.tenant
-        return answer(service, principal, json.loads(body))
+        caller = replica.authenticate(environ.get("HTTP_AUTHORIZATION"))
+        environ[telemetry.TENANT] = caller.tenant
+        return answer(service, caller, json.loads(body))
 
     @staticmethod
-    def _single(service: Authz, principal, body) -> tuple[str, int, int] | None:
+    def _single(service: Authz, caller, body) -> tuple[str, int, int] | None:
         values, revision = check_input.read_single(body)
         if revision is not None and service.replica.revision < revision:
             return None  # Flask waits for it or answers 409
-        tenant = service.check_tenant(principal, values.get("tenant"))
+        tenant = service.check_tenant(caller, values.get("tenant"))
         allowed = service.decide(check_input.check_request(tenant, values))
         return (f'{{"allowed":{"true" if allowed else "false"},"revision":'
                 f'{service.replica.revision}}}', int(allowed), 1)
 
     @staticmethod
-    def _batch(service: Authz, principal, body) -> tuple[str, int, int] | None:
+    def _batch(service: Authz, caller, body) -> tuple[str, int, int] | None:
         requests, revision = check_input.batch_requests(
             body, service.settings.max_batch,
-            lambda name: service.check_tenant(principal, name))
+            lambda name: service.check_tenant(caller, name))
         if revision is not None and service.replica.revision < revision:
             return None
         answers = service.decide_many(requests)

@@ -1,7 +1,7 @@
 """A tenant's API keys: list, create (or rotate with an overlap), revoke.
 
 Keys are changes like any other: committed as a revision (so every worker reloads its
-keys) and kept in the change log with the actor. Tokens are shown once, on creation.
+keys) and kept in the ledger with the actor. Tokens are shown once, on creation.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from ..storage import keys_store
 from ..usecases import tenant_admin
 from . import schemas
-from .auth import authenticate, authz, principal
+from .auth import authenticate, authz, caller
 
 blp = Blueprint("keys", __name__, url_prefix="/v1", description="A tenant's API keys")
 blp.before_request(authenticate)
@@ -22,7 +22,7 @@ blp.before_request(authenticate)
 def list_keys(tenant: str):
     """The tenant's keys: ids, scopes and validity (never secrets or hashes)."""
     service = authz()
-    service.require_owner(principal(), tenant)
+    service.require_owner(caller(), tenant)
     service.require_tenant(tenant)
     return {"revision": service.replica.revision, "keys": keys_store.listing(tenant)}
 
@@ -34,7 +34,7 @@ def create_key(body: dict, tenant: str):
     """A new owner or check key; with `replaces`, the old key keeps working for
     `overlap_seconds` (default a day) so callers can switch without an outage."""
     revision, created = tenant_admin.create_key(
-        authz(), principal(), tenant, body["scope"], body.get("replaces"),
+        authz(), caller(), tenant, body["scope"], body.get("replaces"),
         body["overlap_seconds"], body.get("reason"))
     return {"revision": revision, **created}
 
@@ -43,5 +43,5 @@ def create_key(body: dict, tenant: str):
 @blp.response(200, schemas.KeyRevoked)
 def revoke_key(tenant: str, key_id: str):
     """Revoke a key at once. The last working owner key cannot be revoked: rotate it."""
-    revision, until = tenant_admin.revoke_key(authz(), principal(), tenant, key_id)
+    revision, until = tenant_admin.revoke_key(authz(), caller(), tenant, key_id)
     return {"revision": revision, "key_id": key_id, "valid_until": until}

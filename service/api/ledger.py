@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from ..storage import ledger
 from . import schemas
-from .auth import authenticate, authz, principal
+from .auth import authenticate, authz, caller
 
 blp = Blueprint("ledger", __name__, url_prefix="/v1", description="The change ledger (R18)")
 blp.before_request(authenticate)
@@ -18,7 +18,7 @@ blp.before_request(authenticate)
 def entries(query: dict, tenant: str):
     """The tenant's changes, newest first: filter by store, sub-account, actor and time."""
     service = authz()
-    service.require_reader(principal(), tenant)
+    service.require_reader(caller(), tenant)
     service.require_tenant(tenant)
     total, page = ledger.query(tenant, store=query.get("store"),
                                subject=query.get("subject"), actor=query.get("actor"),
@@ -32,7 +32,7 @@ def entries(query: dict, tenant: str):
 @blp.response(200, schemas.LedgerVerification)
 def verify():
     """Recompute the whole hash chain (platform admin): the first broken entry, if any."""
-    authz().require_admin(principal())
+    authz().require_admin(caller())
     result = ledger.verify()
     return {"ok": result.ok, "entries": result.entries, "broken_at": result.broken_at,
             "problem": result.problem, "head_hash": result.head_hash}

@@ -14,7 +14,7 @@ from ..domain import subaccounts as S
 from ..storage import policy_store
 from ..usecases import tenant_admin
 from . import schemas
-from .auth import authenticate, authz, principal
+from .auth import authenticate, authz, caller
 
 blp = Blueprint("policy", __name__, url_prefix="/v1", description="Edit a tenant's policy")
 blp.before_request(authenticate)
@@ -23,8 +23,8 @@ blp.before_request(authenticate)
 def write(tenant: str, body: dict, edit, **kwargs):
     """Commit `edit` for the tenant's owner (or the admin): (revision, what edit returned)."""
     service = authz()
-    service.require_owner(principal(), tenant)
-    return service.write(principal(), tenant, body.get("reason"), edit, **kwargs)
+    service.require_owner(caller(), tenant)
+    return service.write(caller(), tenant, body.get("reason"), edit, **kwargs)
 
 
 def _write(tenant: str, body: dict, edit, **kwargs) -> int:
@@ -34,13 +34,13 @@ def _write(tenant: str, body: dict, edit, **kwargs) -> int:
 def read(tenant: str) -> A.TenantPolicy:
     """The tenant's committed policy, for its owner or auditor (or the admin)."""
     service = authz()
-    service.require_reader(principal(), tenant)
+    service.require_reader(caller(), tenant)
     service.require_tenant(tenant)
     return policy_store.read(tenant)
 
 
-def _who(body: dict) -> A.Principal:
-    return A.principal(body.get("subject"), body.get("department"))
+def _who(body: dict) -> A.Grantee:
+    return A.grantee(body.get("subject"), body.get("department"))
 
 
 @blp.route("/tenants", methods=["POST"])
@@ -48,7 +48,7 @@ def _who(body: dict) -> A.Principal:
 @blp.response(201, schemas.TenantCreated)
 def create_tenant(body: dict):
     """Create a tenant with its owner and check keys (platform admin only)."""
-    revision, created = tenant_admin.create_tenant(authz(), principal(), body["tenant"],
+    revision, created = tenant_admin.create_tenant(authz(), caller(), body["tenant"],
                                                    body["name"])
     return {"tenant": body["tenant"], "revision": revision, **created}
 
@@ -94,7 +94,7 @@ def revoke_store(query: dict, tenant: str, store: str):
     earliest assigned remaining store; a sub-account left with none is disabled (R16).
     With ?dry_run=true: the same report (the cascade), nothing written."""
     if query["dry_run"]:
-        revision, report = authz().preview(principal(), tenant,
+        revision, report = authz().preview(caller(), tenant,
                                            lambda p: S.revoke_store(p, store))
     else:
         revision, report = write(tenant, {}, lambda p: S.revoke_store(p, store))

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from ..usecases import policy_files
 from . import schemas
-from .auth import authenticate, authz, principal
+from .auth import authenticate, authz, caller
 
 blp = Blueprint("policy_files", __name__, url_prefix="/v1",
                 description="Policy files: lint, import, diff (R20)")
@@ -20,7 +20,7 @@ def lint(body: dict, tenant: str):
     """Findings for a policy file meant for this tenant: invalid lines, rules of another
     tenant, owner-only grants, a missing owner rule, roles nobody holds, denies that
     shadow nothing, stores the file does not declare. Changes nothing."""
-    authz().require_reader(principal(), tenant)
+    authz().require_reader(caller(), tenant)
     return {"findings": policy_files.lint(body["csv"], tenant)}
 
 
@@ -31,7 +31,7 @@ def import_policy(body: dict, tenant: str):
     """Make the tenant's rules exactly the file's. With dry_run (the default): the rules
     that would be added and removed and the decisions that would change. Without: the
     same, applied as one revision, all or nothing. Any lint error refuses the file."""
-    return policy_files.import_policy(authz(), principal(), tenant, body["csv"],
+    return policy_files.import_policy(authz(), caller(), tenant, body["csv"],
                                    dry_run=body["dry_run"], reason=body.get("reason"),
                                    directory=body.get("directory"))
 
@@ -41,4 +41,4 @@ def import_policy(body: dict, tenant: str):
 @blp.response(200, schemas.Diff)
 def diff(query: dict, tenant: str):
     """The rules added and removed between two revisions (`from`, `to`), from the log."""
-    return policy_files.diff(authz(), principal(), tenant, query["start"], query["end"])
+    return policy_files.diff(authz(), caller(), tenant, query["start"], query["end"])

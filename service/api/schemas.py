@@ -76,7 +76,7 @@ def Instant(**kwargs) -> fields.AwareDateTime:  # noqa: N802 - reads as a field 
 
 class Write(Request):
     reason = fields.String(validate=validate.Length(max=1000),
-                           metadata={"description": "Why; kept in the change log"})
+                           metadata={"description": "Why; kept in the ledger"})
 
 
 class StoresField(fields.Field):

@@ -7,11 +7,11 @@ from dataclasses import asdict
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from ..domain import catalogue
+from ..domain import catalogue, keys
 from ..domain import subaccounts as S
 from ..domain.errors import Forbidden
 from . import schemas
-from .auth import authenticate, authz, principal
+from .auth import authenticate, authz, caller
 from .policy import read, write
 
 blp = Blueprint("subaccounts", __name__, url_prefix="/v1",
@@ -99,7 +99,7 @@ def batch_stores(body: dict, tenant: str):
         return S.batch_assign(policy, body["mode"], body["subjects"], body["stores"])
 
     if body["dry_run"]:
-        revision, report = authz().preview(principal(), tenant, edit)
+        revision, report = authz().preview(caller(), tenant, edit)
     else:
         revision, report = write(tenant, body, edit)
     return {"revision": revision, "dry_run": body["dry_run"], **report}
@@ -154,7 +154,7 @@ def _settings(policy) -> dict:
 @blp.response(200, schemas.TenantSettingsRead)
 def update_settings(body: dict, tenant: str):
     """Step-up (R10) is the owner's; the sub-account cap (R11) is the platform's plan."""
-    if "max_sub_accounts" in body and principal().scope != "admin":
+    if "max_sub_accounts" in body and caller().scope != keys.ADMIN:
         raise Forbidden("the sub-account limit is set by the platform admin",
                         {"max_sub_accounts": ["admin only"]})
 

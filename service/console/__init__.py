@@ -45,11 +45,11 @@ def init_app(app: Flask) -> None:
 
 @bp.before_request
 def identify():
-    g.principal = signin.current()
+    g.caller = signin.current()
     g.lang = _language()
     if request.endpoint in PUBLIC:
         return None
-    if g.principal is None:
+    if g.caller is None:
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")
                                 if request.method == "GET" else None))
     if request.method == "POST" and not signin.csrf_ok():
@@ -61,9 +61,9 @@ def _language() -> str:
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    if getattr(g, "principal", None) is not None:
+    if getattr(g, "caller", None) is not None:
         try:
-            return policy_store.tenant_language(g.principal.tenant)
+            return policy_store.tenant_language(g.caller.tenant)
         except ServiceError:
             pass
     return LANGUAGES[0]
@@ -106,10 +106,10 @@ def dept_name(department: str, names: dict) -> str:
 
 @bp.context_processor
 def page_globals() -> dict:
-    principal = g.get("principal")
-    return {"principal": principal, "lang": g.get("lang", LANGUAGES[0]),
+    caller = g.get("caller")
+    return {"caller": caller, "lang": g.get("lang", LANGUAGES[0]),
             "languages": LANGUAGES,
-            "is_owner": principal is not None and principal.scope == "owner"}
+            "is_owner": caller is not None and caller.scope == "owner"}
 
 
 def error_page(status: int, message: str):

@@ -52,7 +52,7 @@ def matrix():
     if store and store not in stores:
         errors["store"] = ["no such store"]
     elif store:
-        subjects, cells = Q.explained_matrix(service(), g.principal.tenant, store,
+        subjects, cells = Q.explained_matrix(service(), g.caller.tenant, store,
                                              second_factor)
         subject, _, permission = request.args.get("why", "").partition("|")
         if subject in cells and permission in cells[subject]:
@@ -87,10 +87,10 @@ CHAIN = _ChainStatus()
 @bp.get("/ledger")
 def ledger_page():
     authz = service()
-    authz.require_reader(g.principal, g.principal.tenant)
+    authz.require_reader(g.caller, g.caller.tenant)
     query, errors = _query(schemas.LedgerQuery, {"per_page": PER_PAGE})
     total, entries = ledger.query(
-        g.principal.tenant, store=query.get("store"), subject=query.get("subject"),
+        g.caller.tenant, store=query.get("store"), subject=query.get("subject"),
         actor=query.get("actor"), since=query.get("since"), until=query.get("until"),
         page=query["page"], per_page=query["per_page"])
     chain = CHAIN.get()
@@ -103,9 +103,9 @@ def ledger_page():
 @bp.get("/decisions")
 def decisions():
     authz = service()
-    authz.require_reader(g.principal, g.principal.tenant)
+    authz.require_reader(g.caller, g.caller.tenant)
     query, errors = _query(schemas.DecisionQuery, {"per_page": PER_PAGE})
-    total, entries = decision_history.entries(g.principal.tenant, query)
+    total, entries = decision_history.entries(g.caller.tenant, query)
     return render_template("console/decisions.html", entries=entries, total=total,
                            page=query["page"], pages=_pages(total, query["per_page"]),
                            filters=request.args, errors=errors,
@@ -115,13 +115,13 @@ def decisions():
 @bp.get("/files")
 def files():
     authz = service()
-    authz.require_reader(g.principal, g.principal.tenant)
+    authz.require_reader(g.caller, g.caller.tenant)
     diff, errors = None, {}
     if "from" in request.args or "to" in request.args:
         try:
             query = schemas.DiffQuery().load({k: request.args.get(k, "")
                                               for k in ("from", "to")})
-            diff = policy_io.diff(authz, g.principal, g.principal.tenant, query["start"],
+            diff = policy_io.diff(authz, g.caller, g.caller.tenant, query["start"],
                                   query["end"])
         except ValidationError as exc:
             errors = {k: list(v) for k, v in exc.messages.items()}
@@ -133,7 +133,7 @@ def files():
 def export_csv():
     text = R.csv_text(current_policy().rules())
     return Response(text, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{g.principal.tenant}-policy.csv"'})
+        "Content-Disposition": f'attachment; filename="{g.caller.tenant}-policy.csv"'})
 
 
 @bp.get("/model.conf")

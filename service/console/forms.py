@@ -75,10 +75,10 @@ def commit(edit, reason: str | None = None):
     """Commit `edit` (a function of the unit of work, or Checked) as the signed-in key:
     (revision, what edit returned)."""
     authz = service()
-    authz.require_owner(g.principal, g.principal.tenant)
+    authz.require_owner(g.caller, g.caller.tenant)
     if isinstance(edit, Checked):
         edit = edit.edit()
-    return authz.write(g.principal, g.principal.tenant, reason, edit)
+    return authz.write(g.caller, g.caller.tenant, reason, edit)
 
 
 def write_or_show(edit, section: str, show, back: str):

@@ -35,15 +35,15 @@ PER_PAGE = 50
 
 
 def owner_only() -> None:
-    if g.principal.scope != "owner":
+    if g.caller.scope != "owner":
         raise Forbidden("only the owner key changes the policy")
 
 
 def current_policy():
     """The committed policy of the signed-in tenant (owner and audit keys may read it)."""
     authz = service()
-    authz.require_reader(g.principal, g.principal.tenant)
-    return policy_store.read(g.principal.tenant)
+    authz.require_reader(g.caller, g.caller.tenant)
+    return policy_store.read(g.caller.tenant)
 
 
 def _local(path: str | None) -> str | None:
@@ -90,7 +90,7 @@ def language():
 
 @bp.get("/")
 def home():
-    return redirect(url_for("console.subaccounts" if g.principal.scope == "owner"
+    return redirect(url_for("console.subaccounts" if g.caller.scope == "owner"
                             else "console.matrix"))
 
 
@@ -212,7 +212,7 @@ def subaccount_revoke(login: str):
     owner_only()
     stores = A.ALL_STORES if text("stores") == A.ALL_STORES else listed("stores")
     return _account_write(login, "grants", lambda p: A.revoke_role(
-        p, A.principal(login, None), text("role"), stores))
+        p, A.grantee(login, None), text("role"), stores))
 
 
 def _grant(who: dict, write):
@@ -223,7 +223,7 @@ def _grant(who: dict, write):
 
     def make(loaded):
         return lambda policy: A.grant_role(
-            policy, A.principal(loaded.get("subject"), loaded.get("department")),
+            policy, A.grantee(loaded.get("subject"), loaded.get("department")),
             loaded["role"], loaded["stores"], loaded.get("expires_at"))
 
     return write(Checked(schemas.Grant(), body, make))
@@ -382,7 +382,7 @@ def create_store():
 def revoke_store(store: str):
     owner_only()
     if request.method == "GET":
-        _, report = service().preview(g.principal, g.principal.tenant,
+        _, report = service().preview(g.caller, g.caller.tenant,
                                       lambda p: S.revoke_store(p, store))
         return render_template("console/revoke.html", store=store, report=report)
     revision, _ = commit(lambda p: S.revoke_store(p, store), text("reason") or None)
@@ -412,7 +412,7 @@ def batch():
             return S.batch_assign(policy, loaded["mode"], loaded["subjects"], loaded["stores"])
 
         if request.form.get("action") != "apply":
-            _, report = service().preview(g.principal, g.principal.tenant, edit)
+            _, report = service().preview(g.caller, g.caller.tenant, edit)
             return _batch_page(form=request.form, report=report)
         revision, report = commit(edit, loaded.get("reason"))
     except FIELD_ERRORS as exc:

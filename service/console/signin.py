@@ -26,27 +26,27 @@ def _service():
     return current_app.extensions["authz"]
 
 
-def sign_in(token: str) -> keys.Principal:
+def sign_in(token: str) -> keys.Caller:
     """Start a session for an owner or audit key (401/403 otherwise)."""
     token = token.strip()
     replica = _service().replica
     replica.catch_up()
-    principal = replica.authenticate(f"Bearer {token}")
-    if principal.scope not in keys.READERS:
+    caller = replica.authenticate(f"Bearer {token}")
+    if caller.scope not in keys.READERS:
         raise Forbidden("sign in with a tenant's owner key or audit key",
                         {"token": ["not an owner or audit key"]})
     language = session.get("lang")
-    sid = console_sessions.start(principal.key_id,
+    sid = console_sessions.start(caller.key_id,
                                  current_app.config["AUTHZ_SESSION_HOURS"])
     session.clear()
     session.permanent = True
     session["sid"] = sid
-    session["key_id"] = principal.key_id
+    session["key_id"] = caller.key_id
     session["key_digest"] = keys.digest(token)
     session["csrf"] = secrets.token_urlsafe(32)  # a new token: none from before sign-in
     if language:
         session["lang"] = language
-    return principal
+    return caller
 
 
 def sign_out() -> None:
@@ -58,7 +58,7 @@ def sign_out() -> None:
         session["lang"] = language
 
 
-def current() -> keys.Principal | None:
+def current() -> keys.Caller | None:
     """The signed-in key as of now, or None (no session, or its key no longer works)."""
     key_id, digest, sid = session.get("key_id"), session.get("key_digest"), session.get("sid")
     if not key_id or not digest or not sid:

@@ -63,16 +63,16 @@ def explain(index: TenantIndex | None, tenant: str, subject: str, store_name: st
         return Explanation(False, f"no tenant {tenant!r}")
     user, store = R.user(tenant, subject), R.store(tenant, store_name)
     in_tenant = store in index.stores
-    principals = (user, *sorted(index.principal(user).departments))
+    principals = (user, *sorted(index.rules_of(user).departments))
     here = (store, area, action)
     denies: list[Path] = []
     for who in principals:
-        mine = index.principal(who).denies
+        mine = index.rules_of(who).denies
         for scope in (store, tenant) if in_tenant else (store,):
             if (scope, area, action) in mine:
                 denies.append(Path("deny", "deny", _who(who), _scope(index, scope), None,
                                    [Rule("p", (who, scope, area, action, "deny")).csv()]))
-        if in_tenant and index.principal(who).disabled:
+        if in_tenant and index.rules_of(who).disabled:
             denies.append(Path("deny", "disabled", _who(who), "all stores", None,
                                [Rule("p", (who, tenant, R.ANY, R.ANY, "deny")).csv()]))
     if in_tenant and not second_factor and (area, action) in index.step_up:
@@ -84,13 +84,13 @@ def explain(index: TenantIndex | None, tenant: str, subject: str, store_name: st
         denies.append(Path("deny", "by-product", None, _scope(index, store), None, [
             Rule("p", (R.BY_PRODUCT, store, area, action, "deny")).csv()]))
 
-    assigned = store in index.principal(user).stores
+    assigned = store in index.rules_of(user).stores
     allows: list[Path] = []
     if assigned:
         assignment = Rule("g", (user, store)).csv()
         for who in principals:
             membership = [] if who == user else [Rule("g", (user, who)).csv()]
-            mine = index.principal(who).allows
+            mine = index.rules_of(who).allows
             for scope in (store, tenant) if in_tenant else (store,):
                 if (scope, area, action) in mine:
                     allows.append(Path("allow", "direct", _who(who), _scope(index, scope), None,
@@ -98,10 +98,10 @@ def explain(index: TenantIndex | None, tenant: str, subject: str, store_name: st
                                            who, scope, area, action, "allow")).csv()]))
             if not in_tenant:
                 continue
-            if index.principal(who).owner:
+            if index.rules_of(who).owner:
                 allows.append(Path("allow", "owner", _who(who), "all stores", None, [
                     assignment, Rule("p", (who, tenant, R.ANY, R.ANY, "allow")).csv()]))
-            for role, scope in sorted(index.principal(who).grants):
+            for role, scope in sorted(index.rules_of(who).grants):
                 if (scope == store or scope == tenant) and \
                         (area, action) in index.role_permissions.get(role, ()):
                     allows.append(Path("allow", "role", _who(who), _scope(index, scope),

@@ -38,7 +38,7 @@ def _shared(permissions: frozenset) -> frozenset:
     return kept
 
 
-class Principal:
+class SubjectRules:
     """One user's or department's own rules in a tenant, together: a decision reads one
     object per principal instead of probing a table per kind of rule."""
 
@@ -62,7 +62,7 @@ class Principal:
                     or self.denies or self.disabled or self.owner)
 
 
-EVERYONE_ELSE = Principal()  # what a principal without rules looks like (never changed)
+EVERYONE_ELSE = SubjectRules()  # what a principal without rules looks like (never changed)
 
 
 def _added(members: set | frozenset, item: object) -> set:
@@ -86,13 +86,13 @@ class TenantIndex:
     sub-account's name appears in many rules but is kept once.
     """
 
-    __slots__ = ("tenant", "stores", "principals", "role_permissions", "step_up",
+    __slots__ = ("tenant", "stores", "subjects", "role_permissions", "step_up",
                  "by_product", "operators", "_permits_made")
 
     def __init__(self, tenant: str, rules: Iterable[Rule] = ()):
         self.tenant = tenant
         self.stores: set[str] = set()  # store domains (g2 to this tenant)
-        self.principals: dict[str, Principal] = {}  # user or department -> its rules
+        self.subjects: dict[str, SubjectRules] = {}  # user or department -> its rules
         self.role_permissions: dict[str, frozenset] = {}  # role -> (area, action)s
         self.step_up: set[Permission] = set()
         self.by_product: set[tuple[str, str, str]] = set()  # store, area, action
@@ -101,9 +101,9 @@ class TenantIndex:
         for rule in rules:
             self.add(rule)
 
-    def principal(self, who: str) -> Principal:
+    def rules_of(self, who: str) -> SubjectRules:
         """`who`'s rules (EVERYONE_ELSE when it has none): read, never change."""
-        return self.principals.get(who, EVERYONE_ELSE)
+        return self.subjects.get(who, EVERYONE_ELSE)
 
     def add(self, rule: Rule) -> None:
         self.add_values(rule.ptype, rule.values)
@@ -119,11 +119,11 @@ class TenantIndex:
         # (an Enum attribute costs five times as much) and the commonest come first.
         kind = R.classify_values(ptype, v)
         if kind is ASSIGNMENT or kind is MEMBERSHIP or kind is GRANT or kind is DIRECT:
-            who = self.principals.get(v[0])
+            who = self.subjects.get(v[0])
             if who is None:
                 if not add:
                     return
-                who = self.principals[v[0]] = Principal()
+                who = self.subjects[v[0]] = SubjectRules()
             change = _added if add else _removed
             if kind is ASSIGNMENT:
                 who.stores = change(who.stores, v[1])
@@ -141,11 +141,11 @@ class TenantIndex:
             self._change_role(v[0], (v[2], v[3]), add)
             return
         elif kind is OWNER or kind is DISABLED:
-            who = self.principals.get(v[0])
+            who = self.subjects.get(v[0])
             if who is None:
                 if not add:
                     return
-                who = self.principals[v[0]] = Principal()
+                who = self.subjects[v[0]] = SubjectRules()
             if kind is OWNER:
                 who.owner = add
             else:
@@ -162,7 +162,7 @@ class TenantIndex:
             (members.add if add else members.discard)(item)
             return
         if not add and who.empty():
-            del self.principals[v[0]]
+            del self.subjects[v[0]]
 
     def _change_role(self, role: str, permission: Permission, add: bool) -> None:
         held = self.role_permissions.get(role, NOTHING)
@@ -172,11 +172,11 @@ class TenantIndex:
         else:
             self.role_permissions.pop(role, None)
         if self._permits_made:  # (never while loading: nothing has been decided yet)
-            for who in self.principals.values():
+            for who in self.subjects.values():
                 who.permits = None
             self._permits_made = False
 
-    def _permits(self, who: Principal) -> dict[str, frozenset]:
+    def _permits(self, who: SubjectRules) -> dict[str, frozenset]:
         permits: dict[str, frozenset] = {}
         for role, scope in who.grants:
             held = self.role_permissions.get(role)
@@ -188,7 +188,7 @@ class TenantIndex:
 
     def assignments(self) -> Iterator[tuple[str, str]]:
         """Every (user, store domain) assignment."""
-        for user, who in self.principals.items():
+        for user, who in self.subjects.items():
             for store in who.stores:
                 yield user, store
 
@@ -201,7 +201,7 @@ class TenantIndex:
                 for role, perms in self.role_permissions.items() for a, b in perms}
         out |= {Rule("p", (R.STEP_UP, t, a, b, "deny")) for a, b in self.step_up}
         out |= {Rule("p", (R.BY_PRODUCT, s, a, b, "deny")) for s, a, b in self.by_product}
-        for name, who in self.principals.items():
+        for name, who in self.subjects.items():
             out |= {Rule("g", (name, s)) for s in who.stores}
             out |= {Rule("g", (name, d)) for d in who.departments}
             out |= {Rule("g", (name, R.scoped_role(role, scope))) for role, scope in who.grants}
@@ -216,7 +216,7 @@ class TenantIndex:
     def decide(self, user: str, store: str, area: str, action: str, second_factor: bool,
                product: str) -> bool:
         """The model's answer for (user, store domain, area, action, mfa, product)."""
-        principals = self.principals
+        principals = self.subjects
         me = principals.get(user)
         # Every allow needs the store assigned to the subject (matcher clauses 1 and 2),
         # so without it the answer is a deny whatever else applies.

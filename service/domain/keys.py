@@ -10,7 +10,8 @@ from dataclasses import dataclass
 OWNER = "owner"  # edits its tenant's policy
 AUDIT = "audit"  # reads its tenant's policy, ledger and decision log; can write nothing
 CHECK = "check"  # asks /check for its tenant's decisions; can write nothing
-SCOPES = (OWNER, AUDIT, CHECK)
+SCOPES = (OWNER, AUDIT, CHECK)  # a tenant's keys
+ADMIN = "admin"  # the platform admin's key: every tenant, no tenant of its own
 READERS = (OWNER, AUDIT)  # who may read a tenant's policy and its history
 
 KEY_ID = r"[a-z0-9-]{1,64}"
@@ -43,15 +44,15 @@ class KeyRecord:
     tenant: str
     scope: str
     secret_hash: str
-    valid_until: float | None = None  # epoch seconds; None: until revoked
+    valid_until: float | None = None  # Unix seconds; None: until revoked
 
 
 @dataclass(frozen=True)
-class Principal:
+class Caller:
     """Who is calling: the platform admin (every tenant) or one tenant's key."""
 
     key_id: str
-    scope: str  # "admin" or one of SCOPES
+    scope: str  # ADMIN or one of SCOPES
     tenant: str | None  # None for the admin
 
     def describe(self) -> str:
@@ -65,7 +66,7 @@ class StagedKey:
     key_id: str
     scope: str
     secret_hash: str
-    valid_until: float | None = None  # epoch seconds; None: until revoked
+    valid_until: float | None = None  # Unix seconds; None: until revoked
     created: bool = False
 
 
@@ -94,7 +95,7 @@ class KeyRing:
         return key_id, token
 
     def end(self, key_id: str, at: float) -> None:
-        """Make the key stop working at `at` (epoch seconds)."""
+        """Make the key stop working at `at` (Unix seconds)."""
         self._keys[key_id].valid_until = at
 
     def active_count(self, scope: str) -> int:

@@ -22,7 +22,7 @@ ALL_STORES = "all"
 
 
 @dataclass(frozen=True)
-class Principal:
+class Grantee:
     """Who receives a grant: a sub-account (`user`) or a department (`dept`)."""
 
     kind: str
@@ -37,7 +37,7 @@ class Principal:
         return {"subject": self.name} if self.kind == "user" else {"department": self.name}
 
 
-def principal(subject: str | None, department: str | None) -> Principal:
+def grantee(subject: str | None, department: str | None) -> Grantee:
     """Exactly one of a sub-account login or a department name."""
     if (subject is None) == (department is None):
         raise InvalidInput(
@@ -45,8 +45,8 @@ def principal(subject: str | None, department: str | None) -> Principal:
             {"subject": ["exactly one of subject, department"]},
         )
     if subject is not None:
-        return Principal("user", R.login(subject, "subject"))
-    return Principal("dept", R.identifier(department, "department"))
+        return Grantee("user", R.login(subject, "subject"))
+    return Grantee("dept", R.identifier(department, "department"))
 
 
 def require_account(policy: TenantPolicy, login: str, field: str = "subject") -> Account:
@@ -64,7 +64,7 @@ def require_department(policy: TenantPolicy, department: str,
         raise NotFound(f"no such department {department!r}", {field: ["not found"]})
 
 
-def require_principal(policy: TenantPolicy, who: Principal) -> None:
+def require_grantee(policy: TenantPolicy, who: Grantee) -> None:
     if who.kind == "user":
         require_account(policy, who.name)
     else:
@@ -164,7 +164,7 @@ def delete_role(policy: TenantPolicy, role: str) -> None:
 
 
 # -- grants (R5, R6) -----------------------------------------------------------------------
-def _grant_rules(policy: TenantPolicy, who: Principal, role: str,
+def _grant_rules(policy: TenantPolicy, who: Grantee, role: str,
                  stores: Sequence[str] | str) -> list[Rule]:
     _require_role(policy, role)
     role_value = R.role(policy.tenant, role)
@@ -172,10 +172,10 @@ def _grant_rules(policy: TenantPolicy, who: Principal, role: str,
             for scope in _scopes(policy, stores)]
 
 
-def grant_role(policy: TenantPolicy, who: Principal, role: str,
+def grant_role(policy: TenantPolicy, who: Grantee, role: str,
                stores: Sequence[str] | str, expires_at: datetime | None = None) -> None:
     """Grant a role; with `expires_at`, until then (see usecases/expiry.py)."""
-    require_principal(policy, who)
+    require_grantee(policy, who)
     _require_future(expires_at)
     for rule in _grant_rules(policy, who, role, stores):
         policy.add(rule)
@@ -193,7 +193,7 @@ def expiring(policy: TenantPolicy) -> list[dict]:
             sorted(policy.directory.expiries.items(), key=lambda item: (item[1], item[0]))]
 
 
-def revoke_role(policy: TenantPolicy, who: Principal, role: str,
+def revoke_role(policy: TenantPolicy, who: Grantee, role: str,
                 stores: Sequence[str] | str) -> None:
     wanted = _grant_rules(policy, who, role, stores)
     missing = [r for r in wanted if r not in policy]
@@ -205,7 +205,7 @@ def revoke_role(policy: TenantPolicy, who: Principal, role: str,
 
 
 # -- supplementary grants (R7) and denies (R8) ---------------------------------------------
-def _direct_rule(policy: TenantPolicy, who: Principal, store: str, permission: str,
+def _direct_rule(policy: TenantPolicy, who: Grantee, store: str, permission: str,
                  effect: str) -> Rule:
     if effect == "allow":
         perm = catalogue.grantable(permission)
@@ -218,12 +218,12 @@ def _direct_rule(policy: TenantPolicy, who: Principal, store: str, permission: s
     return Rule("p", (who.value(policy.tenant), scope, perm.area, perm.action, effect))
 
 
-def add_direct(policy: TenantPolicy, who: Principal, store: str, permission: str,
+def add_direct(policy: TenantPolicy, who: Grantee, store: str, permission: str,
                effect: str, expires_at: datetime | None = None) -> None:
     """A supplementary permission (allow, one store; with `expires_at`, until then) or an
     explicit deny (a store or all). A deny never expires: a deny that lapsed by itself
     would widen access with nobody deciding it."""
-    require_principal(policy, who)
+    require_grantee(policy, who)
     if expires_at is not None and effect != "allow":
         raise InvalidInput("a deny cannot expire", {"expires_at": ["only grants expire"]})
     _require_future(expires_at)
@@ -232,7 +232,7 @@ def add_direct(policy: TenantPolicy, who: Principal, store: str, permission: str
     policy.set_expiry(rule, expires_at)
 
 
-def remove_direct(policy: TenantPolicy, who: Principal, store: str, permission: str,
+def remove_direct(policy: TenantPolicy, who: Grantee, store: str, permission: str,
                   effect: str) -> None:
     rule = _direct_rule(policy, who, store, permission, effect)
     if not policy.remove(rule):

@@ -91,7 +91,7 @@ def _unused_roles(mine: list[Parsed], seen: dict[Rule, int]) -> list[Finding]:
 
 
 def _idle_denies(tenant: str, mine: list[Parsed], seen: dict[Rule, int]) -> list[Finding]:
-    """Denies no allow could reach: neither the principal, its departments or members,
+    """Denies no allow could reach: neither the caller, its departments or members,
     holds a role or direct grant of that permission (nor is the owner)."""
     members: dict[str, set[str]] = {}
     for p in mine:

@@ -72,7 +72,7 @@ def create_sub_account(policy: TenantPolicy, login: str, stores: Sequence[str],
     account.default_store = stores[0]
     for dept in departments:
         A.add_member(policy, dept, login)
-    who = A.Principal("user", login)
+    who = A.Grantee("user", login)
     for grant in roles:
         A.grant_role(policy, who, grant["role"], grant["stores"])
     return account

@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..domain import catalogue
 from ..startup.config import Settings
-from ..storage.models import DecisionLog as Row
+from ..storage.models import DecisionLogEntry as Row
 from ..storage.models import db
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """This worker's copy of the policy and keys, kept up to date from the database.
 
 Every worker and every instance holds its own copy and, before answering, catches up with
-the committed revision by replaying the revision log when either
+the committed revision by replaying the ledger when either
   - a notification announced a newer revision (PostgreSQL LISTEN/NOTIFY, notifier.py), or
   - AUTHZ_SYNC_INTERVAL seconds have passed since it last looked (0: look every time),
 so a change made through any worker is seen by all of them. If the database cannot be
@@ -39,18 +39,18 @@ class Replica:
         self._admin_digest = keys.digest(admin_key)
         self._sync_interval = sync_interval
         self._keys: dict[str, keys.KeyRecord] = {}
-        self._keys_epoch = -1
-        # SHA-256 of a token already verified -> (its principal, when it stops working);
+        self._keys_version = -1
+        # SHA-256 of a token already verified -> (its caller, when it stops working);
         # emptied when keys change. Keyed by digest, so a look-up reveals nothing about
         # stored secrets.
-        self._verified: dict[str, tuple[keys.Principal, float | None]] = {}
+        self._verified: dict[str, tuple[keys.Caller, float | None]] = {}
         self._checked_at = float("-inf")
         self._retry_at = float("-inf")
         self._announced = -1  # newest revision a notification told of
         self._recheck = True  # set when notifications may have been missed
         self.synced_at: float | None = None  # monotonic time of the last successful catch-up
         self.database_revision = -1  # the database's head when this worker last read it
-        # Time-boxed grants (expiry.py): (epoch, tenant, rule) soonest first, as of
+        # Time-boxed grants (expiry.py): (Unix seconds, tenant, rule) soonest first, as of
         # _expiries_revision; the first request at or after _next_expiry sweeps.
         self._expiring: list = []
         self._expiries_revision = -1
@@ -128,7 +128,7 @@ class Replica:
         self._next_expiry = self._expiring[0][0] if self._expiring else float("inf")
 
     def _catch_up_log(self) -> None:
-        revision, epoch = policy_store.head()
+        revision, keys_version = policy_store.head()
         self.database_revision = revision
         if self.decider.revision < 0:
             self._load()
@@ -140,10 +140,10 @@ class Replica:
                 continue
             for entry in entries:
                 self.decider.apply(entry.revision, entry.tenant, entry.added, entry.removed)
-        if epoch != self._keys_epoch:
+        if keys_version != self._keys_version:
             self._keys = {k: r for k, r in keys_store.load().items()
                           if r.secret_hash not in self._refused}
-            self._keys_epoch = epoch
+            self._keys_version = keys_version
             self._verified = {}
 
     def committed(self, result: policy_store.WriteResult) -> None:
@@ -195,7 +195,7 @@ class Replica:
         """Seconds since the last successful catch-up."""
         return None if self.synced_at is None else time.monotonic() - self.synced_at
 
-    def authenticate(self, header: str | None) -> keys.Principal:
+    def authenticate(self, header: str | None) -> keys.Caller:
         """The caller behind an `Authorization: Bearer <token>` header, or 401."""
         if not header or not header.startswith("Bearer "):
             raise Unauthorized("missing bearer token")
@@ -206,12 +206,12 @@ class Replica:
             known = self._verify(token, digest)
             if len(self._verified) < 10_000:
                 self._verified[digest] = known
-        principal, valid_until = known
+        caller, valid_until = known
         if valid_until is not None and time.time() >= valid_until:
             raise Unauthorized("this key has expired")  # the end of a rotation's overlap
-        return principal
+        return caller
 
-    def key_holder(self, key_id: str, digest: str) -> keys.Principal:
+    def key_holder(self, key_id: str, digest: str) -> keys.Caller:
         """The tenant key `key_id` whose token hashes to `digest` (a console session keeps
         these, never the token), or 401: revoked, expired or unknown keys end sessions."""
         record = self._keys.get(key_id)
@@ -219,15 +219,15 @@ class Replica:
             raise Unauthorized("this key is no longer valid")
         if record.valid_until is not None and time.time() >= record.valid_until:
             raise Unauthorized("this key has expired")
-        return keys.Principal(key_id, record.scope, record.tenant)
+        return keys.Caller(key_id, record.scope, record.tenant)
 
-    def _verify(self, token: str, digest: str) -> tuple[keys.Principal, float | None]:
+    def _verify(self, token: str, digest: str) -> tuple[keys.Caller, float | None]:
         key_id = keys.key_id_of(token)
         if key_id is None:
             raise Unauthorized("invalid token")
         record = self._keys.get(key_id)
         if record is not None and hmac.compare_digest(record.secret_hash, digest):
-            return keys.Principal(key_id, record.scope, record.tenant), record.valid_until
+            return keys.Caller(key_id, record.scope, record.tenant), record.valid_until
         if hmac.compare_digest(self._admin_digest, digest):
-            return keys.Principal(key_id, "admin", None), None
+            return keys.Caller(key_id, keys.ADMIN, None), None
         raise Unauthorized("invalid token")

@@ -1,6 +1,6 @@
 """`flask --app service ...` commands: the database, tenants, keys, export, import, ledger.
 
-Commands act as the platform admin (recorded as `admin:cli` in the change log) through
+Commands act as the platform admin (recorded as `admin:cli` in the ledger) through
 the same functions as the API.
 """
 
@@ -17,13 +17,13 @@ from flask.cli import with_appcontext
 from ..domain import policy_files as PF
 from ..domain import rules as R
 from ..domain.errors import InvalidInput, ServiceError
-from ..domain.keys import Principal
+from ..domain.keys import ADMIN, Caller
 from ..storage import ledger, policy_store
 from ..usecases import policy_files, tenant_admin
 from . import seeding
 from .progress import progress
 
-CLI_ADMIN = Principal("cli", "admin", None)
+CLI_ADMIN = Caller("cli", ADMIN, None)
 
 
 def init_app(app: Flask) -> None:
@@ -139,7 +139,7 @@ def export_command(tenant: str, output: str | None, as_json: bool) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--apply", "apply_", is_flag=True,
               help="Apply it. Without: print the plan only (a dry run).")
-@click.option("--reason", default=None, help="Kept in the change log.")
+@click.option("--reason", default=None, help="Kept in the ledger.")
 def import_command(tenant: str, file: str, apply_: bool, reason: str | None) -> None:
     """Make the tenant's rules exactly FILE's: the rules added and removed and the
     decisions that change, then (with --apply) one atomic revision."""

@@ -1,1 +1,1 @@
-"""Storage: SQLAlchemy tables, the policy store (our Casbin adapter) and the revision log."""
+"""Storage: SQLAlchemy tables, the policy store (our Casbin adapter) and the ledger."""

@@ -14,7 +14,7 @@ from ..domain import keys
 from .models import ApiKey, db, utcnow
 
 
-def _epoch(moment: datetime | None) -> float | None:
+def _unix_seconds(moment: datetime | None) -> float | None:
     if moment is None:
         return None
     if moment.tzinfo is None:  # SQLite hands back naive datetimes; they were stored in UTC
@@ -26,7 +26,7 @@ def load() -> dict[str, keys.KeyRecord]:
     """Every key that still works, by key id."""
     rows = db.session.execute(select(ApiKey).where(
         or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > utcnow()))).scalars()
-    out = {r.id: keys.KeyRecord(r.id, r.tenant, r.scope, r.secret_hash, _epoch(r.revoked_at))
+    out = {r.id: keys.KeyRecord(r.id, r.tenant, r.scope, r.secret_hash, _unix_seconds(r.revoked_at))
            for r in rows}
     db.session.rollback()
     return out
@@ -37,7 +37,7 @@ def ring(tenant: str) -> keys.KeyRing:
     rows = db.session.execute(select(ApiKey).where(ApiKey.tenant == tenant)
                               .order_by(ApiKey.id)).scalars()
     return keys.KeyRing(tenant, [keys.StagedKey(r.id, r.scope, r.secret_hash,
-                                                _epoch(r.revoked_at)) for r in rows])
+                                                _unix_seconds(r.revoked_at)) for r in rows])
 
 
 def save(tenant: str, changes: list[keys.StagedKey]) -> dict:
@@ -65,13 +65,13 @@ def listing(tenant: str) -> list[dict]:
                               .order_by(ApiKey.created_at.desc(), ApiKey.id)).scalars()
     out = []
     for r in rows:
-        until = _epoch(r.revoked_at)
+        until = _unix_seconds(r.revoked_at)
         out.append({"key_id": r.id, "scope": r.scope,
-                    "created_at": _iso(_epoch(r.created_at)), "valid_until": _iso(until),
+                    "created_at": _iso(_unix_seconds(r.created_at)), "valid_until": _iso(until),
                     "active": until is None or until > now})
     db.session.rollback()
     return out
 
 
-def _iso(epoch: float | None) -> str | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
+def _iso(seconds: float | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()

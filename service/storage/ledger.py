@@ -1,4 +1,4 @@
-"""The change ledger (R18): the revision log, hash-chained.
+"""The ledger (R18): every committed change, hash-chained (table revision_log).
 
 entry hash = SHA-256 of the canonical JSON of (revision, tenant, time, actor, reason,
 request id, added, removed, details, previous entry's hash). The first entry's previous
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from .models import RevisionLog, db
+from .models import LedgerEntry, db
 
 GENESIS = "0" * 64
 
@@ -28,7 +28,7 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def entry_hash(row: RevisionLog, prev_hash: str) -> str:
+def entry_hash(row: LedgerEntry, prev_hash: str) -> str:
     content = [row.revision, row.tenant, iso_utc(row.created_at), row.actor, row.reason or "",
                row.request_id or "", row.added, row.removed, row.details or "{}", prev_hash]
     return hashlib.sha256(json.dumps(content, separators=(",", ":"),
@@ -37,12 +37,12 @@ def entry_hash(row: RevisionLog, prev_hash: str) -> str:
 
 def last_hash() -> str:
     """The newest entry's hash (inside a write, after the head row is locked)."""
-    value = db.session.execute(select(RevisionLog.hash).order_by(
-        RevisionLog.revision.desc()).limit(1)).scalar()
+    value = db.session.execute(select(LedgerEntry.hash).order_by(
+        LedgerEntry.revision.desc()).limit(1)).scalar()
     return value or GENESIS
 
 
-def seal(row: RevisionLog) -> None:
+def seal(row: LedgerEntry) -> None:
     """Chain a new entry to the newest one before it is inserted."""
     row.created_at = row.created_at or datetime.now(UTC)
     row.prev_hash = last_hash()
@@ -61,11 +61,11 @@ class Verification:
         return self.broken_at is None
 
 
-def _rows(batch: int = 5000) -> Iterator[RevisionLog]:
+def _rows(batch: int = 5000) -> Iterator[LedgerEntry]:
     after = -1
     while True:
-        rows = db.session.execute(select(RevisionLog).where(RevisionLog.revision > after)
-                                  .order_by(RevisionLog.revision).limit(batch)).scalars().all()
+        rows = db.session.execute(select(LedgerEntry).where(LedgerEntry.revision > after)
+                                  .order_by(LedgerEntry.revision).limit(batch)).scalars().all()
         if not rows:
             return
         yield from rows
@@ -96,13 +96,13 @@ def query(tenant: str, *, store: str | None = None, subject: str | None = None,
           ) -> tuple[int, list[dict]]:
     """(matching entries, one page of them, newest first). `store` and `subject` match
     the entries whose rules or details name that store or sub-account."""
-    statement = select(RevisionLog).where(RevisionLog.tenant == tenant)
+    statement = select(LedgerEntry).where(LedgerEntry.tenant == tenant)
     if actor:
-        statement = statement.where(RevisionLog.actor == actor)
+        statement = statement.where(LedgerEntry.actor == actor)
     if since:
-        statement = statement.where(RevisionLog.created_at >= since)
+        statement = statement.where(LedgerEntry.created_at >= since)
     if until:
-        statement = statement.where(RevisionLog.created_at < until)
+        statement = statement.where(LedgerEntry.created_at < until)
     needles = []
     if store:
         needles.append((f'"{tenant}/{store}"', f'"{tenant}/{store}~', f'"{store}"'))
@@ -110,7 +110,7 @@ def query(tenant: str, *, store: str | None = None, subject: str | None = None,
         needles.append((f'"user:{tenant}:{subject}"', f'"{subject}"'))
     matched = []
     try:
-        for row in db.session.execute(statement.order_by(RevisionLog.revision.desc())
+        for row in db.session.execute(statement.order_by(LedgerEntry.revision.desc())
                                       ).scalars():
             text = row.added + row.removed + (row.details or "")
             if all(any(n in text for n in group) for group in needles):
@@ -121,7 +121,7 @@ def query(tenant: str, *, store: str | None = None, subject: str | None = None,
         db.session.rollback()
 
 
-def _entry(row: RevisionLog) -> dict:
+def _entry(row: LedgerEntry) -> dict:
     def rules(text: str) -> list[str]:
         return [", ".join(item) for item in json.loads(text)]
 

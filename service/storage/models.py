@@ -58,10 +58,11 @@ class PolicyHead(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
-    keys_epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Bumped by every write that changes a key: workers reload their key tables when it moves.
+    keys_version: Mapped[int] = mapped_column("keys_epoch", BigInteger, default=0)
 
 
-class RevisionLog(db.Model):
+class LedgerEntry(db.Model):
     """Every committed change, written in the same transaction as the change: the change
     ledger (R18). Append-only (on PostgreSQL a trigger refuses UPDATE and DELETE) and
     hash-chained: each entry's hash covers its content and the previous entry's hash, so
@@ -132,7 +133,7 @@ class Department(db.Model):
     name: Mapped[str] = mapped_column(String(100), default="")
 
 
-class DecisionLog(db.Model):
+class DecisionLogEntry(db.Model):
     """Decisions as answered (R19): every deny, every high-risk allow, a sample of the other
     allows. Written in batches by each worker's decision-log thread, never by a request.
     The deciding rule is worked out when the entry is read, from the policy at `revision`."""

@@ -1,6 +1,6 @@
 """Change propagation: PostgreSQL LISTEN/NOTIFY wakes every worker after a commit.
 
-A notification only says "revision N exists"; the worker then reads the revision log
+A notification only says "revision N exists"; the worker then reads the ledger
 itself. Lost notifications cost nothing but time: each worker also polls the head at
 least every AUTHZ_SYNC_INTERVAL seconds before answering, and after a reconnect it
 catches up at once.

@@ -1,4 +1,4 @@
-"""The Casbin policy in the database: one transaction per change, and the revision log.
+"""The Casbin policy in the database: one transaction per change, and the ledger.
 
 This replaces the stock sqlalchemy-adapter, whose defects we measured: rows rebuilt as
 comma-joined text (a value with a comma became another rule), non-atomic batches, removes
@@ -28,9 +28,9 @@ from . import failures, keys_store, ledger, notifier
 from .models import (
     RULE_COLUMNS,
     Department,
+    LedgerEntry,
     PolicyHead,
     PolicyRule,
-    RevisionLog,
     RuleExpiry,
     SubAccount,
     Tenant,
@@ -41,7 +41,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class LogEntry:
+class Change:
     revision: int
     tenant: str
     added: tuple[Rule, ...]
@@ -73,7 +73,7 @@ def _decode(text: str) -> tuple[Rule, ...]:
 def ensure_head() -> None:
     """Create the revision head row if the database has none."""
     if db.session.get(PolicyHead, 1) is None:
-        db.session.add(PolicyHead(id=1, revision=0, keys_epoch=0))
+        db.session.add(PolicyHead(id=1, revision=0, keys_version=0))
         db.session.commit()
 
 
@@ -81,7 +81,7 @@ def head_problem(connection=None) -> str | None:
     """Why the database cannot be served (its head behind its ledger), or None. With a
     `connection`, read through it (start-up, before any app exists)."""
     head_query = select(PolicyHead.revision)
-    logged_query = select(func.max(RevisionLog.revision))
+    logged_query = select(func.max(LedgerEntry.revision))
     if connection is not None:
         head_revision = connection.execute(head_query).scalar()
         logged = connection.execute(logged_query).scalar()
@@ -99,8 +99,8 @@ def head_problem(connection=None) -> str | None:
 
 
 def head() -> tuple[int, int]:
-    """(policy revision, keys epoch) as committed."""
-    row = db.session.execute(select(PolicyHead.revision, PolicyHead.keys_epoch)).one()
+    """(policy revision, keys version) as committed."""
+    row = db.session.execute(select(PolicyHead.revision, PolicyHead.keys_version)).one()
     db.session.rollback()  # end the read transaction so the next read sees new commits
     return int(row[0]), int(row[1])
 
@@ -219,27 +219,27 @@ def _copy_rows(dbapi_connection) -> Iterator[list[str]]:
                     yield line.split("\t")
 
 
-def changes_since(revision: int, limit: int = 10_000) -> list[LogEntry]:
+def changes_since(revision: int, limit: int = 10_000) -> list[Change]:
     rows = db.session.execute(
-        select(RevisionLog)
-        .where(RevisionLog.revision > revision)
-        .order_by(RevisionLog.revision)
+        select(LedgerEntry)
+        .where(LedgerEntry.revision > revision)
+        .order_by(LedgerEntry.revision)
         .limit(limit)
     ).scalars()
-    out = [LogEntry(r.revision, r.tenant, _decode(r.added), _decode(r.removed)) for r in rows]
+    out = [Change(r.revision, r.tenant, _decode(r.added), _decode(r.removed)) for r in rows]
     db.session.rollback()
     return out
 
 
-def tenant_changes(tenant: str, after: int, up_to: int) -> list[LogEntry]:
+def tenant_changes(tenant: str, after: int, up_to: int) -> list[Change]:
     """The tenant's log entries with after < revision <= up_to, in order."""
     with failures.reading():
         rows = db.session.execute(
-            select(RevisionLog).where(RevisionLog.tenant == tenant,
-                                      RevisionLog.revision > after,
-                                      RevisionLog.revision <= up_to)
-            .order_by(RevisionLog.revision)).scalars()
-        return [LogEntry(r.revision, r.tenant, _decode(r.added), _decode(r.removed))
+            select(LedgerEntry).where(LedgerEntry.tenant == tenant,
+                                      LedgerEntry.revision > after,
+                                      LedgerEntry.revision <= up_to)
+            .order_by(LedgerEntry.revision)).scalars()
+        return [Change(r.revision, r.tenant, _decode(r.added), _decode(r.removed))
                 for r in rows]
 
 
@@ -319,9 +319,9 @@ def write(
         if key_changes:
             details["keys"] = keys_store.save(tenant, key_changes)
             db.session.execute(update(PolicyHead).where(PolicyHead.id == 1).values(
-                keys_epoch=PolicyHead.keys_epoch + 1))
+                keys_version=PolicyHead.keys_version + 1))
         _apply(tenant, policy)
-        entry = RevisionLog(revision=revision, tenant=tenant, actor=actor, reason=reason or "",
+        entry = LedgerEntry(revision=revision, tenant=tenant, actor=actor, reason=reason or "",
                             added=_encode(policy.added), removed=_encode(policy.removed),
                             request_id=request_id[:128],
                             details=json.dumps(details, sort_keys=True, default=str))

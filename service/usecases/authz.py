@@ -69,45 +69,45 @@ class Authz:
 
     # -- who may act -----------------------------------------------------------------------
     @staticmethod
-    def require_owner(principal: keys.Principal, tenant: str) -> None:
+    def require_owner(caller: keys.Caller, tenant: str) -> None:
         """Owner keys act on their own tenant only; the admin on every tenant."""
-        if principal.scope == "admin":
+        if caller.scope == keys.ADMIN:
             return
-        if principal.scope != keys.OWNER or principal.tenant != tenant:
+        if caller.scope != keys.OWNER or caller.tenant != tenant:
             raise Forbidden("this key may not change this tenant")
 
     @staticmethod
-    def require_reader(principal: keys.Principal, tenant: str) -> None:
+    def require_reader(caller: keys.Caller, tenant: str) -> None:
         """Owner and audit keys read their own tenant only; the admin every tenant."""
-        if principal.scope == "admin":
+        if caller.scope == keys.ADMIN:
             return
-        if principal.scope not in keys.READERS or principal.tenant != tenant:
+        if caller.scope not in keys.READERS or caller.tenant != tenant:
             raise Forbidden("this key may not read this tenant")
 
     @staticmethod
-    def require_admin(principal: keys.Principal) -> None:
-        if principal.scope != "admin":
+    def require_admin(caller: keys.Caller) -> None:
+        if caller.scope != keys.ADMIN:
             raise Forbidden("only the platform admin key may do this")
 
     @staticmethod
-    def check_tenant(principal: keys.Principal, tenant: str | None) -> str:
+    def check_tenant(caller: keys.Caller, tenant: str | None) -> str:
         """The tenant a decision is asked for: the key's own, or any for the admin."""
-        if principal.scope == "admin":
+        if caller.scope == keys.ADMIN:
             if tenant is None:
                 raise InvalidInput("the admin key must name the tenant", {"tenant": ["required"]})
             return tenant
-        if tenant is not None and tenant != principal.tenant:
+        if tenant is not None and tenant != caller.tenant:
             raise Forbidden("this key may not ask for another tenant")
-        return principal.tenant  # type: ignore[return-value]
+        return caller.tenant  # type: ignore[return-value]
 
     # -- writes ----------------------------------------------------------------------------
-    def write(self, principal: keys.Principal, tenant: str, reason: str | None,
+    def write(self, caller: keys.Caller, tenant: str, reason: str | None,
               edit: Callable[[TenantPolicy], T], *, must_exist: bool = True
               ) -> tuple[int, T]:
         """Commit `edit` as one revision, then apply it here before answering."""
         try:
-            self.limiter.hit(principal.key_id)
-            result = policy_store.write(tenant, principal.describe(), reason or "", edit,
+            self.limiter.hit(caller.key_id)
+            result = policy_store.write(tenant, caller.describe(), reason or "", edit,
                                         must_exist=must_exist, request_id=_request_id())
         except ServiceError as exc:
             WRITES.labels(exc.code).inc()
@@ -118,14 +118,14 @@ class Authz:
         self.replica.committed(result)
         return result.revision, result.value  # type: ignore[return-value]
 
-    def preview(self, principal: keys.Principal, tenant: str,
+    def preview(self, caller: keys.Caller, tenant: str,
                 edit: Callable[[TenantPolicy], T]) -> tuple[int, T]:
         """What `edit` would report, run on a fresh copy of the committed policy and held
         to the invariants every write is: nothing is written (the previews of batch
         assignment and store revocation, import dry runs). Limited like writes: a preview
         can cost as much work as one."""
-        self.require_owner(principal, tenant)
-        self.limiter.hit(principal.key_id)
+        self.require_owner(caller, tenant)
+        self.limiter.hit(caller.key_id)
         self.require_tenant(tenant)
         policy = policy_store.read(tenant)
         loaded = policy.directory.copy()

@@ -22,13 +22,13 @@ from ..storage import policy_store
 ACTOR = "system:expiry"
 
 
-def epoch(text: str) -> float:
+def unix_seconds(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 def pending() -> list[tuple[float, str, R.Rule]]:
     """Every expiry not yet swept, as (when, tenant, rule), soonest first."""
-    return [(epoch(at), tenant, R.read_csv(rule)[0].rule)
+    return [(unix_seconds(at), tenant, R.read_csv(rule)[0].rule)
             for at, tenant, rule in policy_store.expiries()]
 
 

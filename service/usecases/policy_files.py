@@ -3,10 +3,11 @@ and the CLI. An import is one write: all of it or none of it."""
 
 from __future__ import annotations
 
+from ..domain import keys
 from ..domain import policy_files as PF
 from ..domain import subaccounts as S
 from ..domain.errors import InvalidInput
-from ..domain.keys import Principal
+from ..domain.keys import Caller
 from ..domain.rules import Rule
 from ..storage import policy_store
 from . import decision_log
@@ -22,7 +23,7 @@ def _plan(tenant: str, before: set[Rule], after: set[Rule], recent: list) -> dic
             "recent_decisions": decision_log.impact(tenant, after, recent)}
 
 
-def import_policy(service: Authz, principal: Principal, tenant: str, text: str, *,
+def import_policy(service: Authz, caller: Caller, tenant: str, text: str, *,
                   dry_run: bool, reason: str | None = None, source: str = "import.csv",
                   progress=None, directory: dict | None = None) -> dict:
     """Make the tenant's rules exactly the file's. Dry run: the same edit on a copy of the
@@ -31,7 +32,7 @@ def import_policy(service: Authz, principal: Principal, tenant: str, text: str, 
     department names, settings and expiries are made the document's too. The plan (rules
     and decisions that change) is worked out outside any transaction, from what the edit
     replaced."""
-    service.require_owner(principal, tenant)
+    service.require_owner(caller, tenant)
     service.require_tenant(tenant)
     rules = PF.read_for_import(text, tenant, source, progress)
     recent = decision_log.recent(tenant)  # before the write: an edit reads nothing
@@ -40,19 +41,19 @@ def import_policy(service: Authz, principal: Principal, tenant: str, text: str, 
         before = set(policy.rules())
         S.replace_rules(policy, rules)
         if directory is not None:
-            PF.restore_directory(policy, directory, may_set_cap=principal.scope == "admin")
+            PF.restore_directory(policy, directory, may_set_cap=caller.scope == keys.ADMIN)
         return before
 
     if dry_run:
-        revision, before = service.preview(principal, tenant, edit)
+        revision, before = service.preview(caller, tenant, edit)
     else:
-        revision, before = service.write(principal, tenant, reason, edit)
+        revision, before = service.write(caller, tenant, reason, edit)
     return {"dry_run": dry_run, "revision": revision, **_plan(tenant, before, rules, recent)}
 
 
-def diff(service: Authz, principal: Principal, tenant: str, start: int, end: int) -> dict:
+def diff(service: Authz, caller: Caller, tenant: str, start: int, end: int) -> dict:
     """What changed in the tenant's rules from revision `start` to revision `end`."""
-    service.require_reader(principal, tenant)
+    service.require_reader(caller, tenant)
     service.require_tenant(tenant)
     if start < 0 or end < 0:
         raise InvalidInput("revisions are 0 or more", {"from": ["0 or more"]})

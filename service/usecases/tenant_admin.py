@@ -1,6 +1,6 @@
 """Creating tenants and managing their keys: one implementation for the API and the CLI.
 
-Each is a write like any other (Authz.write: one revision, in the change log with the
+Each is a write like any other (Authz.write: one revision, in the ledger with the
 actor, keys reloaded by every worker).
 """
 
@@ -18,10 +18,10 @@ from .authz import Authz
 MAX_OVERLAP_SECONDS = 30 * 24 * 3600
 
 
-def create_tenant(service: Authz, principal: keys.Principal, tenant: str, name: str = ""
+def create_tenant(service: Authz, caller: keys.Caller, tenant: str, name: str = ""
                   ) -> tuple[int, dict]:
     """(revision, {"owner_key", "check_key"}): the tokens, shown this once."""
-    service.require_admin(principal)
+    service.require_admin(caller)
     created: dict = {}
 
     def edit(policy: TenantPolicy):
@@ -30,7 +30,7 @@ def create_tenant(service: Authz, principal: keys.Principal, tenant: str, name: 
         created["check_key"] = policy.keys.add(keys.CHECK)[1]
         S.create_tenant(policy)
 
-    revision, _ = service.write(principal, tenant, None, edit, must_exist=False)
+    revision, _ = service.write(caller, tenant, None, edit, must_exist=False)
     return revision, created
 
 
@@ -50,11 +50,11 @@ def _end(policy: TenantPolicy, row: keys.StagedKey, after_seconds: int) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat()
 
 
-def create_key(service: Authz, principal: keys.Principal, tenant: str, scope: str,
+def create_key(service: Authz, caller: keys.Caller, tenant: str, scope: str,
                replaces: str | None = None, overlap_seconds: int = 86_400,
                reason: str | None = None) -> tuple[int, dict]:
     """A new key; with `replaces`, the old key keeps working for `overlap_seconds`."""
-    service.require_owner(principal, tenant)
+    service.require_owner(caller, tenant)
     if scope not in keys.SCOPES:
         raise InvalidInput(f"scope must be one of {keys.SCOPES}", {"scope": ["unknown"]})
     if not 0 <= overlap_seconds <= MAX_OVERLAP_SECONDS:
@@ -76,13 +76,13 @@ def create_key(service: Authz, principal: keys.Principal, tenant: str, scope: st
         key_id, token = policy.keys.add(scope)
         return {"key_id": key_id, "scope": scope, "token": token, "replaced": replaced}
 
-    return service.write(principal, tenant, reason, edit)
+    return service.write(caller, tenant, reason, edit)
 
 
-def revoke_key(service: Authz, principal: keys.Principal, tenant: str, key_id: str,
+def revoke_key(service: Authz, caller: keys.Caller, tenant: str, key_id: str,
                reason: str | None = None) -> tuple[int, str]:
     """Revoke at once; the last owner key cannot be revoked, only replaced."""
-    service.require_owner(principal, tenant)
+    service.require_owner(caller, tenant)
 
     def edit(policy: TenantPolicy):
         row = _owned(policy, key_id)
@@ -94,4 +94,4 @@ def revoke_key(service: Authz, principal: keys.Principal, tenant: str, key_id: s
                            {"key_id": ["last owner key"]})
         return _end(policy, row, 0)
 
-    return service.write(principal, tenant, reason, edit)
+    return service.write(caller, tenant, reason, edit)
