@@ -55,10 +55,14 @@ def test_sampling_keeps_a_share_of_ordinary_allows(app, client):
 
 
 def _entries(app) -> list[dict]:
-    from service.usecases import decision_log as decision_history
+    from service.usecases import decision_log
 
+    from .support import ACME_AUDIT
+
+    service = app.extensions["authz"]
+    auditor = service.replica.authenticate(f"Bearer {ACME_AUDIT}")
     with app.app_context():
-        return decision_history.entries("acme", {"page": 1, "per_page": 500})[1]
+        return decision_log.entries(service, auditor, "acme", {"page": 1, "per_page": 500})[1]
 
 
 def test_the_same_decision_again_is_counted_until_the_policy_changes(app, owner, checker):

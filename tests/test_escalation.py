@@ -9,6 +9,7 @@ from .support import (
     ACME_AUDIT,
     ACME_CHECK,
     ACME_OWNER,
+    ADMIN,
     GLOBEX_AUDIT,
     GLOBEX_CHECK,
     GLOBEX_OWNER,
@@ -114,3 +115,56 @@ def test_owner_only_permissions_are_never_grantable(owner, checker, permission):
     area, action = permission.split(":")
     assert checker.check("alice", "amazon-us", area, action) is False
     assert export() == before
+
+
+# -- the rights table (service/usecases/rights.py) ------------------------------------------
+def _service_operations():
+    """Every function of the service layer that acts for a caller (takes `caller`)."""
+    import importlib
+    import inspect
+    import pkgutil
+    import types
+
+    import service.usecases as usecases
+
+    for info in pkgutil.iter_modules(usecases.__path__):
+        if info.name == "rights":  # the checks themselves
+            continue
+        module = importlib.import_module(f"service.usecases.{info.name}")
+        members = list(vars(module).items())
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == module.__name__:
+                members += [(f"{cls.__name__}.{n}", f) for n, f in vars(cls).items()]
+        for name, function in members:
+            if type(function) in (staticmethod, classmethod):  # never a proxy's attribute
+                function = function.__func__
+            if type(function) is not types.FunctionType \
+                    or function.__module__ != module.__name__:
+                continue
+            if "caller" in inspect.signature(function).parameters:
+                yield f"{module.__name__}.{name}", function
+
+
+def test_every_service_operation_has_a_row_in_the_rights_table():
+    """An operation that acts for a caller checks the caller itself, from the table."""
+    from service.usecases import rights
+
+    found = dict(_service_operations())
+    assert len(found) >= 15  # the walk does reach the operations
+    undeclared = sorted(n for n, f in found.items()
+                        if getattr(f, "operation", None) not in rights.RIGHTS
+                        and n != "service.usecases.authz.Authz.check_tenant")
+    assert not undeclared, f"service operations without a row in RIGHTS: {undeclared}"
+
+
+@pytest.mark.parametrize("token, scope", [(ACME_OWNER, "owner"), (ACME_AUDIT, "audit"),
+                                          (ACME_CHECK, "check"), (ADMIN, "admin")])
+def test_every_read_answers_as_the_rights_table_says(client, token, scope):
+    """What each key may read follows RIGHTS: a 403 exactly where its scope has no row."""
+    from service.usecases import rights
+
+    for path in READS:
+        operation = rights.KEYS_READ if path.endswith("/keys") else rights.READ
+        expected = 200 if scope in rights.RIGHTS[operation] else 403
+        response = client.get(path, headers=bearer(token))
+        assert response.status_code == expected, (scope, path, response.status_code)

@@ -16,13 +16,6 @@ blp = Blueprint("access", __name__, url_prefix="/v1", description="Who can do wh
 blp.before_request(authenticate)
 
 
-def _reader(tenant: str):
-    service = authz()
-    service.require_reader(caller(), tenant)
-    service.require_tenant(tenant)
-    return service
-
-
 def _page(items: list[dict], query: dict, revision: int) -> dict:
     """One page of a complete answer (`total` counts all of it)."""
     start = (query["page"] - 1) * query["per_page"]
@@ -36,8 +29,8 @@ def _page(items: list[dict], query: dict, revision: int) -> dict:
 def who_can(query: dict, tenant: str):
     """Every subject who can do `permission` in `store`, each with the role, department or
     direct grant and the scope that allow it."""
-    service = _reader(tenant)
-    items = Q.who_can(service, tenant, query["permission"], query["store"],
+    service = authz()
+    items = Q.who_can(service, caller(), tenant, query["permission"], query["store"],
                       query["second_factor"])
     return _page(items, query, service.replica.revision)
 
@@ -47,8 +40,8 @@ def who_can(query: dict, tenant: str):
 @blp.response(200, schemas.AccessPage)
 def stores_where(query: dict, tenant: str, login: str):
     """Every store where the sub-account (or `owner`) can do `permission`, and why."""
-    service = _reader(tenant)
-    items = Q.stores_where(service, tenant, login, query["permission"],
+    service = authz()
+    items = Q.stores_where(service, caller(), tenant, login, query["permission"],
                            query["second_factor"])
     return _page(items, query, service.replica.revision)
 
@@ -58,8 +51,9 @@ def stores_where(query: dict, tenant: str, login: str):
 @blp.response(200, schemas.Matrix)
 def matrix(query: dict, tenant: str, store: str):
     """The store's permission matrix: every subject assigned to it x every permission."""
-    service = _reader(tenant)
-    subjects, permissions, allowed = Q.matrix(service, tenant, store, query["second_factor"])
+    service = authz()
+    subjects, permissions, allowed = Q.matrix(service, caller(), tenant, store,
+                                              query["second_factor"])
     return {"revision": service.replica.revision, "store": store, "permissions": permissions,
             "subjects": {s: allowed[s] for s in subjects}}
 
@@ -69,8 +63,9 @@ def matrix(query: dict, tenant: str, store: str):
 @blp.response(200, content_type="text/csv")
 def matrix_csv(query: dict, tenant: str, store: str):
     """The same matrix as CSV: a row per subject, a column per permission, 1 = allowed."""
-    service = _reader(tenant)
-    subjects, permissions, allowed = Q.matrix(service, tenant, store, query["second_factor"])
+    service = authz()
+    subjects, permissions, allowed = Q.matrix(service, caller(), tenant, store,
+                                              query["second_factor"])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["subject", *permissions])

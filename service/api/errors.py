@@ -78,9 +78,7 @@ def init_app(app: Flask) -> None:
     # Any database failure outside a write (those map themselves): the store is unavailable.
     @app.errorhandler(SQLAlchemyError)
     def database_unavailable(exc: SQLAlchemyError):
-        from ..storage.models import db
-
-        db.session.rollback()
+        app.extensions["authz"].recover()
         DATABASE_ERRORS.labels("request").inc()
         if request.blueprint == check.blp.name:
             return check.denied_on_error(), 200

@@ -10,7 +10,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import sqlite_path
 from ..runtime import telemetry
-from ..storage import policy_store
 from . import schemas
 from .auth import authz
 
@@ -51,15 +50,15 @@ def ready():
         if path is not None and not path.exists():
             # an open connection still reads the deleted file; nothing new would
             raise FileNotFoundError(path)
-        head, _ = policy_store.head()
+        head, problem = service.database_state()
         database = "reachable"
-        problem = policy_store.head_problem()
     except FileNotFoundError:
         head, database = None, "missing"
         problem = f"the database file {path} does not exist"
     except SQLAlchemyError as exc:
         head, database = None, "unreachable"
-        problem = f"the database does not answer ({type(exc.orig or exc).__name__})"
+        cause = getattr(exc, "orig", None) or exc
+        problem = f"the database does not answer ({type(cause).__name__})"
     loaded = replica.revision >= 0 and database != "missing" and (
         problem is None or database == "unreachable")
     body = {"ready": loaded, "revision": replica.revision, "database_revision": head,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from ..storage import keys_store
 from ..usecases import tenant_admin
 from . import schemas
 from .auth import authenticate, authz, caller
@@ -22,9 +21,8 @@ blp.before_request(authenticate)
 def list_keys(tenant: str):
     """The tenant's keys: ids, scopes and validity (never secrets or hashes)."""
     service = authz()
-    service.require_owner(caller(), tenant)
-    service.require_tenant(tenant)
-    return {"revision": service.replica.revision, "keys": keys_store.listing(tenant)}
+    return {"revision": service.replica.revision,
+            "keys": tenant_admin.list_keys(service, caller(), tenant)}
 
 
 @blp.route("/tenants/<tenant>/keys", methods=["POST"])

@@ -11,7 +11,6 @@ from ..domain import policy_admin as A
 from ..domain import policy_files as PF
 from ..domain import rules as R
 from ..domain import subaccounts as S
-from ..storage import policy_store
 from ..usecases import tenant_admin
 from . import schemas
 from .auth import authenticate, authz, caller
@@ -22,9 +21,7 @@ blp.before_request(authenticate)
 
 def write(tenant: str, body: dict, edit, **kwargs):
     """Commit `edit` for the tenant's owner (or the admin): (revision, what edit returned)."""
-    service = authz()
-    service.require_owner(caller(), tenant)
-    return service.write(caller(), tenant, body.get("reason"), edit, **kwargs)
+    return authz().write(caller(), tenant, body.get("reason"), edit, **kwargs)
 
 
 def _write(tenant: str, body: dict, edit, **kwargs) -> int:
@@ -33,10 +30,7 @@ def _write(tenant: str, body: dict, edit, **kwargs) -> int:
 
 def read(tenant: str) -> A.TenantPolicy:
     """The tenant's committed policy, for its owner or auditor (or the admin)."""
-    service = authz()
-    service.require_reader(caller(), tenant)
-    service.require_tenant(tenant)
-    return policy_store.read(tenant)
+    return authz().read(caller(), tenant)
 
 
 def _who(body: dict) -> A.Grantee:

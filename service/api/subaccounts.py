@@ -7,9 +7,9 @@ from dataclasses import asdict
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from ..domain import catalogue, keys
+from ..domain import catalogue
 from ..domain import subaccounts as S
-from ..domain.errors import Forbidden
+from ..usecases import tenant_admin
 from . import schemas
 from .auth import authenticate, authz, caller
 from .policy import read, write
@@ -154,19 +154,6 @@ def _settings(policy) -> dict:
 @blp.response(200, schemas.TenantSettingsRead)
 def update_settings(body: dict, tenant: str):
     """Step-up (R10) is the owner's; the sub-account cap (R11) is the platform's plan."""
-    if "max_sub_accounts" in body and caller().scope != keys.ADMIN:
-        raise Forbidden("the sub-account limit is set by the platform admin",
-                        {"max_sub_accounts": ["admin only"]})
-
-    def edit(policy):
-        if "max_sub_accounts" in body:
-            S.set_max_sub_accounts(policy, body["max_sub_accounts"])
-        if "step_up" in body:
-            S.set_step_up(policy, body["step_up"])
-        if "language" in body:
-            S.set_language(policy, body["language"])
-        return _settings(policy)
-
-    revision, settings = write(tenant, body, edit)
-    return {"revision": revision, **settings}
+    revision, policy = tenant_admin.update_settings(authz(), caller(), tenant, body)
+    return {"revision": revision, **_settings(policy)}
 

@@ -11,12 +11,21 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from ..api.errors import status_of
 from ..domain.accounts import LANGUAGES
 from ..domain.errors import ServiceError
-from ..storage import policy_store
 from . import i18n, signin
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -63,7 +72,7 @@ def _language() -> str:
         return chosen
     if getattr(g, "caller", None) is not None:
         try:
-            return policy_store.tenant_language(g.caller.tenant)
+            return current_app.extensions["authz"].tenant_language(g.caller.tenant)
         except ServiceError:
             pass
     return LANGUAGES[0]

@@ -5,7 +5,6 @@ and the diff of two revisions. All read-only; all the API's own queries."""
 from __future__ import annotations
 
 import math
-import threading
 from pathlib import Path
 
 from flask import Response, g, render_template, request
@@ -14,10 +13,8 @@ from marshmallow import ValidationError
 from ..api import schemas
 from ..domain import catalogue
 from ..domain import rules as R
-from ..storage import ledger, policy_store
 from ..usecases import access as Q
-from ..usecases import decision_log as decision_history
-from ..usecases import policy_files as policy_io
+from ..usecases import decision_log, ledger, policy_files
 from . import bp
 from .forms import service
 from .owner import current_policy
@@ -52,7 +49,7 @@ def matrix():
     if store and store not in stores:
         errors["store"] = ["no such store"]
     elif store:
-        subjects, cells = Q.explained_matrix(service(), g.caller.tenant, store,
+        subjects, cells = Q.explained_matrix(service(), g.caller, g.caller.tenant, store,
                                              second_factor)
         subject, _, permission = request.args.get("why", "").partition("|")
         if subject in cells and permission in cells[subject]:
@@ -64,36 +61,11 @@ def matrix():
                            errors=errors)
 
 
-class _ChainStatus:
-    """The ledger's verification, recomputed only when the ledger has grown (verifying
-    reads every entry)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._at: int | None = None
-        self._result = None
-
-    def get(self):
-        head = policy_store.head()[0]
-        with self._lock:
-            if self._at != head:
-                self._result, self._at = ledger.verify(), head
-            return self._result
-
-
-CHAIN = _ChainStatus()
-
-
 @bp.get("/ledger")
 def ledger_page():
-    authz = service()
-    authz.require_reader(g.caller, g.caller.tenant)
     query, errors = _query(schemas.LedgerQuery, {"per_page": PER_PAGE})
-    total, entries = ledger.query(
-        g.caller.tenant, store=query.get("store"), subject=query.get("subject"),
-        actor=query.get("actor"), since=query.get("since"), until=query.get("until"),
-        page=query["page"], per_page=query["per_page"])
-    chain = CHAIN.get()
+    total, entries = ledger.page(service(), g.caller, g.caller.tenant, query)
+    chain = ledger.chain_status(g.caller, g.caller.tenant)
     # Another tenant's entry is named by nothing but "not this tenant's".
     return render_template("console/ledger.html", entries=entries, total=total,
                            page=query["page"], pages=_pages(total, query["per_page"]),
@@ -102,10 +74,8 @@ def ledger_page():
 
 @bp.get("/decisions")
 def decisions():
-    authz = service()
-    authz.require_reader(g.caller, g.caller.tenant)
     query, errors = _query(schemas.DecisionQuery, {"per_page": PER_PAGE})
-    total, entries = decision_history.entries(g.caller.tenant, query)
+    total, entries = decision_log.entries(service(), g.caller, g.caller.tenant, query)
     return render_template("console/decisions.html", entries=entries, total=total,
                            page=query["page"], pages=_pages(total, query["per_page"]),
                            filters=request.args, errors=errors,
@@ -115,13 +85,12 @@ def decisions():
 @bp.get("/files")
 def files():
     authz = service()
-    authz.require_reader(g.caller, g.caller.tenant)
     diff, errors = None, {}
     if "from" in request.args or "to" in request.args:
         try:
             query = schemas.DiffQuery().load({k: request.args.get(k, "")
                                               for k in ("from", "to")})
-            diff = policy_io.diff(authz, g.caller, g.caller.tenant, query["start"],
+            diff = policy_files.diff(authz, g.caller, g.caller.tenant, query["start"],
                                   query["end"])
         except ValidationError as exc:
             errors = {k: list(v) for k, v in exc.messages.items()}

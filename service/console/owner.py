@@ -14,7 +14,6 @@ from ..domain import catalogue
 from ..domain import policy_admin as A
 from ..domain import subaccounts as S
 from ..domain.errors import Forbidden, Unauthorized
-from ..storage import policy_store
 from . import bp, i18n, signin
 from .forms import (
     EMPTY,
@@ -41,9 +40,7 @@ def owner_only() -> None:
 
 def current_policy():
     """The committed policy of the signed-in tenant (owner and audit keys may read it)."""
-    authz = service()
-    authz.require_reader(g.caller, g.caller.tenant)
-    return policy_store.read(g.caller.tenant)
+    return service().read(g.caller, g.caller.tenant)
 
 
 def _local(path: str | None) -> str | None:

@@ -17,7 +17,6 @@ from flask import current_app, g, request, session
 
 from ..domain import keys
 from ..domain.errors import Forbidden, ServiceError, Unauthorized
-from ..storage import console_sessions
 
 CSRF_FIELD = "csrf_token"
 
@@ -36,7 +35,7 @@ def sign_in(token: str) -> keys.Caller:
         raise Forbidden("sign in with a tenant's owner key or audit key",
                         {"token": ["not an owner or audit key"]})
     language = session.get("lang")
-    sid = console_sessions.start(caller.key_id,
+    sid = _service().start_session(caller.key_id,
                                  current_app.config["AUTHZ_SESSION_HOURS"])
     session.clear()
     session.permanent = True
@@ -52,7 +51,7 @@ def sign_in(token: str) -> keys.Caller:
 def sign_out() -> None:
     language = session.get("lang")
     if session.get("sid"):
-        console_sessions.end(session["sid"])
+        _service().end_session(session["sid"])
     session.clear()
     if language:
         session["lang"] = language
@@ -66,7 +65,7 @@ def current() -> keys.Caller | None:
     service = _service()
     try:
         service.replica.catch_up()
-        if console_sessions.key_of(sid) != key_id:
+        if service.session_key(sid) != key_id:
             raise Unauthorized("this session has ended")
         return service.replica.key_holder(key_id, digest)
     except Unauthorized:

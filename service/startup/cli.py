@@ -200,7 +200,8 @@ def diff_command(tenant: str, start: int, end: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Findings as JSON.")
 def lint_command(file: str, tenant: str | None, as_json: bool) -> None:
     """Check a policy file offline; exit status 1 if it has errors."""
-    findings = policy_files.lint(Path(file).read_text(encoding="utf-8"), tenant, Path(file).name)
+    findings = policy_files.check_file(Path(file).read_text(encoding="utf-8"), tenant,
+                                       Path(file).name)
     if as_json:
         click.echo(json.dumps(findings, indent=2))
     else:

@@ -36,3 +36,8 @@ def committing(what: str = "the database") -> Iterator[None]:
     except CONNECTION_FAILURES as exc:
         db.session.rollback()
         raise Unavailable(f"{what} is unavailable; nothing was changed") from exc
+
+
+def recover() -> None:
+    """End a transaction a failure left open, so the session can be used again."""
+    db.session.rollback()

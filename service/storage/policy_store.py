@@ -420,6 +420,11 @@ def read(tenant: str) -> TenantPolicy:
         return TenantPolicy(tenant, tenant_rules(tenant), directory(tenant))
 
 
+def tenant_exists(tenant: str) -> bool:
+    with failures.reading():
+        return db.session.get(Tenant, tenant) is not None
+
+
 def tenant_language(tenant: str) -> str:
     """The tenant's console language (Settings.language), without reading its policy."""
     with failures.reading():

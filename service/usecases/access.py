@@ -6,7 +6,10 @@ from __future__ import annotations
 from ..domain import catalogue
 from ..domain import rules as R
 from ..domain.decider import CheckRequest
+from ..domain.keys import Caller
+from . import rights
 from .authz import Authz
+from .rights import operation
 
 
 def _request(tenant: str, subject: str, store: str, permission, second_factor: bool):
@@ -29,26 +32,32 @@ def _allowed(service: Authz, tenant: str, permission: str, second_factor: bool,
     return out
 
 
-def who_can(service: Authz, tenant: str, permission: str, store: str,
+@operation(rights.READ)
+def who_can(service: Authz, caller: Caller, tenant: str, permission: str, store: str,
             second_factor: bool) -> list[dict]:
     """Every subject allowed `permission` in `store`, each with the paths that allow it."""
+    service.require_tenant(tenant)
     R.identifier(store, "store")
     pairs = [(s, store) for s in service.decider.assigned(tenant, store)]
     return _allowed(service, tenant, permission, second_factor, pairs, "subject")
 
 
-def stores_where(service: Authz, tenant: str, login: str, permission: str,
+@operation(rights.READ)
+def stores_where(service: Authz, caller: Caller, tenant: str, login: str, permission: str,
                  second_factor: bool) -> list[dict]:
     """Every store of the tenant where `login` is allowed `permission`, with the paths."""
+    service.require_tenant(tenant)
     R.identifier(login, "login")
     pairs = [(login, s) for s in service.decider.stores(tenant)]
     return _allowed(service, tenant, permission, second_factor, pairs, "store")
 
 
-def explained_matrix(service: Authz, tenant: str, store: str, second_factor: bool
+@operation(rights.READ)
+def explained_matrix(service: Authz, caller: Caller, tenant: str, store: str, second_factor: bool
                      ) -> tuple[list[str], dict[str, dict[str, object]]]:
     """(subjects, subject -> permission -> Explanation) for one store: the matrix with the
     reason of every cell (the console shows it on hover and the rules on click)."""
+    service.require_tenant(tenant)
     R.identifier(store, "store")
     subjects = service.decider.assigned(tenant, store)
     return subjects, {s: {p.name: service.decider.explain(_request(tenant, s, store, p,
@@ -56,9 +65,11 @@ def explained_matrix(service: Authz, tenant: str, store: str, second_factor: boo
                           for p in catalogue.PERMISSIONS} for s in subjects}
 
 
-def matrix(service: Authz, tenant: str, store: str, second_factor: bool
+@operation(rights.READ)
+def matrix(service: Authz, caller: Caller, tenant: str, store: str, second_factor: bool
            ) -> tuple[list[str], list[str], dict[str, list[str]]]:
     """(subjects, permissions, subject -> permissions allowed) for one store."""
+    service.require_tenant(tenant)
     R.identifier(store, "store")
     subjects = service.decider.assigned(tenant, store)
     names = [p.name for p in catalogue.PERMISSIONS]

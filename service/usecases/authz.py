@@ -12,16 +12,17 @@ from flask import has_request_context, request
 
 from ..domain import invariants, keys
 from ..domain.decider import CheckRequest, Decider
-from ..domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
+from ..domain.errors import InvalidInput, NotFound, ServiceError, Unavailable
 from ..domain.tenant_policy import TenantPolicy
 from ..runtime.decision_log import DecisionLog
 from ..runtime.rate_limit import WriteLimiter
 from ..runtime.replica import Replica
 from ..runtime.telemetry import DATABASE_ERRORS, WRITES
 from ..startup.config import DEV_TOKENS, Settings
-from ..storage import policy_store
-from ..storage.models import Tenant, db
+from ..storage import console_sessions, failures, policy_store
 from ..storage.notifier import Listener
+from . import rights
+from .rights import operation
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,40 +68,54 @@ class Authz:
     def decider(self) -> Decider:
         return self.replica.decider
 
-    # -- who may act -----------------------------------------------------------------------
-    @staticmethod
-    def require_owner(caller: keys.Caller, tenant: str) -> None:
-        """Owner keys act on their own tenant only; the admin on every tenant."""
-        if caller.scope == keys.ADMIN:
-            return
-        if caller.scope != keys.OWNER or caller.tenant != tenant:
-            raise Forbidden("this key may not change this tenant")
-
-    @staticmethod
-    def require_reader(caller: keys.Caller, tenant: str) -> None:
-        """Owner and audit keys read their own tenant only; the admin every tenant."""
-        if caller.scope == keys.ADMIN:
-            return
-        if caller.scope not in keys.READERS or caller.tenant != tenant:
-            raise Forbidden("this key may not read this tenant")
-
-    @staticmethod
-    def require_admin(caller: keys.Caller) -> None:
-        if caller.scope != keys.ADMIN:
-            raise Forbidden("only the platform admin key may do this")
-
+    # -- who may act: usecases/rights.py ------------------------------------------------
     @staticmethod
     def check_tenant(caller: keys.Caller, tenant: str | None) -> str:
-        """The tenant a decision is asked for: the key's own, or any for the admin."""
+        """The tenant a decision is asked for: the key's own, or any for the admin. On the
+        /check hot path: the same rule as rights.DECIDE, without the decorator's cost."""
         if caller.scope == keys.ADMIN:
             if tenant is None:
                 raise InvalidInput("the admin key must name the tenant", {"tenant": ["required"]})
             return tenant
-        if tenant is not None and tenant != caller.tenant:
-            raise Forbidden("this key may not ask for another tenant")
+        rights.authorize(caller, rights.DECIDE, tenant if tenant is not None else caller.tenant)
         return caller.tenant  # type: ignore[return-value]
 
+    # -- reads -----------------------------------------------------------------------------
+    @operation(rights.READ)
+    def read(self, caller: keys.Caller, tenant: str) -> TenantPolicy:
+        """The tenant's committed policy and directory."""
+        self.require_tenant(tenant)
+        return policy_store.read(tenant)
+
+    def tenant_language(self, tenant: str) -> str:
+        """The tenant's console language, for pages shown before anyone signs in."""
+        return policy_store.tenant_language(tenant)
+
+    def database_state(self) -> tuple[int, str | None]:
+        """(the database's head revision, why it cannot be served or None); raises when
+        the database does not answer."""
+        return policy_store.head()[0], policy_store.head_problem()
+
+    # -- console sessions (kept on the server: signing out ends them everywhere) -------------
+    @staticmethod
+    def start_session(key_id: str, hours: float) -> str:
+        return console_sessions.start(key_id, hours)
+
+    @staticmethod
+    def session_key(token: str) -> str | None:
+        return console_sessions.key_of(token)
+
+    @staticmethod
+    def end_session(token: str) -> None:
+        console_sessions.end(token)
+
+    @staticmethod
+    def recover() -> None:
+        """After a database error outside a write: end the failed transaction."""
+        failures.recover()
+
     # -- writes ----------------------------------------------------------------------------
+    @operation(rights.WRITE)
     def write(self, caller: keys.Caller, tenant: str, reason: str | None,
               edit: Callable[[TenantPolicy], T], *, must_exist: bool = True
               ) -> tuple[int, T]:
@@ -118,13 +133,13 @@ class Authz:
         self.replica.committed(result)
         return result.revision, result.value  # type: ignore[return-value]
 
+    @operation(rights.PREVIEW)
     def preview(self, caller: keys.Caller, tenant: str,
                 edit: Callable[[TenantPolicy], T]) -> tuple[int, T]:
         """What `edit` would report, run on a fresh copy of the committed policy and held
         to the invariants every write is: nothing is written (the previews of batch
         assignment and store revocation, import dry runs). Limited like writes: a preview
         can cost as much work as one."""
-        self.require_owner(caller, tenant)
         self.limiter.hit(caller.key_id)
         self.require_tenant(tenant)
         policy = policy_store.read(tenant)
@@ -133,9 +148,9 @@ class Authz:
         invariants.require(policy, loaded)
         return self.replica.revision, value
 
-    def require_tenant(self, tenant: str) -> None:
-        if db.session.get(Tenant, tenant) is None:
-            db.session.rollback()
+    @staticmethod
+    def require_tenant(tenant: str) -> None:
+        if not policy_store.tenant_exists(tenant):
             raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
 
     # -- decisions -------------------------------------------------------------------------

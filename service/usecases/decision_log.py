@@ -7,10 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 from ..domain.explain import explain
 from ..domain.index import TenantIndex
+from ..domain.keys import Caller
 from ..domain.rules import Kind, Rule, classify
 from ..storage import decision_log as storage
 from ..storage import policy_store
 from ..storage.ledger import iso_utc
+from . import rights
+from .authz import Authz
+from .rights import operation
 
 
 class Policies:
@@ -63,8 +67,11 @@ def _why(policies: Policies, row) -> dict:
             "consistent": explained.allowed == row.allowed}
 
 
-def entries(tenant: str, query: dict) -> tuple[int, list[dict]]:
+@operation(rights.READ)
+def entries(service: Authz, caller: Caller, tenant: str, query: dict
+            ) -> tuple[int, list[dict]]:
     """One page of the log, each entry with the rule that decided it at its revision."""
+    service.require_tenant(tenant)
     total, rows = storage.find(
         tenant, store=query.get("store"), subject=query.get("subject"),
         permission=query.get("permission"), allowed=query.get("allowed"),
@@ -102,10 +109,12 @@ def impact(tenant: str, proposed: set[Rule], rows: list, limit: int = 1000) -> d
     return {"replayed": len(rows), "flips": len(flips), "items": flips[:limit]}
 
 
-def unused_grants(tenant: str, days: int) -> dict:
+@operation(rights.READ)
+def unused_grants(service: Authz, caller: Caller, tenant: str, days: int) -> dict:
     """Role grants and supplementary permissions that decided no logged allow in `days`
     days. Ordinary allows are sampled (AUTHZ_DECISION_LOG_SAMPLE), so rarely used grants
     may show here: a list to review, not to revoke blindly."""
+    service.require_tenant(tenant)
     since = datetime.now(UTC) - timedelta(days=days)
     policies = Policies(tenant)
     used: set[str] = set()

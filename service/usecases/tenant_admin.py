@@ -11,17 +11,20 @@ from datetime import UTC, datetime
 
 from ..domain import keys
 from ..domain import subaccounts as S
-from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..domain.tenant_policy import TenantPolicy
+from ..storage import keys_store
+from . import rights
 from .authz import Authz
+from .rights import operation
 
 MAX_OVERLAP_SECONDS = 30 * 24 * 3600
 
 
+@operation(rights.CREATE_TENANT)
 def create_tenant(service: Authz, caller: keys.Caller, tenant: str, name: str = ""
                   ) -> tuple[int, dict]:
     """(revision, {"owner_key", "check_key"}): the tokens, shown this once."""
-    service.require_admin(caller)
     created: dict = {}
 
     def edit(policy: TenantPolicy):
@@ -50,11 +53,11 @@ def _end(policy: TenantPolicy, row: keys.StagedKey, after_seconds: int) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat()
 
 
+@operation(rights.KEYS_WRITE)
 def create_key(service: Authz, caller: keys.Caller, tenant: str, scope: str,
                replaces: str | None = None, overlap_seconds: int = 86_400,
                reason: str | None = None) -> tuple[int, dict]:
     """A new key; with `replaces`, the old key keeps working for `overlap_seconds`."""
-    service.require_owner(caller, tenant)
     if scope not in keys.SCOPES:
         raise InvalidInput(f"scope must be one of {keys.SCOPES}", {"scope": ["unknown"]})
     if not 0 <= overlap_seconds <= MAX_OVERLAP_SECONDS:
@@ -79,10 +82,10 @@ def create_key(service: Authz, caller: keys.Caller, tenant: str, scope: str,
     return service.write(caller, tenant, reason, edit)
 
 
+@operation(rights.KEYS_WRITE)
 def revoke_key(service: Authz, caller: keys.Caller, tenant: str, key_id: str,
                reason: str | None = None) -> tuple[int, str]:
     """Revoke at once; the last owner key cannot be revoked, only replaced."""
-    service.require_owner(caller, tenant)
 
     def edit(policy: TenantPolicy):
         row = _owned(policy, key_id)
@@ -95,3 +98,31 @@ def revoke_key(service: Authz, caller: keys.Caller, tenant: str, key_id: str,
         return _end(policy, row, 0)
 
     return service.write(caller, tenant, reason, edit)
+
+
+@operation(rights.KEYS_READ)
+def list_keys(service: Authz, caller: keys.Caller, tenant: str) -> list[dict]:
+    """The tenant's keys, newest first, without secrets or digests."""
+    service.require_tenant(tenant)
+    return keys_store.listing(tenant)
+
+
+@operation(rights.WRITE)
+def update_settings(service: Authz, caller: keys.Caller, tenant: str, body: dict
+                    ) -> tuple[int, TenantPolicy]:
+    """Step-up (R10) and the console language are the owner's; the sub-account cap (R11)
+    is the platform's plan: rights.SET_CAP."""
+    if "max_sub_accounts" in body and not rights.allowed(caller, rights.SET_CAP, tenant):
+        raise Forbidden("the sub-account limit is set by the platform admin",
+                        {"max_sub_accounts": ["admin only"]})
+
+    def edit(policy: TenantPolicy) -> TenantPolicy:
+        if "max_sub_accounts" in body:
+            S.set_max_sub_accounts(policy, body["max_sub_accounts"])
+        if "step_up" in body:
+            S.set_step_up(policy, body["step_up"])
+        if "language" in body:
+            S.set_language(policy, body["language"])
+        return policy
+
+    return service.write(caller, tenant, body.get("reason"), edit)

@@ -1,0 +1,87 @@
+"""Which key scope may call which service operation: the one table, checked once, by the
+operation itself (views and console pages only decode, call and encode).
+
+Every service operation that acts for a caller is declared with `@operation(NAME)`; a
+test fails when one is not (tests/test_escalation.py), and the escalation tests read
+RIGHTS to know what each key must be refused.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TypeVar
+
+from ..domain.errors import Forbidden
+from ..domain.keys import ADMIN, AUDIT, CHECK, OWNER, Caller
+
+F = TypeVar("F", bound=Callable)
+
+READ = "policy.read"  # the policy, export, ledger, decision log, matrix, who-can, diff, lint
+WRITE = "policy.write"  # any change to the policy, directory or settings (not the cap)
+PREVIEW = "policy.preview"  # what a change would do: dry runs, batch and revocation previews
+KEYS_READ = "keys.read"
+KEYS_WRITE = "keys.write"
+DECIDE = "decide"  # /check and /explain
+CREATE_TENANT = "tenant.create"
+SET_CAP = "settings.cap"  # the sub-account cap (R11)
+VERIFY_LEDGER = "ledger.verify"  # the whole platform's ledger
+
+RIGHTS: dict[str, frozenset[str]] = {
+    READ: frozenset({OWNER, AUDIT, ADMIN}),
+    WRITE: frozenset({OWNER, ADMIN}),
+    PREVIEW: frozenset({OWNER, ADMIN}),
+    KEYS_READ: frozenset({OWNER, ADMIN}),
+    KEYS_WRITE: frozenset({OWNER, ADMIN}),
+    DECIDE: frozenset({OWNER, AUDIT, CHECK, ADMIN}),
+    CREATE_TENANT: frozenset({ADMIN}),
+    SET_CAP: frozenset({ADMIN}),
+    VERIFY_LEDGER: frozenset({ADMIN}),
+}
+
+_REFUSALS = {READ: "this key may not read this tenant",
+             WRITE: "this key may not change this tenant",
+             PREVIEW: "this key may not change this tenant",
+             KEYS_READ: "this key may not read this tenant's keys",
+             KEYS_WRITE: "this key may not change this tenant",
+             DECIDE: "this key may not ask for another tenant"}
+
+
+def allowed(caller: Caller, name: str, tenant: str | None = None) -> bool:
+    """Whether `caller` may run operation `name` on `tenant` (None: no tenant involved)."""
+    if caller.scope not in RIGHTS[name]:
+        return False
+    return caller.scope == ADMIN or tenant is None or caller.tenant == tenant
+
+
+def authorize(caller: Caller, name: str, tenant: str | None = None) -> None:
+    """Refuse (403) unless `caller` may run operation `name` on `tenant`."""
+    if not allowed(caller, name, tenant):
+        raise Forbidden(_REFUSALS.get(name, "only the platform admin key may do this"))
+
+
+def operation(name: str) -> Callable[[F], F]:
+    """Declare a service operation: its `caller` (and `tenant`, when it has one) are
+    checked against RIGHTS[name] before it runs."""
+    if name not in RIGHTS:
+        raise KeyError(f"no row for operation {name!r} in RIGHTS")
+
+    def decorate(function: F) -> F:
+        signature = inspect.signature(function)
+        names = list(signature.parameters)
+        at_caller = names.index("caller")
+        at_tenant = names.index("tenant") if "tenant" in names else None
+
+        @functools.wraps(function)
+        def checked(*args, **kwargs):
+            caller = args[at_caller] if len(args) > at_caller else kwargs["caller"]
+            tenant = (args[at_tenant] if at_tenant is not None and len(args) > at_tenant
+                      else kwargs.get("tenant"))
+            authorize(caller, name, tenant)
+            return function(*args, **kwargs)
+
+        checked.operation = name  # type: ignore[attr-defined]
+        return checked  # type: ignore[return-value]
+
+    return decorate
