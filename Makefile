@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test install browser haproxy lint clean bench bench-decision-log bench-propagation fuzz
+.PHONY: run test test-fast install browser haproxy lint clean bench bench-decision-log bench-propagation fuzz
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,15 +35,19 @@ test: install browser haproxy
 	$(BIN)/ruff check service tests bench authz_client examples harness
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## The inner loop: the unit tests (domain rules in memory) and the API tests on SQLite.
+test-fast: install
+	$(BIN)/python -m pytest -q -n 2 -m "not postgres and not slow" tests/unit tests/api $(PYTEST_ARGS)
+
 ## The hostile-input, isolation and memory tests at full size (the suite runs them bounded):
 ## 1,000,000 random checks per world against the reference model, 500 schemathesis
 ## examples per operation, 1,000,000 unknown names for the memory bound, 200 random write
 ## sequences against two real workers.
 fuzz: install haproxy
 	AUTHZ_FUZZ_CHECKS=1000000 AUTHZ_FUZZ_EXAMPLES=500 AUTHZ_FUZZ_NAMES=1000000 AUTHZ_FUZZ_SEQUENCES=200 \
-		$(BIN)/python -m pytest -q tests/test_isolation.py tests/test_fuzz_api.py \
-		tests/test_memory_bound.py tests/test_hostile.py tests/test_escalation.py \
-		tests/test_write_sequences.py $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -q tests/api/test_isolation.py tests/api/test_fuzz_api.py \
+		tests/api/test_memory_bound.py tests/api/test_hostile.py tests/api/test_escalation.py \
+		tests/e2e/test_write_sequences.py $(PYTEST_ARGS)
 
 ## The performance table (docs/PERFORMANCE.md): needs the local PostgreSQL and wrk.
 bench: install

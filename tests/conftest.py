@@ -7,6 +7,7 @@ server answers, and fail instead when AUTHZ_REQUIRE_POSTGRES=1 (CI sets it).
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -69,10 +70,27 @@ def database_url(request, tmp_path):
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.fixture(scope="session")
+def seeded_sqlite(tmp_path_factory):
+    """A SQLite file migrated and seeded once: each SQLite test starts from a copy (making
+    it again, migrations and all, was most of a test's time)."""
+    path = tmp_path_factory.mktemp("template") / "seeded.db"
+    template = make_app(f"sqlite:///{path}")
+    fresh_database(template)
+    with template.app_context():
+        db.engine.dispose()
+    return path
+
+
 @pytest.fixture
-def app(database_url):
-    app = make_app(database_url)
-    fresh_database(app)
+def app(database_url, request):
+    if database_url.startswith("sqlite:///"):
+        shutil.copyfile(request.getfixturevalue("seeded_sqlite"),
+                        database_url[len("sqlite:///"):])
+        app = make_app(database_url)
+    else:
+        app = make_app(database_url)
+        fresh_database(app)
     ctx = app.app_context()
     ctx.push()
     yield app

@@ -361,8 +361,13 @@ def sync_directory(policy: TenantPolicy) -> None:
         if parsed.kind is Kind.MEMBERSHIP:
             dept = parsed.rule.values[1].split(":", 2)[2]
             directory.departments.setdefault(dept, dept)
+    # One pass over the assignments, not one per account: a file may hold thousands.
+    assigned: dict[str, list[str]] = {}
+    for parsed in policy.of_kind(Kind.ASSIGNMENT):
+        user, store = parsed.rule.values
+        assigned.setdefault(user.split(":", 2)[2], []).append(store.split("/", 1)[1])
     for login, account in directory.accounts.items():
-        stores = A.assigned_stores(policy, login)
+        stores = assigned.get(login, [])
         if account.default_store not in stores:
             account.default_store = stores[0] if stores else None
 

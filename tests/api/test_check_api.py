@@ -1,0 +1,117 @@
+"""The /check contract as a storefront service sees it."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.domain.decider import Decider
+
+from ..support import ACME_OWNER, GLOBEX_CHECK, Caller, bearer
+
+ALICE_VIEW = {"subject": "alice", "store": "amazon-us", "object": "orders", "action": "view"}
+
+
+def test_allowed_and_denied_with_revision(checker):
+    status, body = checker("POST", "/check", ALICE_VIEW)
+    assert status == 200 and body["allowed"] is True and body["revision"] >= 1
+    # alice is not assigned shopee-sg (R14): the department's tenant-wide role does not reach it
+    assert checker.check("alice", "shopee-sg", "orders", "view") is False
+
+
+@pytest.mark.parametrize("headers", [{}, bearer("acme-check.wrong-secret-0000000000"),
+                                     {"Authorization": "Basic eDp5"}, bearer("garbage")])
+def test_missing_or_wrong_token_is_401(client, headers):
+    response = client.post("/check", json=ALICE_VIEW, headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["code"] == 401
+
+
+@pytest.mark.parametrize("field,value", [("subject", "al,ice"), ("store", "a/b"),
+                                         ("object", "*"), ("action", ""), ("subject", 7),
+                                         ("store", None), ("object", "x" * 65)])
+def test_bad_field_is_422_naming_it(checker, field, value):
+    status, body = checker("POST", "/check", {**ALICE_VIEW, field: value})
+    assert status == 422
+    assert field in body["errors"]["json"]
+
+
+def test_missing_and_unknown_fields_are_named(checker):
+    status, body = checker("POST", "/check", {"subject": "alice", "colour": "red"})
+    assert status == 422
+    assert {"store", "object", "action", "colour"} <= set(body["errors"]["json"])
+
+
+def test_invalid_json_is_400(client, checker):
+    response = client.post("/check", data="{nope", headers=checker.headers,
+                           content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_internal_error_while_deciding_is_a_deny(app, checker, monkeypatch):
+    def boom(self, *request):
+        raise RuntimeError("index corrupted")
+
+    monkeypatch.setattr(Decider, "decide_values", boom)
+    monkeypatch.setattr(Decider, "decide_many", boom)  # what a batch calls
+    status, body = checker("POST", "/check", ALICE_VIEW)
+    assert status == 200 and body["allowed"] is False
+    status, body = checker("POST", "/check/batch", {"checks": [ALICE_VIEW] * 3})
+    assert status == 200 and [r["allowed"] for r in body["results"]] == [False] * 3
+
+
+def test_index_failure_is_a_deny(app, checker, monkeypatch):
+    from service.domain.index import TenantIndex
+
+    monkeypatch.setattr(TenantIndex, "decide", lambda *a: 1 / 0)
+    assert checker.check("alice", "amazon-us", "orders", "view") is False
+    status, body = checker("POST", "/check/batch", {"checks": [ALICE_VIEW] * 3})
+    assert status == 200 and [r["allowed"] for r in body["results"]] == [False] * 3
+
+
+def test_batch_answers_in_order(checker):
+    checks = [ALICE_VIEW, {**ALICE_VIEW, "store": "shopee-sg"},
+              {**ALICE_VIEW, "subject": "owner", "object": "finance", "action": "withdraw"}]
+    status, body = checker("POST", "/check/batch", {"checks": checks})
+    assert status == 200
+    assert [r["allowed"] for r in body["results"]] == [True, False, True]
+    assert body["revision"] >= 1
+
+
+def test_batch_limits_and_item_errors(checker):
+    status, body = checker("POST", "/check/batch", {"checks": [ALICE_VIEW] * 1001})
+    assert status == 422 and "checks" in body["errors"]
+    status, body = checker("POST", "/check/batch", {"checks": []})
+    assert status == 422
+    status, body = checker("POST", "/check/batch",
+                           {"checks": [ALICE_VIEW, {**ALICE_VIEW, "store": "x,y"}]})
+    assert status == 422 and body["errors"]["json"]["checks"]["1"]["store"]
+    status, body = checker("POST", "/check/batch", {"checks": [ALICE_VIEW] * 1000})
+    assert status == 200 and len(body["results"]) == 1000
+
+
+def test_tenant_keys_see_only_their_tenant(client, checker):
+    globex = Caller(client, GLOBEX_CHECK)
+    # globex has an "alice" too; acme's alice grants nothing at globex and vice versa (R1)
+    assert globex.check("alice", "amazon-us", "prices", "change") is True
+    assert checker.check("alice", "amazon-us", "prices", "change") is False
+    status, body = checker("POST", "/check", {**ALICE_VIEW, "tenant": "globex"})
+    assert status == 403
+
+
+def test_admin_names_the_tenant(admin):
+    status, body = admin("POST", "/check", ALICE_VIEW)
+    assert status == 422 and "tenant" in body["errors"]
+    assert admin.check("alice", "amazon-us", "orders", "view", tenant="acme") is True
+
+
+def test_owner_key_can_check_its_tenant(client):
+    owner = Caller(client, ACME_OWNER)
+    assert owner.check("owner", "tmall-flagship", "settings", "edit") is True
+    assert owner.check("owner", "ebay-de", "settings", "edit") is False  # globex's store
+
+
+def test_context_accepts_only_known_flags(checker):
+    assert checker.check("alice", "amazon-us", "orders", "view",
+                         context={"second_factor": True}) is True
+    status, body = checker("POST", "/check", {**ALICE_VIEW, "context": {"mfa": True}})
+    assert status == 422 and "context" in body["errors"]["json"]

@@ -1,0 +1,136 @@
+"""authz_client against the real service (gunicorn on a free loopback port): answers,
+batches, the revision-keyed cache, retries on connection errors only, and fail-closed."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+import requests
+
+from authz_client import AuthzClient
+from harness.servers import seeded_sqlite_instance
+
+from ..support import ACME_CHECK, ACME_OWNER, bearer
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    instance = seeded_sqlite_instance(tmp_path_factory.mktemp("client"))
+    yield instance
+    instance.stop()
+
+
+def test_check_and_check_many(service):
+    client = AuthzClient(service.url, ACME_CHECK)
+    allowed = client.check("alice", "amazon-us", "orders", "view")
+    assert allowed and allowed.revision >= 1 and allowed.error is None
+    denied = client.check("alice", "shopee-sg", "orders", "view")
+    assert not denied and denied.error is None  # decided by the service, not an error
+    many = client.check_many([
+        {"subject": "alice", "store": "amazon-us", "object": "orders", "action": "view"},
+        {"subject": "alice", "store": "shopee-sg", "object": "orders", "action": "view"},
+        {"subject": "bob", "store": "shopee-sg", "object": "refunds", "action": "approve",
+         "context": {"second_factor": True}},
+    ])
+    assert [bool(d) for d in many] == [True, False, True]
+
+
+def _grant(service, store: str, revoke: bool = False) -> int:
+    path = "/permissions/revoke" if revoke else "/permissions"
+    response = requests.post(f"{service.url}/v1/tenants/acme{path}", headers=bearer(ACME_OWNER),
+                             json={"subject": "alice", "store": store,
+                                   "permission": "reports:export"}, timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()["revision"]
+
+
+def test_the_cache_never_outlives_a_revision_the_caller_names(service):
+    client = AuthzClient(service.url, ACME_CHECK, cache_seconds=60)
+    first = client.check("alice", "amazon-us", "reports", "export")
+    assert not first
+    revision = _grant(service, "amazon-us")
+    try:
+        assert not client.check("alice", "amazon-us", "reports", "export")  # cached
+        fresh = client.check("alice", "amazon-us", "reports", "export",
+                             at_least_revision=revision)
+        assert fresh and fresh.revision >= revision
+    finally:
+        revoked = _grant(service, "amazon-us", revoke=True)
+    # any answer at a newer revision retires older cache entries
+    assert client.check("alice", "tmall-flagship", "orders", "view", at_least_revision=revoked)
+    assert not client.check("alice", "amazon-us", "reports", "export")
+
+
+class _Listener:
+    """A loopback server that counts connections and either closes them at once or holds
+    them without answering."""
+
+    def __init__(self, hold: bool):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.accepted = 0
+        self.hold = hold
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.recv(65536)
+            if self.hold:
+                self.held.append(conn)
+            else:
+                conn.close()
+
+    def close(self):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_connection_errors_are_retried_then_denied():
+    server = _Listener(hold=False)
+    try:
+        decision = AuthzClient(server.url, ACME_CHECK, retries=2).check(
+            "alice", "amazon-us", "orders", "view")
+        assert not decision and "connection" in decision.error
+        assert server.accepted == 3
+    finally:
+        server.close()
+
+
+def test_a_timeout_is_denied_without_a_retry():
+    server = _Listener(hold=True)
+    try:
+        decision = AuthzClient(server.url, ACME_CHECK, timeout=0.3, retries=2).check(
+            "alice", "amazon-us", "orders", "view")
+        assert not decision and decision.error
+        assert server.accepted == 1
+    finally:
+        server.close()
+
+
+def test_errors_from_the_service_are_denials_with_the_reason(service):
+    wrong = AuthzClient(service.url, "acme-check.not-the-right-secret-00")
+    decision = wrong.check("alice", "amazon-us", "orders", "view")
+    assert not decision and decision.error.startswith("HTTP 401")
+    bad = AuthzClient(service.url, ACME_CHECK).check("al,ice", "amazon-us", "orders", "view")
+    assert not bad and bad.error.startswith("HTTP 422")
+    assert [bool(d) for d in AuthzClient(service.url, ACME_CHECK).check_many(
+        [{"subject": "alice", "store": "amazon-us", "object": "*", "action": "view"}])] == [False]
+
+
+def test_explain(service):
+    client = AuthzClient(service.url, ACME_CHECK)
+    explained = client.explain("alice", "amazon-us", "orders", "view")
+    assert explained and explained.explanation["allows"][0]["role"] == "customer-service"
+    denied = client.explain("alice", "shopee-sg", "orders", "view")
+    assert not denied and "not assigned" in denied.explanation["reason"]

@@ -1,0 +1,33 @@
+"""A head behind its ledger, refused at start by a real gunicorn and repaired by init-db
+(issue 16; the rest: tests/api/test_write_integrity.py)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from harness.servers import BIN, ROOT
+
+
+def test_a_head_behind_its_ledger_is_refused_at_start_and_repaired_by_init_db(tmp_path):
+    url = f"sqlite:///{tmp_path / 'authz.db'}"
+    env = {"AUTHZ_DATABASE_URL": url, "PATH": str(BIN), "PORT": "1"}
+    subprocess.run([BIN / "flask", "--app", "service", "init-db", "--seed"], cwd=ROOT,
+                   env=env, check=True, capture_output=True)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "authz.db") as connection:  # the state the defect left
+        connection.execute("UPDATE policy_head SET revision = revision - 1")
+    started = subprocess.run([BIN / "gunicorn", "--config", "gunicorn.conf.py",
+                              "service:create_app()"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0
+    assert "policy head is at revision 1 but the ledger holds revision 2" in started.stderr
+    with sqlite3.connect(tmp_path / "authz.db") as connection:  # as it was before 0006
+        connection.execute("UPDATE alembic_version SET version_num = '0005'")
+        connection.execute("DROP TABLE console_session")
+    subprocess.run([BIN / "flask", "--app", "service", "init-db"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    with sqlite3.connect(tmp_path / "authz.db") as connection:
+        head = connection.execute("SELECT revision FROM policy_head").fetchone()[0]
+        logged = connection.execute("SELECT max(revision) FROM revision_log").fetchone()[0]
+    assert head == logged == 2
