@@ -1,6 +1,6 @@
 """Random and scaled policies made of the rule shapes the service writes.
 
-Used by the differential tests (tests/test_index_differential.py) and the benchmark.
+Used by the differential tests (tests/unit/test_index_differential.py) and the benchmark.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The console's words in each language (domain/accounts.LANGUAGES). One catalogue per
-language with the same keys: tests/test_console.py fails when a key is missing in one of
+language with the same keys: tests/api/test_console.py fails when a key is missing in one of
 them or a template asks for a key neither has."""
 
 from __future__ import annotations

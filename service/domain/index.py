@@ -4,7 +4,7 @@ pycasbin's `enforce` walks every policy row of the model and evaluates the match
 each (about a second per decision at a million rules). Because every rule the service
 holds has one of the shapes in rules.py, the matcher can be answered instead by a few
 set look-ups; this module does that, clause by clause, and nothing else. The
-differential tests (tests/test_index_differential.py, bench/) prove it answers exactly
+differential tests (tests/unit/test_index_differential.py, bench/) prove it answers exactly
 what plain pycasbin answers on the same model and rules.
 """
 

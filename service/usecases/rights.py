@@ -2,7 +2,7 @@
 operation itself (views and console pages only decode, call and encode).
 
 Every service operation that acts for a caller is declared with `@operation(NAME)`; a
-test fails when one is not (tests/test_escalation.py), and the escalation tests read
+test fails when one is not (tests/api/test_escalation.py), and the escalation tests read
 RIGHTS to know what each key must be refused.
 """
 

@@ -1,6 +1,6 @@
 """The admin console without a browser (issue 9): sign-in, sessions, CSRF, who may do
 what, errors next to fields with nothing changed, previews that change nothing, both
-languages complete. tests/test_console_browser.py drives the same pages in Chromium."""
+languages complete. tests/e2e/test_console_browser.py drives the same pages in Chromium."""
 
 from __future__ import annotations
 

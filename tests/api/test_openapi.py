@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 UNDOCUMENTED = {"/static/<path:filename>", "/openapi.json", "/docs"}
-CONSOLE = "/console"  # HTML pages for people (tests/test_console.py), not API operations
+CONSOLE = "/console"  # HTML pages for people (tests/api/test_console.py), not API operations
 
 
 def test_every_route_is_in_the_document(app, client):
