@@ -36,9 +36,13 @@ class Decision:
 class AuthzClient:
     """One client per process; it reuses connections (a requests.Session per thread)."""
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 0.5, retries: int = 2,
-                 cache_seconds: float = 0.0, cache_size: int = 10_000):
+    def __init__(self, base_url: str, token: str, *, tenant: str | None = None,
+                 timeout: float = 0.5, retries: int = 2, cache_seconds: float = 0.0,
+                 cache_size: int = 10_000):
+        """`tenant`: the key's tenant. Given, checks go to /v1/tenants/{tenant}/check,
+        which a load balancer routes on (tenant-affine instances); without it, to /check."""
         self.base_url = base_url.rstrip("/")
+        self._checks = f"/v1/tenants/{tenant}/check" if tenant else "/check"
         self.timeout = timeout
         self.retries = retries
         self.cache_seconds = cache_seconds
@@ -58,7 +62,7 @@ class AuthzClient:
             return cached
         if at_least_revision is not None:
             body["at_least_revision"] = at_least_revision
-        answer = self._post("/check", body)
+        answer = self._post(self._checks, body)
         if isinstance(answer, Decision):
             return answer
         allowed, revision = answer.get("allowed"), answer.get("revision")
@@ -76,7 +80,7 @@ class AuthzClient:
             for c in checks]}
         if at_least_revision is not None:
             body["at_least_revision"] = at_least_revision
-        answer = self._post("/check/batch", body)
+        answer = self._post(self._checks + "/batch", body)
         if isinstance(answer, Decision):
             return [answer] * len(checks)
         results, revision = answer.get("results"), answer.get("revision")

@@ -18,10 +18,12 @@ from authz_client import AuthzClient
 from authz_client.flask import requires
 
 
-def create_app(url: str | None = None, token: str | None = None) -> Flask:
+def create_app(url: str | None = None, token: str | None = None,
+               tenant: str | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["authz_client"] = AuthzClient(
-        url or os.environ["AUTHZ_URL"], token or os.environ["AUTHZ_TOKEN"], timeout=1.0)
+        url or os.environ["AUTHZ_URL"], token or os.environ["AUTHZ_TOKEN"],
+        tenant=tenant or os.environ.get("AUTHZ_TENANT"), timeout=1.0)
     app.config["AUTHZ_SUBJECT"] = lambda: request.headers.get("X-Staff", "")
 
     def store() -> str:

@@ -19,7 +19,7 @@ def service(tmp_path_factory):
 
 @pytest.fixture
 def storefront(service):
-    return create_app(service.url, ACME_CHECK).test_client()
+    return create_app(service.url, ACME_CHECK, tenant="acme").test_client()
 
 
 def test_staff_see_only_what_the_policy_allows(storefront):

@@ -10,6 +10,7 @@ import json
 from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
+from ..domain.errors import InvalidInput
 from ..runtime import telemetry
 from . import check_input, schemas
 from .auth import authenticate
@@ -41,31 +42,42 @@ def _answer(payload: dict, replica) -> Response:
     return response
 
 
-def _single_request():
+def in_path(path_tenant: str | None, named: str | None) -> str | None:
+    """The tenant a check names: on /v1/tenants/{t}/check... routes the path's, which a
+    `tenant` in the body may repeat but not contradict."""
+    if path_tenant is None:
+        return named
+    if named is not None and named != path_tenant:
+        raise InvalidInput("the body names another tenant than the path",
+                           {"json": {"tenant": ["must be the path's tenant"]}})
+    return path_tenant
+
+
+def _single_request(path_tenant: str | None = None):
     """(service, the request of a /check body), at the revision the body asks for."""
     service = current_app.extensions["authz"]
     body, revision = check_input.read_single(_body())
-    request_ = check_input.check_request(service.check_tenant(g.caller, body.get("tenant")),
-                                         body)
+    tenant = service.check_tenant(g.caller, in_path(path_tenant, body.get("tenant")))
+    request_ = check_input.check_request(tenant, body)
     service.replica.require(revision, service.settings.consistency_wait)
     return service, request_
 
 
-def check():
+def check(tenant: str | None = None):
     """Is `subject` allowed `object`:`action` in `store`? Errors while deciding deny."""
-    service, decision = _single_request()
+    service, decision = _single_request(tenant)
     replica = service.replica
     allowed = service.decide(decision)
     telemetry.count_decisions(int(allowed), int(not allowed))
     return _answer({"allowed": allowed, "revision": replica.revision}, replica)
 
 
-def check_batch():
+def check_batch(tenant: str | None = None):
     """Up to AUTHZ_MAX_BATCH checks, answered in order, all at one revision."""
     service, caller = current_app.extensions["authz"], g.caller
     requests, revision = check_input.batch_requests(
         _body(), service.settings.max_batch,
-        lambda name: service.check_tenant(caller, name))
+        lambda name: service.check_tenant(caller, in_path(tenant, name)))
     replica = service.replica
     replica.require(revision, service.settings.consistency_wait)
     results = service.decide_many(requests)
@@ -78,7 +90,7 @@ def denied_on_error() -> dict:
     """The answer when deciding failed: a deny, and for a batch one deny per check (so a
     caller matching results to its checks never finds one missing and guesses)."""
     answer = {"allowed": False, "error": "internal error; denied"}
-    if request.path == "/check/batch":
+    if request.path.endswith("/check/batch"):
         try:
             checks, _ = check_input.read_batch(_body(), current_app.extensions["authz"]
                                                .settings.max_batch)
@@ -107,4 +119,8 @@ def _route(path: str, view, request_doc: dict, response_schema) -> None:
 
 _route("/check", check, _DOC_SINGLE, schemas.CheckResult)
 _route("/check/batch", check_batch, _DOC_BATCH, schemas.CheckBatchResult)
+# The same checks on a path that names the tenant, so a load balancer can route on it
+# (the key must be that tenant's, or the admin's). Same bodies, same answers.
+_route("/v1/tenants/<tenant>/check", check, _DOC_SINGLE, schemas.CheckResult)
+_route("/v1/tenants/<tenant>/check/batch", check_batch, _DOC_BATCH, schemas.CheckBatchResult)
 _route("/explain", explain, _DOC_SINGLE, schemas.Explanation)

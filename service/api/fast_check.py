@@ -18,8 +18,10 @@ import time
 from ..runtime import telemetry
 from ..usecases.authz import Authz
 from . import check_input
+from .check import in_path
 
 JSON_TYPES = ("application/json", "application/json; charset=utf-8")
+TENANT_PREFIX = "/v1/tenants/"  # /v1/tenants/<tenant>/check and .../check/batch
 TRUE, FALSE = '{"allowed":true}', '{"allowed":false}'
 
 
@@ -33,10 +35,21 @@ class FastCheck:
         self.max_body = app.config["MAX_CONTENT_LENGTH"]
         self.routes = {"/check": self._single, "/check/batch": self._batch}
 
+    def _route(self, path: str):
+        """(the answer function, the tenant the path names or None), or (None, None)."""
+        answer = self.routes.get(path)
+        if answer is not None or not path.startswith(TENANT_PREFIX):
+            return answer, None
+        tenant, _, rest = path[len(TENANT_PREFIX):].partition("/")
+        answer = self.routes.get("/" + rest)
+        if answer is None or not check_input.IDENTIFIER(tenant):
+            return None, None
+        return answer, tenant
+
     def __call__(self, environ, start_response):
         started = time.perf_counter()
-        path = environ.get("PATH_INFO")
-        answer = self.routes.get(path)
+        path = environ.get("PATH_INFO") or ""
+        answer, path_tenant = self._route(path)
         if answer is None or environ["REQUEST_METHOD"] != "POST" \
                 or environ.get("CONTENT_TYPE", "").lower() not in JSON_TYPES:
             return self.flask_wsgi(environ, start_response)
@@ -48,7 +61,7 @@ class FastCheck:
             return self.flask_wsgi(environ, start_response)
         body = environ["wsgi.input"].read(length)
         try:
-            payload = self._answer(answer, body, environ)
+            payload = self._answer(answer, body, environ, path_tenant)
         except Exception:
             # Not the ordinary case (bad input, unknown key, another tenant, ...): Flask
             # answers it, with the error shapes and the deny-on-failure of the views.
@@ -57,7 +70,8 @@ class FastCheck:
             environ["wsgi.input"] = io.BytesIO(body)
             return self.flask_wsgi(environ, start_response)
         text, allowed, total = payload
-        environ[telemetry.ROUTE] = path
+        environ[telemetry.ROUTE] = path if path_tenant is None else \
+            TENANT_PREFIX + "<tenant>" + path[len(TENANT_PREFIX) + len(path_tenant):]
         telemetry.count_decisions(allowed, total - allowed)
         data = text.encode()
         replica = self.service.replica
@@ -70,7 +84,8 @@ class FastCheck:
         telemetry.observe_check(path, time.perf_counter() - started)
         return [data]
 
-    def _answer(self, answer, body: bytes, environ) -> tuple[str, int, int] | None:
+    def _answer(self, answer, body: bytes, environ, path_tenant: str | None
+                ) -> tuple[str, int, int] | None:
         """(JSON text, allowed, decisions), or None to let Flask answer."""
         service = self.service
         service.ensure_listening()
@@ -80,23 +95,23 @@ class FastCheck:
                 replica.catch_up()
         caller = replica.authenticate(environ.get("HTTP_AUTHORIZATION"))
         environ[telemetry.TENANT] = caller.tenant
-        return answer(service, caller, json.loads(body))
+        return answer(service, caller, json.loads(body), path_tenant)
 
     @staticmethod
-    def _single(service: Authz, caller, body) -> tuple[str, int, int] | None:
+    def _single(service: Authz, caller, body, path_tenant) -> tuple[str, int, int] | None:
         values, revision = check_input.read_single(body)
         if revision is not None and service.replica.revision < revision:
             return None  # Flask waits for it or answers 409
-        tenant = service.check_tenant(caller, values.get("tenant"))
+        tenant = service.check_tenant(caller, in_path(path_tenant, values.get("tenant")))
         allowed = service.decide(check_input.check_request(tenant, values))
         return (f'{{"allowed":{"true" if allowed else "false"},"revision":'
                 f'{service.replica.revision}}}', int(allowed), 1)
 
     @staticmethod
-    def _batch(service: Authz, caller, body) -> tuple[str, int, int] | None:
+    def _batch(service: Authz, caller, body, path_tenant) -> tuple[str, int, int] | None:
         requests, revision = check_input.batch_requests(
             body, service.settings.max_batch,
-            lambda name: service.check_tenant(caller, name))
+            lambda name: service.check_tenant(caller, in_path(path_tenant, name)))
         if revision is not None and service.replica.revision < revision:
             return None
         answers = service.decide_many(requests)

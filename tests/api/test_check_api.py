@@ -115,3 +115,39 @@ def test_context_accepts_only_known_flags(checker):
                          context={"second_factor": True}) is True
     status, body = checker("POST", "/check", {**ALICE_VIEW, "context": {"mfa": True}})
     assert status == 422 and "context" in body["errors"]["json"]
+
+
+def test_the_tenant_path_routes_answer_as_check_does(client):
+    """POST /v1/tenants/{t}/check[/batch]: same bodies, same answers, on the fast path; the
+    key must be that tenant's (or the admin's), and a body may not name another tenant."""
+    from ..support import ACME_CHECK, ADMIN, GLOBEX_CHECK, GLOBEX_OWNER, bearer
+
+    cases = [{"subject": s, "store": st, "object": o, "action": a}
+             for s, st, o, a in (("alice", "amazon-us", "orders", "view"),
+                                 ("alice", "shopee-sg", "orders", "view"),
+                                 ("bob", "shopee-sg", "refunds", "approve"),
+                                 ("owner", "amazon-us", "billing", "purchase"))]
+    for body in cases:
+        plain = client.post("/check", json=body, headers=bearer(ACME_CHECK))
+        routed = client.post("/v1/tenants/acme/check", json=body, headers=bearer(ACME_CHECK))
+        assert routed.status_code == 200 and routed.data == plain.data
+        assert routed.headers["X-Policy-Revision"] == plain.headers["X-Policy-Revision"]
+        admin = client.post("/v1/tenants/acme/check", json=body, headers=bearer(ADMIN))
+        assert admin.get_json()["allowed"] == plain.get_json()["allowed"]
+    batch = {"checks": cases}
+    plain = client.post("/check/batch", json=batch, headers=bearer(ACME_CHECK))
+    routed = client.post("/v1/tenants/acme/check/batch", json=batch,
+                         headers=bearer(ACME_CHECK))
+    assert routed.status_code == 200 and routed.data == plain.data
+    for token in (GLOBEX_CHECK, GLOBEX_OWNER):  # another tenant's keys
+        for path, body in (("/v1/tenants/acme/check", cases[0]),
+                           ("/v1/tenants/acme/check/batch", batch)):
+            assert client.post(path, json=body, headers=bearer(token)).status_code == 403
+    other = client.post("/v1/tenants/acme/check", json={**cases[0], "tenant": "globex"},
+                        headers=bearer(ADMIN))
+    assert other.status_code == 422 and "tenant" in other.get_json()["errors"]["json"]
+    same = client.post("/v1/tenants/acme/check", json={**cases[0], "tenant": "acme"},
+                       headers=bearer(ACME_CHECK))
+    assert same.get_json()["allowed"] is True
+    bad = client.post("/v1/tenants/ACME!/check", json=cases[0], headers=bearer(ACME_CHECK))
+    assert bad.status_code in (403, 404)

@@ -33,9 +33,13 @@ MORE = [("POST", "/v1/tenants/acme/import", {"csv": "", "dry_run": False}, (200,
         ("POST", "/v1/tenants/acme/lint", {"csv": ""}, (200,))]
 
 
+# Decisions on a path that names the tenant (tests/api/test_check_api.py covers who may ask).
+CHECKS = [("POST", "/v1/tenants/acme/check"), ("POST", "/v1/tenants/acme/check/batch")]
+
+
 def test_every_tenant_route_is_in_these_lists(app):
     listed = {(m, p) for m, p, _, _ in ROUTES + MORE} | {("GET", p.split("?")[0])
-                                                          for p in READS}
+                                                          for p in READS} | set(CHECKS)
     templates = set()
     for rule in app.url_map.iter_rules():
         if "<tenant>" in rule.rule:

@@ -22,8 +22,9 @@ def service(tmp_path_factory):
     instance.stop()
 
 
-def test_check_and_check_many(service):
-    client = AuthzClient(service.url, ACME_CHECK)
+@pytest.mark.parametrize("tenant", [None, "acme"], ids=["/check", "tenant route"])
+def test_check_and_check_many(service, tenant):
+    client = AuthzClient(service.url, ACME_CHECK, tenant=tenant)
     allowed = client.check("alice", "amazon-us", "orders", "view")
     assert allowed and allowed.revision >= 1 and allowed.error is None
     denied = client.check("alice", "shopee-sg", "orders", "view")
