@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,10 +33,25 @@ class Instance:
         self.env = {**os.environ, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers),
                     "AUTHZ_DATABASE_URL": database_url, "AUTHZ_MODE": "development",
                     **{k: str(v) for k, v in env.items()}}
+        self.start()
+
+    def start(self) -> None:
+        """Start gunicorn (again, after kill(): on the same port)."""
         self.process = subprocess.Popen(
             [BIN / "gunicorn", "--config", "gunicorn.conf.py", "service:create_app()"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_ready()
+
+    def kill(self) -> None:
+        """SIGKILL the master and its workers at once: a machine that vanished."""
+        pids = self.worker_pids()
+        self.process.kill()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait(timeout=10)
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -153,15 +169,26 @@ def seeded_sqlite_instance(directory: Path, **env) -> Instance:
 
 class HAProxy:
     """HAProxy (Debian's package) with the documented deploy/haproxy.cfg in front of one
-    gunicorn instance."""
+    gunicorn instance, or of several: one server line each (app1, app2, ...)."""
 
-    def __init__(self, upstream: Instance, workers: int = 2):
+    def __init__(self, upstream: Instance | list[Instance], workers: int = 2):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        upstreams = upstream if isinstance(upstream, list) else [upstream]
         env = {**os.environ, "AUTHZ_PROXY_BIND": f"127.0.0.1:{self.port}",
-               "AUTHZ_UPSTREAM": f"127.0.0.1:{upstream.port}", "AUTHZ_WORKERS": str(workers)}
-        self.process = subprocess.Popen(["haproxy", "-db", "-f", str(ROOT / "deploy" /
-                                                                    "haproxy.cfg")],
+               "AUTHZ_UPSTREAM": f"127.0.0.1:{upstreams[0].port}", "AUTHZ_WORKERS": str(workers)}
+        config = ROOT / "deploy" / "haproxy.cfg"
+        if len(upstreams) > 1:
+            text = config.read_text()
+            line = '    server app "${AUTHZ_UPSTREAM}"\n'
+            assert line in text, "deploy/haproxy.cfg no longer has its server line"
+            servers = "".join(f"    server app{i} 127.0.0.1:{u.port}\n"
+                              for i, u in enumerate(upstreams, start=1))
+            self._config = tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False)
+            self._config.write(text.replace(line, servers))
+            self._config.close()
+            config = Path(self._config.name)
+        self.process = subprocess.Popen(["haproxy", "-db", "-f", str(config)],
                                         env=env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
