@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test test-fast install browser haproxy lint clean bench bench-decision-log bench-propagation fuzz
+.PHONY: run test test-fast install browser haproxy lint clean bench bench-decision-log bench-propagation bench-embedded fuzz
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ bench: install
 bench-decision-log: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.decision_log
+
+## The embedded default (SQLite) against PostgreSQL: /check req/s in one run.
+bench-embedded: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.embedded
 
 ## Revoke visibility across workers and instances (needs the local PostgreSQL).
 bench-propagation: install

@@ -9,6 +9,7 @@ from flask import Flask
 from flask_migrate import Migrate
 
 from .startup import config as config_module
+from .startup.config import sqlite_path
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -65,13 +66,6 @@ def _refuse_development_keys(app: Flask) -> None:
         raise config_module.ConfigError(
             "AUTHZ_MODE", f"production refuses development keys in the database: "
                           f"{', '.join(sorted(found))}; revoke them first")
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite URL (None: another database, or one in memory)."""
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        return Path(url[len("sqlite:///"):].split("?", 1)[0])
-    return None
 
 
 def serving_url(url: str) -> str:

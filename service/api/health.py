@@ -8,8 +8,8 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import sqlite_path
 from ..runtime import telemetry
+from ..startup.config import sqlite_path
 from . import schemas
 from .auth import authz
 

@@ -3,6 +3,7 @@
 Every worker and every instance holds its own copy and, before answering, catches up with
 the committed revision by replaying the ledger when either
   - a notification announced a newer revision (PostgreSQL LISTEN/NOTIFY, notifier.py), or
+  - on SQLite, the file says something was committed (PRAGMA data_version), or
   - AUTHZ_SYNC_INTERVAL seconds have passed since it last looked (0: look every time),
 so a change made through any worker is seen by all of them. If the database cannot be
 read, the last applied state keeps answering: it is a committed state, never a guess;
@@ -16,6 +17,7 @@ import gc
 import hmac
 import logging
 import time
+from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,11 +35,15 @@ RETRY_AFTER_FAILURE = 0.5  # seconds before a request tries the database again
 
 class Replica:
     def __init__(self, decider: Decider, admin_key: str, sync_interval: float,
-                 refused_digests: frozenset[str] = frozenset()):
+                 refused_digests: frozenset[str] = frozenset(),
+                 changed: Callable[[], bool] | None = None):
         self.decider = decider
         self._refused = refused_digests  # development keys, in production mode
         self._admin_digest = keys.digest(admin_key)
         self._sync_interval = sync_interval
+        # SQLite: whether anything was committed since this worker last asked (notifier.
+        # SqliteWatcher); None on PostgreSQL, where notifications say so.
+        self._changed = changed
         self._keys: dict[str, keys.KeyRecord] = {}
         self._keys_version = -1
         # SHA-256 of a token already verified -> (its caller, when it stops working);
@@ -77,6 +83,8 @@ class Replica:
         """Whether catch_up would look at the database now (or a grant expired)."""
         if time.time() >= self._next_expiry:
             return True
+        if self._changed is not None and self._changed():
+            self._recheck = True  # kept until a catch-up reads what was committed
         now = time.monotonic()
         return now >= self._retry_at and (
             self._recheck or self._announced > self.decider.revision

@@ -98,6 +98,13 @@ def _flag(settings: dict, key: str) -> bool:
     return bool(value)
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None: another database, or one in memory)."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url[len("sqlite:///"):].split("?", 1)[0])
+    return None
+
+
 def database_url(url: str) -> str:
     """Use psycopg 3 for plain postgresql:// URLs."""
     for prefix in ("postgres://", "postgresql://"):
@@ -183,8 +190,9 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
         if not Path(settings[path_key]).is_file():
             raise ConfigError(path_key, f"no file at {settings[path_key]}")
     if settings["AUTHZ_SYNC_INTERVAL"] is None:
-        settings["AUTHZ_SYNC_INTERVAL"] = 0.0 if settings["AUTHZ_DATABASE_URL"].startswith(
-            "sqlite") else 1.0
+        # SQLite's data_version (notifier.SqliteWatcher) and PostgreSQL's notifications say
+        # at once when something was committed; the poll only backs them up.
+        settings["AUTHZ_SYNC_INTERVAL"] = 1.0
     _number(settings, "AUTHZ_SYNC_INTERVAL", float, 0)
     _number(settings, "AUTHZ_CONSISTENCY_WAIT", float, 0)
     settings["AUTHZ_LISTEN"] = _flag(settings, "AUTHZ_LISTEN")

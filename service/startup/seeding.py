@@ -38,7 +38,7 @@ def ensure_file() -> None:
     """Create the SQLite file of the embedded default (serving never creates it)."""
     from flask import current_app
 
-    from .. import sqlite_path
+    from .config import sqlite_path
 
     path = sqlite_path(current_app.config["AUTHZ_DATABASE_URL"])
     if path is not None and not path.exists():

@@ -18,9 +18,9 @@ from ..runtime.decision_log import DecisionLog
 from ..runtime.rate_limit import WriteLimiter
 from ..runtime.replica import Replica
 from ..runtime.telemetry import DATABASE_ERRORS, WRITES
-from ..startup.config import DEV_TOKENS, Settings
+from ..startup.config import DEV_TOKENS, Settings, sqlite_path
 from ..storage import console_sessions, failures, policy_store
-from ..storage.notifier import Listener
+from ..storage.notifier import Listener, SqliteWatcher
 from . import rights
 from .rights import operation
 
@@ -34,8 +34,9 @@ class Authz:
         self.decision_log = decision_log
         refused = frozenset(map(keys.digest, DEV_TOKENS)) \
             if settings.production else frozenset()
-        self.replica = Replica(Decider(), settings.admin_key,
-                               settings.sync_interval, refused)
+        path = sqlite_path(settings.database_url)
+        self.replica = Replica(Decider(), settings.admin_key, settings.sync_interval, refused,
+                               SqliteWatcher(path).changed if path is not None else None)
         self.limiter = WriteLimiter(settings.write_rate_limit,
                                     settings.rate_limit_redis_url)
         self._listener: Listener | None = None

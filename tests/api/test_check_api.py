@@ -151,3 +151,28 @@ def test_the_tenant_path_routes_answer_as_check_does(client):
     assert same.get_json()["allowed"] is True
     bad = client.post("/v1/tenants/ACME!/check", json=cases[0], headers=bearer(ACME_CHECK))
     assert bad.status_code in (403, 404)
+
+
+def test_sqlite_checks_read_no_table_while_nothing_was_committed(tmp_path, monkeypatch):
+    """With the default settings SQLite asks data_version before a check; the policy head
+    is read only after a commit, not on every /check (the poll is once a second)."""
+    from service.storage import policy_store
+
+    from ..support import ACME_CHECK, ACME_OWNER, bearer, fresh_database, make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'a.db'}", AUTHZ_SYNC_INTERVAL=None)
+    fresh_database(app)
+    client = app.test_client()
+    body = {"subject": "alice", "store": "amazon-us", "object": "orders", "action": "view"}
+    assert client.post("/check", json=body, headers=bearer(ACME_CHECK)).status_code == 200
+    reads = []
+    real = policy_store.head
+    monkeypatch.setattr(policy_store, "head", lambda: reads.append(1) or real())
+    for _ in range(50):
+        assert client.post("/check", json=body, headers=bearer(ACME_CHECK)).get_json()[
+            "allowed"] is True
+    assert reads == []
+    assert client.put("/v1/tenants/acme/subaccounts/alice/status", json={"disabled": True},
+                      headers=bearer(ACME_OWNER)).status_code == 200
+    assert client.post("/check", json=body, headers=bearer(ACME_CHECK)).get_json()[
+        "allowed"] is False
