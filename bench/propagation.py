@@ -11,13 +11,11 @@ import argparse
 import statistics
 import sys
 import time
-import uuid
 
 import requests
-from sqlalchemy import create_engine, text
 
-from harness import ACME_CHECK, ACME_OWNER, PG_ADMIN_URL
-from harness.servers import Instance, init_database
+from harness import ACME_CHECK, ACME_OWNER
+from harness.servers import Instance, init_database, scratch_database
 
 CHECK = {"Authorization": f"Bearer {ACME_CHECK}"}
 OWNER = {"Authorization": f"Bearer {ACME_OWNER}"}
@@ -49,11 +47,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=200)
     args = parser.parse_args()
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"authz_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with scratch_database("authz_bench") as url:
+        return _run(url, args)
+
+
+def _run(url: str, args) -> int:
     instances = []
     try:
         init_database(url)
@@ -82,9 +80,6 @@ def main() -> int:
     finally:
         for instance in instances:
             instance.stop()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -27,16 +27,20 @@ class Policies:
         self._built: dict[int, TenantIndex] = {}
         self._rules: set[Rule] = set()
         self._at = 0  # the revision self._rules stands at
-        self._entries: list = []
+        self._entries: list = []  # the tenant's ledger entries read so far, in order
+        self._applied = 0  # how many of them self._rules holds
         self._read_to = 0
+
+    def _read(self, revision: int) -> None:
+        if revision > self._read_to:
+            self._entries += policy_store.tenant_changes(self.tenant, self._read_to, revision)
+            self._read_to = revision
 
     def prepare(self, revisions) -> None:
         """Read the ledger once up to the newest of `revisions` and build each."""
         wanted = sorted(set(revisions))
-        if wanted and wanted[-1] > self._read_to:
-            self._entries += policy_store.tenant_changes(self.tenant, self._read_to,
-                                                         wanted[-1])
-            self._read_to = wanted[-1]
+        if wanted:
+            self._read(wanted[-1])
         for revision in wanted:
             self.at(revision)
 
@@ -45,14 +49,14 @@ class Policies:
         if index is not None:
             return index
         if revision < self._at:  # behind the replay: start again from the beginning
-            self._rules, self._at = set(), 0
-        if revision > self._read_to:
-            self._entries += policy_store.tenant_changes(self.tenant, self._read_to, revision)
-            self._read_to = revision
-        for entry in self._entries:
-            if self._at < entry.revision <= revision:
-                self._rules.difference_update(entry.removed)
-                self._rules.update(entry.added)
+            self._rules, self._at, self._applied = set(), 0, 0
+        self._read(revision)
+        entries = self._entries
+        while self._applied < len(entries) and entries[self._applied].revision <= revision:
+            entry = entries[self._applied]
+            self._rules.difference_update(entry.removed)
+            self._rules.update(entry.added)
+            self._applied += 1
         self._at = revision
         index = self._built[revision] = TenantIndex(self.tenant, self._rules)
         return index

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from sqlalchemy import create_engine, text
 
-from ..support import ACME_OWNER, PG_ADMIN_URL, ROOT, bearer
+from ..support import ACME_OWNER, ROOT, bearer
 
 
 @pytest.fixture
@@ -61,24 +58,17 @@ def test_bench_data_reports_progress_in_plain_lines():
     import subprocess
     import sys
 
-    name = f"authz_cli_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    from harness.servers import scratch_database
+
+    with scratch_database("authz_cli") as url:
         result = subprocess.run([sys.executable, "-m", "bench.generate", "--scale", "small"],
                                 cwd=ROOT, capture_output=True, text=True, timeout=300,
                                 env={**os.environ, "AUTHZ_DATABASE_URL": url})
-        assert result.returncode == 0, result.stderr
-        output = result.stdout + result.stderr
-        lines = [x for x in output.splitlines() if x.startswith("tenants: ")]
-        assert len(lines) == 10 and lines[-1] == "tenants: 20/20 (100%)"
-        assert "rules generated (small)" in output
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    lines = [x for x in output.splitlines() if x.startswith("tenants: ")]
+    assert len(lines) == 10 and lines[-1] == "tenants: 20/20 (100%)"
+    assert "rules generated (small)" in output
 
 
 def test_import_diff_and_lint_commands(cli, client, tmp_path):
