@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import io
 import random
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import psycopg
 
 from service.domain import rules as R
 from service.domain.accounts import BUILTIN_ROLES
 from service.domain.rules import Rule
+from service.storage import ledger
 from service.storage.notifier import libpq_dsn
 
 SCALES = {"small": 100, "medium": 1_000, "large": 10_000}
@@ -94,11 +97,28 @@ def generate(url: str, scale: str, seed: int = 1, progress=lambda names: names) 
                 for t in tenants(scale):
                     for d in DEPARTMENTS:
                         copy.write_row((t, d, d))
-            cur.execute("UPDATE policy_head SET revision = 1")
-            cur.execute("INSERT INTO revision_log (revision, tenant, created_at, actor, reason,"
-                        " added, removed) VALUES (1, '', now(), 'bench', 'generated', '[]',"
-                        " '[]')")
+            # Each tenant at revision 1, one verifiable ledger entry saying it was generated.
+            with cur.copy("COPY tenant_head (tenant, revision) FROM STDIN") as copy:
+                for t in tenants(scale):
+                    copy.write_row((t, 1))
+            with cur.copy("COPY revision_log (tenant, revision, created_at, actor, reason, "
+                          "added, removed, request_id, details, prev_hash, hash) "
+                          "FROM STDIN") as copy:
+                for t in tenants(scale):
+                    entry = _generated_entry(t)
+                    copy.write_row((t, 1, entry.created_at, entry.actor, entry.reason, "[]",
+                                    "[]", "", "{}", ledger.GENESIS,
+                                    ledger.entry_hash(entry, ledger.GENESIS)))
     return count
+
+
+GENERATED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _generated_entry(tenant: str) -> SimpleNamespace:
+    return SimpleNamespace(revision=1, tenant=tenant, created_at=GENERATED_AT, actor="bench",
+                           reason="generated", request_id="", added="[]", removed="[]",
+                           details="{}")
 
 
 def main(argv: list[str] | None = None) -> int:

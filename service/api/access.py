@@ -32,7 +32,7 @@ def who_can(query: dict, tenant: str):
     service = authz()
     items = Q.who_can(service, caller(), tenant, query["permission"], query["store"],
                       query["second_factor"])
-    return _page(items, query, service.replica.revision)
+    return _page(items, query, service.replica.revision(tenant))
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>/can", methods=["GET"])
@@ -43,7 +43,7 @@ def stores_where(query: dict, tenant: str, login: str):
     service = authz()
     items = Q.stores_where(service, caller(), tenant, login, query["permission"],
                            query["second_factor"])
-    return _page(items, query, service.replica.revision)
+    return _page(items, query, service.replica.revision(tenant))
 
 
 @blp.route("/tenants/<tenant>/stores/<store>/matrix", methods=["GET"])
@@ -54,7 +54,8 @@ def matrix(query: dict, tenant: str, store: str):
     service = authz()
     subjects, permissions, allowed = Q.matrix(service, caller(), tenant, store,
                                               query["second_factor"])
-    return {"revision": service.replica.revision, "store": store, "permissions": permissions,
+    return {"revision": service.replica.revision(tenant), "store": store,
+            "permissions": permissions,
             "subjects": {s: allowed[s] for s in subjects}}
 
 

@@ -31,11 +31,13 @@ def _body() -> object:
 
 def _answer(payload: dict, replica) -> Response:
     """The JSON answer, serialised here rather than by the documented schema (the hot path),
-    with the revision that answered and how long since this worker last confirmed it is
-    current (it keeps answering from its last state while the database is unreachable)."""
+    with the tenant's revision that answered and how long since this worker last confirmed
+    it is current (it keeps answering from its last state while the database is
+    unreachable)."""
     response = Response(json.dumps(payload, separators=(",", ":")), mimetype=JSON)
     headers = response.headers
-    headers["X-Policy-Revision"] = str(replica.revision)
+    if payload.get("revision") is not None:
+        headers["X-Policy-Revision"] = str(payload["revision"])
     age = replica.staleness()
     if age is not None:
         headers["X-Policy-Age"] = f"{age:.3f}"
@@ -59,7 +61,7 @@ def _single_request(path_tenant: str | None = None):
     body, revision = check_input.read_single(_body())
     tenant = service.check_tenant(g.caller, in_path(path_tenant, body.get("tenant")))
     request_ = check_input.check_request(tenant, body)
-    service.replica.require(revision, service.settings.consistency_wait)
+    service.replica.require(tenant, revision, service.settings.consistency_wait)
     return service, request_
 
 
@@ -69,7 +71,8 @@ def check(tenant: str | None = None):
     replica = service.replica
     allowed = service.decide(decision)
     telemetry.count_decisions(int(allowed), int(not allowed))
-    return _answer({"allowed": allowed, "revision": replica.revision}, replica)
+    return _answer({"allowed": allowed, "revision": replica.revision(decision.tenant)},
+                   replica)
 
 
 def check_batch(tenant: str | None = None):
@@ -79,17 +82,29 @@ def check_batch(tenant: str | None = None):
         _body(), service.settings.max_batch,
         lambda name: service.check_tenant(caller, in_path(tenant, name)))
     replica = service.replica
-    replica.require(revision, service.settings.consistency_wait)
+    one = check_input.one_tenant(requests)
+    if revision is not None:
+        if one is None:
+            raise InvalidInput("a revision is one tenant's: this batch names several",
+                               {"json": {"at_least_revision": [
+                                   "only for a batch about one tenant"]}})
+        replica.require(one, revision, service.settings.consistency_wait)
     results = service.decide_many(requests)
     telemetry.count_decisions(sum(results), len(results) - sum(results))
-    return _answer({"results": [{"allowed": r} for r in results],
-                    "revision": replica.revision}, replica)
+    answer = {"results": [{"allowed": r} for r in results],
+              "revision": None if one is None else replica.revision(one)}
+    if one is None and requests:
+        answer["revisions"] = {t: replica.revision(t) for t in sorted({r[0] for r in requests})}
+    return _answer(answer, replica)
 
 
-def denied_on_error() -> dict:
+def denied_on_error(reason: str | None = None, message: str = "internal error; denied"
+                    ) -> dict:
     """The answer when deciding failed: a deny, and for a batch one deny per check (so a
     caller matching results to its checks never finds one missing and guesses)."""
-    answer = {"allowed": False, "error": "internal error; denied"}
+    answer = {"allowed": False, "error": message}
+    if reason is not None:
+        answer["reason"] = reason
     if request.path.endswith("/check/batch"):
         try:
             checks, _ = check_input.read_batch(_body(), current_app.extensions["authz"]
@@ -105,8 +120,9 @@ def explain():
     that allows (role, department or direct grant, store or all stores), with the Casbin
     rules that matched. Allowed only when no deny applies and some path allows."""
     service, request_ = _single_request()
-    answer = service.decider.explain(request_)
-    return _answer({**answer.as_dict(), "revision": service.replica.revision}, service.replica)
+    answer = service.held(request_.tenant).explain(request_)
+    return _answer({**answer.as_dict(), "revision": service.replica.revision(request_.tenant)},
+                   service.replica)
 
 
 def _route(path: str, view, request_doc: dict, response_schema) -> None:

@@ -49,6 +49,12 @@ def payload(status: int, message: str, errors: dict | None = None) -> dict:
 def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
+        if isinstance(exc, Unavailable) and request.blueprint == check.blp.name:
+            # A tenant or key this worker does not hold, the database down: deny, and say
+            # why (header and reason), never a 503 a caller might wave through.
+            DATABASE_ERRORS.labels("check").inc()
+            return check.denied_on_error(exc.code, exc.message), 200, {
+                "X-Authz-Denied": exc.code}
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
         if isinstance(exc, TooManyRequests):

@@ -3,10 +3,11 @@
 A storefront asks on every page, so a decision should cost little more than the HTTP
 server's own work. Flask's request machinery (context, routing, hooks, response object)
 is about a tenth of that, so a well-formed, authenticated check is answered here, from
-the same functions the Flask views call (check_input, Authz, Replica). Anything else -
-another route, an error of any kind, a body that is not plain JSON, a revision this
-worker has not reached - is handed to Flask untouched (the body put back), which answers
-it exactly as it would have: every error shape and the fail-closed deny live there once.
+the same functions the Flask views call (check_input, Authz, Replica), from memory only.
+Anything else - another route, an error of any kind, a body that is not plain JSON, a
+revision this worker has not reached, a key or tenant it does not hold yet (loading needs
+the database) - is handed to Flask untouched (the body put back), which answers it
+exactly as it would have: every error shape and the fail-closed deny live there once.
 """
 
 from __future__ import annotations
@@ -69,14 +70,15 @@ class FastCheck:
         if payload is None:
             environ["wsgi.input"] = io.BytesIO(body)
             return self.flask_wsgi(environ, start_response)
-        text, allowed, total = payload
+        text, allowed, total, revision = payload
         environ[telemetry.ROUTE] = path if path_tenant is None else \
             TENANT_PREFIX + "<tenant>" + path[len(TENANT_PREFIX) + len(path_tenant):]
         telemetry.count_decisions(allowed, total - allowed)
         data = text.encode()
         replica = self.service.replica
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
-                   ("X-Policy-Revision", str(replica.revision))]
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        if revision is not None:
+            headers.append(("X-Policy-Revision", str(revision)))
         age = replica.staleness()
         if age is not None:
             headers.append(("X-Policy-Age", f"{age:.3f}"))
@@ -85,36 +87,42 @@ class FastCheck:
         return [data]
 
     def _answer(self, answer, body: bytes, environ, path_tenant: str | None
-                ) -> tuple[str, int, int] | None:
-        """(JSON text, allowed, decisions), or None to let Flask answer."""
+                ) -> tuple[str, int, int, int | None] | None:
+        """(JSON text, allowed, decisions, the revision answered at), or None to let Flask
+        answer."""
         service = self.service
         service.ensure_listening()
         replica = service.replica
         if replica.catch_up_due():
             with self.app.app_context():
                 replica.catch_up()
-        caller = replica.authenticate(environ.get("HTTP_AUTHORIZATION"))
+        caller = replica.authenticate(environ.get("HTTP_AUTHORIZATION"), database=False)
         environ[telemetry.TENANT] = caller.tenant
         return answer(service, caller, json.loads(body), path_tenant)
 
     @staticmethod
-    def _single(service: Authz, caller, body, path_tenant) -> tuple[str, int, int] | None:
-        values, revision = check_input.read_single(body)
-        if revision is not None and service.replica.revision < revision:
-            return None  # Flask waits for it or answers 409
+    def _single(service: Authz, caller, body, path_tenant):
+        values, wanted = check_input.read_single(body)
         tenant = service.check_tenant(caller, in_path(path_tenant, values.get("tenant")))
-        allowed = service.decide(check_input.check_request(tenant, values))
-        return (f'{{"allowed":{"true" if allowed else "false"},"revision":'
-                f'{service.replica.revision}}}', int(allowed), 1)
+        allowed = service.decide(check_input.check_request(tenant, values), database=False)
+        revision = service.replica.revision(tenant)
+        if wanted is not None and revision < wanted:
+            return None  # Flask waits for it or answers 409
+        return (f'{{"allowed":{"true" if allowed else "false"},"revision":{revision}}}',
+                int(allowed), 1, revision)
 
     @staticmethod
-    def _batch(service: Authz, caller, body, path_tenant) -> tuple[str, int, int] | None:
-        requests, revision = check_input.batch_requests(
+    def _batch(service: Authz, caller, body, path_tenant):
+        requests, wanted = check_input.batch_requests(
             body, service.settings.max_batch,
             lambda name: service.check_tenant(caller, in_path(path_tenant, name)))
-        if revision is not None and service.replica.revision < revision:
+        tenant = check_input.one_tenant(requests)
+        if tenant is None:
+            return None  # several tenants (the admin's): Flask lists each one's revision
+        answers = service.decide_many(requests, database=False)
+        revision = service.replica.revision(tenant)
+        if wanted is not None and revision < wanted:
             return None
-        answers = service.decide_many(requests)
         telemetry.BATCH_SIZE.observe(len(answers))
         return (f'{{"results":[{",".join([TRUE if a else FALSE for a in answers])}],'
-                f'"revision":{service.replica.revision}}}', sum(answers), len(answers))
+                f'"revision":{revision}}}', sum(answers), len(answers), revision)

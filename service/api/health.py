@@ -29,7 +29,7 @@ def health():
     service.ensure_listening()
     replica = service.replica
     replica.catch_up()
-    return {"status": "ok", "revision": replica.revision,
+    return {"status": "ok", "tenants_held": replica.held_tenants(),
             "policy_age_seconds": _age(replica), "listening": service.listening,
             "pid": os.getpid()}
 
@@ -38,8 +38,9 @@ def health():
 @blp.response(200, schemas.Ready)
 @blp.alt_response(503, schema=schemas.Ready, description="No policy loaded yet")
 def ready():
-    """Ready to decide: a policy is loaded. With the database unreachable it stays ready,
-    serving the last committed state it applied, and says how old that is."""
+    """Ready to decide: the database answers (tenants are loaded on demand), or it does
+    not but this worker has caught up before and serves the tenants it holds from the last
+    committed state it applied, and says how old that is."""
     service = authz()
     service.ensure_listening()
     replica = service.replica
@@ -50,19 +51,19 @@ def ready():
         if path is not None and not path.exists():
             # an open connection still reads the deleted file; nothing new would
             raise FileNotFoundError(path)
-        head, problem = service.database_state()
+        service.ping()
         database = "reachable"
     except FileNotFoundError:
-        head, database = None, "missing"
+        database = "missing"
         problem = f"the database file {path} does not exist"
     except SQLAlchemyError as exc:
-        head, database = None, "unreachable"
+        database = "unreachable"
         cause = getattr(exc, "orig", None) or exc
         problem = f"the database does not answer ({type(cause).__name__})"
-    loaded = replica.revision >= 0 and database != "missing" and (
-        problem is None or database == "unreachable")
-    body = {"ready": loaded, "revision": replica.revision, "database_revision": head,
-            "database": database, "policy_age_seconds": _age(replica)}
+    loaded = database == "reachable" or (database == "unreachable"
+                                         and replica.synced_at is not None)
+    body = {"ready": loaded, "tenants_held": replica.held_tenants(), "database": database,
+            "policy_age_seconds": _age(replica)}
     if problem is not None:
         body["problem"] = problem
     return body, 200 if loaded else 503

@@ -21,7 +21,7 @@ blp.before_request(authenticate)
 def list_keys(tenant: str):
     """The tenant's keys: ids, scopes and validity (never secrets or hashes)."""
     service = authz()
-    return {"revision": service.replica.revision,
+    return {"revision": service.replica.revision(tenant),
             "keys": tenant_admin.list_keys(service, caller(), tenant)}
 
 

@@ -52,7 +52,7 @@ def create_tenant(body: dict):
 def get_policy(tenant: str):
     """The tenant's stores, roles, grants, supplementary permissions and denies."""
     policy = read(tenant)
-    return {"revision": authz().replica.revision, **A.describe(policy)}
+    return {"revision": policy.revision, **A.describe(policy)}
 
 
 @blp.route("/tenants/<tenant>/export.csv", methods=["GET"])
@@ -68,7 +68,7 @@ def export_json(tenant: str):
     """The export with what the CSV does not hold (profiles, department names, settings,
     expiries): import both to restore the tenant. The CSV is byte for byte export.csv."""
     policy = read(tenant)
-    return {"tenant": tenant, "revision": authz().replica.revision,
+    return {"tenant": tenant, "revision": policy.revision,
             "csv": R.csv_text(policy.rules()), "directory": PF.directory_document(policy)}
 
 
@@ -112,7 +112,8 @@ def set_store_mode(body: dict, tenant: str, store: str):
 @blp.response(200, schemas.StoreProducts)
 def store_products(tenant: str, store: str):
     """The store's mode and each product's operators."""
-    return {"revision": authz().replica.revision, **_products(read(tenant), store)}
+    policy = read(tenant)
+    return {"revision": policy.revision, **_products(policy, store)}
 
 
 @blp.route("/tenants/<tenant>/stores/<store>/products/<product>/operators/<login>",
@@ -144,8 +145,9 @@ def _products(policy, store: str) -> dict:
 @blp.response(200, schemas.Roles)
 def list_roles(tenant: str):
     """The tenant's role templates and their permissions."""
-    roles = read(tenant).roles()
-    return {"revision": authz().replica.revision,
+    policy = read(tenant)
+    roles = policy.roles()
+    return {"revision": policy.revision,
             "roles": [{"role": r, "permissions": sorted(p)} for r, p in sorted(roles.items())]}
 
 

@@ -124,8 +124,11 @@ class Check(Request):
     context = fields.Nested(Context, load_default=dict)
 
 
-CONSISTENCY = {"description": "Answer at this revision or a later one (a write's revision), "
-                              "or 409 stale_revision to retry"}
+CONSISTENCY = {"description": "Answer at this revision of the tenant or a later one (the "
+                              "revision a write to the tenant answered), or 409 "
+                              "stale_revision to retry. Revisions are per tenant."}
+REVISION = {"description": "The tenant's revision this answer was decided at (revisions "
+                           "are numbered per tenant: the consistency token)"}
 
 
 class SingleCheck(Check):
@@ -135,7 +138,11 @@ class SingleCheck(Check):
 
 class CheckResult(ma.Schema):
     allowed = fields.Boolean(required=True)
-    revision = fields.Integer(required=True)
+    revision = fields.Integer(required=True, metadata=REVISION)
+    reason = fields.String(metadata={"description": "Only on a deny the service could not "
+                                                    "decide: tenant_unavailable (the tenant "
+                                                    "is not loaded here and the database "
+                                                    "does not answer)"})
 
 
 class CheckBatch(Request):
@@ -150,7 +157,11 @@ class BatchItem(ma.Schema):
 
 class CheckBatchResult(ma.Schema):
     results = fields.List(fields.Nested(BatchItem), required=True)
-    revision = fields.Integer(required=True)
+    revision = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The tenant's revision the batch was decided at; null when the "
+                       "batch (the admin's) names several tenants: see revisions"})
+    revisions = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "Each tenant's revision, when the batch names several"})
 
 
 # -- admin ---------------------------------------------------------------------------------
@@ -437,7 +448,7 @@ class KeyRevoked(Revision):
 
 class Health(ma.Schema):
     status = fields.String()
-    revision = fields.Integer()
+    tenants_held = fields.Integer(metadata={"description": "Tenants this worker holds"})
     policy_age_seconds = fields.Float(allow_none=True)
     listening = fields.Boolean()
     pid = fields.Integer()
@@ -445,9 +456,8 @@ class Health(ma.Schema):
 
 class Ready(ma.Schema):
     ready = fields.Boolean()
-    revision = fields.Integer(metadata={"description": "The revision this worker answers at"})
-    database_revision = fields.Integer(allow_none=True,
-                                       metadata={"description": "null: database unreachable"})
+    tenants_held = fields.Integer(metadata={"description": "Tenants this worker holds (it "
+                                                           "loads each on demand)"})
     database = fields.String(metadata={"description": "reachable, unreachable or missing "
                                                       "(the SQLite file was deleted)"})
     policy_age_seconds = fields.Float(allow_none=True, metadata={
@@ -633,12 +643,19 @@ class LedgerPage(ma.Schema):
     entries = fields.List(fields.Nested(LedgerEntry))
 
 
+class BrokenChain(ma.Schema):
+    chain = fields.String(metadata={"description": "The tenant, or `platform`: the one "
+                                    "chain of the entries from before per-tenant chains"})
+    tenant = fields.String()
+    revision = fields.Integer(metadata={"description": "The chain's first bad entry"})
+    problem = fields.String()
+
+
 class LedgerVerification(ma.Schema):
     ok = fields.Boolean()
     entries = fields.Integer()
-    broken_at = fields.Integer(allow_none=True, metadata={"description": "First bad revision"})
-    problem = fields.String(allow_none=True)
-    head_hash = fields.String()
+    chains = fields.Integer()
+    broken = fields.List(fields.Nested(BrokenChain))
 
 
 class AccessQuery(Request):

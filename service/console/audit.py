@@ -95,7 +95,7 @@ def files():
         except ValidationError as exc:
             errors = {k: list(v) for k, v in exc.messages.items()}
     return render_template("console/files.html", diff=diff, errors=errors,
-                           filters=request.args, head=authz.replica.revision)
+                           filters=request.args, head=authz.replica.revision(g.caller.tenant))
 
 
 @bp.get("/export.csv")

@@ -1,4 +1,4 @@
-"""Allow/deny decisions: one compiled index per tenant, fed only from committed changes.
+"""Allow/deny decisions: one compiled index per tenant held, fed only from committed changes.
 
 Tenants never share a rule (the grammar in rules.py ties every value to one tenant), so
 deciding inside one tenant's rules gives exactly the answer of one pycasbin enforcer over
@@ -44,39 +44,58 @@ class CheckRequest(NamedTuple):
 
 
 class Decider:
-    """In-memory policy of every tenant at a known revision, answering from TenantIndex."""
+    """The tenants this worker holds, each a compiled TenantIndex at its own revision."""
 
     def __init__(self):
-        self.revision = -1
         self._indexes: dict[str, TenantIndex] = {}
+        self._revisions: dict[str, int] = {}
+        self._sizes: dict[str, int] = {}  # rules held per tenant (the memory budget's unit)
 
-    def load(self, revision: int,
-             rows: Iterable[tuple[str, str, tuple[str, ...]]]) -> None:
-        """Replace everything with a full snapshot of (tenant, ptype, values) rows."""
-        indexes: dict[str, TenantIndex] = {}
-        for tenant, ptype, values in rows:
-            index = indexes.get(tenant)
-            if index is None:
-                index = indexes[tenant] = TenantIndex(tenant)
-            index.add_values(ptype, values)
-        self._indexes = indexes
-        self.revision = revision
+    def revision(self, tenant: str) -> int:
+        """The tenant's revision as held here (-1: not held)."""
+        return self._revisions.get(tenant, -1)
+
+    def holds(self, tenant: str) -> bool:
+        return tenant in self._revisions
+
+    def held(self) -> dict[str, int]:
+        """Every tenant held, with its revision (a copy)."""
+        return dict(self._revisions)
+
+    def size(self, tenant: str) -> int:
+        return self._sizes.get(tenant, 0)
+
+    def load(self, tenant: str, revision: int, rules: Iterable[Rule]) -> None:
+        """Hold the tenant as of a snapshot of its rules (replacing what was held)."""
+        index = TenantIndex(tenant)
+        count = 0
+        for rule in rules:
+            index.add_values(rule.ptype, rule.values)
+            count += 1
+        self._indexes[tenant] = index
+        self._sizes[tenant] = count
+        self._revisions[tenant] = revision
+
+    def evict(self, tenant: str) -> None:
+        self._indexes.pop(tenant, None)
+        self._sizes.pop(tenant, None)
+        self._revisions.pop(tenant, None)
 
     def apply(self, revision: int, tenant: str, added: Iterable[Rule],
               removed: Iterable[Rule]) -> None:
-        """Apply one committed log entry; a rule already present, or already gone, is skipped.
-
-        Only that tenant's index changes, rule by rule: a write never reloads anything."""
-        if revision <= self.revision:
-            return
+        """Apply one committed log entry of a tenant held here (others are not held: the
+        entry is theirs to read when they are loaded). A rule already present, or already
+        gone, is skipped. Only that tenant's index changes, rule by rule."""
         index = self._indexes.get(tenant)
-        if index is None:
-            index = self._indexes[tenant] = TenantIndex(tenant)
+        if index is None or revision <= self._revisions[tenant]:
+            return
+        removed, added = tuple(removed), tuple(added)
         for rule in removed:
             index.remove(rule)
         for rule in added:
             index.add(rule)
-        self.revision = revision
+        self._sizes[tenant] += len(added) - len(removed)
+        self._revisions[tenant] = revision
 
     def withdraw(self, tenant: str, rule: Rule) -> None:
         """Stop counting a rule that has expired but whose removal could not be committed

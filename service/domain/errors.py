@@ -57,3 +57,10 @@ class TooManyRequests(ServiceError):
 
 class Unavailable(ServiceError):
     code = "unavailable"
+
+
+class TenantUnavailable(Unavailable):
+    """The tenant is not held by this worker and cannot be loaded now (the database does
+    not answer): its checks are denied, saying so, never guessed."""
+
+    code = "tenant_unavailable"

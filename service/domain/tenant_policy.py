@@ -32,8 +32,9 @@ class TenantPolicy:
 
     def __init__(self, tenant: str, rules: Iterable[Rule] = (),
                  directory: Directory | None = None, keys: KeyRing | None = None,
-                 exists: bool = True):
+                 exists: bool = True, revision: int = 0):
         self.tenant = tenant
+        self.revision = revision  # the tenant's committed revision the rules were read at
         self.directory = directory if directory is not None else Directory()
         self.keys = keys if keys is not None else KeyRing(tenant)
         self.exists = exists

@@ -21,7 +21,7 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
@@ -70,15 +70,16 @@ class DecisionLog:
     def record(self, request: tuple, allowed: bool, revision: int) -> None:
         """On the request path: decide whether to keep it, and count it. `request` is the
         CheckRequest (tenant, subject, store, area, action, second_factor, product)."""
-        self.record_many((request,), (allowed,), revision)
+        self.record_many((request,), (allowed,), lambda tenant: revision)
 
     def record_many(self, requests: Sequence[tuple], answers: Sequence[bool],
-                    revision: int) -> None:
-        """record() for each request and its answer (a batch), under one lock."""
+                    revision_of: Callable[[str], int]) -> None:
+        """record() for each request and its answer (a batch), under one lock;
+        `revision_of(tenant)`: the revision each was decided at."""
         if not self.enabled:
             return
         rate, draw = self.rate, random.random
-        kept = [(request, allowed, revision)
+        kept = [(request, allowed, revision_of(request[0]))
                 for request, allowed in zip(requests, answers, strict=True)
                 if not allowed or request[3:5] in HIGH_RISK or draw() < rate]
         if not kept:

@@ -1,14 +1,21 @@
-"""This worker's copy of the policy and keys, kept up to date from the database.
+"""This worker's copy of the tenants it serves, loaded on demand and kept up to date.
 
-Every worker and every instance holds its own copy and, before answering, catches up with
-the committed revision by replaying the ledger when either
-  - a notification announced a newer revision (PostgreSQL LISTEN/NOTIFY, notifier.py), or
+A worker holds no tenant at start. The first request that needs a tenant (a check, or a
+key of that tenant seen for the first time) loads it: its rules, its keys and a revision
+they are at least as new as. Within AUTHZ_TENANT_CACHE_MB the least recently used
+tenants are dropped to make room; a tenant dropped and needed again is loaded as it is
+then, so it is current.
+
+A held tenant catches up with its committed revision by replaying its ledger entries
+when either
+  - a notification named it with a newer revision (PostgreSQL LISTEN/NOTIFY, notifier.py),
   - on SQLite, the file says something was committed (PRAGMA data_version), or
-  - AUTHZ_SYNC_INTERVAL seconds have passed since it last looked (0: look every time),
-so a change made through any worker is seen by all of them. If the database cannot be
-read, the last applied state keeps answering: it is a committed state, never a guess;
-writes, which need the database, fail instead. Only the request thread changes the
-policy; the listener thread only records the newest revision it heard of.
+  - AUTHZ_SYNC_INTERVAL seconds have passed since this worker last looked: one query for
+    the heads of every tenant it holds (a notification may have been lost).
+If the database cannot be read, held tenants keep answering from the last state applied
+(a committed state, never a guess), and a tenant not held is denied: there is nothing to
+decide it from. Only the request thread changes what is held; the listener thread only
+queues what it heard.
 """
 
 from __future__ import annotations
@@ -17,26 +24,46 @@ import gc
 import hmac
 import logging
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..domain import keys
 from ..domain.decider import Decider
-from ..domain.errors import ServiceError, StaleRevision, Unauthorized
+from ..domain.errors import (
+    ServiceError,
+    StaleRevision,
+    TenantUnavailable,
+    Unauthorized,
+    Unavailable,
+)
 from ..storage import keys_store, policy_store
 from ..usecases import expiry
-from .telemetry import DATABASE_ERRORS
+from .telemetry import DATABASE_ERRORS, TENANT_EVICTIONS, TENANT_LOADS
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_FAILURE = 0.5  # seconds before a request tries the database again
+# Beyond this many entries behind, a held tenant is loaded again rather than replayed.
+RELOAD_AFTER = 2_000
+# What a held rule costs in memory, for the budget: measured with the bench platform's
+# tenants (bench/scale.py prints RSS with and without a budget to check it).
+RULE_BYTES = 240
+TENANT_BYTES = 20_000  # the index, keys and bookkeeping of a tenant beyond its rules
+UNKNOWN_KEYS = 10_000  # key ids remembered as unknown (each would cost a database read)
+
+
+class NeedsDatabase(Exception):
+    """Answering needs the database (a tenant or key not held here): the caller on the
+    in-memory fast path hands the request to the full path, which has it."""
 
 
 class Replica:
     def __init__(self, decider: Decider, admin_key: str, sync_interval: float,
                  refused_digests: frozenset[str] = frozenset(),
-                 changed: Callable[[], bool] | None = None):
+                 changed: Callable[[], bool] | None = None,
+                 cache_mb: float | None = None):
         self.decider = decider
         self._refused = refused_digests  # development keys, in production mode
         self._admin_digest = keys.digest(admin_key)
@@ -44,37 +71,111 @@ class Replica:
         # SQLite: whether anything was committed since this worker last asked (notifier.
         # SqliteWatcher); None on PostgreSQL, where notifications say so.
         self._changed = changed
-        self._keys: dict[str, keys.KeyRecord] = {}
-        self._keys_version = -1
+        self._budget = None if cache_mb is None else int(cache_mb * 1024 * 1024)
+        # held tenant -> what it costs (as last loaded or caught up), least recent first
+        self._used: OrderedDict[str, int] = OrderedDict()
+        self._bytes = 0
+        self._keys: dict[str, keys.KeyRecord] = {}  # the held tenants' keys, by key id
+        self._unknown: dict[str, float] = {}  # key id -> monotonic time it was not found
         # SHA-256 of a token already verified -> (its caller, when it stops working);
         # emptied when keys change. Keyed by digest, so a look-up reveals nothing about
         # stored secrets.
         self._verified: dict[str, tuple[keys.Caller, float | None]] = {}
         self._checked_at = float("-inf")
         self._retry_at = float("-inf")
-        self._announced = -1  # newest revision a notification told of
+        self._inbox: deque[tuple[str, int]] = deque()  # (tenant, revision) heard of
+        self._announced: dict[str, int] = {}  # held tenant -> newest revision heard of
         self._recheck = True  # set when notifications may have been missed
         self.synced_at: float | None = None  # monotonic time of the last successful catch-up
-        self.database_revision = -1  # the database's head when this worker last read it
-        # Time-boxed grants (expiry.py): (Unix seconds, tenant, rule) soonest first, as of
-        # _expiries_revision; the first request at or after _next_expiry sweeps.
+        # Time-boxed grants (expiry.py): (Unix seconds, tenant, rule) soonest first; the
+        # first request at or after _next_expiry sweeps.
         self._expiring: list = []
-        self._expiries_revision = -1
+        self._expiries_stale = True
         self._next_expiry = float("inf")
 
-    @property
-    def revision(self) -> int:
-        return self.decider.revision
+    # -- what is held ----------------------------------------------------------------------
+    def revision(self, tenant: str) -> int:
+        """The tenant's revision as held here (-1: not held)."""
+        return self.decider.revision(tenant)
 
     @property
-    def announced(self) -> int:
-        """The newest revision a notification told of (-1: none yet)."""
-        return self._announced
+    def lag(self) -> int:
+        """How many revisions, summed over held tenants, notifications announced that are
+        not applied yet."""
+        return sum(max(0, r - self.decider.revision(t)) for t, r in
+                   list(self._announced.items()))
 
-    # Called from the listener thread: plain assignments only.
-    def announce(self, revision: int) -> None:
-        if revision > self._announced:
-            self._announced = revision
+    def held_bytes(self) -> int:
+        """What the held tenants cost, as the budget counts it."""
+        return self._bytes
+
+    def held_tenants(self) -> int:
+        return len(self._used)
+
+    def _account(self, tenant: str) -> None:
+        cost = TENANT_BYTES + RULE_BYTES * self.decider.size(tenant)
+        self._bytes += cost - self._used.get(tenant, 0)
+        self._used[tenant] = cost
+
+    def hold(self, tenant: str, *, database: bool = True) -> bool:
+        """Make sure the tenant is held (loading it when not); False when no such tenant
+        exists. Without `database`, raise NeedsDatabase instead of loading. A tenant that
+        cannot be loaded raises TenantUnavailable."""
+        if self.decider.holds(tenant):
+            if self._budget is not None:
+                self._used.move_to_end(tenant)
+            return True
+        if not database:
+            raise NeedsDatabase(tenant)
+        try:
+            snapshot = policy_store.snapshot(tenant)
+        except (SQLAlchemyError, ServiceError) as exc:
+            DATABASE_ERRORS.labels("tenant_load").inc()
+            raise TenantUnavailable(f"tenant {tenant} is not loaded on this worker and the policy "
+                          "database is unavailable: denied") from exc
+        if not snapshot.exists:
+            return False
+        self.decider.load(tenant, snapshot.revision, snapshot.rules)
+        now = time.time()
+        for rule, at in snapshot.expiries.items():
+            if expiry.unix_seconds(at) <= now:  # expired, not swept yet: not counted
+                self.decider.withdraw(tenant, expiry.rule_of(rule))
+        for record in snapshot.keys:
+            if record.secret_hash not in self._refused:
+                self._keys[record.key_id] = record
+        self._account(tenant)
+        self._announced.pop(tenant, None)
+        TENANT_LOADS.inc()
+        self._fit(keep=tenant)
+        return True
+
+    def _fit(self, keep: str) -> None:
+        """Drop least recently used tenants until the held ones fit the budget."""
+        if self._budget is None:
+            return
+        while self._bytes > self._budget and len(self._used) > 1:
+            oldest = next(iter(self._used))
+            if oldest == keep:
+                self._used.move_to_end(keep)
+                continue
+            self.evict(oldest)
+
+    def evict(self, tenant: str) -> None:
+        self.decider.evict(tenant)
+        self._bytes -= self._used.pop(tenant, 0)
+        self._announced.pop(tenant, None)
+        self._forget_keys(tenant)
+        TENANT_EVICTIONS.inc()
+
+    def _forget_keys(self, tenant: str) -> None:
+        for key_id in [k for k, r in self._keys.items() if r.tenant == tenant]:
+            del self._keys[key_id]
+        self._verified = {}
+
+    # -- catching up -----------------------------------------------------------------------
+    # Called from the listener thread: appends and plain assignments only.
+    def announce(self, tenant: str, revision: int) -> None:
+        self._inbox.append((tenant, revision))
 
     def recheck(self) -> None:
         self._recheck = True
@@ -87,41 +188,83 @@ class Replica:
             self._recheck = True  # kept until a catch-up reads what was committed
         now = time.monotonic()
         return now >= self._retry_at and (
-            self._recheck or self._announced > self.decider.revision
+            self._recheck or bool(self._inbox) or bool(self._announced)
             or now - self._checked_at >= self._sync_interval)
 
     def catch_up(self, force: bool = False) -> None:
-        """Apply every committed change not yet applied, when one may exist."""
+        """Apply every committed change of the held tenants not yet applied, when one may
+        exist."""
         if not force and not self.catch_up_due():
             return
         now = time.monotonic()
         if not force and now < self._retry_at:  # the database failed a moment ago
             self._withdraw_expired()
             return
+        poll = force or self._recheck or now - self._checked_at >= self._sync_interval
         self._checked_at = now
         self._recheck = False
         try:
-            self._catch_up()
+            self._catch_up(poll)
             self.synced_at = now
         except (SQLAlchemyError, ServiceError):
             DATABASE_ERRORS.labels("catch_up").inc()
             self._recheck = True
             self._retry_at = now + RETRY_AFTER_FAILURE
-            log.warning("policy catch-up failed; serving revision %s", self.revision,
-                        exc_info=True)
+            log.warning("policy catch-up failed; serving what is held", exc_info=True)
             self._withdraw_expired()
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, poll: bool) -> None:
         for _ in range(2):  # (again when the expiries just read include one already due)
             if time.time() >= self._next_expiry:
-                expiry.sweep()
-            self._catch_up_log()
-            if self._expiries_revision != self.decider.revision:
+                for result in expiry.sweep():
+                    if result.changed:
+                        self._heard(result.tenant, result.revision)
+            self._catch_up_tenants(poll)
+            if self._expiries_stale:
                 self._expiring = expiry.pending()
-                self._expiries_revision = self.decider.revision
+                self._expiries_stale = False
                 self._next_expiry = self._expiring[0][0] if self._expiring else float("inf")
             if time.time() < self._next_expiry:
                 return
+
+    def _heard(self, tenant: str, revision: int) -> None:
+        if revision > self.decider.revision(tenant) and self.decider.holds(tenant):
+            self._announced[tenant] = max(revision, self._announced.get(tenant, -1))
+
+    def _catch_up_tenants(self, poll: bool) -> None:
+        inbox = self._inbox
+        if inbox:
+            self._unknown.clear()  # a key may have been created: look unknown ones up again
+        while inbox:
+            self._heard(*inbox.popleft())
+        if poll:
+            self._unknown.clear()
+            for tenant, revision in policy_store.heads(self._used).items():
+                self._heard(tenant, revision)
+        for tenant in list(self._announced):
+            self._catch_up_tenant(tenant)
+
+    def _catch_up_tenant(self, tenant: str) -> None:
+        held = self.decider.revision(tenant)
+        entries = policy_store.tenant_changes(tenant, held)
+        if len(entries) > RELOAD_AFTER:
+            self.evict(tenant)
+            self.hold(tenant)
+            return
+        keys_changed = False
+        for entry in entries:
+            self.decider.apply(entry.revision, tenant, entry.added, entry.removed)
+            keys_changed |= entry.keys_changed
+        if keys_changed:
+            self._forget_keys(tenant)
+            for record in keys_store.load(tenant):
+                if record.secret_hash not in self._refused:
+                    self._keys[record.key_id] = record
+        if entries:
+            self._expiries_stale = True
+            self._account(tenant)
+        if self.decider.revision(tenant) >= self._announced.get(tenant, -1):
+            self._announced.pop(tenant, None)
 
     def _withdraw_expired(self) -> None:
         """Expired grants stop counting here even when their removal cannot be committed."""
@@ -131,71 +274,59 @@ class Replica:
             self.decider.withdraw(tenant, rule)
             # the removal is still owed: read the expiries again (and sweep) once the
             # database answers
-            self._expiries_revision = -1
+            self._expiries_stale = True
             self._recheck = True
         self._next_expiry = self._expiring[0][0] if self._expiring else float("inf")
 
-    def _catch_up_log(self) -> None:
-        revision, keys_version = policy_store.head()
-        self.database_revision = revision
-        if self.decider.revision < 0:
-            self._load()
-        while self.decider.revision < revision:
-            entries = policy_store.changes_since(self.decider.revision)
-            if not entries or entries[0].revision != self.decider.revision + 1:
-                # A gap means the log no longer reaches back to us: take a full snapshot.
-                self._load()
-                continue
-            for entry in entries:
-                self.decider.apply(entry.revision, entry.tenant, entry.added, entry.removed)
-        if keys_version != self._keys_version:
-            self._keys = {k: r for k, r in keys_store.load().items()
-                          if r.secret_hash not in self._refused}
-            self._keys_version = keys_version
-            self._verified = {}
-
     def committed(self, result: policy_store.WriteResult) -> None:
         """After this worker's own commit: apply its diff straight away when nothing else
-        came in between (the usual case), else catch up from the log."""
+        came in between (the usual case), else catch up from the log. A tenant not held
+        here is loaded, as it is then, when a request needs it."""
         if not result.changed:
             return
-        if result.keys_changed or self.decider.revision != result.revision - 1:
+        tenant = result.tenant
+        if not self.decider.holds(tenant):
+            self._expiries_stale = True
+            return
+        if result.keys_changed or self.decider.revision(tenant) != result.revision - 1:
+            self._heard(tenant, result.revision)
             self.catch_up(force=True)
         else:
-            self.decider.apply(result.revision, result.tenant, result.added, result.removed)
-            self._recheck = True  # the next request reads the expiries this may have set
+            self.decider.apply(result.revision, tenant, result.added, result.removed)
+            self._account(tenant)
+            self._expiries_stale = True  # the next catch-up reads the expiries it may set
+            self._recheck = True
 
-    def _load(self) -> None:
-        base, rules = policy_store.load_all()
-        self.decider.load(base, rules)
-        del rules
-        # A million-rule policy is millions of long-lived objects: keep the cyclic garbage
-        # collector from walking them all again on every full collection (p99 spikes).
-        gc.collect()
-        gc.freeze()
-
-    def require(self, revision: int | None, wait: float) -> None:
-        """Be at `revision` or later before answering, or refuse after `wait` seconds."""
-        if revision is None or self.decider.revision >= revision:
+    def require(self, tenant: str, revision: int | None, wait: float) -> None:
+        """Hold the tenant at `revision` or later before answering, or refuse after `wait`
+        seconds."""
+        if revision is None:
+            return
+        self.hold(tenant)
+        if self.decider.revision(tenant) >= revision:
             return
         deadline = time.monotonic() + wait
         while True:
+            self._heard(tenant, revision)
             self.catch_up(force=True)
-            if self.decider.revision >= revision:
+            if self.decider.revision(tenant) >= revision:
                 return
-            if self.database_revision >= 0 and revision > self.database_revision \
-                    and self._retry_at <= time.monotonic():
+            try:
+                newest = policy_store.head(tenant)
+            except ServiceError:
+                newest = None
+            if newest is not None and revision > newest:
                 # No writer has committed it: waiting would only hold this worker up.
                 raise StaleRevision(
-                    f"revision {revision} does not exist (the newest is "
-                    f"{self.database_revision})",
-                    {"at_least_revision": [f"beyond the newest revision, "
-                                           f"{self.database_revision}"]})
+                    f"revision {revision} of {tenant} does not exist (the newest is "
+                    f"{newest})",
+                    {"at_least_revision": [f"beyond the newest revision, {newest}"]})
             if time.monotonic() >= deadline:
+                held = self.decider.revision(tenant)
                 raise StaleRevision(
-                    f"revision {revision} is not available here yet (this worker is at "
-                    f"{self.decider.revision}); retry",
-                    {"at_least_revision": [f"not yet available; at {self.decider.revision}"]},
+                    f"revision {revision} of {tenant} is not available here yet (this "
+                    f"worker is at {held}); retry",
+                    {"at_least_revision": [f"not yet available; at {held}"]},
                 )
             time.sleep(0.05)
 
@@ -203,39 +334,81 @@ class Replica:
         """Seconds since the last successful catch-up."""
         return None if self.synced_at is None else time.monotonic() - self.synced_at
 
-    def authenticate(self, header: str | None) -> keys.Caller:
-        """The caller behind an `Authorization: Bearer <token>` header, or 401."""
+    @staticmethod
+    def settle() -> None:
+        """After loading much: keep the cyclic garbage collector from walking millions of
+        long-lived rule objects again on every full collection (p99 spikes)."""
+        gc.collect()
+        gc.freeze()
+
+    # -- keys ------------------------------------------------------------------------------
+    def authenticate(self, header: str | None, *, database: bool = True) -> keys.Caller:
+        """The caller behind an `Authorization: Bearer <token>` header, or 401. A key not
+        seen before is looked up by its id (and its tenant loaded); without `database`,
+        that raises NeedsDatabase instead."""
         if not header or not header.startswith("Bearer "):
             raise Unauthorized("missing bearer token")
         token = header[7:].strip()
         digest = keys.digest(token)
         known = self._verified.get(digest)
         if known is None:
-            known = self._verify(token, digest)
+            known = self._verify(token, digest, database)
             if len(self._verified) < 10_000:
                 self._verified[digest] = known
         caller, valid_until = known
         if valid_until is not None and time.time() >= valid_until:
             raise Unauthorized("this key has expired")  # the end of a rotation's overlap
+        if caller.tenant is not None and not self.decider.holds(caller.tenant):
+            self._verified.pop(digest, None)  # its tenant was dropped: verify again
+            return self.authenticate(header, database=database)
         return caller
 
     def key_holder(self, key_id: str, digest: str) -> keys.Caller:
         """The tenant key `key_id` whose token hashes to `digest` (a console session keeps
         these, never the token), or 401: revoked, expired or unknown keys end sessions."""
-        record = self._keys.get(key_id)
+        record = self._record(key_id, True)
         if record is None or not hmac.compare_digest(record.secret_hash, digest):
             raise Unauthorized("this key is no longer valid")
         if record.valid_until is not None and time.time() >= record.valid_until:
             raise Unauthorized("this key has expired")
         return keys.Caller(key_id, record.scope, record.tenant)
 
-    def _verify(self, token: str, digest: str) -> tuple[keys.Caller, float | None]:
+    def _record(self, key_id: str, database: bool) -> keys.KeyRecord | None:
+        """The working key `key_id`, its tenant held; None if there is none."""
+        record = self._keys.get(key_id)
+        if record is not None:
+            if self.decider.holds(record.tenant):
+                if self._budget is not None:
+                    self._used.move_to_end(record.tenant)
+                return record
+            del self._keys[key_id]
+        seen = self._unknown.get(key_id)
+        if seen is not None and time.monotonic() - seen < max(self._sync_interval, 0.5):
+            return None
+        if not database:
+            raise NeedsDatabase(key_id)
+        try:
+            found = keys_store.find(key_id)
+        except (SQLAlchemyError, ServiceError) as exc:
+            DATABASE_ERRORS.labels("key_lookup").inc()
+            raise Unavailable("the key cannot be looked up: the policy database is "
+                              "unavailable") from exc
+        if found is None or found.secret_hash in self._refused \
+                or not self.hold(found.tenant):
+            if len(self._unknown) >= UNKNOWN_KEYS:
+                self._unknown.clear()
+            self._unknown[key_id] = time.monotonic()
+            return None
+        return self._keys.get(key_id)
+
+    def _verify(self, token: str, digest: str, database: bool
+                ) -> tuple[keys.Caller, float | None]:
         key_id = keys.key_id_of(token)
         if key_id is None:
             raise Unauthorized("invalid token")
-        record = self._keys.get(key_id)
-        if record is not None and hmac.compare_digest(record.secret_hash, digest):
-            return keys.Caller(key_id, record.scope, record.tenant), record.valid_until
         if hmac.compare_digest(self._admin_digest, digest):
             return keys.Caller(key_id, keys.ADMIN, None), None
+        record = self._record(key_id, database)
+        if record is not None and hmac.compare_digest(record.secret_hash, digest):
+            return keys.Caller(key_id, record.scope, record.tenant), record.valid_until
         raise Unauthorized("invalid token")

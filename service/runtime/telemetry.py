@@ -42,10 +42,15 @@ WRITES = Counter("authz_writes_total", "Policy writes", ["result"])
 DATABASE_ERRORS = Counter("authz_database_errors_total", "Failures talking to the database",
                           ["during"])
 REQUESTS = Counter("authz_http_requests_total", "HTTP requests", ["route", "status"])
-REVISION = Gauge("authz_policy_revision", "Policy revision this worker answers at",
-                 multiprocess_mode="liveall")
-REVISION_LAG = Gauge("authz_revision_lag", "Newest announced revision minus the revision "
-                     "this worker answers at", multiprocess_mode="liveall")
+TENANTS_HELD = Gauge("authz_tenants_held", "Tenants this worker holds in memory",
+                     multiprocess_mode="liveall")
+CACHE_BYTES = Gauge("authz_tenant_cache_bytes", "What the held tenants cost, as the "
+                    "AUTHZ_TENANT_CACHE_MB budget counts it", multiprocess_mode="liveall")
+REVISION_LAG = Gauge("authz_revision_lag", "Revisions announced for held tenants and not "
+                     "applied yet, summed", multiprocess_mode="liveall")
+TENANT_LOADS = Counter("authz_tenant_loads_total", "Tenants loaded on demand")
+TENANT_EVICTIONS = Counter("authz_tenant_evictions_total",
+                           "Tenants dropped to keep within the memory budget")
 POLICY_AGE = Gauge("authz_policy_age_seconds", "Seconds since this worker last confirmed "
                    "its policy is current", multiprocess_mode="liveall")
 
@@ -69,8 +74,9 @@ def count_decisions(allowed: int, denied: int) -> None:
 
 def render(replica) -> tuple[bytes, str]:
     """The Prometheus text page, with this worker's replica gauges refreshed first."""
-    REVISION.set(replica.revision)
-    REVISION_LAG.set(max(0, replica.announced - replica.revision))
+    TENANTS_HELD.set(replica.held_tenants())
+    CACHE_BYTES.set(replica.held_bytes())
+    REVISION_LAG.set(replica.lag)
     age = replica.staleness()
     POLICY_AGE.set(age if age is not None else -1)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

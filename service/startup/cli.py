@@ -124,7 +124,7 @@ def export_command(tenant: str, output: str | None, as_json: bool) -> None:
     policy = policy_store.read(tenant)
     text = R.csv_text(policy.rules())
     if as_json:
-        text = json.dumps({"tenant": tenant, "revision": _service().replica.revision,
+        text = json.dumps({"tenant": tenant, "revision": policy.revision,
                            "csv": text, "directory": PF.directory_document(policy)},
                           indent=2, ensure_ascii=False) + "\n"
     if output:
@@ -215,11 +215,14 @@ def lint_command(file: str, tenant: str | None, as_json: bool) -> None:
 @click.command("verify-ledger")
 @with_appcontext
 def verify_ledger_command() -> None:
-    """Recompute the change ledger's hash chain; name the first broken entry (exit 1)."""
+    """Recompute every hash chain of the change ledger; name the first broken entry of
+    each broken chain (exit 1)."""
     result = ledger.verify()
     if result.ok:
-        click.echo(f"ledger intact: {result.entries} entries, head {result.head_hash}")
+        click.echo(f"ledger intact: {result.entries} entries in {result.chains} chains")
         return
-    click.echo(f"ledger BROKEN at revision {result.broken_at}: {result.problem} "
-               f"({result.entries - 1} entries before it verified)", err=True)
+    for broken in result.broken:
+        click.echo(f"chain {broken.chain} BROKEN at tenant {broken.tenant} revision "
+                   f"{broken.revision}: {broken.problem}", err=True)
+    click.echo(f"{len(result.broken)} of {result.chains} chains broken", err=True)
     raise SystemExit(1)

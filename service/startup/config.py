@@ -69,6 +69,9 @@ DEFAULTS = {
     # workers and instances), and how long a login lasts.
     "AUTHZ_SESSION_SECRET": None,
     "AUTHZ_SESSION_HOURS": 8,
+    # Each worker loads a tenant on the first request that needs it and keeps the tenants
+    # it holds within this many MB, least recently used out first (None: no limit).
+    "AUTHZ_TENANT_CACHE_MB": None,
 }
 
 
@@ -137,6 +140,7 @@ class Settings:
     decision_log_retention_days: int
     session_secret: str
     session_hours: float
+    tenant_cache_mb: float | None
 
     @property
     def production(self) -> bool:
@@ -194,6 +198,10 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
         # at once when something was committed; the poll only backs them up.
         settings["AUTHZ_SYNC_INTERVAL"] = 1.0
     _number(settings, "AUTHZ_SYNC_INTERVAL", float, 0)
+    if settings["AUTHZ_TENANT_CACHE_MB"] in (None, ""):
+        settings["AUTHZ_TENANT_CACHE_MB"] = None
+    else:
+        _number(settings, "AUTHZ_TENANT_CACHE_MB", float, 1)
     _number(settings, "AUTHZ_CONSISTENCY_WAIT", float, 0)
     settings["AUTHZ_LISTEN"] = _flag(settings, "AUTHZ_LISTEN")
     settings["AUTHZ_REQUEST_LOG"] = _flag(settings, "AUTHZ_REQUEST_LOG")

@@ -18,7 +18,7 @@ BASELINE = "0001"  # the first migration: the schema that create_all made before
 
 
 def init_db() -> None:
-    """Bring the schema to the newest migration, then make sure the head row exists.
+    """Bring the schema to the newest migration, then repair any tenant head left behind its ledger.
 
     A database made before migrations existed (tables, no alembic_version) is stamped at
     the baseline first, so its later migrations apply instead of failing on CREATE TABLE."""
@@ -31,7 +31,7 @@ def init_db() -> None:
     if "policy_rule" in tables and "alembic_version" not in tables:
         stamp(directory=str(MIGRATIONS), revision=BASELINE)
     upgrade(directory=str(MIGRATIONS))
-    policy_store.ensure_head()
+    policy_store.repair_heads()
 
 
 def ensure_file() -> None:

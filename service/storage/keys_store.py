@@ -22,14 +22,36 @@ def _unix_seconds(moment: datetime | None) -> float | None:
     return moment.timestamp()
 
 
-def load() -> dict[str, keys.KeyRecord]:
-    """Every key that still works, by key id."""
-    rows = db.session.execute(select(ApiKey).where(
-        or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > utcnow()))).scalars()
-    out = {r.id: keys.KeyRecord(r.id, r.tenant, r.scope, r.secret_hash, _unix_seconds(r.revoked_at))
-           for r in rows}
-    db.session.rollback()
-    return out
+def _record(row: ApiKey) -> keys.KeyRecord:
+    return keys.KeyRecord(row.id, row.tenant, row.scope, row.secret_hash,
+                          _unix_seconds(row.revoked_at))
+
+
+def find(key_id: str) -> keys.KeyRecord | None:
+    """The key `key_id` if it still works: a worker looks a key up the first time it sees
+    it, rather than holding every key of the platform."""
+    try:
+        row = db.session.execute(select(ApiKey).where(
+            ApiKey.id == key_id,
+            or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > utcnow()))).scalar()
+        return None if row is None else _record(row)
+    finally:
+        db.session.rollback()
+
+
+def records(tenant: str) -> list[keys.KeyRecord]:
+    """The tenant's keys that still work (read inside the caller's transaction)."""
+    return [_record(r) for r in db.session.execute(select(ApiKey).where(
+        ApiKey.tenant == tenant,
+        or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > utcnow()))).scalars()]
+
+
+def load(tenant: str) -> list[keys.KeyRecord]:
+    """records(), in a read transaction of its own."""
+    try:
+        return records(tenant)
+    finally:
+        db.session.rollback()
 
 
 def ring(tenant: str) -> keys.KeyRing:

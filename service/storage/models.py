@@ -14,6 +14,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,27 +54,28 @@ class PolicyRule(db.Model):
     v5: Mapped[str] = mapped_column(String(VALUE), default="")
 
 
-class PolicyHead(db.Model):
-    """A single row: the latest policy revision. Writers lock it, so revisions commit in order."""
+class TenantHead(db.Model):
+    """A tenant's latest revision. A write locks its tenant's row, so one tenant's
+    revisions commit in order while other tenants' writes go on in parallel."""
 
-    __tablename__ = "policy_head"
+    __tablename__ = "tenant_head"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
-    # Bumped by every write that changes a key: workers reload their key tables when it moves.
-    keys_version: Mapped[int] = mapped_column("keys_epoch", BigInteger, default=0)
 
 
 class LedgerEntry(db.Model):
     """Every committed change, written in the same transaction as the change: the change
     ledger (R18). Append-only (on PostgreSQL a trigger refuses UPDATE and DELETE) and
-    hash-chained: each entry's hash covers its content and the previous entry's hash, so
-    editing any row breaks the chain from there on (ledger.py verifies it)."""
+    hash-chained per tenant: each entry's hash covers its content and the hash of the
+    tenant's previous entry, so editing any row breaks the chain from there on (ledger.py
+    verifies it). Entries written before per-tenant revisions (migration 0008) form one
+    platform-wide chain instead, kept as it was (`platform_chain`)."""
 
     __tablename__ = "revision_log"
 
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     revision: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    tenant: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -84,6 +88,8 @@ class LedgerEntry(db.Model):
     details: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
     hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    platform_chain: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                 server_default=false())
 
 
 class Tenant(db.Model):
@@ -114,6 +120,13 @@ class SubAccount(db.Model):
     """A sub-account's profile (R4). Where it acts and whether it is disabled are rules."""
 
     __tablename__ = "sub_account"
+    # R4 across tenants, whose writes no longer exclude each other (migration 0008).
+    __table_args__ = (
+        Index("uq_sub_account_email", func.lower(text("email")), unique=True,
+              sqlite_where=text("email <> ''"), postgresql_where=text("email <> ''")),
+        Index("uq_sub_account_phone", "phone", unique=True,
+              sqlite_where=text("phone <> ''"), postgresql_where=text("phone <> ''")),
+    )
 
     tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
     login: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -1,9 +1,9 @@
 """Change propagation: PostgreSQL LISTEN/NOTIFY wakes every worker after a commit.
 
-A notification only says "revision N exists"; the worker then reads the ledger
-itself. Lost notifications cost nothing but time: each worker also polls the head at
-least every AUTHZ_SYNC_INTERVAL seconds before answering, and after a reconnect it
-catches up at once.
+A notification only says "tenant T has revision N" (payload "T N"); a worker that holds T
+then reads T's ledger itself, and one that does not ignores it. Lost notifications cost
+nothing but time: each worker also polls the heads of the tenants it holds at least every
+AUTHZ_SYNC_INTERVAL seconds before answering, and after a reconnect it catches up at once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import Text, cast, func
+from sqlalchemy import Text, cast, func, literal
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -25,10 +25,15 @@ CHANNEL = "authz_policy"
 APPLICATION_NAME = "authz-listener"
 
 
-def notify_sql(revision):
-    """The SQL expression announcing `revision` (a column) on CHANNEL, for use inside the
-    writing transaction: PostgreSQL delivers it only if the commit succeeds."""
-    return func.pg_notify(CHANNEL, cast(revision, Text))
+def notify_sql(tenant: str, revision):
+    """The SQL expression announcing the tenant's `revision` (a column) on CHANNEL, for use
+    inside the writing transaction: PostgreSQL delivers it only if the commit succeeds."""
+    return func.pg_notify(CHANNEL, literal(tenant + " ") + cast(revision, Text))
+
+
+def parse(payload: str) -> tuple[str, int]:
+    tenant, _, revision = payload.partition(" ")
+    return tenant, int(revision)
 
 
 def libpq_dsn(url: str) -> str:
@@ -38,7 +43,7 @@ def libpq_dsn(url: str) -> str:
 class Listener:
     """A daemon thread holding one LISTEN connection, reconnecting with backoff."""
 
-    def __init__(self, url: str, on_revision: Callable[[int], None],
+    def __init__(self, url: str, on_revision: Callable[[str, int], None],
                  on_reconnect: Callable[[], None]):
         self._dsn = libpq_dsn(url)
         self._on_revision = on_revision
@@ -70,7 +75,7 @@ class Listener:
                     self._on_reconnect()  # whatever was committed while we were away
                     while not self._stop.is_set():
                         for notice in conn.notifies(timeout=1.0):
-                            self._on_revision(int(notice.payload))
+                            self._on_revision(*parse(notice.payload))
             except Exception:  # noqa: BLE001 - any failure: reconnect; polling covers the gap
                 if not self._stop.is_set():
                     log.warning("policy listener lost its connection; reconnecting",

@@ -11,11 +11,13 @@ only from committed log entries (see decisions.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
-from sqlalchemy import and_, delete, event, func, insert, select, text, update
+from sqlalchemy import and_, delete, event, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,11 +31,11 @@ from .models import (
     RULE_COLUMNS,
     Department,
     LedgerEntry,
-    PolicyHead,
     PolicyRule,
     RuleExpiry,
     SubAccount,
     Tenant,
+    TenantHead,
     db,
 )
 
@@ -46,6 +48,7 @@ class Change:
     tenant: str
     added: tuple[Rule, ...]
     removed: tuple[Rule, ...]
+    keys_changed: bool = False
 
 
 def _columns(rule: Rule) -> dict[str, str]:
@@ -70,39 +73,76 @@ def _decode(text: str) -> tuple[Rule, ...]:
     return tuple(Rule(item[0], tuple(item[1:])) for item in json.loads(text))
 
 
-def ensure_head() -> None:
-    """Create the revision head row if the database has none."""
-    if db.session.get(PolicyHead, 1) is None:
-        db.session.add(PolicyHead(id=1, revision=0, keys_version=0))
-        db.session.commit()
+def repair_heads() -> None:
+    """Move a tenant head left behind its ledger (the issue-16 defect could leave one) up
+    to the tenant's newest logged revision, and give every tenant a head. Run by init-db."""
+    db.session.execute(text(
+        "UPDATE tenant_head SET revision = (SELECT max(l.revision) FROM revision_log l "
+        "WHERE l.tenant = tenant_head.tenant) WHERE revision < (SELECT coalesce("
+        "max(l.revision), 0) FROM revision_log l WHERE l.tenant = tenant_head.tenant)"))
+    db.session.execute(text(
+        "INSERT INTO tenant_head (tenant, revision) SELECT id, coalesce((SELECT "
+        "max(l.revision) FROM revision_log l WHERE l.tenant = tenant.id), 0) FROM tenant "
+        "WHERE id NOT IN (SELECT tenant FROM tenant_head)"))
+    db.session.commit()
+
+
+# One index probe per tenant (revision_log's key is (tenant, revision)).
+BEHIND_SQL = text(
+    "SELECT h.tenant, h.revision, (SELECT max(l.revision) FROM revision_log l "
+    "WHERE l.tenant = h.tenant) AS logged FROM tenant_head h WHERE h.revision < "
+    "(SELECT coalesce(max(l.revision), 0) FROM revision_log l WHERE l.tenant = h.tenant) "
+    "ORDER BY h.tenant LIMIT 1")
 
 
 def head_problem(connection=None) -> str | None:
-    """Why the database cannot be served (its head behind its ledger), or None. With a
-    `connection`, read through it (start-up, before any app exists)."""
-    head_query = select(PolicyHead.revision)
-    logged_query = select(func.max(LedgerEntry.revision))
+    """Why the database cannot be served (a tenant's head behind its ledger), or None.
+    With a `connection`, read through it (start-up, before any app exists)."""
     if connection is not None:
-        head_revision = connection.execute(head_query).scalar()
-        logged = connection.execute(logged_query).scalar()
+        row = connection.execute(BEHIND_SQL).first()
     else:
         try:
-            head_revision = db.session.execute(head_query).scalar()
-            logged = db.session.execute(logged_query).scalar()
+            row = db.session.execute(BEHIND_SQL).first()
         finally:
             db.session.rollback()
-    if head_revision is not None and logged is not None and head_revision < logged:
-        return (f"the policy head is at revision {head_revision} but the ledger holds "
-                f"revision {logged}: run `flask --app service init-db` (migration 0006 "
-                "repairs it) before serving")
-    return None
+    if row is None:
+        return None
+    return (f"tenant {row[0]}'s head is at revision {row[1]} but its ledger holds revision "
+            f"{row[2]}: run `flask --app service init-db` (it repairs the head) before "
+            "serving")
 
 
-def head() -> tuple[int, int]:
-    """(policy revision, keys version) as committed."""
-    row = db.session.execute(select(PolicyHead.revision, PolicyHead.keys_version)).one()
-    db.session.rollback()  # end the read transaction so the next read sees new commits
-    return int(row[0]), int(row[1])
+def ping() -> None:
+    """Raise when the database does not answer."""
+    try:
+        db.session.execute(select(1)).scalar()
+    finally:
+        db.session.rollback()
+
+
+def head(tenant: str) -> int:
+    """The tenant's revision as committed (0: none yet)."""
+    with failures.reading():
+        value = db.session.execute(select(TenantHead.revision)
+                                   .where(TenantHead.tenant == tenant)).scalar()
+    return int(value or 0)
+
+
+def heads(tenants) -> dict[str, int]:
+    """The committed revision of each of `tenants` that has one: one query, however many
+    (a worker's poll for the tenants it holds)."""
+    tenants = list(tenants)
+    if not tenants:
+        return {}
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement = text("SELECT tenant, revision FROM tenant_head WHERE tenant = ANY(:t)")
+        parameters = {"t": tenants}
+    else:
+        statement = text("SELECT tenant, revision FROM tenant_head WHERE tenant IN "
+                         "(SELECT value FROM json_each(:t))")
+        parameters = {"t": json.dumps(tenants)}
+    with failures.reading():
+        return {t: int(r) for t, r in db.session.execute(statement, parameters).all()}
 
 
 # Plain SQL: the ORM's per-row work was a third of a write's time.
@@ -170,77 +210,46 @@ def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
     return details
 
 
-SNAPSHOT_SQL = "SELECT tenant, ptype, v0, v1, v2, v3, v4, v5 FROM policy_rule"
+@dataclass(frozen=True)
+class Snapshot:
+    """What a worker holds of one tenant. `rules` may already include changes after
+    `revision`; replaying the ledger from it is harmless because each entry is an exact
+    set difference (re-adding or re-removing is a no-op)."""
+
+    revision: int
+    exists: bool
+    rules: list[Rule]
+    keys: list
+    expiries: dict[str, str]
 
 
-def load_all() -> tuple[int, Iterator[tuple[str, str, tuple[str, ...]]]]:
-    """Every tenant's rules as (tenant, ptype, values), streamed, with a revision they are
-    at least as new as.
-
-    Rules may already include changes after that revision; replaying the log from it is
-    harmless because each entry is an exact set difference (re-adding or re-removing is a
-    no-op), so the caller ends at the same state either way. The caller must consume the
-    stream before the session is used again.
-    """
-    revision, _ = head()
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        rows = _copy_rows(connection.connection.dbapi_connection)
-    else:
-        rows = connection.exec_driver_sql(SNAPSHOT_SQL)
-
-    def stream() -> Iterator[tuple[str, str, tuple[str, ...]]]:
-        try:
-            for tenant, ptype, *values in rows:
-                while values and values[-1] == "":
-                    values.pop()
-                yield tenant, ptype, tuple(values)
-        finally:
-            db.session.rollback()
-
-    return revision, stream()
-
-
-def _copy_rows(dbapi_connection) -> Iterator[list[str]]:
-    """PostgreSQL COPY in text form: several times faster than fetching rows, which is most
-    of a cold start at a million rules. Stored values are identifiers built by rules.py and
-    cannot hold the tab, newline or backslash that COPY would escape; a row that does is
-    refused rather than misread."""
-    with dbapi_connection.cursor() as cursor:
-        with cursor.copy(f"COPY ({SNAPSHOT_SQL}) TO STDOUT") as copy:
-            tail = ""
-            for block in copy:
-                text_block = tail + bytes(block).decode()
-                lines = text_block.split("\n")
-                tail = lines.pop()
-                for line in lines:
-                    if "\\" in line:
-                        raise ValueError(f"unexpected escaped value in policy_rule: {line!r}")
-                    yield line.split("\t")
-
-
-def changes_since(revision: int, limit: int = 10_000) -> list[Change]:
-    rows = db.session.execute(
-        select(LedgerEntry)
-        .where(LedgerEntry.revision > revision)
-        .order_by(LedgerEntry.revision)
-        .limit(limit)
-    ).scalars()
-    out = [Change(r.revision, r.tenant, _decode(r.added), _decode(r.removed)) for r in rows]
-    db.session.rollback()
-    return out
-
-
-def tenant_changes(tenant: str, after: int, up_to: int) -> list[Change]:
-    """The tenant's log entries with after < revision <= up_to, in order."""
+def snapshot(tenant: str) -> Snapshot:
+    """The tenant's rules, keys and time-boxed grants, and a revision they are at least as
+    new as."""
     with failures.reading():
-        rows = db.session.execute(
-            select(LedgerEntry).where(LedgerEntry.tenant == tenant,
-                                      LedgerEntry.revision > after,
-                                      LedgerEntry.revision <= up_to)
-            .order_by(LedgerEntry.revision)).scalars()
-        return [Change(r.revision, r.tenant, _decode(r.added), _decode(r.removed))
-                for r in rows]
+        _one_snapshot()
+        revision = db.session.execute(select(TenantHead.revision)
+                                      .where(TenantHead.tenant == tenant)).scalar()
+        exists = db.session.execute(select(Tenant.id).where(Tenant.id == tenant)).first()
+        if exists is None:
+            return Snapshot(int(revision or 0), False, [], [], {})
+        return Snapshot(int(revision or 0), True, tenant_rules(tenant),
+                        keys_store.records(tenant), dict(db.session.execute(
+                            select(RuleExpiry.rule, RuleExpiry.expires_at)
+                            .where(RuleExpiry.tenant == tenant)).all()))
+
+
+def tenant_changes(tenant: str, after: int, up_to: int | None = None) -> list[Change]:
+    """The tenant's log entries with after < revision (<= up_to), in order."""
+    statement = select(LedgerEntry.revision, LedgerEntry.added, LedgerEntry.removed,
+                       LedgerEntry.details).where(LedgerEntry.tenant == tenant,
+                                                  LedgerEntry.revision > after)
+    if up_to is not None:
+        statement = statement.where(LedgerEntry.revision <= up_to)
+    with failures.reading():
+        rows = db.session.execute(statement.order_by(LedgerEntry.revision)).all()
+        return [Change(r.revision, tenant, _decode(r.added), _decode(r.removed),
+                       '"keys"' in (r.details or "")) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -280,8 +289,9 @@ def write(
     """Run `edit` on the tenant's unit of work (TenantPolicy: rules, directory, keys, the
     tenant row) and commit what it staged as one revision, or nothing.
 
-    The head row is updated first: in PostgreSQL that locks it until commit, in SQLite it
-    takes the write lock, so writers are serialised and revisions commit in order. The
+    The tenant's head row is updated first: in PostgreSQL that locks it until commit (only
+    that tenant's writes wait; other tenants' commit in parallel), in SQLite it takes the
+    file's write lock, so a tenant's revisions commit in order. The
     edit only stages; it cannot commit (refused), and if anything it calls ends the
     transaction (a rollback releases the head lock) the write is refused whole: the
     transaction must be the one that holds the lock, and the head must still be the
@@ -290,7 +300,7 @@ def write(
     makes it, is held to domain/invariants.py before it commits.
     """
     try:
-        revision = _next_revision()
+        revision = _next_revision(tenant)
         transaction = db.session().get_transaction()
         row = db.session.get(Tenant, tenant)
         if row is None and must_exist:
@@ -318,8 +328,6 @@ def write(
         details = _save_directory(tenant, loaded, policy.directory)
         if key_changes:
             details["keys"] = keys_store.save(tenant, key_changes)
-            db.session.execute(update(PolicyHead).where(PolicyHead.id == 1).values(
-                keys_version=PolicyHead.keys_version + 1))
         _apply(tenant, policy)
         entry = LedgerEntry(revision=revision, tenant=tenant, actor=actor, reason=reason or "",
                             added=_encode(policy.added), removed=_encode(policy.removed),
@@ -328,13 +336,19 @@ def write(
         ledger.seal(entry)
         db.session.add(entry)
         db.session.flush()
-        if db.session().get_transaction() is not transaction or _head_revision() != revision:
+        if db.session().get_transaction() is not transaction \
+                or _head_revision(tenant) != revision:
             raise BrokenWrite(f"the head is no longer revision {revision} at commit")
         db.session.commit()
         return WriteResult(revision, True, value, tenant, tuple(policy.added),
                            tuple(policy.removed), bool(key_changes))
     except IntegrityError as exc:
         db.session.rollback()
+        for field in ("email", "phone"):  # the unique indexes of R4 (models.SubAccount)
+            if f"uq_sub_account_{field}" in str(exc.orig) \
+                    or f"sub_account.{field}" in str(exc.orig):
+                raise Conflict(f"this {field} belongs to another account",
+                               {field: ["already in use by another account"]}) from exc
         raise Conflict("the change conflicts with a concurrent one; retry") from exc
     except failures.CONNECTION_FAILURES as exc:
         db.session.rollback()
@@ -344,9 +358,9 @@ def write(
         raise
 
 
-def _head_revision() -> int:
-    return int(db.session.execute(select(PolicyHead.revision).where(PolicyHead.id == 1))
-               .scalar_one())
+def _head_revision(tenant: str) -> int:
+    return int(db.session.execute(select(TenantHead.revision)
+                                  .where(TenantHead.tenant == tenant)).scalar_one())
 
 
 def _contact(field: str, value: str) -> str:
@@ -355,7 +369,8 @@ def _contact(field: str, value: str) -> str:
 
 def _require_unique_contacts(tenant: str, before: Directory, after: Directory) -> None:
     """R4: a sub-account's email (in any case) and phone belong to no other account, in
-    this tenant or another. Read in the write's transaction, under the head lock."""
+    this tenant or another. Read in the write's transaction for a clear answer; two
+    tenants' writes racing for one value are settled by the unique indexes (models.py)."""
     for field in ("email", "phone"):
         holders: dict[str, list[str]] = {}
         changed: set[str] = set()
@@ -383,17 +398,20 @@ def _require_unique_contacts(tenant: str, before: Directory, after: Directory) -
                            {field: ["already in use by another account"]})
 
 
-def _next_revision() -> int:
-    """Bump the head (locking it) and return the new revision. On PostgreSQL the same
-    statement queues the notification, which the server delivers only if the transaction
-    commits: one round trip instead of two."""
-    bump = update(PolicyHead).where(PolicyHead.id == 1).values(
-        revision=PolicyHead.revision + 1).returning(PolicyHead.revision)
-    if db.session.get_bind().dialect.name != "postgresql":
+def _next_revision(tenant: str) -> int:
+    """Bump the tenant's head (locking its row; created at 1 for a new tenant) and return
+    the new revision. On PostgreSQL the same statement queues the notification "<tenant>
+    <revision>", which the server delivers only if the transaction commits."""
+    dialect = db.session.get_bind().dialect.name
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(TenantHead)
+    bump = upsert.values(tenant=tenant, revision=1).on_conflict_do_update(
+        index_elements=[TenantHead.tenant],
+        set_={"revision": TenantHead.revision + 1}).returning(TenantHead.revision)
+    if dialect != "postgresql":
         return db.session.execute(bump).scalar_one()
     head = bump.cte("head")
     return db.session.execute(
-        select(head.c.revision, notifier.notify_sql(head.c.revision))).scalar_one()
+        select(head.c.revision, notifier.notify_sql(tenant, head.c.revision))).scalar_one()
 
 
 def _apply(tenant: str, policy: TenantPolicy) -> None:
@@ -414,10 +432,21 @@ def _apply(tenant: str, policy: TenantPolicy) -> None:
         )
 
 
+def _one_snapshot() -> None:
+    """Read what follows as of one moment (PostgreSQL reads each statement as of its own
+    start otherwise), so the revision read names exactly the rules read."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def read(tenant: str) -> TenantPolicy:
-    """The tenant's rules and directory as committed, for reading."""
+    """The tenant's rules and directory as committed, with their revision, for reading."""
     with failures.reading():
-        return TenantPolicy(tenant, tenant_rules(tenant), directory(tenant))
+        _one_snapshot()
+        revision = db.session.execute(select(TenantHead.revision)
+                                      .where(TenantHead.tenant == tenant)).scalar()
+        return TenantPolicy(tenant, tenant_rules(tenant), directory(tenant),
+                            revision=int(revision or 0))
 
 
 def tenant_exists(tenant: str) -> bool:

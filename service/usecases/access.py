@@ -1,5 +1,5 @@
 """Who can do what: answered from this worker's decisions, complete, with the path of
-each answer (domain/explain.py), all at one revision."""
+each answer (domain/explain.py), all at one revision of the tenant (held in memory)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ def _allowed(service: Authz, tenant: str, permission: str, second_factor: bool,
              pairs: list[tuple[str, str]], key: str) -> list[dict]:
     """For each (subject, store) allowed `permission`: {key: subject or store, why}."""
     perm = catalogue.permission(permission)
+    decider = service.held(tenant)
     out = []
     for subject, store in pairs:
-        explained = service.decider.explain(_request(tenant, subject, store, perm,
+        explained = decider.explain(_request(tenant, subject, store, perm,
                                                      second_factor))
         if explained.allowed:
             out.append({key: subject if key == "subject" else store,
@@ -38,7 +39,7 @@ def who_can(service: Authz, caller: Caller, tenant: str, permission: str, store:
     """Every subject allowed `permission` in `store`, each with the paths that allow it."""
     service.require_tenant(tenant)
     R.identifier(store, "store")
-    pairs = [(s, store) for s in service.decider.assigned(tenant, store)]
+    pairs = [(s, store) for s in service.held(tenant).assigned(tenant, store)]
     return _allowed(service, tenant, permission, second_factor, pairs, "subject")
 
 
@@ -48,7 +49,7 @@ def stores_where(service: Authz, caller: Caller, tenant: str, login: str, permis
     """Every store of the tenant where `login` is allowed `permission`, with the paths."""
     service.require_tenant(tenant)
     R.identifier(login, "login")
-    pairs = [(login, s) for s in service.decider.stores(tenant)]
+    pairs = [(login, s) for s in service.held(tenant).stores(tenant)]
     return _allowed(service, tenant, permission, second_factor, pairs, "store")
 
 
@@ -59,8 +60,9 @@ def explained_matrix(service: Authz, caller: Caller, tenant: str, store: str, se
     reason of every cell (the console shows it on hover and the rules on click)."""
     service.require_tenant(tenant)
     R.identifier(store, "store")
-    subjects = service.decider.assigned(tenant, store)
-    return subjects, {s: {p.name: service.decider.explain(_request(tenant, s, store, p,
+    decider = service.held(tenant)
+    subjects = decider.assigned(tenant, store)
+    return subjects, {s: {p.name: decider.explain(_request(tenant, s, store, p,
                                                                    second_factor))
                           for p in catalogue.PERMISSIONS} for s in subjects}
 
@@ -71,9 +73,10 @@ def matrix(service: Authz, caller: Caller, tenant: str, store: str, second_facto
     """(subjects, permissions, subject -> permissions allowed) for one store."""
     service.require_tenant(tenant)
     R.identifier(store, "store")
-    subjects = service.decider.assigned(tenant, store)
+    decider = service.held(tenant)
+    subjects = decider.assigned(tenant, store)
     names = [p.name for p in catalogue.PERMISSIONS]
     allowed = {s: [p.name for p in catalogue.PERMISSIONS
-                   if service.decider.decide(_request(tenant, s, store, p, second_factor))]
+                   if decider.decide(_request(tenant, s, store, p, second_factor))]
                for s in subjects}
     return subjects, names, allowed

@@ -36,7 +36,8 @@ class Authz:
             if settings.production else frozenset()
         path = sqlite_path(settings.database_url)
         self.replica = Replica(Decider(), settings.admin_key, settings.sync_interval, refused,
-                               SqliteWatcher(path).changed if path is not None else None)
+                               SqliteWatcher(path).changed if path is not None else None,
+                               settings.tenant_cache_mb)
         self.limiter = WriteLimiter(settings.write_rate_limit,
                                     settings.rate_limit_redis_url)
         self._listener: Listener | None = None
@@ -92,10 +93,10 @@ class Authz:
         """The tenant's console language, for pages shown before anyone signs in."""
         return policy_store.tenant_language(tenant)
 
-    def database_state(self) -> tuple[int, str | None]:
-        """(the database's head revision, why it cannot be served or None); raises when
-        the database does not answer."""
-        return policy_store.head()[0], policy_store.head_problem()
+    @staticmethod
+    def ping() -> None:
+        """Raise when the database does not answer."""
+        policy_store.ping()
 
     # -- console sessions (kept on the server: signing out ends them everywhere) -------------
     @staticmethod
@@ -147,7 +148,7 @@ class Authz:
         loaded = policy.directory.copy()
         value = edit(policy)
         invariants.require(policy, loaded)
-        return self.replica.revision, value
+        return policy.revision, value
 
     @staticmethod
     def require_tenant(tenant: str) -> None:
@@ -155,19 +156,32 @@ class Authz:
             raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
 
     # -- decisions -------------------------------------------------------------------------
-    def decide(self, request: CheckRequest) -> bool:
-        """The decision, queued for the decision log (R19) when it is one to keep."""
+    def decide(self, request: CheckRequest, *, database: bool = True) -> bool:
+        """The decision, queued for the decision log (R19) when it is one to keep. The
+        tenant is loaded first if this worker does not hold it (without `database`:
+        replica.NeedsDatabase); one that cannot be loaded is TenantUnavailable."""
+        replica = self.replica
+        if not replica.hold(request.tenant, database=database):
+            return False  # no such tenant
         allowed = self.decider.decide_values(*request)
-        self.decision_log.record(request, allowed, self.decider.revision)
+        self.decision_log.record(request, allowed, replica.revision(request.tenant))
         return allowed
 
-    def decide_many(self, requests: list[tuple]) -> list[bool]:
-        """decide() for each request (a CheckRequest's fields), all at one revision."""
-        decider = self.decider
-        revision = decider.revision
-        answers = decider.decide_many(requests)
-        self.decision_log.record_many(requests, answers, revision)
+    def decide_many(self, requests: list[tuple], *, database: bool = True) -> list[bool]:
+        """decide() for each request (a CheckRequest's fields), each tenant at one
+        revision."""
+        replica = self.replica
+        for tenant in {r[0] for r in requests}:
+            replica.hold(tenant, database=database)
+        answers = self.decider.decide_many(requests)
+        self.decision_log.record_many(requests, answers, replica.revision)
         return answers
+
+    def held(self, tenant: str) -> Decider:
+        """The decider, with the tenant held (loaded if need be), for reads of its
+        in-memory policy (explain, who-can, the matrix)."""
+        self.replica.hold(tenant)
+        return self.decider
 
 
 def _request_id() -> str:

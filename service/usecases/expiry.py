@@ -6,7 +6,7 @@ written in the grant's revision. Each worker knows every pending expiry (replica
 on the first request at or after one, sweeps before deciding: one write per tenant that
 removes what has expired, by actor `system:expiry`, recorded in the ledger like any other
 change and propagated like any other revision. Several workers reaching the same instant
-serialise on the head lock; the later ones find nothing left and write nothing. If the
+serialise on the tenant's head lock; the later ones find nothing left and write nothing. If the
 database cannot take the write, each worker withdraws the expired rules from its own
 copy (fail closed) and sweeps once the database is back.
 """
@@ -26,9 +26,14 @@ def unix_seconds(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
+def rule_of(text: str) -> R.Rule:
+    """The rule an expiry names (stored as CSV)."""
+    return R.read_csv(text)[0].rule
+
+
 def pending() -> list[tuple[float, str, R.Rule]]:
     """Every expiry not yet swept, as (when, tenant, rule), soonest first."""
-    return [(unix_seconds(at), tenant, R.read_csv(rule)[0].rule)
+    return [(unix_seconds(at), tenant, rule_of(rule))
             for at, tenant, rule in policy_store.expiries()]
 
 

@@ -114,7 +114,9 @@ def snapshot(app) -> tuple:
     service = app.extensions["authz"]
     with app.app_context():
         service.replica.catch_up(force=True)  # what a request would see
-        head = policy_store.head()
+        for tenant in TENANTS:
+            service.replica.hold(tenant)
+        head = tuple(policy_store.head(t) for t in TENANTS)
         stored = tuple((sorted(policy_store.read(t).rules()), policy_store.directory(t))
                        for t in TENANTS)
         keys = sorted(service.replica._keys)

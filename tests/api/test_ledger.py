@@ -41,10 +41,12 @@ def test_entries_say_who_when_why_and_what(owner):
     (key_id, change), = keys["details"]["keys"].items()
     assert change["created"] is True and change["scope"] == "check"
     assert "token" not in str(keys) and key_id.startswith("k-")
-    # one chain over every tenant's entries: consecutive revisions are linked
-    assert all(e["prev_hash"] == n["hash"] for e, n in zip(page["entries"],
-                                                           page["entries"][1:], strict=False)
-               if e["revision"] == n["revision"] + 1)
+    # the tenant's own chain: its revisions are 1, 2, ... and each links to the one before
+    entries = page["entries"]
+    assert [e["revision"] for e in entries] == [5, 4, 3, 2, 1]
+    assert all(e["prev_hash"] == n["hash"] for e, n in zip(entries, entries[1:],
+                                                           strict=False))
+    assert entries[-1]["prev_hash"] == ledger.GENESIS
 
 
 def test_filters_and_pages(owner):
@@ -76,21 +78,29 @@ def _tamper(app, sql: str) -> None:
 
 
 @pytest.mark.parametrize("sql", [
-    "UPDATE revision_log SET reason = 'nothing to see' WHERE revision = 3",
-    "UPDATE revision_log SET added = '[]' WHERE revision = 3",
-    "DELETE FROM revision_log WHERE revision = 3",
+    "UPDATE revision_log SET reason = 'nothing to see' WHERE tenant = 'acme' AND revision = 3",
+    "UPDATE revision_log SET added = '[]' WHERE tenant = 'acme' AND revision = 2",
+    "DELETE FROM revision_log WHERE tenant = 'acme' AND revision = 3",
+    "DELETE FROM revision_log WHERE tenant = 'acme' AND revision = 5",  # the newest
 ])
-def test_tampering_with_one_row_is_found(app, owner, client, sql):
+def test_tampering_with_one_row_is_found_in_its_tenants_chain_only(app, owner, client, sql):
     _changes(owner)
-    assert ledger.verify().ok
+    before = ledger.verify()
+    assert before.ok and before.chains == 2  # acme's and globex's
     _tamper(app, sql)
     result = ledger.verify()
-    assert not result.ok and result.broken_at in (3, 4)  # a deleted row breaks the next link
+    (broken,) = result.broken  # globex's chain still verifies
+    # a deleted row breaks the next link; a deleted newest entry leaves the head beyond
+    assert broken.chain == broken.tenant == "acme" and broken.revision in (2, 3, 4, 5)
     answer = client.get("/v1/ledger/verify", headers=bearer(ADMIN)).get_json()
-    assert answer["ok"] is False and answer["broken_at"] == result.broken_at
+    assert answer["ok"] is False and answer["chains"] == 2
+    assert answer["broken"] == [{"chain": "acme", "tenant": "acme",
+                                 "revision": broken.revision, "problem": broken.problem}]
     runner = app.test_cli_runner()
     verdict = runner.invoke(args=["verify-ledger"])
-    assert verdict.exit_code == 1 and f"revision {result.broken_at}" in verdict.stderr
+    assert verdict.exit_code == 1
+    assert f"chain acme BROKEN at tenant acme revision {broken.revision}" in verdict.stderr
+    assert "globex" not in verdict.stderr
 
 
 @pytest.mark.postgres

@@ -3,6 +3,8 @@ PostgreSQL; a database made before migrations existed is adopted, not broken."""
 
 from __future__ import annotations
 
+import warnings
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -18,9 +20,14 @@ def test_migrations_match_the_models(database_url):
     with app.app_context():
         seeding.drop_all()
         seeding.init_db()
-        with db.engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection),
-                                           db.metadata)
+        with db.engine.connect() as connection, warnings.catch_warnings():
+            # SQLAlchemy does not reflect expression indexes (R4's lower(email) one, whose
+            # effect tests/api/test_write_integrity.py checks): compare everything else.
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection")
+            warnings.filterwarnings("ignore", ".*expression-based index")
+            context = MigrationContext.configure(connection, opts={
+                "include_object": lambda item, name, kind, *_: name != "uq_sub_account_email"})
+            differences = compare_metadata(context, db.metadata)
         assert differences == []
         assert "alembic_version" in inspect(db.engine).get_table_names()
         seeding.init_db()  # a second run changes nothing and does not fail

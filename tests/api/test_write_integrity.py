@@ -14,14 +14,16 @@ from sqlalchemy import func, select
 from service.domain.errors import InvalidInput
 from service.domain.rules import Rule
 from service.storage import policy_store
-from service.storage.models import LedgerEntry, PolicyHead, db
+from service.storage.models import LedgerEntry, TenantHead, db
 
 ALICE_EXPORT = "p, user:acme:alice, acme/amazon-us, reports, export, allow\n"
 
 
-def _head_and_ledger() -> tuple[int, int]:
-    head = db.session.execute(select(PolicyHead.revision)).scalar_one()
-    logged = db.session.execute(select(func.max(LedgerEntry.revision))).scalar_one()
+def _head_and_ledger(tenant: str = "acme") -> tuple[int, int]:
+    head = db.session.execute(select(TenantHead.revision)
+                              .where(TenantHead.tenant == tenant)).scalar_one()
+    logged = db.session.execute(select(func.max(LedgerEntry.revision))
+                                .where(LedgerEntry.tenant == tenant)).scalar_one()
     db.session.rollback()
     return head, logged
 

@@ -95,9 +95,9 @@ def test_metrics_move_under_load_across_workers(service):
         assert _series(after, "authz_check_duration_seconds_count", route="/check") >= 60
         assert _series(after, "authz_batch_size_sum") >= 40
         assert _series(after, "authz_writes_total", result="committed") >= 1
-        assert "authz_revision_lag" in after and "authz_policy_revision" in after
+        assert "authz_revision_lag" in after and "authz_tenants_held" in after
         assert "authz_database_errors_total" in after or "authz_database_errors" in after
-    workers = {m for page in pages for m in re.findall(r'authz_policy_revision{pid="(\d+)"}',
+    workers = {m for page in pages for m in re.findall(r'authz_tenants_held{pid="(\d+)"}',
                                                        page)}
     assert len(workers) == 2
     # each worker's decision-log thread wrote its denies within its interval (1 s)
