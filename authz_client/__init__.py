@@ -50,7 +50,9 @@ class AuthzClient:
         self._headers = {"Authorization": f"Bearer {token}"}
         self._local = threading.local()
         self._cache: dict[tuple, tuple[bool, int, float]] = {}
-        self.newest_revision = -1  # the newest revision any answer has shown
+        # The newest revision any answer has shown: revisions are per tenant, and a key's
+        # checks are all about its own tenant.
+        self.newest_revision = -1
 
     # -- public ------------------------------------------------------------------------------
     def check(self, subject: str, store: str, object: str, action: str,  # noqa: A002
@@ -66,6 +68,10 @@ class AuthzClient:
         if isinstance(answer, Decision):
             return answer
         allowed, revision = answer.get("allowed"), answer.get("revision")
+        if allowed is False and isinstance(answer.get("error"), str):
+            # the service could not decide (say, tenant_unavailable): a deny, saying why
+            return Decision(False, error=f"{answer.get('reason') or 'error'}: "
+                                         f"{answer['error']}")
         if not isinstance(allowed, bool) or not isinstance(revision, int):
             return Decision(False, error=f"unexpected answer: {answer!r:.200}")
         self._remember(key, allowed, revision)

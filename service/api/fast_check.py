@@ -67,12 +67,16 @@ class FastCheck:
             # Not the ordinary case (bad input, unknown key, another tenant, ...): Flask
             # answers it, with the error shapes and the deny-on-failure of the views.
             payload = None
+        # One series per route, not per tenant.
+        route = path if path_tenant is None else \
+            TENANT_PREFIX + "<tenant>" + path[len(TENANT_PREFIX) + len(path_tenant):]
         if payload is None:
             environ["wsgi.input"] = io.BytesIO(body)
-            return self.flask_wsgi(environ, start_response)
+            answered = self.flask_wsgi(environ, start_response)
+            telemetry.observe_check(route, time.perf_counter() - started)
+            return answered
         text, allowed, total, revision = payload
-        environ[telemetry.ROUTE] = path if path_tenant is None else \
-            TENANT_PREFIX + "<tenant>" + path[len(TENANT_PREFIX) + len(path_tenant):]
+        environ[telemetry.ROUTE] = route
         telemetry.count_decisions(allowed, total - allowed)
         data = text.encode()
         replica = self.service.replica
@@ -83,7 +87,7 @@ class FastCheck:
         if age is not None:
             headers.append(("X-Policy-Age", f"{age:.3f}"))
         start_response("200 OK", headers)
-        telemetry.observe_check(path, time.perf_counter() - started)
+        telemetry.observe_check(route, time.perf_counter() - started)
         return [data]
 
     def _answer(self, answer, body: bytes, environ, path_tenant: str | None

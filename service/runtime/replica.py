@@ -36,7 +36,6 @@ from ..domain.errors import (
     StaleRevision,
     TenantUnavailable,
     Unauthorized,
-    Unavailable,
 )
 from ..storage import keys_store, policy_store
 from ..usecases import expiry
@@ -391,8 +390,8 @@ class Replica:
             found = keys_store.find(key_id)
         except (SQLAlchemyError, ServiceError) as exc:
             DATABASE_ERRORS.labels("key_lookup").inc()
-            raise Unavailable("the key cannot be looked up: the policy database is "
-                              "unavailable") from exc
+            raise TenantUnavailable("this key's tenant is not loaded on this worker and the "
+                                    "policy database is unavailable: denied") from exc
         if found is None or found.secret_hash in self._refused \
                 or not self.hold(found.tenant):
             if len(self._unknown) >= UNKNOWN_KEYS:

@@ -51,6 +51,7 @@ def drop_all() -> None:
     db.drop_all()
     with db.engine.begin() as connection:
         connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        connection.exec_driver_sql("DROP TABLE IF EXISTS policy_head")  # before 0008
 
 
 def is_empty() -> bool:

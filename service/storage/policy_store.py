@@ -436,6 +436,7 @@ def _one_snapshot() -> None:
     """Read what follows as of one moment (PostgreSQL reads each statement as of its own
     start otherwise), so the revision read names exactly the rules read."""
     if db.session.get_bind().dialect.name == "postgresql":
+        db.session.rollback()  # (a read outside any write: nothing of it is lost)
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 

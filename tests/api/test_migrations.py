@@ -3,14 +3,20 @@ PostgreSQL; a database made before migrations existed is adopted, not broken."""
 
 from __future__ import annotations
 
+import json
 import warnings
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from service.domain.accounts import Settings
 from service.startup import seeding
-from service.storage.models import db
+from service.storage import ledger, policy_store
+from service.storage.models import LedgerEntry, db
 
 from ..support import make_app
 
@@ -52,4 +58,76 @@ def test_a_database_from_before_migrations_is_adopted(tmp_path):
         with db.engine.connect() as connection:
             version = MigrationContext.configure(connection).get_current_revision()
         assert version is not None
+        db.engine.dispose()
+
+
+def test_a_platform_chain_from_before_per_tenant_revisions_still_verifies(database_url):
+    """A database from before migration 0008 (one revision numbering and one hash chain
+    across tenants) keeps its history verifiable; each tenant's revisions continue from its
+    highest one and its new entries chain to its last old one."""
+    from flask_migrate import upgrade
+
+    from service import MIGRATIONS
+
+    app = make_app(database_url)
+    with app.app_context():
+        seeding.drop_all()
+        upgrade(directory=str(MIGRATIONS), revision="0007")
+        moment = datetime(2026, 1, 1, tzinfo=UTC)
+        history = [(1, "acme", ("acme/amazon-us", "acme")),
+                   (2, "globex", ("globex/ebay-de", "globex")),
+                   (3, "acme", ("acme/shopee-sg", "acme"))]
+        entries = sa.table("revision_log", *(sa.column(c) for c in (
+            "revision", "tenant", "actor", "reason", "added", "removed", "request_id",
+            "details", "prev_hash", "hash")), sa.column("created_at", sa.DateTime(True)))
+        rules = sa.table("policy_rule", *(sa.column(c) for c in (
+            "tenant", "ptype", "v0", "v1", "v2", "v3", "v4", "v5")))
+        tenants = sa.table("tenant", sa.column("id"), sa.column("name"),
+                           sa.column("max_sub_accounts"), sa.column("language"),
+                           sa.column("created_at", sa.DateTime(True)))
+        hashes = {}
+        with db.engine.begin() as connection:
+            connection.execute(sa.insert(tenants), [
+                {"id": t, "name": t, "max_sub_accounts": 99, "language": "en",
+                 "created_at": moment} for t in ("acme", "globex")])
+            connection.execute(sa.text("INSERT INTO policy_head (id, revision, keys_epoch) "
+                                       "VALUES (1, 3, 0)"))
+            previous = ledger.GENESIS
+            for revision, tenant, values in history:
+                row = SimpleNamespace(revision=revision, tenant=tenant, created_at=moment,
+                                      actor="test", reason="", request_id="",
+                                      added=json.dumps([["g2", *values]]), removed="[]",
+                                      details="{}")
+                hashes[revision] = ledger.entry_hash(row, previous)
+                connection.execute(sa.insert(entries).values(
+                    **vars(row), prev_hash=previous, hash=hashes[revision]))
+                connection.execute(sa.insert(rules).values(
+                    tenant=tenant, ptype="g2", v0=values[0], v1=values[1], v2="", v3="",
+                    v4="", v5=""))
+                previous = hashes[revision]
+        seeding.init_db()
+        migrated = ledger.verify()
+        assert migrated.ok and migrated.entries == 3 and migrated.chains == 1
+        assert (policy_store.head("acme"), policy_store.head("globex")) == (3, 2)
+        written = policy_store.write("acme", "test", "", lambda p: setattr(
+            p.directory, "settings", Settings(50, "en")))
+        assert written.revision == 4
+        entry = db.session.get(LedgerEntry, ("acme", 4))
+        assert entry.prev_hash == hashes[3] and entry.platform_chain is False
+        db.session.rollback()
+        grown = ledger.verify()
+        assert grown.ok and grown.chains == 2 and grown.entries == 4
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("ALTER TABLE revision_log DISABLE TRIGGER "
+                                           "revision_log_append_only"))
+            connection.execute(sa.text("UPDATE revision_log SET reason = 'x' "
+                                       "WHERE tenant = 'globex' AND revision = 2"))
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("ALTER TABLE revision_log ENABLE TRIGGER "
+                                           "revision_log_append_only"))
+        (broken,) = ledger.verify().broken
+        assert (broken.chain, broken.tenant, broken.revision) == (ledger.PLATFORM, "globex", 2)
+        seeding.drop_all()
+        db.session.remove()
         db.engine.dispose()

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, func, select, text
 from harness.servers import Instance, Proxy
 from service.storage.models import LedgerEntry, PolicyRule
 
-from ..support import ACME_CHECK, ACME_OWNER, PG_ADMIN_URL
+from ..support import ACME_CHECK, ACME_OWNER, ADMIN, GLOBEX_CHECK, PG_ADMIN_URL
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -191,6 +191,22 @@ def test_database_outage_keeps_checks_answering_and_loses_no_write(pg_url):
         outage = requests.post(a.url + "/check", headers=CHECK, json=canary, timeout=10)
         assert outage.status_code == 200 and outage.json()["allowed"] is False
         assert float(outage.headers["X-Policy-Age"]) > 0.5  # it says how old its state is
+        # globex was never needed here, so it is not held: denied, saying why, never
+        # guessed (its owner is allowed this; the admin's key needs no database look-up)
+        cold = requests.post(a.url + "/check", headers={"Authorization": f"Bearer {ADMIN}"},
+                             json={"tenant": "globex", "subject": "owner",
+                                   "store": "amazon-us", "object": "orders",
+                                   "action": "view"}, timeout=10)
+        assert cold.status_code == 200, cold.text
+        assert cold.json()["allowed"] is False
+        assert cold.json()["reason"] == "tenant_unavailable"
+        assert cold.headers["X-Authz-Denied"] == "tenant_unavailable"
+        unseen_key = requests.post(a.url + "/check", headers={
+            "Authorization": f"Bearer {GLOBEX_CHECK}"}, json={
+            "subject": "owner", "store": "amazon-us", "object": "orders", "action": "view"},
+            timeout=10)
+        assert unseen_key.status_code == 200 and unseen_key.json()["allowed"] is False
+        assert unseen_key.headers["X-Authz-Denied"] == "tenant_unavailable"
         refused = requests.post(a.url + "/v1/tenants/acme/stores", headers=OWNER,
                                 json={"store": "during-outage"}, timeout=10)
         assert refused.status_code == 503

@@ -16,18 +16,19 @@ def test_a_head_behind_its_ledger_is_refused_at_start_and_repaired_by_init_db(tm
     import sqlite3
 
     with sqlite3.connect(tmp_path / "authz.db") as connection:  # the state the defect left
-        connection.execute("UPDATE policy_head SET revision = revision - 1")
+        connection.execute("UPDATE tenant_head SET revision = revision - 1 "
+                           "WHERE tenant = 'globex'")
     started = subprocess.run([BIN / "gunicorn", "--config", "gunicorn.conf.py",
                               "service:create_app()"], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=60)
     assert started.returncode != 0
-    assert "policy head is at revision 1 but the ledger holds revision 2" in started.stderr
-    with sqlite3.connect(tmp_path / "authz.db") as connection:  # as it was before 0006
-        connection.execute("UPDATE alembic_version SET version_num = '0005'")
-        connection.execute("DROP TABLE console_session")
+    assert ("tenant globex's head is at revision 0 but its ledger holds revision 1"
+            in started.stderr)
     subprocess.run([BIN / "flask", "--app", "service", "init-db"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     with sqlite3.connect(tmp_path / "authz.db") as connection:
-        head = connection.execute("SELECT revision FROM policy_head").fetchone()[0]
-        logged = connection.execute("SELECT max(revision) FROM revision_log").fetchone()[0]
-    assert head == logged == 2
+        head = connection.execute("SELECT revision FROM tenant_head "
+                                  "WHERE tenant = 'globex'").fetchone()[0]
+        logged = connection.execute("SELECT max(revision) FROM revision_log "
+                                    "WHERE tenant = 'globex'").fetchone()[0]
+    assert head == logged == 1
