@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test test-fast install browser haproxy lint clean bench bench-decision-log bench-propagation bench-embedded fuzz
+.PHONY: run test test-fast install browser haproxy lint clean bench bench-decision-log bench-propagation bench-embedded bench-scale fuzz
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,13 @@ bench-decision-log: install
 bench-embedded: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.embedded
+
+## A platform of 20,000 tenants (about 16M rules, generated once into the local PostgreSQL)
+## served by tenants loaded on demand: ready time, RSS, hit rate, cold loads, writes/s,
+## one instance against three behind HAProxy (docs/SCALING.md).
+bench-scale: install haproxy
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.scale
 
 ## Revoke visibility across workers and instances (needs the local PostgreSQL).
 bench-propagation: install

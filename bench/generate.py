@@ -22,7 +22,9 @@ from service.domain.rules import Rule
 from service.storage import ledger
 from service.storage.notifier import libpq_dsn
 
-SCALES = {"small": 100, "medium": 1_000, "large": 10_000}
+SCALES = {"small": 100, "medium": 1_000, "large": 10_000,
+          # a platform, not a machine: 20,000 tenants (bench/scale.py)
+          "platform": 100_000}
 STORES_PER_TENANT = 5
 SUB_ACCOUNTS = 99
 MARKETS = ["amazon-us", "tmall-flagship", "shopee-sg", "ebay-de", "lazada-my"]
@@ -72,20 +74,24 @@ def generate(url: str, scale: str, seed: int = 1, progress=lambda names: names) 
     """Fill an initialised, empty database; returns the number of rules written.
     `progress` wraps the list of tenants (a progress bar, say) as they are generated."""
     rng = random.Random(seed)
-    buffer = io.StringIO()
     count = 0
-    for tenant in progress(tenants(scale)):
-        for rule in tenant_rules(rng, tenant):
-            values = list(rule.values) + [""] * (6 - len(rule.values))
-            buffer.write("\t".join([tenant, rule.ptype, *values]) + "\n")
-            count += 1
+    names = tenants(scale)
     with psycopg.connect(libpq_dsn(url)) as conn:
         with conn.cursor() as cur:
             with cur.copy("COPY policy_rule (tenant, ptype, v0, v1, v2, v3, v4, v5) "
                           "FROM STDIN") as copy:
+                buffer = io.StringIO()
+                for n, tenant in enumerate(progress(names)):
+                    for rule in tenant_rules(rng, tenant):
+                        values = list(rule.values) + [""] * (6 - len(rule.values))
+                        buffer.write("\t".join([tenant, rule.ptype, *values]) + "\n")
+                        count += 1
+                    if n % 200 == 199:  # streamed: the platform scale is 16M rules
+                        copy.write(buffer.getvalue())
+                        buffer = io.StringIO()
                 copy.write(buffer.getvalue())
             cur.executemany("INSERT INTO tenant (id, name, max_sub_accounts, created_at) "
-                            "VALUES (%s, %s, 99, now())", [(t, t) for t in tenants(scale)])
+                            "VALUES (%s, %s, 99, now())", [(t, t) for t in names])
             with cur.copy("COPY sub_account (tenant, login, display_name, email, phone, note,"
                           " default_store, created_at) FROM STDIN") as copy:
                 for t in tenants(scale):

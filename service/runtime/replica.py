@@ -262,8 +262,9 @@ class Replica:
         if entries:
             self._expiries_stale = True
             self._account(tenant)
-        if self.decider.revision(tenant) >= self._announced.get(tenant, -1):
-            self._announced.pop(tenant, None)
+        # Whatever was committed has been read; a revision announced beyond it (one a
+        # request asked for that no write has made) is not waited for here.
+        self._announced.pop(tenant, None)
 
     def _withdraw_expired(self) -> None:
         """Expired grants stop counting here even when their removal cannot be committed."""
