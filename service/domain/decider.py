@@ -65,12 +65,15 @@ class Decider:
     def size(self, tenant: str) -> int:
         return self._sizes.get(tenant, 0)
 
-    def load(self, tenant: str, revision: int, rules: Iterable[Rule]) -> None:
-        """Hold the tenant as of a snapshot of its rules (replacing what was held)."""
+    def load(self, tenant: str, revision: int,
+             rules: Iterable[tuple[str, tuple[str, ...]]]) -> None:
+        """Hold the tenant as of a snapshot of its rules, (ptype, values) pairs (replacing
+        what was held)."""
         index = TenantIndex(tenant)
         count = 0
-        for rule in rules:
-            index.add_values(rule.ptype, rule.values)
+        add = index.add_values
+        for ptype, values in rules:
+            add(ptype, values)
             count += 1
         self._indexes[tenant] = index
         self._sizes[tenant] = count

@@ -120,9 +120,7 @@ class Replica:
         """Make sure the tenant is held (loading it when not); False when no such tenant
         exists. Without `database`, raise NeedsDatabase instead of loading. A tenant that
         cannot be loaded raises TenantUnavailable."""
-        if self.decider.holds(tenant):
-            if self._budget is not None:
-                self._used.move_to_end(tenant)
+        if self._touch(tenant):
             return True
         if not database:
             raise NeedsDatabase(tenant)
@@ -130,8 +128,8 @@ class Replica:
             snapshot = policy_store.snapshot(tenant)
         except (SQLAlchemyError, ServiceError) as exc:
             DATABASE_ERRORS.labels("tenant_load").inc()
-            raise TenantUnavailable(f"tenant {tenant} is not loaded on this worker and the policy "
-                          "database is unavailable: denied") from exc
+            raise TenantUnavailable(f"tenant {tenant} is not loaded on this worker and the "
+                                    "policy database is unavailable: denied") from exc
         if not snapshot.exists:
             return False
         self.decider.load(tenant, snapshot.revision, snapshot.rules)
@@ -146,6 +144,14 @@ class Replica:
         self._announced.pop(tenant, None)
         TENANT_LOADS.inc()
         self._fit(keep=tenant)
+        return True
+
+    def _touch(self, tenant: str) -> bool:
+        """Whether the tenant is held; if so it becomes the most recently used."""
+        if not self.decider.holds(tenant):
+            return False
+        if self._budget is not None:
+            self._used.move_to_end(tenant)
         return True
 
     def _fit(self, keep: str) -> None:
@@ -377,9 +383,7 @@ class Replica:
         """The working key `key_id`, its tenant held; None if there is none."""
         record = self._keys.get(key_id)
         if record is not None:
-            if self.decider.holds(record.tenant):
-                if self._budget is not None:
-                    self._used.move_to_end(record.tenant)
+            if self._touch(record.tenant):
                 return record
             del self._keys[key_id]
         seen = self._unknown.get(key_id)

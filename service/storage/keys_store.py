@@ -41,9 +41,11 @@ def find(key_id: str) -> keys.KeyRecord | None:
 
 def records(tenant: str) -> list[keys.KeyRecord]:
     """The tenant's keys that still work (read inside the caller's transaction)."""
-    return [_record(r) for r in db.session.execute(select(ApiKey).where(
-        ApiKey.tenant == tenant,
-        or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > utcnow()))).scalars()]
+    return [keys.KeyRecord(key_id, tenant, scope, secret_hash, _unix_seconds(revoked_at))
+            for key_id, scope, secret_hash, revoked_at in db.session.execute(
+                select(ApiKey.id, ApiKey.scope, ApiKey.secret_hash, ApiKey.revoked_at).where(
+                    ApiKey.tenant == tenant,
+                    or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > utcnow())))]
 
 
 def load(tenant: str) -> list[keys.KeyRecord]:

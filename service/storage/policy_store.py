@@ -56,13 +56,13 @@ def _columns(rule: Rule) -> dict[str, str]:
     return {"ptype": rule.ptype, **dict(zip(RULE_COLUMNS, values, strict=True))}
 
 
-def _rule(row) -> Rule:
-    """A rule from (ptype, v0, ..., v5); unused trailing columns hold ''."""
+def _values(row) -> tuple[str, ...]:
+    """The values of a (ptype, v0, ..., v5) row; unused trailing columns hold ''."""
     values = tuple(row[1:])
     n = len(values)
     while n and values[n - 1] == "":
         n -= 1
-    return Rule(row[0], values[:n])
+    return values[:n]
 
 
 def _encode(rules) -> str:
@@ -145,14 +145,9 @@ def heads(tenants) -> dict[str, int]:
         return {t: int(r) for t, r in db.session.execute(statement, parameters).all()}
 
 
-# Plain SQL: the ORM's per-row work was a third of a write's time.
-TENANT_RULES_SQL = text(f"SELECT ptype, {', '.join(RULE_COLUMNS)} FROM policy_rule "
-                        "WHERE tenant = :tenant ORDER BY id")
-
-
 def tenant_rules(tenant: str) -> list[Rule]:
     """The tenant's rules, oldest first."""
-    return [_rule(r) for r in db.session.execute(TENANT_RULES_SQL, {"tenant": tenant}).all()]
+    return [Rule(r[0], _values(r)) for r in _fetch_rules(tenant)]
 
 
 ACCOUNT_FIELDS = ("display_name", "email", "phone", "note", "default_store")
@@ -212,31 +207,44 @@ def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What a worker holds of one tenant. `rules` may already include changes after
-    `revision`; replaying the ledger from it is harmless because each entry is an exact
-    set difference (re-adding or re-removing is a no-op)."""
+    """What a worker holds of one tenant: its rules as (ptype, values), keys and time-boxed
+    grants. The rules may already include changes after `revision`; replaying the ledger
+    from it is harmless because each entry is an exact set difference (re-adding or
+    re-removing is a no-op)."""
 
     revision: int
     exists: bool
-    rules: list[Rule]
+    rules: list[tuple[str, tuple[str, ...]]]
     keys: list
     expiries: dict[str, str]
 
 
+SNAPSHOT_HEAD_SQL = text("SELECT t.id, h.revision FROM tenant t LEFT JOIN tenant_head h "
+                         "ON h.tenant = t.id WHERE t.id = :tenant")
+EXPIRIES_SQL = text("SELECT rule, expires_at FROM rule_expiry WHERE tenant = :tenant")
+
+
+# Plain SQL: the ORM's per-row work was a third of a write's time.
+TENANT_RULES_SQL = text(f"SELECT ptype, {', '.join(RULE_COLUMNS)} FROM policy_rule "
+                        "WHERE tenant = :tenant ORDER BY id")
+
+
+def _fetch_rules(tenant: str) -> list:
+    return db.session.execute(TENANT_RULES_SQL, {"tenant": tenant}).all()
+
+
 def snapshot(tenant: str) -> Snapshot:
     """The tenant's rules, keys and time-boxed grants, and a revision they are at least as
-    new as."""
+    new as (it is read first). Plain SQL and no Rule objects: this is a cold load, on
+    the request that needs the tenant."""
+    parameters = {"tenant": tenant}
     with failures.reading():
-        _one_snapshot()
-        revision = db.session.execute(select(TenantHead.revision)
-                                      .where(TenantHead.tenant == tenant)).scalar()
-        exists = db.session.execute(select(Tenant.id).where(Tenant.id == tenant)).first()
-        if exists is None:
-            return Snapshot(int(revision or 0), False, [], [], {})
-        return Snapshot(int(revision or 0), True, tenant_rules(tenant),
-                        keys_store.records(tenant), dict(db.session.execute(
-                            select(RuleExpiry.rule, RuleExpiry.expires_at)
-                            .where(RuleExpiry.tenant == tenant)).all()))
+        row = db.session.execute(SNAPSHOT_HEAD_SQL, parameters).first()
+        if row is None:
+            return Snapshot(0, False, [], [], {})
+        rules = [(r[0], _values(r)) for r in _fetch_rules(tenant)]
+        return Snapshot(int(row[1] or 0), True, rules, keys_store.records(tenant),
+                        dict(db.session.execute(EXPIRIES_SQL, parameters).all()))
 
 
 def tenant_changes(tenant: str, after: int, up_to: int | None = None) -> list[Change]:
