@@ -167,11 +167,12 @@ class Authz:
         self.decision_log.record(request, allowed, replica.revision(request.tenant))
         return allowed
 
-    def decide_many(self, requests: list[tuple], *, database: bool = True) -> list[bool]:
+    def decide_many(self, requests: list[tuple], *, database: bool = True,
+                    tenants: set[str] | None = None) -> list[bool]:
         """decide() for each request (a CheckRequest's fields), each tenant at one
-        revision."""
+        revision. `tenants`: the requests' tenants, if the caller has them."""
         replica = self.replica
-        for tenant in {r[0] for r in requests}:
+        for tenant in tenants if tenants is not None else {r[0] for r in requests}:
             replica.hold(tenant, database=database)
         answers = self.decider.decide_many(requests)
         self.decision_log.record_many(requests, answers, replica.revision)

@@ -42,6 +42,9 @@ CASES = [
      "application/json"),
     (ADMIN, "/check/batch", {"checks": [{**ALICE, "tenant": "acme"},
                                         {**ALICE, "tenant": "globex"}]}, "application/json"),
+    (ADMIN, "/check/batch", {"checks": [{**ALICE, "tenant": "acme"},
+                                        {**ALICE, "tenant": "globex"}],
+                             "at_least_revision": 1}, "application/json"),  # whose? 422
 ]
 
 
