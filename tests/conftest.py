@@ -22,9 +22,16 @@ from .support import (
     ADMIN,
     PG_ADMIN_URL,
     Caller,
+    close_connections,
     fresh_database,
     make_app,
 )
+
+
+@pytest.fixture(autouse=True)
+def _connections_closed_after_each_test():
+    yield
+    close_connections()
 
 
 @pytest.fixture(scope="session")

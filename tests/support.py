@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 from harness import (  # noqa: F401 - re-exported for the tests
@@ -22,13 +23,28 @@ from service.storage.models import db
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Every app a test made, so that its pooled connections are closed after each test (an
+# engine left to the garbage collector closes nothing: psycopg warns, at a random later
+# test). Disposing only closes idle connections; an app used again opens new ones.
+APPS: weakref.WeakSet = weakref.WeakSet()
+
+
 def make_app(database_url: str, **overrides):
     # In-process apps look at the database before every request; the listener thread is
     # tested with real gunicorn processes (test_propagation.py).
     # The decision log is written when a test flushes it, not by a thread outliving the test.
-    return create_app({"AUTHZ_DATABASE_URL": database_url, "AUTHZ_MODE": "development",
-                       "AUTHZ_SYNC_INTERVAL": 0, "AUTHZ_LISTEN": False,
-                       "AUTHZ_DECISION_LOG_INTERVAL": 0, **overrides})
+    app = create_app({"AUTHZ_DATABASE_URL": database_url, "AUTHZ_MODE": "development",
+                      "AUTHZ_SYNC_INTERVAL": 0, "AUTHZ_LISTEN": False,
+                      "AUTHZ_DECISION_LOG_INTERVAL": 0, **overrides})
+    APPS.add(app)
+    return app
+
+
+def close_connections() -> None:
+    for app in list(APPS):
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def fresh_database(app, *, seed: bool = True) -> None:

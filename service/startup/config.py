@@ -201,7 +201,7 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
     if settings["AUTHZ_TENANT_CACHE_MB"] in (None, ""):
         settings["AUTHZ_TENANT_CACHE_MB"] = None
     else:
-        _number(settings, "AUTHZ_TENANT_CACHE_MB", float, 1)
+        _number(settings, "AUTHZ_TENANT_CACHE_MB", float, 0.01)
     _number(settings, "AUTHZ_CONSISTENCY_WAIT", float, 0)
     settings["AUTHZ_LISTEN"] = _flag(settings, "AUTHZ_LISTEN")
     settings["AUTHZ_REQUEST_LOG"] = _flag(settings, "AUTHZ_REQUEST_LOG")

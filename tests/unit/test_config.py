@@ -28,6 +28,8 @@ from service.startup import config
       "AUTHZ_DATABASE_URL": "sqlite://", "AUTHZ_SESSION_SECRET": config.DEV_SESSION_SECRET},
      "AUTHZ_SESSION_SECRET"),
     ({"AUTHZ_SESSION_SECRET": "short"}, "AUTHZ_SESSION_SECRET"),
+    ({"AUTHZ_TENANT_CACHE_MB": "lots"}, "AUTHZ_TENANT_CACHE_MB"),
+    ({"AUTHZ_TENANT_CACHE_MB": 0}, "AUTHZ_TENANT_CACHE_MB"),
 ])
 def test_bad_settings_stop_start_up_naming_the_key(settings, key):
     with pytest.raises(SystemExit) as stopped:
