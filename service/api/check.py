@@ -82,19 +82,20 @@ def check_batch(tenant: str | None = None):
         _body(), service.settings.max_batch,
         lambda name: service.check_tenant(caller, in_path(tenant, name)))
     replica = service.replica
-    one = check_input.one_tenant(requests)
+    tenants = {r[0] for r in requests}
+    one = next(iter(tenants)) if len(tenants) == 1 else None
     if revision is not None:
         if one is None:
             raise InvalidInput("a revision is one tenant's: this batch names several",
                                {"json": {"at_least_revision": [
                                    "only for a batch about one tenant"]}})
         replica.require(one, revision, service.settings.consistency_wait)
-    results = service.decide_many(requests)
+    results = service.decide_many(requests, tenants=tenants)
     telemetry.count_decisions(sum(results), len(results) - sum(results))
     answer = {"results": [{"allowed": r} for r in results],
               "revision": None if one is None else replica.revision(one)}
-    if one is None and requests:
-        answer["revisions"] = {t: replica.revision(t) for t in sorted({r[0] for r in requests})}
+    if one is None and tenants:
+        answer["revisions"] = {t: replica.revision(t) for t in sorted(tenants)}
     return _answer(answer, replica)
 
 

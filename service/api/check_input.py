@@ -176,14 +176,6 @@ def batch_requests(body: object, limit: int, tenant_of: Callable[[str | None], s
     return requests, revision
 
 
-def one_tenant(requests: list[tuple]) -> str | None:
-    """The tenant every request of a batch is about, or None (several, or none)."""
-    if not requests:
-        return None
-    first = requests[0][0]
-    return first if all(r[0] == first for r in requests) else None
-
-
 def _usual_batch(body: object, limit: int, tenant_of) -> tuple[list[tuple], int | None] | None:
     """batch_requests in one pass for the usual body - up to `limit` checks of an area and
     an action, every field an identifier - or None for anything else (read in full).

@@ -58,10 +58,6 @@ class Decider:
     def holds(self, tenant: str) -> bool:
         return tenant in self._revisions
 
-    def held(self) -> dict[str, int]:
-        """Every tenant held, with its revision (a copy)."""
-        return dict(self._revisions)
-
     def size(self, tenant: str) -> int:
         return self._sizes.get(tenant, 0)
 

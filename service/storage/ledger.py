@@ -88,8 +88,7 @@ def _rows(platform: bool, tenant: str | None = None, batch: int = 5000
     while True:
         page = statement
         if after is not None:
-            page = page.where(tuple_(*order) > tuple_(*after)) if len(order) > 1 \
-                else page.where(order[0] > after[0])
+            page = page.where(tuple_(*order) > tuple_(*after))
         rows = db.session.execute(page.order_by(*order).limit(batch)).scalars().all()
         if not rows:
             return

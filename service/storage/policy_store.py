@@ -147,7 +147,8 @@ def heads(tenants) -> dict[str, int]:
 
 def tenant_rules(tenant: str) -> list[Rule]:
     """The tenant's rules, oldest first."""
-    return [Rule(r[0], _values(r)) for r in _fetch_rules(tenant)]
+    return [Rule(r[0], _values(r))
+            for r in db.session.execute(TENANT_RULES_SQL, {"tenant": tenant})]
 
 
 ACCOUNT_FIELDS = ("display_name", "email", "phone", "note", "default_store")
@@ -229,10 +230,6 @@ TENANT_RULES_SQL = text(f"SELECT ptype, {', '.join(RULE_COLUMNS)} FROM policy_ru
                         "WHERE tenant = :tenant ORDER BY id")
 
 
-def _fetch_rules(tenant: str) -> list:
-    return db.session.execute(TENANT_RULES_SQL, {"tenant": tenant}).all()
-
-
 def snapshot(tenant: str) -> Snapshot:
     """The tenant's rules, keys and time-boxed grants, and a revision they are at least as
     new as (it is read first). Plain SQL and no Rule objects: this is a cold load, on
@@ -242,7 +239,7 @@ def snapshot(tenant: str) -> Snapshot:
         row = db.session.execute(SNAPSHOT_HEAD_SQL, parameters).first()
         if row is None:
             return Snapshot(0, False, [], [], {})
-        rules = [(r[0], _values(r)) for r in _fetch_rules(tenant)]
+        rules = [(r[0], _values(r)) for r in db.session.execute(TENANT_RULES_SQL, parameters)]
         return Snapshot(int(row[1] or 0), True, rules, keys_store.records(tenant),
                         dict(db.session.execute(EXPIRIES_SQL, parameters).all()))
 
