@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test test-fast install browser haproxy lint clean bench bench-decision-log bench-propagation bench-embedded bench-scale fuzz
+.PHONY: run test test-fast install browser haproxy lint clean bench bench-decision-log bench-propagation bench-embedded bench-scale bench-writes fuzz
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ bench-embedded: install
 bench-scale: install haproxy
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.scale
+
+## Writes/s with 1, 2, 4, 8 writers on tenants of their own, and the CPU each write costs
+## (part of bench-scale; this alone takes about a minute once the platform is generated).
+bench-writes: install
+	$(BIN)/python -m bench.writes
 
 ## Revoke visibility across workers and instances (needs the local PostgreSQL).
 bench-propagation: install

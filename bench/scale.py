@@ -10,7 +10,8 @@ the traffic). Printed, each figure measured in this run on this machine:
     budget and without, against the all-in-memory large scale (2,000 tenants, every
     tenant held, warm) under the same wrk load;
   - the first request to a cold tenant, p50/p99 (sequential, one worker);
-  - writes/s with 1, 2, 4 and 8 writers, each on a tenant of its own;
+  - writes/s with 1, 2, 4 and 8 writers, each on a tenant of its own, with the CPU each
+    write costs and the bound two cores set (bench/writes.py);
   - one instance against three, both behind HAProxy with consistent hashing on the tenant
     (on this 2-core machine the three share the same two cores: what they change is what
     each holds, not the CPU).
@@ -24,17 +25,16 @@ import random
 import re
 import statistics
 import sys
-import threading
 import time
 
 import requests
 
+from bench import writes as bench_writes
 from bench.generate import MARKETS, tenants
 from bench.run import ADMIN, database, wrk_lua
 from harness.servers import HAProxy, Instance
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
-UNLIMITED_WRITES = "1000000/minute"
 
 
 def zipf(names: list[str], count: int, s: float, rng: random.Random) -> list[str]:
@@ -125,38 +125,6 @@ def cold_requests(url: str, names: list[str], count: int) -> dict:
         instance.stop()
 
 
-def writes_per_second(url: str, names: list[str], writers: int, seconds: float) -> float:
-    instance = Instance(url, workers=8, AUTHZ_WRITE_RATE_LIMIT=UNLIMITED_WRITES)
-    done = [0] * writers
-    stop = threading.Event()
-
-    def writer(n: int) -> None:
-        tenant = names[n * 7 + 3]  # a tenant of its own
-        flag = True
-        with requests.Session() as session:
-            session.headers.update(AUTH)
-            while not stop.is_set():
-                answer = session.put(
-                    f"{instance.url}/v1/tenants/{tenant}/subaccounts/staff-{n:02d}/status",
-                    json={"disabled": flag}, timeout=30)
-                if answer.status_code == 200:
-                    done[n] += 1
-                flag = not flag
-
-    try:
-        threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
-        started = time.monotonic()
-        for t in threads:
-            t.start()
-        time.sleep(seconds)
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
-        return sum(done) / (time.monotonic() - started)
-    finally:
-        instance.stop()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale")
     parser.add_argument("--seconds", type=int, default=15)
@@ -202,7 +170,7 @@ def main() -> int:
     cold = cold_requests(platform_url, names, 300)
 
     print("writes...", file=sys.stderr)
-    writes = {n: writes_per_second(platform_url, names, n, 6) for n in (1, 2, 4, 8)}
+    writes = bench_writes.measure(platform_url, names, 6)
 
     print("one instance against three behind HAProxy...", file=sys.stderr)
     proxied = {}
@@ -234,10 +202,7 @@ def main() -> int:
               f"| {r['rss_max_mb']:.0f} | {r['held']} |")
     print(f"\nfirst request to a cold tenant (300 tenants, one worker): "
           f"p50 {cold['p50_ms']:.1f} ms, p99 {cold['p99_ms']:.1f} ms\n")
-    print("| writers (each its own tenant) | writes/s | vs 1 writer |")
-    print("|---|---|---|")
-    for n, w in writes.items():
-        print(f"| {n} | {w:.0f} | {w / writes[1]:.2f}x |")
+    print(bench_writes.table(writes))
     print("\n| behind HAProxy | /check req/s | p99 ms | hit rate | RSS per worker MB (max) "
           "| RSS total MB | tenants held per instance |")
     print("|---|---|---|---|---|---|---|")
