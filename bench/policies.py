@@ -15,6 +15,14 @@ from service.domain.rules import Rule
 PERMS = [(p.area, p.action) for p in catalogue.PERMISSIONS if not p.owner_only]
 HIGH_RISK = [(p.area, p.action) for p in catalogue.PERMISSIONS if p.high_risk and not p.owner_only]
 PER_PRODUCT = [(p.area, p.action) for p in catalogue.PERMISSIONS if p.per_product]
+# An app's permissions (R21), held like built-in ones by the tenants that install it.
+APP = "quantum"
+APP_PERMISSIONS = (
+    catalogue.Permission("quantum.traffic", "view", "See traffic", app=APP),
+    catalogue.Permission("quantum.campaigns", "edit", "Edit campaigns", high_risk=True, app=APP),
+)
+CATALOGUE = catalogue.Catalogue({APP: APP_PERMISSIONS})
+APP_PERMS = [(p.area, p.action) for p in APP_PERMISSIONS]
 
 
 @dataclass
@@ -36,6 +44,9 @@ def random_tenant(rng: random.Random, tenant: str = "t1") -> RandomTenant:
     depts = [f"d{i}" for i in range(rng.randint(0, 3))]
     roles = [f"r{i}" for i in range(rng.randint(1, 4))]
     perms = rng.sample(PERMS, 8) + rng.sample(HIGH_RISK, 2) + PER_PRODUCT
+    installed = rng.random() < 0.6
+    if installed:
+        perms += APP_PERMS
     products = ["p1", "p2"]
     owner = R.owner(tenant)
     dom = {s: R.store(tenant, s) for s in stores + [ghost]}
@@ -43,6 +54,8 @@ def random_tenant(rng: random.Random, tenant: str = "t1") -> RandomTenant:
     users = [R.user(tenant, x) for x in logins]
     principals = users + [R.department(tenant, d) for d in depts]
     out: set[Rule] = {Rule("p", (owner, tenant, R.ANY, R.ANY, "allow"))}
+    if installed:
+        out.add(Rule("g2", (R.installed(APP), tenant)))
     for s in stores:
         out.add(Rule("g2", (dom[s], tenant)))
         if rng.random() < 0.9:
@@ -79,14 +92,14 @@ def random_tenant(rng: random.Random, tenant: str = "t1") -> RandomTenant:
                     out.add(Rule("g", (u, R.product(dom[s], rng.choice(products)))))
     rules = sorted(out)
     for rule in rules:
-        R.parse(rule)  # every generated rule is one the service could hold
+        R.parse(rule, known=CATALOGUE)  # every generated rule is one the service could hold
     return RandomTenant(tenant, rules, logins + ["owner", "stranger"], stores + [ghost],
                         products)
 
 
 def random_requests(rng: random.Random, t: RandomTenant, n: int):
     """(user, store domain, area, action, second factor, product) in the model's terms."""
-    perms = PERMS + [("orders", "nothing")]
+    perms = PERMS + APP_PERMS + [("orders", "nothing")]
     for _ in range(n):
         area, action = rng.choice(perms)
         product = rng.choice(["", ""] + t.products) if area == "products" else ""

@@ -16,6 +16,7 @@ from . import check_input, schemas
 from .auth import authenticate
 
 JSON = "application/json"
+APP_NOT_INSTALLED = "app_not_installed"  # the reason of a deny of an app not installed
 blp = Blueprint("check", __name__, description="Allow/deny decisions")
 blp.before_request(authenticate)
 
@@ -61,6 +62,7 @@ def _single_request(path_tenant: str | None = None):
     body, revision = check_input.read_single(_body())
     tenant = service.check_tenant(g.caller, in_path(path_tenant, body.get("tenant")))
     request_ = check_input.check_request(tenant, body)
+    service.check_areas(g.caller, (request_,))
     service.replica.require(tenant, revision, service.settings.consistency_wait)
     return service, request_
 
@@ -71,8 +73,10 @@ def check(tenant: str | None = None):
     replica = service.replica
     allowed = service.decide(decision)
     telemetry.count_decisions(int(allowed), int(not allowed))
-    return _answer({"allowed": allowed, "revision": replica.revision(decision.tenant)},
-                   replica)
+    answer = {"allowed": allowed, "revision": replica.revision(decision.tenant)}
+    if not allowed and service.decider.app_missing(decision.tenant, decision.area):
+        answer["reason"] = APP_NOT_INSTALLED
+    return _answer(answer, replica)
 
 
 def check_batch(tenant: str | None = None):
@@ -81,6 +85,7 @@ def check_batch(tenant: str | None = None):
     requests, revision = check_input.batch_requests(
         _body(), service.settings.max_batch,
         lambda name: service.check_tenant(caller, in_path(tenant, name)))
+    service.check_areas(caller, requests)
     replica = service.replica
     tenants = {r[0] for r in requests}
     one = next(iter(tenants)) if len(tenants) == 1 else None
@@ -92,7 +97,11 @@ def check_batch(tenant: str | None = None):
         replica.require(one, revision, service.settings.consistency_wait)
     results = service.decide_many(requests, tenants=tenants)
     telemetry.count_decisions(sum(results), len(results) - sum(results))
-    answer = {"results": [{"allowed": r} for r in results],
+    missing = service.decider.app_missing
+    answer = {"results": [{"allowed": True} if r else
+                          {"allowed": False, "reason": APP_NOT_INSTALLED}
+                          if missing(q[0], q[3]) else {"allowed": False}
+                          for r, q in zip(results, requests, strict=True)],
               "revision": None if one is None else replica.revision(one)}
     if one is None and tenants:
         answer["revisions"] = {t: replica.revision(t) for t in sorted(tenants)}

@@ -19,11 +19,12 @@ import time
 from ..runtime import telemetry
 from ..usecases.authz import Authz
 from . import check_input
-from .check import in_path
+from .check import APP_NOT_INSTALLED, in_path
 
 JSON_TYPES = ("application/json", "application/json; charset=utf-8")
 TENANT_PREFIX = "/v1/tenants/"  # /v1/tenants/<tenant>/check and .../check/batch
 TRUE, FALSE = '{"allowed":true}', '{"allowed":false}'
+FALSE_APP = f'{{"allowed":false,"reason":"{APP_NOT_INSTALLED}"}}'
 
 
 class FastCheck:
@@ -108,10 +109,15 @@ class FastCheck:
     def _single(service: Authz, caller, body, path_tenant):
         values, wanted = check_input.read_single(body)
         tenant = service.check_tenant(caller, in_path(path_tenant, values.get("tenant")))
-        allowed = service.decide(check_input.check_request(tenant, values), database=False)
+        request = check_input.check_request(tenant, values)
+        service.check_areas(caller, (request,))
+        allowed = service.decide(request, database=False)
         revision = service.replica.revision(tenant)
         if wanted is not None and revision < wanted:
             return None  # Flask waits for it or answers 409
+        if not allowed and service.decider.app_missing(tenant, request.area):
+            return (f'{{"allowed":false,"revision":{revision},'
+                    f'"reason":"{APP_NOT_INSTALLED}"}}', 0, 1, revision)
         return (f'{{"allowed":{"true" if allowed else "false"},"revision":{revision}}}',
                 int(allowed), 1, revision)
 
@@ -120,12 +126,15 @@ class FastCheck:
         requests, wanted = check_input.batch_requests(
             body, service.settings.max_batch,
             lambda name: service.check_tenant(caller, in_path(path_tenant, name)))
+        service.check_areas(caller, requests)
         tenants = {r[0] for r in requests}
         if wanted is not None and len(tenants) != 1:
             return None  # a revision is one tenant's: Flask refuses it (422)
         answers = service.decide_many(requests, database=False, tenants=tenants)
         replica = service.replica
-        results = ",".join([TRUE if a else FALSE for a in answers])
+        missing = service.decider.app_missing
+        results = ",".join([TRUE if a else FALSE_APP if "." in r[3] and missing(r[0], r[3])
+                            else FALSE for a, r in zip(answers, requests, strict=True)])
         if len(tenants) == 1:
             revision = replica.revision(next(iter(tenants)))
             if wanted is not None and revision < wanted:

@@ -139,10 +139,12 @@ class SingleCheck(Check):
 class CheckResult(ma.Schema):
     allowed = fields.Boolean(required=True)
     revision = fields.Integer(required=True, metadata=REVISION)
-    reason = fields.String(metadata={"description": "Only on a deny the service could not "
-                                                    "decide: tenant_unavailable (the tenant "
-                                                    "is not loaded here and the database "
-                                                    "does not answer)"})
+    reason = fields.String(metadata={"description": "Only on some denies: "
+                                                    "tenant_unavailable (the tenant is not "
+                                                    "loaded here and the database does not "
+                                                    "answer); app_not_installed (an app "
+                                                    "permission of an app the tenant has not "
+                                                    "installed, R21)"})
 
 
 class CheckBatch(Request):
@@ -153,6 +155,7 @@ class CheckBatch(Request):
 
 class BatchItem(ma.Schema):
     allowed = fields.Boolean(required=True)
+    reason = fields.String(metadata={"description": "app_not_installed, as on /check"})
 
 
 class CheckBatchResult(ma.Schema):
@@ -750,3 +753,112 @@ class ExpiringGrant(ma.Schema):
 class ExpiringGrants(ma.Schema):
     grants = fields.List(fields.Nested(ExpiringGrant), metadata={
         "description": "Time-boxed grants not yet expired, soonest first"})
+
+
+# -- apps (R21) ----------------------------------------------------------------------------
+class Texts(Request):
+    """A text in both of the service's languages."""
+
+    en = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    zh_cn = fields.String(required=True, data_key="zh-CN",
+                          validate=validate.Length(min=1, max=200))
+
+
+class NewApp(Request):
+    app = fields.String(required=True, metadata={
+        "description": "2-32 characters of a-z, 0-9 and '-', starting with a letter: its "
+                       "permissions are named <app>.<area>:<action>"})
+    name = fields.Dict(required=True, metadata={
+        "description": "{\"en\": ..., \"zh-CN\": ...}: the display name in both languages"})
+
+
+class AppCreated(ma.Schema):
+    app = fields.String()
+    name = fields.Dict()
+    key_id = fields.String()
+    token = fields.String(metadata={"description": "The app key, shown only this once"})
+
+
+class NewAppKey(Request):
+    replaces = fields.String(validate=validate.Regexp(rf"^{keys.KEY_ID}\Z"), metadata={
+        "description": "Key id this one rotates out: it keeps working for overlap_seconds"})
+    overlap_seconds = fields.Integer(strict=True, load_default=86_400,
+                                     validate=validate.Range(min=0, max=30 * 24 * 3600))
+
+
+class AppKeyCreated(ma.Schema):
+    app = fields.String()
+    key_id = fields.String()
+    token = fields.String(metadata={"description": "Shown only this once"})
+    replaced = fields.String(allow_none=True)
+    replaced_until = fields.Float(allow_none=True, metadata={"description": "Unix seconds"})
+
+
+class AppPermission(Request):
+    name = fields.String(required=True, metadata={
+        "description": "area:action, the app's own name (no app prefix)"})
+    description = fields.Nested(Texts, required=True)
+    high_risk = fields.Boolean(metadata={"description": "step-up (R10) can protect it"})
+    owner_only = fields.Boolean(metadata={"description": "never grantable (R13)"})
+    per_product = fields.Boolean(metadata={"description": "refused for apps: by-product "
+                                                          "rules cover the products area"})
+
+
+class AppCatalogueVersion(Request):
+    permissions = fields.List(fields.Nested(AppPermission), required=True)
+    deprecated = fields.List(fields.String(), metadata={
+        "description": "Still decided, no longer grantable"})
+    renames = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "old -> new name: every tenant's rules follow"})
+    role_templates = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                                 metadata={"description": "added when a tenant installs"})
+
+
+class Published(ma.Schema):
+    app = fields.String()
+    version = fields.Integer()
+    dry_run = fields.Boolean()
+    tenants = fields.Dict(metadata={"description": "Per tenant: the rules the version "
+                                                   "changed (or would change) there"})
+    failed = fields.Dict(metadata={"description": "Tenants whose update failed: publish "
+                                                  "again to retry them"})
+
+
+class AppInfo(ma.Schema):
+    app = fields.String()
+    name = fields.Dict()
+    version = fields.Integer(allow_none=True)
+    created_at = fields.String()
+    catalogue = fields.Dict(allow_none=True)
+    installed_in = fields.List(fields.String())
+
+
+class InstallApp(Write):
+    pass
+
+
+class AppInstalled(Revision):
+    app = fields.String()
+    version = fields.Integer()
+    role_templates_added = fields.List(fields.String())
+    role_templates_skipped = fields.List(fields.String(), metadata={
+        "description": "names the tenant already used: left as they were"})
+
+
+class AppRemoved(Revision):
+    app = fields.String()
+    dry_run = fields.Boolean()
+    removed_rules = fields.List(fields.String())
+    roles_removed = fields.List(fields.String(), metadata={
+        "description": "roles that held only this app's permissions, and their grants"})
+
+
+class TenantCataloguePermission(CataloguePermission):
+    app = fields.String(allow_none=True)
+    per_product = fields.Boolean()
+    deprecated = fields.Boolean()
+
+
+class TenantCatalogue(Revision):
+    apps = fields.List(fields.String())
+    permissions = fields.List(fields.Nested(TenantCataloguePermission))

@@ -43,6 +43,13 @@ class CheckRequest(NamedTuple):
         )
 
 
+def _uninstalled(index: TenantIndex, area: str) -> bool:
+    """An app permission (its area holds a '.') of an app the tenant has not installed: the
+    service denies it before the model is asked, whoever the subject (the owner's `*` rule
+    would otherwise allow it). The export holds no rule of an app not installed."""
+    return "." in area and area.partition(".")[0] not in index.apps
+
+
 class Decider:
     """The tenants this worker holds, each a compiled TenantIndex at its own revision."""
 
@@ -112,7 +119,7 @@ class Decider:
         """decide() on the fields of a CheckRequest, without building one (batches)."""
         try:
             index = self._indexes.get(tenant)
-            if index is None:
+            if index is None or _uninstalled(index, area):
                 return False
             return index.decide(R.user(tenant, subject), R.store(tenant, store), area,
                                 action, second_factor, product)
@@ -129,13 +136,18 @@ class Decider:
         for tenant, subject, store, area, action, second_factor, product in requests:
             try:
                 index = indexes.get(tenant)
-                append(index is not None and index.decide(
+                append(index is not None and not _uninstalled(index, area) and index.decide(
                     user(tenant, subject), store_of(tenant, store), area, action,
                     second_factor, product))
             except Exception:
                 log.exception("decision failed; denying")
                 append(False)
         return answers
+
+    def app_missing(self, tenant: str, area: str) -> bool:
+        """Whether `area` is of an app the tenant (held here) has not installed."""
+        index = self._indexes.get(tenant)
+        return index is not None and _uninstalled(index, area)
 
     def explain(self, request: CheckRequest) -> Explanation:
         """Why `decide(request)` answers what it does (its `allowed` is that answer)."""

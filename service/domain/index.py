@@ -18,8 +18,9 @@ from .rules import Kind, Rule
 
 Permission = tuple[str, str]  # (area, action)
 (STORE, ASSIGNMENT, MEMBERSHIP, GRANT, ROLE_PERMISSION, DIRECT, DISABLED, OWNER, STEP_UP,
- BY_PRODUCT) = (Kind.STORE, Kind.ASSIGNMENT, Kind.MEMBERSHIP, Kind.GRANT, Kind.ROLE_PERMISSION,
-                Kind.DIRECT, Kind.DISABLED, Kind.OWNER, Kind.STEP_UP, Kind.BY_PRODUCT)
+ BY_PRODUCT, APP) = (Kind.STORE, Kind.ASSIGNMENT, Kind.MEMBERSHIP, Kind.GRANT,
+                     Kind.ROLE_PERMISSION, Kind.DIRECT, Kind.DISABLED, Kind.OWNER, Kind.STEP_UP,
+                     Kind.BY_PRODUCT, Kind.APP)
 Scoped = tuple[str, str, str]  # (store domain or tenant, area, action)
 NOTHING: frozenset = frozenset()
 # Permission sets equal in content are kept once for every tenant (every tenant's
@@ -87,7 +88,7 @@ class TenantIndex:
     """
 
     __slots__ = ("tenant", "stores", "subjects", "role_permissions", "step_up",
-                 "by_product", "operators", "_permits_made")
+                 "by_product", "operators", "apps", "_permits_made")
 
     def __init__(self, tenant: str, rules: Iterable[Rule] = ()):
         self.tenant = tenant
@@ -97,6 +98,7 @@ class TenantIndex:
         self.step_up: set[Permission] = set()
         self.by_product: set[tuple[str, str, str]] = set()  # store, area, action
         self.operators: set[tuple[str, str]] = set()  # (user, store~product/<id> or ~products)
+        self.apps: set[str] = set()  # the apps the tenant installed (R21)
         self._permits_made = False  # some principal's permits are worked out
         for rule in rules:
             self.add(rule)
@@ -157,6 +159,8 @@ class TenantIndex:
                 members, item = self.step_up, (v[2], v[3])
             elif kind is BY_PRODUCT:
                 members, item = self.by_product, (v[1], v[2], v[3])
+            elif kind is APP:
+                members, item = self.apps, v[0][len(R.APP_PREFIX):]
             else:  # a product operator, or the owner's rule for all products
                 members, item = self.operators, v
             (members.add if add else members.discard)(item)
@@ -196,6 +200,7 @@ class TenantIndex:
         """The rules this index holds, rebuilt from it."""
         t = self.tenant
         out = {Rule("g2", (s, t)) for s in self.stores}
+        out |= {Rule("g2", (R.installed(app), t)) for app in self.apps}
         out |= {Rule("g", pair) for pair in self.operators}
         out |= {Rule("p", (role, t, a, b, "allow"))
                 for role, perms in self.role_permissions.items() for a, b in perms}

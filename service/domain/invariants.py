@@ -12,7 +12,10 @@ A state the API refuses to produce is refused here too:
     every high-risk permission or none (R10);
   - every role granted is defined (R6), every sub-account and department a rule names
     exists in the directory (R4, R5), and every default store is an assigned one (R15);
-  - a write never takes the number of sub-accounts past the tenant's cap (R11).
+  - a write never takes the number of sub-accounts past the tenant's cap (R11);
+  - an app's permissions appear only in a tenant that installed the app, and only as its
+    current catalogue version names them (R21); step-up covers the apps' high-risk
+    permissions too.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from .tenant_policy import TenantPolicy
 
 RESERVED_STORE = "all"  # the API's word for every store of the tenant
 PER_PRODUCT = tuple(p for p in catalogue.PERMISSIONS if p.per_product)
-HIGH_RISK = tuple(p for p in catalogue.PERMISSIONS if p.high_risk)
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,10 @@ class Violation:
     rule: Rule | None = None  # the rule at fault, when one is (lint names its line)
 
 
-def rule_violations(tenant: str, parsed: Iterable[Parsed]) -> list[Violation]:
-    """What is wrong with a set of one tenant's rules on their own (no directory)."""
+def rule_violations(tenant: str, parsed: Iterable[Parsed],
+                    known: catalogue.Catalogue = catalogue.BUILT_IN) -> list[Violation]:
+    """What is wrong with a set of one tenant's rules on their own (no directory), with
+    `known` the tenant's catalogue (its installed apps')."""
     parsed = list(parsed)
     rules = {p.rule for p in parsed}
     owner = R.owner(tenant)
@@ -49,8 +53,9 @@ def rule_violations(tenant: str, parsed: Iterable[Parsed]) -> list[Violation]:
         out.append(Violation("owner-missing", "the owner's rule is missing (R3)"))
     stores = {p.rule.values[0] for p in parsed if p.kind is Kind.STORE}
     roles = {p.rule.values[0] for p in parsed if p.kind is Kind.ROLE_PERMISSION}
-    step_up = 0
+    step_up: set[tuple[str, str]] = set()
     by_product: dict[str, int] = {}
+    apps = {p.rule.values[0][len(R.APP_PREFIX):] for p in parsed if p.kind is Kind.APP}
     for p in parsed:
         v = p.rule.values
         kind = p.kind
@@ -63,9 +68,19 @@ def rule_violations(tenant: str, parsed: Iterable[Parsed]) -> list[Violation]:
                 out.append(Violation("owner-missing",
                                      f"the owner is not in store {v[0]} (R3)", p.rule))
         elif kind is Kind.STEP_UP:
-            step_up += 1
+            step_up.add((v[2], v[3]))
         elif kind is Kind.BY_PRODUCT:
             by_product[v[1]] = by_product.get(v[1], 0) + 1
+        if p.rule.ptype == "p" and "." in v[2]:
+            app = catalogue.app_of(v[2])
+            if app not in apps:
+                out.append(Violation("app-not-installed",
+                                     f"a rule of app {app!r}, which this tenant has not "
+                                     "installed (R21)", p.rule))
+            elif known.get(f"{v[2]}:{v[3]}") is None:
+                out.append(Violation("permission-unknown",
+                                     f"{v[2]}:{v[3]} is not in app {app!r}'s catalogue (R21)",
+                                     p.rule))
         store = _store_named(kind, v, tenant)
         if store is not None and store not in stores:
             out.append(Violation("store-undeclared",
@@ -78,7 +93,7 @@ def rule_violations(tenant: str, parsed: Iterable[Parsed]) -> list[Violation]:
             out.append(Violation("role-undefined",
                                  f"role {v[1].partition('@')[0].split(':', 2)[2]!r} is "
                                  "granted but not defined (R6)", p.rule))
-    if step_up not in (0, len(HIGH_RISK)):
+    if step_up and step_up != {(p.area, p.action) for p in known.high_risk()}:
         out.append(Violation("step-up-partial",
                              "step-up covers every high-risk permission or none (R10)"))
     for store, count in sorted(by_product.items()):
@@ -137,7 +152,8 @@ def directory_violations(policy: TenantPolicy) -> list[Violation]:
 
 
 def violations(policy: TenantPolicy) -> list[Violation]:
-    return rule_violations(policy.tenant, policy.of_kind(*Kind)) + directory_violations(policy)
+    return (rule_violations(policy.tenant, policy.of_kind(*Kind), policy.catalogue)
+            + directory_violations(policy))
 
 
 def require(policy: TenantPolicy, before: Directory) -> None:
@@ -155,7 +171,8 @@ def require(policy: TenantPolicy, before: Directory) -> None:
     if not found:
         return
     existing = {(v.code, v.message) for v in violations(
-        TenantPolicy(policy.tenant, policy.original_rules(), before))}
+        TenantPolicy(policy.tenant, policy.original_rules(), before,
+                     catalogue=policy.catalogue))}
     found = [v for v in found if (v.code, v.message) not in existing]
     if not found:
         return

@@ -12,6 +12,7 @@ AUDIT = "audit"  # reads its tenant's policy, ledger and decision log; can write
 CHECK = "check"  # asks /check for its tenant's decisions; can write nothing
 SCOPES = (OWNER, AUDIT, CHECK)  # a tenant's keys
 ADMIN = "admin"  # the platform admin's key: every tenant, no tenant of its own
+APP = "app"  # an app's key (R21): publishes its catalogue, asks about its own permissions
 READERS = (OWNER, AUDIT)  # who may read a tenant's policy and its history
 
 KEY_ID = r"[a-z0-9-]{1,64}"
@@ -45,18 +46,21 @@ class KeyRecord:
     scope: str
     secret_hash: str
     valid_until: float | None = None  # Unix seconds; None: until revoked
+    app: str | None = None  # an app key's app (its tenant is None)
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the platform admin (every tenant) or one tenant's key."""
+    """Who is calling: the platform admin (every tenant), one tenant's key, or an app's."""
 
     key_id: str
-    scope: str  # ADMIN or one of SCOPES
-    tenant: str | None  # None for the admin
+    scope: str  # ADMIN, APP or one of SCOPES
+    tenant: str | None  # None for the admin and apps
+    app: str | None = None  # an app key's app
 
     def describe(self) -> str:
-        return f"{self.scope}:{self.key_id}"
+        """The actor the ledger names: an app acts as `app:<id>` whichever key it uses."""
+        return f"app:{self.app}" if self.app is not None else f"{self.scope}:{self.key_id}"
 
 
 @dataclass

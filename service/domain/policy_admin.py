@@ -116,34 +116,42 @@ def _require_role(policy: TenantPolicy, role: str) -> set[str]:
     return perms
 
 
-def _grantable(permissions: Iterable[str]) -> list[catalogue.Permission]:
+def _grantable(policy: TenantPolicy, permissions: Iterable[str]) -> list[catalogue.Permission]:
     if not isinstance(permissions, list | tuple) or not permissions:
         raise InvalidInput("permissions must be a non-empty list",
                            {"permissions": ["non-empty list"]})
-    return [catalogue.grantable(p, f"permissions[{i}]") for i, p in enumerate(permissions)]
+    return [policy.catalogue.grantable(p, f"permissions[{i}]")
+            for i, p in enumerate(permissions)]
 
 
 def _role_rule(tenant: str, role: str, perm: catalogue.Permission) -> Rule:
     return Rule("p", (R.role(tenant, role), tenant, perm.area, perm.action, "allow"))
 
 
+def _named_role_rule(tenant: str, role: str, name: str) -> Rule:
+    """The rule of a permission a role holds, by its name (it may have left the catalogue:
+    a deprecated or renamed app permission is still removable)."""
+    area, _, action = name.partition(":")
+    return Rule("p", (R.role(tenant, role), tenant, area, action, "allow"))
+
+
 def create_role(policy: TenantPolicy, role: str, permissions: Sequence[str]) -> None:
     R.identifier(role, "role")
     if role in policy.roles():
         raise Conflict(f"role {role!r} exists", {"role": ["already exists"]})
-    for perm in _grantable(permissions):
+    for perm in _grantable(policy, permissions):
         policy.add(_role_rule(policy.tenant, role, perm))
 
 
 def set_role_permissions(policy: TenantPolicy, role: str, permissions: Sequence[str]) -> None:
     """Make the role's permissions exactly `permissions`, in every store it is held."""
     current = _require_role(policy, role)
-    wanted = _grantable(permissions)
+    wanted = _grantable(policy, permissions)
     for perm in wanted:
         policy.add(_role_rule(policy.tenant, role, perm))
     keep = {p.name for p in wanted}
     for name in current - keep:
-        policy.remove(_role_rule(policy.tenant, role, catalogue.BY_NAME[name]))
+        policy.remove(_named_role_rule(policy.tenant, role, name))
 
 
 def role_holders(policy: TenantPolicy, role: str) -> list[Rule]:
@@ -160,7 +168,7 @@ def delete_role(policy: TenantPolicy, role: str) -> None:
             {"role": [f"granted: {h.csv()}" for h in holders[:20]]},
         )
     for name in perms:
-        policy.remove(_role_rule(policy.tenant, role, catalogue.BY_NAME[name]))
+        policy.remove(_named_role_rule(policy.tenant, role, name))
 
 
 # -- grants (R5, R6) -----------------------------------------------------------------------
@@ -208,12 +216,12 @@ def revoke_role(policy: TenantPolicy, who: Grantee, role: str,
 def _direct_rule(policy: TenantPolicy, who: Grantee, store: str, permission: str,
                  effect: str) -> Rule:
     if effect == "allow":
-        perm = catalogue.grantable(permission)
+        perm = policy.catalogue.grantable(permission)
         if store == ALL_STORES:
             raise InvalidInput("a supplementary grant names one store",
                                {"store": ["one store, not 'all'"]})
     else:
-        perm = catalogue.permission(permission)
+        perm = policy.catalogue.permission(permission)
     scope = policy.tenant if store == ALL_STORES else _scopes(policy, [store])[0]
     return Rule("p", (who.value(policy.tenant), scope, perm.area, perm.action, effect))
 

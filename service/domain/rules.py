@@ -91,6 +91,7 @@ class Kind(Enum):
     BY_PRODUCT = "by_product"  # p, by-product, <store>, products, action, deny
     PRODUCT_OPERATOR = "product_operator"  # g, <user>, <store>~product/<id>
     ALL_PRODUCTS = "all_products"  # g, <owner>, <store>~products
+    APP = "app"  # g2, app:<app>, <tenant>: the tenant installed the app (R21)
 
 
 class Rule(NamedTuple):
@@ -149,13 +150,26 @@ def _scope(value: str, tenant: str) -> None:
         raise _Bad(f"scope {value!r} is another tenant")
 
 
-def _permission(area: str, action: str, *, allow: bool) -> None:
+def installed(app: str) -> str:
+    """The g2 value that says a tenant installed `app` (g2, app:<app>, <tenant>)."""
+    return f"{APP_PREFIX}{app}"
+
+
+APP_PREFIX = "app:"
+
+
+def _permission(area: str, action: str, *, allow: bool,
+                known: catalogue.Catalogue) -> catalogue.Permission:
     name = f"{area}:{action}"
-    perm = catalogue.BY_NAME.get(name)
+    perm = known.get(name)
     if perm is None:
+        app = catalogue.app_of(area)
+        if app is not None and app not in known.apps:
+            raise _Bad(f"{name!r} is a permission of app {app!r}, not installed here")
         raise _Bad(f"unknown permission {name!r}")
     if allow and perm.owner_only:
         raise _Bad(f"{name} is owner-only and cannot be granted (R13)")
+    return perm
 
 
 def _sub_account(kind: str, name: str) -> None:
@@ -163,11 +177,15 @@ def _sub_account(kind: str, name: str) -> None:
         raise _Bad("the main account takes no grants, memberships or denies")
 
 
-def _parse(rule: Rule) -> Parsed:
+def _parse(rule: Rule, known: catalogue.Catalogue) -> Parsed:
     v = rule.values
     if rule.ptype == "g2":
         if len(v) != 2:
             raise _Bad("g2 takes 2 values")
+        if v[0].startswith(APP_PREFIX):
+            if not catalogue.APP_ID.fullmatch(v[0][len(APP_PREFIX):]):
+                raise _Bad(f"{v[0]!r} is not app:<app id>")
+            return Parsed(Kind.APP, _ident(v[1]), rule)
         tenant, _ = _store(v[0])
         if _ident(v[1]) != tenant:
             raise _Bad("a store belongs to the tenant named in its id")
@@ -216,8 +234,8 @@ def _parse(rule: Rule) -> Parsed:
             raise _Bad("effect is allow or deny")
         if sub == STEP_UP:
             tenant = _ident(dom)
-            _permission(obj, act, allow=False)
-            if eft != "deny" or not catalogue.BY_NAME[f"{obj}:{act}"].high_risk:
+            perm = _permission(obj, act, allow=False, known=known)
+            if eft != "deny" or not perm.high_risk:
                 raise _Bad("step-up rules deny high-risk permissions only")
             return Parsed(Kind.STEP_UP, tenant, rule)
         if sub == BY_PRODUCT:
@@ -239,22 +257,24 @@ def _parse(rule: Rule) -> Parsed:
             _, tenant, _ = _principal(sub, ("role",))
             if dom != tenant or eft != "allow":
                 raise _Bad("a role's permissions are tenant-wide allows")
-            _permission(obj, act, allow=True)
+            _permission(obj, act, allow=True, known=known)
             return Parsed(Kind.ROLE_PERMISSION, tenant, rule)
         kind, tenant, name = _principal(sub, ("user", "dept"))
         _sub_account(kind, name)
         _scope(dom, tenant)
-        _permission(obj, act, allow=eft == "allow")
+        _permission(obj, act, allow=eft == "allow", known=known)
         return Parsed(Kind.DIRECT, tenant, rule)
     raise _Bad(f"unknown rule type {rule.ptype!r}")
 
 
-def parse(rule: Rule, where: str = "rule") -> Parsed:
-    """Classify a rule, or raise InvalidInput saying why it is not one the service writes."""
+def parse(rule: Rule, where: str = "rule",
+          known: catalogue.Catalogue = catalogue.BUILT_IN) -> Parsed:
+    """Classify a rule, or raise InvalidInput saying why it is not one the service writes.
+    `known`: the tenant's catalogue (built-in permissions and its apps')."""
     try:
         if not all(isinstance(x, str) for x in rule.values):
             raise _Bad("values must be text")
-        return _parse(rule)
+        return _parse(rule, known)
     except _Bad as exc:
         raise InvalidInput(f"{where}: {exc}", {where: [str(exc)]}) from None
 
@@ -269,7 +289,7 @@ def classify(rule: Rule) -> Kind:
 
 def classify_values(ptype: str, v: tuple[str, ...]) -> Kind:
     if ptype == "g2":
-        return Kind.STORE
+        return Kind.APP if v[0].startswith(APP_PREFIX) else Kind.STORE
     if ptype == "g":
         target = v[1]
         if target.startswith("role:"):
@@ -291,7 +311,8 @@ def classify_values(ptype: str, v: tuple[str, ...]) -> Kind:
     return Kind.DIRECT
 
 
-def read_csv(text: str, source: str = "csv") -> list[Parsed]:
+def read_csv(text: str, source: str = "csv",
+             known: catalogue.Catalogue = catalogue.BUILT_IN) -> list[Parsed]:
     """Read Casbin CSV lines (`#` comments and blank lines skipped), each strictly parsed."""
     out = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -299,5 +320,5 @@ def read_csv(text: str, source: str = "csv") -> list[Parsed]:
         if not line or line.startswith("#"):
             continue
         fields = [f.strip() for f in line.split(",")]
-        out.append(parse(Rule(fields[0], tuple(fields[1:])), f"{source}:{number}"))
+        out.append(parse(Rule(fields[0], tuple(fields[1:])), f"{source}:{number}", known))
     return out

@@ -289,21 +289,24 @@ def departments_of(policy: TenantPolicy, login: str) -> list[str]:
 
 
 # -- step-up (R10) -------------------------------------------------------------------------
-def step_up_rules(tenant: str) -> list[Rule]:
+def step_up_rules(tenant: str, known: catalogue.Catalogue = catalogue.BUILT_IN) -> list[Rule]:
+    """The step-up rules of every high-risk permission in the tenant's catalogue `known`."""
     return [Rule("p", (R.STEP_UP, tenant, p.area, p.action, "deny"))
-            for p in catalogue.PERMISSIONS if p.high_risk]
+            for p in known.high_risk()]
 
 
 def set_step_up(policy: TenantPolicy, enabled: bool) -> None:
-    """High-risk permissions need a second factor in every store of the tenant (R10).
+    """High-risk permissions need a second factor in every store of the tenant (R10), the
+    installed apps' included.
 
     Kept as rules, so an auditor sees it in the export.
     """
-    for rule in step_up_rules(policy.tenant):
-        if enabled:
-            policy.add(rule)
-        else:
-            policy.remove(rule)
+    if not enabled:  # every step-up rule, also of a permission no longer high-risk
+        for p in policy.of_kind(Kind.STEP_UP):
+            policy.remove(p.rule)
+        return
+    for rule in step_up_rules(policy.tenant, policy.catalogue):
+        policy.add(rule)
 
 
 def step_up_enabled(policy: TenantPolicy) -> bool:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from . import rules as R
 from .accounts import Directory
+from .catalogue import BUILT_IN, Catalogue
 from .errors import Conflict, InvalidInput
 from .keys import KeyRing
 from .rules import Kind, Parsed, Rule
@@ -21,7 +22,8 @@ def expiry_text(when: datetime) -> str:
 class TenantPolicy:
     """A write's unit of work for one tenant: its rules plus the exact difference an
     operation made to them, its directory (sub-account profiles, departments, settings),
-    its keys, and whether the tenant row is to be created.
+    its keys, whether the tenant row is to be created, and its catalogue (the built-in
+    permissions and those of the apps it installed: what its rules may name).
 
     Domain operations call `add`/`remove` and edit the directory and keys; storage writes
     what was staged here and nothing else, so what is committed, logged and applied to
@@ -32,8 +34,9 @@ class TenantPolicy:
 
     def __init__(self, tenant: str, rules: Iterable[Rule] = (),
                  directory: Directory | None = None, keys: KeyRing | None = None,
-                 exists: bool = True, revision: int = 0):
+                 exists: bool = True, revision: int = 0, catalogue: Catalogue = BUILT_IN):
         self.tenant = tenant
+        self.catalogue = catalogue
         self.revision = revision  # the tenant's committed revision the rules were read at
         self.directory = directory if directory is not None else Directory()
         self.keys = keys if keys is not None else KeyRing(tenant)
@@ -70,7 +73,7 @@ class TenantPolicy:
 
     def add(self, rule: Rule) -> bool:
         """Add a rule (validated against the grammar and this tenant); False if present."""
-        parsed = R.parse(rule)
+        parsed = R.parse(rule, known=self.catalogue)
         if parsed.tenant != self.tenant:
             raise InvalidInput(f"rule {rule.csv()!r} belongs to tenant {parsed.tenant!r}")
         if rule in self._parsed:

@@ -51,6 +51,10 @@ RELOAD_AFTER = 2_000
 RULE_BYTES = 240
 TENANT_BYTES = 20_000  # the index, keys and bookkeeping of a tenant beyond its rules
 UNKNOWN_KEYS = 10_000  # key ids remembered as unknown (each would cost a database read)
+# An app's key belongs to no tenant, so no tenant's ledger says when it changes: it is
+# looked up again this many seconds after it was last read (how soon a revoked or
+# expired app key stops working on every worker).
+APP_KEY_SECONDS = 1.0
 
 
 class NeedsDatabase(Exception):
@@ -76,6 +80,7 @@ class Replica:
         self._bytes = 0
         self._keys: dict[str, keys.KeyRecord] = {}  # the held tenants' keys, by key id
         self._unknown: dict[str, float] = {}  # key id -> monotonic time it was not found
+        self._app_keys_read: dict[str, float] = {}  # app key id -> monotonic time read
         # SHA-256 of a token already verified -> (its caller, when it stops working);
         # emptied when keys change. Keyed by digest, so a look-up reveals nothing about
         # stored secrets.
@@ -357,6 +362,11 @@ class Replica:
         token = header[7:].strip()
         digest = keys.digest(token)
         known = self._verified.get(digest)
+        if known is not None and known[0].app is not None \
+                and not self._app_key_fresh(known[0].key_id):
+            del self._verified[digest]  # read it again: it may have been revoked
+            self._keys.pop(known[0].key_id, None)
+            known = None
         if known is None:
             known = self._verify(token, digest, database)
             if len(self._verified) < 10_000:
@@ -369,11 +379,16 @@ class Replica:
             return self.authenticate(header, database=database)
         return caller
 
+    def _app_key_fresh(self, key_id: str) -> bool:
+        read = self._app_keys_read.get(key_id)
+        return read is not None and time.monotonic() - read < APP_KEY_SECONDS
+
     def key_holder(self, key_id: str, digest: str) -> keys.Caller:
         """The tenant key `key_id` whose token hashes to `digest` (a console session keeps
         these, never the token), or 401: revoked, expired or unknown keys end sessions."""
         record = self._record(key_id, True)
-        if record is None or not hmac.compare_digest(record.secret_hash, digest):
+        if record is None or record.app is not None \
+                or not hmac.compare_digest(record.secret_hash, digest):
             raise Unauthorized("this key is no longer valid")
         if record.valid_until is not None and time.time() >= record.valid_until:
             raise Unauthorized("this key has expired")
@@ -383,7 +398,8 @@ class Replica:
         """The working key `key_id`, its tenant held; None if there is none."""
         record = self._keys.get(key_id)
         if record is not None:
-            if self._touch(record.tenant):
+            if self._touch(record.tenant) if record.app is None \
+                    else self._app_key_fresh(key_id):
                 return record
             del self._keys[key_id]
         seen = self._unknown.get(key_id)
@@ -397,6 +413,13 @@ class Replica:
             DATABASE_ERRORS.labels("key_lookup").inc()
             raise TenantUnavailable("this key's tenant is not loaded on this worker and the "
                                     "policy database is unavailable: denied") from exc
+        if found is not None and found.app is not None \
+                and found.secret_hash not in self._refused:
+            if len(self._app_keys_read) >= UNKNOWN_KEYS:
+                self._app_keys_read.clear()
+            self._app_keys_read[key_id] = time.monotonic()
+            self._keys[key_id] = found
+            return found
         if found is None or found.secret_hash in self._refused \
                 or not self.hold(found.tenant):
             if len(self._unknown) >= UNKNOWN_KEYS:
@@ -414,5 +437,6 @@ class Replica:
             return keys.Caller(key_id, keys.ADMIN, None), None
         record = self._record(key_id, database)
         if record is not None and hmac.compare_digest(record.secret_hash, digest):
-            return keys.Caller(key_id, record.scope, record.tenant), record.valid_until
+            return keys.Caller(key_id, record.scope, record.tenant, record.app), \
+                record.valid_until
         raise Unauthorized("invalid token")

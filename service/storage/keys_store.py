@@ -24,7 +24,7 @@ def _unix_seconds(moment: datetime | None) -> float | None:
 
 def _record(row: ApiKey) -> keys.KeyRecord:
     return keys.KeyRecord(row.id, row.tenant, row.scope, row.secret_hash,
-                          _unix_seconds(row.revoked_at))
+                          _unix_seconds(row.revoked_at), row.app)
 
 
 def find(key_id: str) -> keys.KeyRecord | None:

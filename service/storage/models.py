@@ -104,16 +104,43 @@ class Tenant(db.Model):
 
 
 class ApiKey(db.Model):
-    """A tenant's key: `<id>.<secret>`; only the SHA-256 of the whole token is kept."""
+    """A tenant's key, or an app's (R21: `tenant` NULL, `app` set): `<id>.<secret>`; only
+    the SHA-256 of the whole token is kept."""
 
     __tablename__ = "api_key"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    tenant: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    app: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
     scope: Mapped[str] = mapped_column(String(16))
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class App(db.Model):
+    """An app that brings its own permissions (R21), registered by the platform admin."""
+
+    __tablename__ = "app"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AppCatalogue(db.Model):
+    """One published catalogue version of an app (domain/apps.AppVersion.document(), as
+    JSON). Versions are numbered 1, 2, ... per app and never changed; the newest is the
+    one tenants grant from."""
+
+    __tablename__ = "app_catalogue"
+
+    app: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    document: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(100))
 
 
 class SubAccount(db.Model):

@@ -21,12 +21,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..domain import invariants
+from ..domain import apps, invariants
+from ..domain import rules as R
 from ..domain.accounts import Account, Directory, Settings
+from ..domain.catalogue import BUILT_IN, Catalogue
 from ..domain.errors import Conflict, NotFound, Unavailable
 from ..domain.rules import Rule
 from ..domain.tenant_policy import TenantPolicy
-from . import failures, keys_store, ledger, notifier
+from . import apps_store, failures, keys_store, ledger, notifier
 from .models import (
     RULE_COLUMNS,
     Department,
@@ -149,6 +151,14 @@ def tenant_rules(tenant: str) -> list[Rule]:
     """The tenant's rules, oldest first."""
     return [Rule(r[0], _values(r))
             for r in db.session.execute(TENANT_RULES_SQL, {"tenant": tenant})]
+
+
+def catalogue(rules: list[Rule]) -> Catalogue:
+    """The tenant's catalogue: the built-in permissions and the newest version of each app
+    its rules say it installed (read in the caller's transaction)."""
+    installed = [r.values[0][len(R.APP_PREFIX):] for r in rules
+                 if r.ptype == "g2" and r.values[0].startswith(R.APP_PREFIX)]
+    return apps.catalogue_of(apps_store.newest(installed)) if installed else BUILT_IN
 
 
 ACCOUNT_FIELDS = ("display_name", "email", "phone", "note", "default_store")
@@ -310,8 +320,9 @@ def write(
         row = db.session.get(Tenant, tenant)
         if row is None and must_exist:
             raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
-        policy = TenantPolicy(tenant, tenant_rules(tenant), directory(tenant, row),
-                              keys_store.ring(tenant), exists=row is not None)
+        rules = tenant_rules(tenant)
+        policy = TenantPolicy(tenant, rules, directory(tenant, row), keys_store.ring(tenant),
+                              exists=row is not None, catalogue=catalogue(rules))
         loaded = policy.directory.copy()
         db.session.info[EDITING] = True
         try:
@@ -451,8 +462,9 @@ def read(tenant: str) -> TenantPolicy:
         _one_snapshot()
         revision = db.session.execute(select(TenantHead.revision)
                                       .where(TenantHead.tenant == tenant)).scalar()
-        return TenantPolicy(tenant, tenant_rules(tenant), directory(tenant),
-                            revision=int(revision or 0))
+        rules = tenant_rules(tenant)
+        return TenantPolicy(tenant, rules, directory(tenant), revision=int(revision or 0),
+                            catalogue=catalogue(rules))
 
 
 def tenant_exists(tenant: str) -> bool:

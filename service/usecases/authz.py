@@ -12,7 +12,7 @@ from flask import has_request_context, request
 
 from ..domain import invariants, keys
 from ..domain.decider import CheckRequest, Decider
-from ..domain.errors import InvalidInput, NotFound, ServiceError, Unavailable
+from ..domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
 from ..domain.tenant_policy import TenantPolicy
 from ..runtime.decision_log import DecisionLog
 from ..runtime.rate_limit import WriteLimiter
@@ -75,12 +75,25 @@ class Authz:
     def check_tenant(caller: keys.Caller, tenant: str | None) -> str:
         """The tenant a decision is asked for: the key's own, or any for the admin. On the
         /check hot path: the same rule as rights.DECIDE, without the decorator's cost."""
-        if caller.scope == keys.ADMIN:
+        if caller.scope == keys.ADMIN or caller.scope == keys.APP:
             if tenant is None:
-                raise InvalidInput("the admin key must name the tenant", {"tenant": ["required"]})
+                raise InvalidInput(f"the {caller.scope} key must name the tenant",
+                                   {"tenant": ["required"]})
             return tenant
         rights.authorize(caller, rights.DECIDE, tenant if tenant is not None else caller.tenant)
         return caller.tenant  # type: ignore[return-value]
+
+    @staticmethod
+    def check_areas(caller: keys.Caller, requests) -> None:
+        """An app key asks only about its own permissions (R21), in any tenant: one that
+        has not installed the app is denied them (Decider). Others: any area."""
+        if caller.scope != keys.APP:
+            return
+        prefix = f"{caller.app}."
+        for asked in requests:
+            if not asked[3].startswith(prefix):
+                raise Forbidden("an app key asks only about its own app's permissions",
+                                {"object": [f"must start with {prefix}"]})
 
     # -- reads -----------------------------------------------------------------------------
     @operation(rights.READ)
@@ -119,11 +132,14 @@ class Authz:
     # -- writes ----------------------------------------------------------------------------
     @operation(rights.WRITE)
     def write(self, caller: keys.Caller, tenant: str, reason: str | None,
-              edit: Callable[[TenantPolicy], T], *, must_exist: bool = True
-              ) -> tuple[int, T]:
-        """Commit `edit` as one revision, then apply it here before answering."""
+              edit: Callable[[TenantPolicy], T], *, must_exist: bool = True,
+              limited: bool = True) -> tuple[int, T]:
+        """Commit `edit` as one revision, then apply it here before answering. `limited`:
+        counted against the caller's write rate limit (not the tenant writes one app
+        catalogue version makes: the publish was counted)."""
         try:
-            self.limiter.hit(caller.key_id)
+            if limited:
+                self.limiter.hit(caller.key_id)
             result = policy_store.write(tenant, caller.describe(), reason or "", edit,
                                         must_exist=must_exist, request_id=_request_id())
         except ServiceError as exc:
@@ -137,12 +153,13 @@ class Authz:
 
     @operation(rights.PREVIEW)
     def preview(self, caller: keys.Caller, tenant: str,
-                edit: Callable[[TenantPolicy], T]) -> tuple[int, T]:
+                edit: Callable[[TenantPolicy], T], *, limited: bool = True) -> tuple[int, T]:
         """What `edit` would report, run on a fresh copy of the committed policy and held
         to the invariants every write is: nothing is written (the previews of batch
         assignment and store revocation, import dry runs). Limited like writes: a preview
         can cost as much work as one."""
-        self.limiter.hit(caller.key_id)
+        if limited:
+            self.limiter.hit(caller.key_id)
         self.require_tenant(tenant)
         policy = policy_store.read(tenant)
         loaded = policy.directory.copy()

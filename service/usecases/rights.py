@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..domain.errors import Forbidden
-from ..domain.keys import ADMIN, AUDIT, CHECK, OWNER, Caller
+from ..domain.keys import ADMIN, APP, AUDIT, CHECK, OWNER, Caller
 
 F = TypeVar("F", bound=Callable)
 
@@ -27,6 +27,10 @@ DECIDE = "decide"  # /check and /explain
 CREATE_TENANT = "tenant.create"
 SET_CAP = "settings.cap"  # the sub-account cap (R11)
 VERIFY_LEDGER = "ledger.verify"  # the whole platform's ledger
+APP_REGISTER = "app.register"  # register an app (R21)
+APP_PUBLISH = "app.publish"  # an app's catalogue versions and keys: its own key, or the admin
+APP_INSTALL = "app.install"  # install or uninstall an app in a tenant
+CATALOGUE_READ = "catalogue.read"  # the tenant's catalogue, its installed apps included
 
 RIGHTS: dict[str, frozenset[str]] = {
     READ: frozenset({OWNER, AUDIT, ADMIN}),
@@ -34,10 +38,14 @@ RIGHTS: dict[str, frozenset[str]] = {
     PREVIEW: frozenset({OWNER, ADMIN}),
     KEYS_READ: frozenset({OWNER, ADMIN}),
     KEYS_WRITE: frozenset({OWNER, ADMIN}),
-    DECIDE: frozenset({OWNER, AUDIT, CHECK, ADMIN}),
+    DECIDE: frozenset({OWNER, AUDIT, CHECK, ADMIN, APP}),
     CREATE_TENANT: frozenset({ADMIN}),
     SET_CAP: frozenset({ADMIN}),
     VERIFY_LEDGER: frozenset({ADMIN}),
+    APP_REGISTER: frozenset({ADMIN}),
+    APP_PUBLISH: frozenset({APP, ADMIN}),
+    APP_INSTALL: frozenset({OWNER, ADMIN}),
+    CATALOGUE_READ: frozenset({OWNER, AUDIT, CHECK, ADMIN}),
 }
 
 _REFUSALS = {READ: "this key may not read this tenant",
@@ -45,19 +53,30 @@ _REFUSALS = {READ: "this key may not read this tenant",
              PREVIEW: "this key may not change this tenant",
              KEYS_READ: "this key may not read this tenant's keys",
              KEYS_WRITE: "this key may not change this tenant",
-             DECIDE: "this key may not ask for another tenant"}
+             DECIDE: "this key may not ask for another tenant",
+             APP_PUBLISH: "only the app's own key (or the admin) may do this",
+             APP_INSTALL: "this key may not change this tenant",
+             CATALOGUE_READ: "this key may not read this tenant"}
 
 
-def allowed(caller: Caller, name: str, tenant: str | None = None) -> bool:
-    """Whether `caller` may run operation `name` on `tenant` (None: no tenant involved)."""
+def allowed(caller: Caller, name: str, tenant: str | None = None,
+            app: str | None = None) -> bool:
+    """Whether `caller` may run operation `name` on `tenant` (None: no tenant involved)
+    and `app` (an app key acts on its own app only, and on no tenant: its decisions are
+    Authz.check_tenant's)."""
     if caller.scope not in RIGHTS[name]:
         return False
-    return caller.scope == ADMIN or tenant is None or caller.tenant == tenant
+    if caller.scope == ADMIN:
+        return True
+    if caller.scope == APP:
+        return app is not None and caller.app == app and tenant is None
+    return tenant is None or caller.tenant == tenant
 
 
-def authorize(caller: Caller, name: str, tenant: str | None = None) -> None:
-    """Refuse (403) unless `caller` may run operation `name` on `tenant`."""
-    if not allowed(caller, name, tenant):
+def authorize(caller: Caller, name: str, tenant: str | None = None,
+              app: str | None = None) -> None:
+    """Refuse (403) unless `caller` may run operation `name` on `tenant` and `app`."""
+    if not allowed(caller, name, tenant, app):
         raise Forbidden(_REFUSALS.get(name, "only the platform admin key may do this"))
 
 
@@ -72,13 +91,16 @@ def operation(name: str) -> Callable[[F], F]:
         names = list(signature.parameters)
         at_caller = names.index("caller")
         at_tenant = names.index("tenant") if "tenant" in names else None
+        at_app = names.index("app") if "app" in names else None
 
         @functools.wraps(function)
         def checked(*args, **kwargs):
             caller = args[at_caller] if len(args) > at_caller else kwargs["caller"]
             tenant = (args[at_tenant] if at_tenant is not None and len(args) > at_tenant
                       else kwargs.get("tenant"))
-            authorize(caller, name, tenant)
+            app = (args[at_app] if at_app is not None and len(args) > at_app
+                   else kwargs.get("app"))
+            authorize(caller, name, tenant, app)
             return function(*args, **kwargs)
 
         checked.operation = name  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.domain import invariants
+from service.domain import catalogue, invariants
 from service.domain import policy_admin as A
 from service.domain import policy_files as PF
 from service.domain import rules as R
@@ -51,7 +51,7 @@ def _rules(kind: str, user: str, store: str, perm: tuple[str, str], role: str, e
         "direct": [Rule("p", (u, scope, *perm, effect))],
         "disabled": [Rule("p", (u, T, "*", "*", "deny"))],
         "step-up": [Rule("p", ("step-up", T, p.area, p.action, "deny"))
-                    for p in invariants.HIGH_RISK],
+                    for p in catalogue.BUILT_IN.high_risk()],
         "by-product": [Rule("p", ("by-product", s, p.area, p.action, "deny"))
                        for p in invariants.PER_PRODUCT] + [Rule("g", (OWNER, f"{s}~products"))],
         "operator": [Rule("g", (u, f"{s}~product/p1"))],

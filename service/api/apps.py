@@ -1,0 +1,83 @@
+"""Apps that bring their own permissions (R21): the registry, catalogue versions, app keys,
+and installing an app in a tenant. Views decode, call usecases/apps.py, encode."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint
+
+from ..domain.errors import InvalidInput
+from ..usecases import apps
+from . import schemas
+from .auth import authenticate, authz, caller
+
+blp = Blueprint("apps", __name__, url_prefix="/v1",
+                description="Apps that bring their own permissions (R21)")
+blp.before_request(authenticate)
+
+
+@blp.route("/apps", methods=["POST"])
+@blp.arguments(schemas.NewApp)
+@blp.response(201, schemas.AppCreated)
+def register(body: dict):
+    """Register an app (platform admin only); the answer carries its key, shown once."""
+    return apps.register(authz(), caller(), body["app"], body["name"])
+
+
+@blp.route("/apps/<app>", methods=["GET"])
+@blp.response(200, schemas.AppInfo)
+def describe(app: str):
+    """The app, its newest catalogue version and the tenants that installed it (the
+    app's own key, or the admin)."""
+    return apps.describe(authz(), caller(), app)
+
+
+@blp.route("/apps/<app>/keys", methods=["POST"])
+@blp.arguments(schemas.NewAppKey)
+@blp.response(201, schemas.AppKeyCreated)
+def rotate_key(body: dict, app: str):
+    """A new app key; with `replaces`, the old one keeps working for `overlap_seconds`."""
+    return apps.rotate_key(authz(), caller(), app, body.get("replaces"),
+                           body["overlap_seconds"])
+
+
+@blp.route("/apps/<app>/catalogue", methods=["PUT"])
+@blp.arguments(schemas.DryRunQuery, location="query")
+@blp.doc(requestBody={"required": True, "content": {
+    "application/json": {"schema": schemas.AppCatalogueVersion}}})
+@blp.response(200, schemas.Published)
+def publish(query: dict, app: str):
+    """Publish the app's next catalogue version (its own key, or the admin). Renames are
+    carried into every tenant that installed the app (one ledger entry each, by
+    `app:<id>`); removing a permission a tenant still grants is refused."""
+    body = request.get_json(silent=True) if request.is_json else None
+    if body is None:
+        raise InvalidInput("the catalogue is a JSON object", {"json": ["a JSON object"]})
+    return apps.publish(authz(), caller(), app, body, query["dry_run"])
+
+
+@blp.route("/tenants/<tenant>/apps/<app>", methods=["PUT"])
+@blp.arguments(schemas.InstallApp)
+@blp.response(200, schemas.AppInstalled)
+def install(body: dict, tenant: str, app: str):
+    """Install the app in the tenant: its permissions become grantable here and its
+    suggested role templates are added (editable like any)."""
+    revision, report = apps.install(authz(), caller(), tenant, app, body.get("reason"))
+    return {"revision": revision, **report}
+
+
+@blp.route("/tenants/<tenant>/apps/<app>", methods=["DELETE"])
+@blp.arguments(schemas.DryRunQuery, location="query")
+@blp.response(200, schemas.AppRemoved)
+def uninstall(query: dict, tenant: str, app: str):
+    """Uninstall: every role permission, grant and deny of the app goes, and the grants
+    of roles left empty; `dry_run=true` lists exactly that and changes nothing."""
+    revision, report = apps.uninstall(authz(), caller(), tenant, app, query["dry_run"])
+    return {"revision": revision, **report}
+
+
+@blp.route("/tenants/<tenant>/catalogue", methods=["GET"])
+@blp.response(200, schemas.TenantCatalogue)
+def tenant_catalogue(tenant: str):
+    """The permissions of this tenant: built-in and of the apps it installed."""
+    return apps.tenant_catalogue(authz(), caller(), tenant)

@@ -1,0 +1,314 @@
+"""Apps that bring their own permissions (R21): catalogue versions, and what installing,
+uninstalling and upgrading an app does to one tenant's policy.
+
+An app (an analytics tool, an ads manager) publishes numbered catalogue versions. Inside
+the service its permission `campaigns:edit` is `<app>.campaigns:edit`, checked as object
+`<app>.campaigns`: ordinary Casbin rules, so the model and the auditor's replay are
+unchanged. A tenant that installed the app holds `g2, app:<app>, <tenant>`; only then
+are the app's permissions grantable or allowed there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import catalogue
+from . import rules as R
+from .catalogue import APP_ID, APP_PART, Permission
+from .errors import Conflict, InvalidInput, NotFound
+from .rules import Kind, Rule
+from .tenant_policy import TenantPolicy
+
+MAX_PERMISSIONS = 200
+MAX_TEMPLATES = 20
+MAX_TEXT = 200
+LANGUAGES = ("en", "zh-CN")
+PERMISSION_FIELDS = frozenset(("name", "description", "high_risk", "owner_only", "per_product"))
+VERSION_FIELDS = frozenset(("permissions", "deprecated", "renames", "role_templates"))
+
+
+def app_id(value: object, field: str = "app") -> str:
+    if not isinstance(value, str) or not APP_ID.fullmatch(value):
+        raise InvalidInput(f"{field} must be 2-32 characters of a-z, 0-9 and '-', starting "
+                           "with a letter", {field: ["invalid app id"]})
+    return value
+
+
+def display_names(value: object, field: str = "name") -> dict[str, str]:
+    """{"en": ..., "zh-CN": ...}: both languages, each 1-200 characters."""
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{field} must be an object of en and zh-CN texts",
+                           {field: ["an object with en and zh-CN"]})
+    errors = {k: ["Unknown field."] for k in value if k not in LANGUAGES}
+    for language in LANGUAGES:
+        text = value.get(language)
+        if not isinstance(text, str) or not 0 < len(text.strip()) <= MAX_TEXT \
+                or "\x00" in text:
+            errors[language] = [f"1-{MAX_TEXT} characters"]
+    if errors:
+        raise InvalidInput(f"{field} is incomplete", {field: errors})
+    return {language: value[language].strip() for language in LANGUAGES}
+
+
+def _local_name(value: object, field: str) -> tuple[str, str]:
+    """`area:action` as an app writes it (without its own prefix)."""
+    if isinstance(value, str):
+        area, colon, action = value.partition(":")
+        if colon and APP_PART.fullmatch(area) and APP_PART.fullmatch(action):
+            return area, action
+    raise InvalidInput(f"{field} must be area:action, each 1-31 characters of a-z, 0-9 "
+                       "and '-', starting with a letter", {field: ["not area:action"]})
+
+
+@dataclass(frozen=True)
+class AppVersion:
+    """One published catalogue version of an app. Names here are the app's own
+    (`campaigns:edit`); `permissions` carry the service's (`<app>.campaigns`)."""
+
+    app: str
+    version: int
+    permissions: tuple[Permission, ...]
+    deprecated: frozenset[str] = frozenset()  # local names
+    renames: dict[str, str] = field(default_factory=dict)  # local old -> local new
+    role_templates: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def full(self, local: str) -> str:
+        """The service's name of a local permission name."""
+        return f"{self.app}.{local}"
+
+    def local_names(self) -> list[str]:
+        return [p.name.split(".", 1)[1] for p in self.permissions]
+
+    def document(self) -> dict:
+        """The version as stored and shown (local names)."""
+        return {
+            "app": self.app, "version": self.version,
+            "permissions": [{
+                "name": p.name.split(".", 1)[1],
+                "description": {"en": p.description, "zh-CN": p.description_zh},
+                "high_risk": p.high_risk, "owner_only": p.owner_only,
+                "deprecated": p.deprecated} for p in self.permissions],
+            "deprecated": sorted(self.deprecated),
+            "renames": dict(sorted(self.renames.items())),
+            "role_templates": {k: list(v) for k, v in sorted(self.role_templates.items())},
+        }
+
+
+def from_document(doc: dict) -> AppVersion:
+    """An AppVersion from what document() stored (already validated when published)."""
+    app = doc["app"]
+    deprecated = frozenset(doc.get("deprecated", ()))
+    permissions = []
+    for item in doc["permissions"]:
+        area, _, action = item["name"].partition(":")
+        permissions.append(Permission(
+            f"{app}.{area}", action, item["description"]["en"], item["high_risk"],
+            item["owner_only"], False, app, item["description"]["zh-CN"],
+            item["name"] in deprecated))
+    return AppVersion(app, doc["version"], tuple(permissions), deprecated,
+                      dict(doc.get("renames", {})),
+                      {k: tuple(v) for k, v in doc.get("role_templates", {}).items()})
+
+
+def read_version(app: str, body: object, previous: AppVersion | None) -> AppVersion:
+    """The next version from an app's PUT body, validated whole against `previous`.
+
+    Refused with every problem named by field: unknown fields, bad names, duplicates, a
+    per-product mark (by-product rules match only the built-in products area, and the
+    model does not change), a rename whose old name the previous version does not hold or
+    whose new name this one does not, a deprecation or role template naming a permission
+    this version does not hold."""
+    if not isinstance(body, dict):
+        raise InvalidInput("the catalogue is an object", {"json": ["an object"]})
+    errors: dict = {k: ["Unknown field."] for k in body if k not in VERSION_FIELDS}
+    items = body.get("permissions")
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_PERMISSIONS:
+        raise InvalidInput("permissions must be a list of 1 to "
+                           f"{MAX_PERMISSIONS}", {"permissions": [f"1-{MAX_PERMISSIONS} items"]})
+    seen: dict[str, dict] = {}
+    for i, item in enumerate(items):
+        where = f"permissions[{i}]"
+        try:
+            if not isinstance(item, dict):
+                raise InvalidInput("", {where: ["an object"]})
+            unknown = [k for k in item if k not in PERMISSION_FIELDS]
+            if unknown:
+                raise InvalidInput("", {where: {k: ["Unknown field."] for k in unknown}})
+            area, action = _local_name(item.get("name"), f"{where}.name")
+            name = f"{area}:{action}"
+            if name in seen:
+                raise InvalidInput("", {f"{where}.name": ["listed twice"]})
+            texts = display_names(item.get("description"), f"{where}.description")
+            marks = {}
+            for mark in ("high_risk", "owner_only", "per_product"):
+                value = item.get(mark, False)
+                if not isinstance(value, bool):
+                    raise InvalidInput("", {f"{where}.{mark}": ["Not a valid boolean."]})
+                marks[mark] = value
+            if marks["per_product"]:
+                raise InvalidInput("", {f"{where}.per_product": [
+                    "not available to apps: per-product rules cover the built-in products "
+                    "area only"]})
+            seen[name] = {"texts": texts, **marks}
+        except InvalidInput as exc:
+            errors.update(exc.errors or {where: [exc.message]})
+    deprecated = body.get("deprecated", [])
+    if not isinstance(deprecated, list) or not all(isinstance(d, str) for d in deprecated):
+        errors["deprecated"] = ["a list of permission names"]
+        deprecated = []
+    for i, name in enumerate(deprecated):
+        if name not in seen:
+            errors[f"deprecated[{i}]"] = ["not a permission of this version"]
+    renames = body.get("renames", {})
+    if not isinstance(renames, dict) or not all(isinstance(v, str) for v in renames.values()):
+        errors["renames"] = ["an object of old name -> new name"]
+        renames = {}
+    before = set(previous.local_names()) if previous is not None else set()
+    for old, new in renames.items():
+        if old not in before:
+            errors[f"renames.{old}"] = ["not a permission of the previous version"]
+        elif old in seen:
+            errors[f"renames.{old}"] = ["still listed in this version: a rename replaces it"]
+        if new not in seen:
+            errors[f"renames.{old}"] = ["the new name is not a permission of this version"]
+    if len(set(renames.values())) != len(renames):
+        errors["renames"] = ["two permissions renamed to one"]
+    templates = body.get("role_templates", {})
+    if not isinstance(templates, dict) or len(templates) > MAX_TEMPLATES:
+        errors["role_templates"] = [f"an object of at most {MAX_TEMPLATES} roles"]
+        templates = {}
+    for role, names in templates.items():
+        where = f"role_templates.{role}"
+        if not isinstance(role, str) or not R.IDENTIFIER.fullmatch(role):
+            errors[where] = ["invalid role name"]
+        elif not isinstance(names, list) or not names:
+            errors[where] = ["a non-empty list of permission names"]
+        elif any(n not in seen or seen[n]["owner_only"] or n in deprecated for n in names):
+            errors[where] = ["names a permission this version does not hold, or one that "
+                             "is owner-only or deprecated"]
+    if errors:
+        raise InvalidInput("the catalogue version is refused", errors)
+    permissions = tuple(
+        Permission(f"{app}.{name.split(':')[0]}", name.split(":")[1], v["texts"]["en"],
+                   v["high_risk"], v["owner_only"], False, app, v["texts"]["zh-CN"],
+                   name in deprecated)
+        for name, v in seen.items())
+    return AppVersion(app, (previous.version if previous else 0) + 1, permissions,
+                      frozenset(deprecated), dict(renames),
+                      {r: tuple(dict.fromkeys(n)) for r, n in templates.items()})
+
+
+def removed(previous: AppVersion | None, new: AppVersion) -> list[str]:
+    """Local names the previous version held that the new one neither keeps nor renames."""
+    if previous is None:
+        return []
+    kept = set(new.local_names()) | set(new.renames)
+    return [n for n in previous.local_names() if n not in kept]
+
+
+# -- one tenant's policy ---------------------------------------------------------------------
+def installed_apps(policy: TenantPolicy) -> list[str]:
+    return sorted(p.rule.values[0][len(R.APP_PREFIX):] for p in policy.of_kind(Kind.APP))
+
+
+def _rules_of(policy: TenantPolicy, app: str) -> list[Rule]:
+    """Every p rule of the tenant naming one of the app's permissions."""
+    prefix = f"{app}."
+    return [p.rule for p in policy.of_kind(Kind.ROLE_PERMISSION, Kind.DIRECT, Kind.STEP_UP)
+            if p.rule.values[2].startswith(prefix)]
+
+
+def install(policy: TenantPolicy, version: AppVersion) -> dict:
+    """Install the app: its permissions become grantable here, its suggested role
+    templates are added (a name the tenant already uses is left as it is, and reported),
+    and step-up, if on, covers its high-risk permissions (R10)."""
+    app = version.app
+    marker = Rule("g2", (R.installed(app), policy.tenant))
+    if marker in policy:
+        raise Conflict(f"app {app!r} is already installed", {"app": ["already installed"]})
+    step_up = bool(policy.of_kind(Kind.STEP_UP))
+    policy.catalogue = policy.catalogue.with_app(app, version.permissions)
+    policy.add(marker)
+    roles = policy.roles()
+    added, skipped = [], []
+    for role, names in sorted(version.role_templates.items()):
+        if role in roles:
+            skipped.append(role)
+            continue
+        for name in names:
+            perm = policy.catalogue.grantable(version.full(name), f"role_templates.{role}")
+            policy.add(Rule("p", (R.role(policy.tenant, role), policy.tenant, perm.area,
+                                  perm.action, "allow")))
+        added.append(role)
+    if step_up:
+        for perm in version.permissions:
+            if perm.high_risk:
+                policy.add(Rule("p", (R.STEP_UP, policy.tenant, perm.area, perm.action,
+                                      "deny")))
+    return {"app": app, "version": version.version, "role_templates_added": added,
+            "role_templates_skipped": skipped}
+
+
+def uninstall(policy: TenantPolicy, app: str) -> dict:
+    """Remove the app from the tenant: every role permission, grant and deny of it, the
+    grants of roles left with no permission (a role is its permissions: R6), and the app
+    itself. What went is reported, like the store revocation cascade."""
+    marker = Rule("g2", (R.installed(app), policy.tenant))
+    if marker not in policy:
+        raise NotFound(f"app {app!r} is not installed", {"app": ["not installed"]})
+    before = policy.roles()
+    gone = _rules_of(policy, app)
+    for rule in gone:
+        policy.remove(rule)
+    after = policy.roles()
+    emptied = sorted(r for r in before if r not in after)
+    grants = [p.rule for p in policy.of_kind(Kind.GRANT)
+              if p.rule.values[1].partition("@")[0].split(":", 2)[2] in emptied]
+    for rule in grants:
+        policy.remove(rule)
+    policy.remove(marker)
+    policy.catalogue = policy.catalogue.without_app(app)
+    return {"app": app, "removed_rules": sorted(r.csv() for r in gone + grants + [marker]),
+            "roles_removed": emptied}
+
+
+def upgrade(policy: TenantPolicy, version: AppVersion) -> dict:
+    """Bring the tenant's rules of an installed app to `version`: renamed permissions are
+    renamed in every role, grant and deny (a time-boxed grant keeps its end), and step-up,
+    if on, covers exactly the version's high-risk permissions."""
+    app = version.app
+    if Rule("g2", (R.installed(app), policy.tenant)) not in policy:
+        return {"renamed_rules": {}, "step_up_added": [], "step_up_removed": []}
+    policy.catalogue = policy.catalogue.with_app(app, version.permissions)
+    renamed: dict[str, str] = {}
+    moves = {version.full(old): version.full(new) for old, new in version.renames.items()}
+    for rule in _rules_of(policy, app):
+        name = f"{rule.values[2]}:{rule.values[3]}"
+        if name not in moves or rule.values[0] == R.STEP_UP:
+            continue
+        area, _, action = moves[name].partition(":")
+        new = Rule("p", (rule.values[0], rule.values[1], area, action, rule.values[4]))
+        expiry = policy.directory.expiries.get(rule.csv())
+        policy.remove(rule)
+        policy.add(new)
+        if expiry is not None:
+            policy.directory.expiries[new.csv()] = expiry
+        renamed[rule.csv()] = new.csv()
+    step_up_added, step_up_removed = [], []
+    if policy.of_kind(Kind.STEP_UP):
+        wanted = {Rule("p", (R.STEP_UP, policy.tenant, p.area, p.action, "deny"))
+                  for p in version.permissions if p.high_risk}
+        for rule in _rules_of(policy, app):
+            if rule.values[0] == R.STEP_UP and rule not in wanted:
+                policy.remove(rule)
+                step_up_removed.append(rule.csv())
+        for rule in sorted(wanted):
+            if policy.add(rule):
+                step_up_added.append(rule.csv())
+    return {"renamed_rules": renamed, "step_up_added": step_up_added,
+            "step_up_removed": step_up_removed}
+
+
+def catalogue_of(versions: dict[str, AppVersion]) -> catalogue.Catalogue:
+    """A tenant's catalogue from the current versions of the apps it installed."""
+    return catalogue.Catalogue({app: v.permissions for app, v in versions.items()})

@@ -1,0 +1,151 @@
+"""Apps (R21) in the database: the registry, catalogue versions and app keys.
+
+An app's own changes (registering, a key, a catalogue version) are not any tenant's: each
+is one short transaction of its own here. What a version does to the tenants that
+installed it is one ordinary tenant write each (policy_store.write), in their ledgers.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from ..domain import apps as A
+from ..domain import keys
+from ..domain import rules as R
+from ..domain.errors import Conflict
+from . import failures
+from .models import ApiKey, App, AppCatalogue, PolicyRule, db, utcnow
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict("the change conflicts with a concurrent one; retry") from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def register(app: str, names: dict[str, str], key_id: str, secret_hash: str) -> None:
+    """The app and its first key, in one transaction; 409 if the id is taken."""
+    with failures.committing():
+        if db.session.get(App, app) is not None:
+            db.session.rollback()
+            raise Conflict(f"app {app!r} exists", {"app": ["already registered"]})
+        db.session.add(App(id=app, name_en=names["en"], name_zh=names["zh-CN"]))
+        db.session.add(ApiKey(id=key_id, tenant=None, app=app, scope=keys.APP,
+                              secret_hash=secret_hash))
+        _commit()
+
+
+def describe(app: str) -> dict | None:
+    """The app's names and newest version number, or None if it is not registered."""
+    with failures.reading():
+        row = db.session.get(App, app)
+        if row is None:
+            return None
+        newest = db.session.execute(select(func.max(AppCatalogue.version))
+                                    .where(AppCatalogue.app == app)).scalar()
+        return {"app": app, "name": {"en": row.name_en, "zh-CN": row.name_zh},
+                "version": newest, "created_at": row.created_at.isoformat()}
+
+
+def newest(apps) -> dict[str, A.AppVersion]:
+    """The newest published version of each of `apps` that has one (in the caller's
+    transaction: a write reads its tenant's catalogue with its rules)."""
+    apps = sorted(set(apps))
+    if not apps:
+        return {}
+    newest_of = select(AppCatalogue.app, func.max(AppCatalogue.version).label("version")) \
+        .where(AppCatalogue.app.in_(apps)).group_by(AppCatalogue.app).subquery()
+    rows = db.session.execute(select(AppCatalogue.document).join(newest_of, and_(
+        AppCatalogue.app == newest_of.c.app,
+        AppCatalogue.version == newest_of.c.version))).scalars()
+    out = {}
+    for document in rows:
+        version = A.from_document(json.loads(document))
+        out[version.app] = version
+    return out
+
+
+def latest(app: str) -> A.AppVersion | None:
+    """newest() of one app, in a read transaction of its own."""
+    with failures.reading():
+        row = db.session.execute(
+            select(AppCatalogue.document).where(AppCatalogue.app == app)
+            .order_by(AppCatalogue.version.desc()).limit(1)).scalar()
+        return None if row is None else A.from_document(json.loads(row))
+
+
+def publish(version: A.AppVersion, actor: str) -> None:
+    """Store the version; 409 when another was published meanwhile (the same number)."""
+    with failures.committing():
+        db.session.add(AppCatalogue(app=version.app, version=version.version,
+                                    document=json.dumps(version.document(), sort_keys=True),
+                                    published_by=actor))
+        _commit()
+
+
+def installed_in(app: str) -> list[str]:
+    """The tenants that installed the app (their `g2, app:<app>, <tenant>` rule)."""
+    with failures.reading():
+        return list(db.session.execute(
+            select(PolicyRule.tenant).where(PolicyRule.ptype == "g2",
+                                            PolicyRule.v0 == R.installed(app))
+            .order_by(PolicyRule.tenant)).scalars())
+
+
+def granting(app: str, local_names: list[str]) -> dict[str, list[str]]:
+    """Tenant -> the rules (CSV) of theirs that name one of these permissions of the app,
+    step-up rules apart (they follow the catalogue by themselves)."""
+    tenants = installed_in(app)
+    if not tenants or not local_names:
+        return {}
+    wanted = {(f"{app}.{n.split(':')[0]}", n.split(":")[1]) for n in local_names}
+    out: dict[str, list[str]] = {}
+    with failures.reading():
+        rows = db.session.execute(text(
+            "SELECT tenant, v0, v1, v2, v3, v4 FROM policy_rule WHERE ptype = 'p' "
+            "AND v2 LIKE :prefix AND v0 <> :step_up AND tenant IN "
+            f"({', '.join(f':t{i}' for i in range(len(tenants)))})"),
+            {"prefix": f"{app}.%", "step_up": R.STEP_UP,
+             **{f"t{i}": t for i, t in enumerate(tenants)}}).all()
+    for tenant, *values in rows:
+        if (values[2], values[3]) in wanted:
+            out.setdefault(tenant, []).append(", ".join(["p", *values]))
+    return out
+
+
+def add_key(app: str, key_id: str, secret_hash: str, replaces: str | None,
+            until: float | None) -> None:
+    """A new key of the app; the one it `replaces` stops working at `until`."""
+    with failures.committing():
+        db.session.add(ApiKey(id=key_id, tenant=None, app=app, scope=keys.APP,
+                              secret_hash=secret_hash))
+        if replaces is not None:
+            db.session.execute(update(ApiKey).where(ApiKey.id == replaces, ApiKey.app == app)
+                               .values(revoked_at=datetime.fromtimestamp(until, UTC)))
+        _commit()
+
+
+def working_keys(app: str) -> list[keys.KeyRecord]:
+    with failures.reading():
+        rows = db.session.execute(select(ApiKey).where(
+            ApiKey.app == app,
+            or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > utcnow()))
+            .order_by(ApiKey.id)).scalars().all()
+        return [keys.KeyRecord(r.id, None, r.scope, r.secret_hash,  # type: ignore[arg-type]
+                               None if r.revoked_at is None else _seconds(r.revoked_at),
+                               r.app) for r in rows]
+
+
+def _seconds(moment: datetime) -> float:
+    if moment.tzinfo is None:  # SQLite hands back naive datetimes, stored in UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

@@ -1,0 +1,178 @@
+"""Apps that bring their own permissions (R21): registering, keys, catalogue versions,
+and installing into tenants. One implementation for the API (and the CLI, console).
+
+Publishing a version touches every tenant that installed the app: each is an ordinary
+write of that tenant (its own revision and ledger entry, by `app:<id>`), made after the
+version is stored. There is no transaction across tenants; a tenant whose write fails is
+listed in the answer and brought up to date by publishing again (upgrades are
+idempotent: a tenant already at the version changes nothing).
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..domain import apps as A
+from ..domain import keys
+from ..domain.errors import Conflict, InvalidInput, NotFound, ServiceError
+from ..domain.tenant_policy import TenantPolicy
+from ..storage import apps_store, policy_store
+from . import rights
+from .authz import Authz
+from .rights import operation
+
+MAX_OVERLAP_SECONDS = 30 * 24 * 3600
+
+
+@operation(rights.APP_REGISTER)
+def register(service: Authz, caller: keys.Caller, app: str, names: dict) -> dict:
+    """Register the app; the answer carries its key, shown this once."""
+    A.app_id(app)
+    texts = A.display_names(names)
+    key_id, token = keys.new_token()
+    apps_store.register(app, texts, key_id, keys.digest(token))
+    return {"app": app, "name": texts, "key_id": key_id, "token": token}
+
+
+def _require(app: str) -> dict:
+    A.app_id(app)
+    found = apps_store.describe(app)
+    if found is None:
+        raise NotFound(f"no such app {app!r}", {"app": ["not registered"]})
+    return found
+
+
+@operation(rights.APP_PUBLISH)
+def describe(service: Authz, caller: keys.Caller, app: str) -> dict:
+    """The app, its newest catalogue version and the tenants that installed it."""
+    found = _require(app)
+    version = apps_store.latest(app)
+    return {**found, "catalogue": version.document() if version else None,
+            "installed_in": apps_store.installed_in(app)}
+
+
+@operation(rights.APP_PUBLISH)
+def rotate_key(service: Authz, caller: keys.Caller, app: str, replaces: str | None = None,
+               overlap_seconds: int = 86_400) -> dict:
+    """A new key for the app; the one it replaces keeps working for `overlap_seconds`."""
+    _require(app)
+    if not 0 <= overlap_seconds <= MAX_OVERLAP_SECONDS:
+        raise InvalidInput("overlap out of range", {"overlap_seconds": ["0 to 30 days"]})
+    until = None
+    if replaces is not None:
+        working = {k.key_id: k for k in apps_store.working_keys(app)}
+        old = working.get(replaces)
+        if old is None:
+            raise NotFound(f"no working key {replaces!r} of this app",
+                           {"replaces": ["not found"]})
+        if old.valid_until is not None:
+            raise Conflict("that key is already rotating", {"replaces": ["already rotating"]})
+        until = time.time() + overlap_seconds
+    key_id, token = keys.new_token()
+    apps_store.add_key(app, key_id, keys.digest(token), replaces, until)
+    return {"app": app, "key_id": key_id, "token": token, "replaced": replaces,
+            "replaced_until": until}
+
+
+@operation(rights.APP_PUBLISH)
+def publish(service: Authz, caller: keys.Caller, app: str, body: object,
+            dry_run: bool = False) -> dict:
+    """Publish the next catalogue version. Refused whole when it removes a permission some
+    tenant still grants (rename it instead). The answer lists, per tenant that installed
+    the app, the rules the version changes there; with `dry_run` nothing is stored."""
+    _require(app)
+    service.limiter.hit(caller.key_id)
+    previous = apps_store.latest(app)
+    version = A.read_version(app, body, previous)
+    gone = A.removed(previous, version)
+    still = apps_store.granting(app, gone)
+    if still:
+        raise Conflict("the version removes permissions that tenants still grant; rename "
+                       "or deprecate them instead",
+                       {"permissions": [f"{t}: {rule}" for t, rules in sorted(still.items())
+                                        for rule in rules][:100]})
+    tenants = apps_store.installed_in(app)
+    if dry_run:
+        affected = {}
+        for tenant in tenants:
+            _, report = service.preview(caller_for(app), tenant,
+                                        lambda p: A.upgrade(p, version), limited=False)
+            if _changes(report):
+                affected[tenant] = report
+        return {"app": app, "version": version.version, "dry_run": True,
+                "tenants": affected}
+    apps_store.publish(version, caller.describe())
+    return {"app": app, "version": version.version, "dry_run": False,
+            **upgrade_tenants(service, app, version, tenants)}
+
+
+def upgrade_tenants(service: Authz, app: str, version: A.AppVersion,
+                    tenants: list[str]) -> dict:
+    """Bring each tenant's rules of the app to `version`: one write per tenant that
+    changes, in its ledger by `app:<id>`."""
+    done, failed = {}, {}
+    actor = caller_for(app)
+    for tenant in tenants:
+        try:
+            revision, report = service.write(
+                actor, tenant, f"catalogue version {version.version} of app {app}",
+                lambda p: A.upgrade(p, version), limited=False)
+        except ServiceError as exc:
+            failed[tenant] = str(exc)
+            continue
+        if _changes(report):
+            done[tenant] = {"revision": revision, **report}
+    return {"tenants": done, "failed": failed}
+
+
+def caller_for(app: str) -> keys.Caller:
+    """The app acting on the tenants that installed it, through the service itself (a
+    version's renames): the ledger names it `app:<id>`. Only this module makes one."""
+    return keys.Caller(f"app-{app}", keys.ADMIN, None, app=app)
+
+
+def _changes(report: dict) -> bool:
+    return bool(report["renamed_rules"] or report["step_up_added"]
+                or report["step_up_removed"])
+
+
+@operation(rights.APP_INSTALL)
+def install(service: Authz, caller: keys.Caller, tenant: str, app: str,
+            reason: str | None = None) -> tuple[int, dict]:
+    """Install the app's newest version in the tenant (its role templates added)."""
+    _require(app)
+    version = apps_store.latest(app)
+    if version is None:
+        raise Conflict(f"app {app!r} has published no catalogue yet",
+                       {"app": ["no catalogue published"]})
+    return service.write(caller, tenant, reason, lambda p: A.install(p, version))
+
+
+@operation(rights.APP_INSTALL)
+def uninstall(service: Authz, caller: keys.Caller, tenant: str, app: str,
+              dry_run: bool = False, reason: str | None = None) -> tuple[int, dict]:
+    """Remove the app and every rule of it from the tenant; `dry_run`: report only."""
+    A.app_id(app)
+
+    def edit(policy: TenantPolicy) -> dict:
+        return A.uninstall(policy, app)
+
+    if dry_run:
+        revision, report = service.preview(caller, tenant, edit)
+        return revision, {**report, "dry_run": True}
+    revision, report = service.write(caller, tenant, reason, edit)
+    return revision, {**report, "dry_run": False}
+
+
+@operation(rights.CATALOGUE_READ)
+def tenant_catalogue(service: Authz, caller: keys.Caller, tenant: str) -> dict:
+    """The tenant's catalogue: built-in permissions and its installed apps'."""
+    service.require_tenant(tenant)
+    policy = policy_store.read(tenant)
+    known = policy.catalogue
+    return {"revision": policy.revision, "apps": sorted(known.apps),
+            "permissions": [{"name": p.name, "area": p.area, "action": p.action,
+                             "description": p.description, "app": p.app,
+                             "high_risk": p.high_risk, "owner_only": p.owner_only,
+                             "per_product": p.per_product, "deprecated": p.deprecated}
+                            for p in known.permissions]}

@@ -1,0 +1,311 @@
+"""Apps bring their own permissions (R21): the whole story through HTTP, on both backends,
+and what no key may do with apps."""
+
+from __future__ import annotations
+
+import casbin
+
+from ..support import (
+    ACME_AUDIT,
+    ACME_CHECK,
+    ACME_OWNER,
+    ADMIN,
+    GLOBEX_CHECK,
+    GLOBEX_OWNER,
+    ROOT,
+    Caller,
+)
+
+NAME = {"en": "Quantum Analytics", "zh-CN": "量子分析"}
+V1 = {
+    "permissions": [
+        {"name": "traffic:view", "description": {"en": "See traffic", "zh-CN": "查看流量"}},
+        {"name": "campaigns:edit", "high_risk": True,
+         "description": {"en": "Edit campaigns", "zh-CN": "编辑推广"}},
+        {"name": "reports:export", "description": {"en": "Export", "zh-CN": "导出"}},
+    ],
+    "role_templates": {"quantum-analyst": ["traffic:view", "reports:export"]},
+}
+V2 = {
+    "permissions": [V1["permissions"][0], {**V1["permissions"][1], "name": "campaigns:manage"},
+                    V1["permissions"][2]],
+    "renames": {"campaigns:edit": "campaigns:manage"},
+}
+# Routes of a tenant this file covers (tests/api/test_escalation.py lists every one).
+TENANT_ROUTES = [("PUT", "/v1/tenants/acme/apps/quantum"),
+                 ("DELETE", "/v1/tenants/acme/apps/quantum"),
+                 ("GET", "/v1/tenants/acme/catalogue")]
+
+
+def check(caller: Caller, subject: str, store: str, obj: str, action: str, **extra) -> dict:
+    status, body = caller("POST", "/check", {"subject": subject, "store": store,
+                                             "object": obj, "action": action, **extra})
+    assert status == 200, body
+    return body
+
+
+def register(client, app: str = "quantum") -> Caller:
+    status, body = Caller(client, ADMIN)("POST", "/v1/apps", {"app": app, "name": NAME})
+    assert status == 201, body
+    assert body["token"].startswith(body["key_id"] + ".")
+    return Caller(client, body["token"])
+
+
+def ledger_entries(owner: Caller, actor: str) -> list[dict]:
+    status, body = owner("GET", f"/v1/tenants/acme/ledger?actor={actor}")
+    assert status == 200, body
+    return body["entries"]
+
+
+def replay(export: str):
+    enforcer = casbin.Enforcer(str(ROOT / "policies" / "model.conf"))
+    for line in export.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        ptype, *values = [x.strip() for x in line.split(",")]
+        if ptype == "p":
+            enforcer.add_named_policy(ptype, *values)
+        else:
+            enforcer.add_named_grouping_policy(ptype, *values)
+    return enforcer
+
+
+def test_the_whole_story(client):
+    admin, owner = Caller(client, ADMIN), Caller(client, ACME_OWNER, "acme")
+    checker, globex = Caller(client, ACME_CHECK), Caller(client, GLOBEX_CHECK)
+    quantum = register(client)
+    status, body = quantum("PUT", "/v1/apps/quantum/catalogue", V1)
+    assert (status, body["version"]) == (200, 1), body
+
+    # Not installed yet: not grantable, and denied with the reason.
+    status, body = owner("POST", "/v1/tenants/acme/permissions", {
+        "subject": "dave", "store": "amazon-us", "permission": "quantum.campaigns:edit"})
+    assert status == 422 and "not installed" in str(body), body
+    assert check(checker, "owner", "amazon-us", "quantum.traffic", "view") == {
+        "allowed": False, "revision": check(checker, "owner", "amazon-us", "orders",
+                                            "view")["revision"],
+        "reason": "app_not_installed"}
+
+    status, body = owner("PUT", "/v1/tenants/acme/apps/quantum", {"reason": "analytics"})
+    assert status == 200, body
+    assert body["role_templates_added"] == ["quantum-analyst"]
+    status, roles = owner("GET", "/v1/tenants/acme/roles")
+    operator = next(r["permissions"] for r in roles["roles"] if r["role"] == "operator")
+    status, body = owner("PUT", "/v1/tenants/acme/roles/operator",
+                         {"permissions": sorted(operator) + ["quantum.traffic:view"]})
+    assert status == 200, body
+    status, body = owner("POST", "/v1/tenants/acme/permissions", {
+        "subject": "dave", "store": "amazon-us", "permission": "quantum.campaigns:edit"})
+    assert status == 200, body
+
+    # /check allows exactly that.
+    assert check(checker, "dave", "amazon-us", "quantum.traffic", "view")["allowed"]
+    assert check(checker, "dave", "tmall-flagship", "quantum.traffic", "view")["allowed"]
+    assert check(checker, "dave", "amazon-us", "quantum.campaigns", "edit")["allowed"]
+    assert not check(checker, "dave", "tmall-flagship", "quantum.campaigns", "edit")["allowed"]
+    assert not check(checker, "alice", "amazon-us", "quantum.traffic", "view")["allowed"]
+    assert not check(checker, "dave", "amazon-us", "quantum.reports", "export")["allowed"]
+
+    # Step-up covers the app's high-risk permission.
+    status, body = owner("PATCH", "/v1/tenants/acme/settings", {"step_up": True})
+    assert status == 200, body
+    assert not check(checker, "dave", "amazon-us", "quantum.campaigns", "edit")["allowed"]
+    assert check(checker, "dave", "amazon-us", "quantum.campaigns", "edit",
+                 context={"second_factor": True})["allowed"]
+    assert check(checker, "dave", "amazon-us", "quantum.traffic", "view")["allowed"]
+
+    # globex has not installed it: denied, with the reason, for any key that may ask.
+    for caller in (globex, quantum):
+        body = check(caller, "owner", "main", "quantum.traffic", "view", tenant="globex") \
+            if caller is quantum else check(caller, "owner", "main", "quantum.traffic", "view")
+        assert body["allowed"] is False and body["reason"] == "app_not_installed", body
+
+    # The app key asks about its own permissions in a tenant that installed it, and
+    # nothing else.
+    assert check(quantum, "dave", "amazon-us", "quantum.traffic", "view",
+                 tenant="acme")["allowed"]
+    status, body = quantum("POST", "/check", {"tenant": "acme", "subject": "dave",
+                                              "store": "amazon-us", "object": "orders",
+                                              "action": "view"})
+    assert status == 403, body
+    status, body = quantum("POST", "/check/batch", {"checks": [
+        {"tenant": "acme", "subject": "dave", "store": "amazon-us",
+         "object": "quantum.traffic", "action": "view"},
+        {"tenant": "acme", "subject": "dave", "store": "amazon-us", "object": "orders",
+         "action": "view"}]})
+    assert status == 403, body
+    for method, path, payload in [("GET", "/v1/tenants/acme/policy", None),
+                                  ("GET", "/v1/tenants/acme/export.csv", None),
+                                  ("PUT", "/v1/tenants/acme/apps/quantum", {}),
+                                  ("POST", "/v1/tenants", {"tenant": "evil"}),
+                                  ("POST", "/v1/apps", {"app": "evil", "name": NAME})]:
+        status, _ = quantum(method, path, payload)
+        assert status in (401, 403), (method, path, status)
+    register(client, "other")
+    status, body = quantum("PUT", "/v1/apps/other/catalogue", V1)
+    assert status == 403, body
+
+    # The export replays in stock pycasbin, app permissions included.
+    export = client.get("/v1/tenants/acme/export.csv",
+                        headers={"Authorization": f"Bearer {ACME_OWNER}"}).get_data(True)
+    assert "g2, app:quantum, acme" in export
+    enforcer = replay(export)
+    for subject in ("dave", "alice", "ivan", "owner"):
+        for store in ("amazon-us", "tmall-flagship", "shopee-sg"):
+            for obj, action in (("quantum.traffic", "view"), ("quantum.campaigns", "edit"),
+                                ("quantum.reports", "export")):
+                for mfa in (False, True):
+                    expected = enforcer.enforce(f"user:acme:{subject}", f"acme/{store}", obj,
+                                                action, "passed" if mfa else "", "")
+                    got = check(checker, subject, store, obj, action,
+                                context={"second_factor": mfa})["allowed"]
+                    assert got == expected, (subject, store, obj, action, mfa)
+
+    # v2 renames campaigns:edit: the dry run names acme and dave's rule, then dave's grant
+    # follows, in acme's ledger by app:quantum.
+    status, preview = quantum("PUT", "/v1/apps/quantum/catalogue?dry_run=true", V2)
+    assert status == 200 and preview["dry_run"] is True, preview
+    dave_rule = "p, user:acme:dave, acme/amazon-us, quantum.campaigns, edit, allow"
+    assert preview["tenants"]["acme"]["renamed_rules"] == {
+        dave_rule: dave_rule.replace("edit", "manage")}
+    assert quantum("GET", "/v1/apps/quantum")[1]["version"] == 1  # nothing stored
+    status, published = quantum("PUT", "/v1/apps/quantum/catalogue", V2)
+    assert status == 200 and published["version"] == 2, published
+    assert published["tenants"]["acme"]["renamed_rules"] == preview["tenants"]["acme"][
+        "renamed_rules"]
+    [entry] = ledger_entries(owner, "app:quantum")
+    assert entry["revision"] == published["tenants"]["acme"]["revision"], entry
+    assert check(checker, "dave", "amazon-us", "quantum.campaigns", "manage",
+                 context={"second_factor": True})["allowed"]
+    assert not check(checker, "dave", "amazon-us", "quantum.campaigns", "manage")["allowed"]
+    assert not check(checker, "dave", "amazon-us", "quantum.campaigns", "edit",
+                     context={"second_factor": True})["allowed"]
+    status, body = owner("GET", "/v1/tenants/acme/catalogue")
+    names = {p["name"] for p in body["permissions"]}
+    assert "quantum.campaigns:manage" in names and "quantum.campaigns:edit" not in names
+    assert "orders:view" in names and body["apps"] == ["quantum"]
+
+    # Removing a permission a tenant grants is refused; admin too.
+    v3 = {"permissions": V2["permissions"][1:]}
+    status, body = quantum("PUT", "/v1/apps/quantum/catalogue", v3)
+    assert status == 409 and "acme" in str(body["errors"]), body
+
+    # Uninstall: the dry run lists exactly what goes, then it goes.
+    before = client.get("/v1/tenants/acme/export.csv",
+                        headers={"Authorization": f"Bearer {ACME_OWNER}"}).get_data(True)
+    status, dry = owner("DELETE", "/v1/tenants/acme/apps/quantum?dry_run=true")
+    assert status == 200 and dry["dry_run"] is True, dry
+    app_lines = sorted(line for line in before.splitlines()
+                       if "quantum" in line or "role:acme:quantum-analyst" in line)
+    assert sorted(dry["removed_rules"]) == app_lines
+    assert dry["roles_removed"] == ["quantum-analyst"]
+    status, gone = owner("DELETE", "/v1/tenants/acme/apps/quantum")
+    assert status == 200 and gone["removed_rules"] == dry["removed_rules"], gone
+    after = client.get("/v1/tenants/acme/export.csv",
+                       headers={"Authorization": f"Bearer {ACME_OWNER}"}).get_data(True)
+    assert "quantum" not in after
+    assert sorted(set(before.splitlines()) - set(after.splitlines())) == app_lines
+    body = check(checker, "dave", "amazon-us", "quantum.traffic", "view")
+    assert body["allowed"] is False and body["reason"] == "app_not_installed"
+
+
+def test_catalogue_versions_are_validated_whole(client):
+    quantum = register(client)
+    bad = [
+        ({"permissions": []}, "permissions"),
+        ({"permissions": [{"name": "Traffic:View", "description": NAME}]}, "permissions[0].name"),
+        ({"permissions": [{"name": "a:b", "description": {"en": "x"}}]},
+         "permissions[0].description"),
+        ({"permissions": [{"name": "a:b", "description": NAME, "per_product": True}]},
+         "permissions[0].per_product"),
+        ({"permissions": [{"name": "a:b", "description": NAME, "colour": "red"}]},
+         "permissions[0]"),
+        ({"permissions": [{"name": "a:b", "description": NAME}], "deprecated": ["c:d"]},
+         "deprecated[0]"),
+        ({"permissions": [{"name": "a:b", "description": NAME}], "renames": {"x:y": "a:b"}},
+         "renames.x:y"),
+        ({"permissions": [{"name": "a:b", "description": NAME}], "extra": 1}, "extra"),
+        ({"permissions": [{"name": "a:b", "description": NAME, "owner_only": True}],
+          "role_templates": {"r": ["a:b"]}}, "role_templates.r"),
+    ]
+    for body, field in bad:
+        status, answer = quantum("PUT", "/v1/apps/quantum/catalogue", body)
+        assert status == 422, (body, answer)
+        assert field in answer["errors"], (field, answer)
+    assert quantum("GET", "/v1/apps/quantum")[1]["version"] is None
+    status, answer = quantum("PUT", "/v1/apps/quantum/catalogue", {
+        "permissions": [{"name": "a:b", "description": NAME}], "deprecated": ["a:b"]})
+    assert status == 200, answer
+    # A deprecated permission is not grantable.
+    owner = Caller(client, ACME_OWNER)
+    assert owner("PUT", "/v1/tenants/acme/apps/quantum", {})[0] == 200
+    status, answer = owner("POST", "/v1/tenants/acme/permissions", {
+        "subject": "dave", "store": "amazon-us", "permission": "quantum.a:b"})
+    assert status == 422 and "deprecated" in str(answer), answer
+
+
+def test_app_names_are_input_too(client):
+    admin = Caller(client, ADMIN)
+    for app in ("Q", "a", "-x", "x.y", "x_y", "x" * 33, "1abc", "quantum\x00", 5, None):
+        status, body = admin("POST", "/v1/apps", {"app": app, "name": NAME})
+        assert status == 422, (app, body)
+    for name in ({"en": "x"}, {"en": "", "zh-CN": "y"}, "Quantum", {"en": "x", "zh-CN": "y",
+                                                                  "fr": "z"}):
+        status, body = admin("POST", "/v1/apps", {"app": "quantum", "name": name})
+        assert status == 422 and "name" in str(body["errors"]), (name, body)
+    register(client)
+    status, body = admin("POST", "/v1/apps", {"app": "quantum", "name": NAME})
+    assert status == 409, body
+    owner = Caller(client, ACME_OWNER)
+    for path in ("/v1/tenants/acme/apps/NOPE", "/v1/tenants/acme/apps/ghost"):
+        status, body = owner("PUT", path, {})
+        assert status in (404, 422), (path, body)
+    status, body = owner("PUT", "/v1/tenants/acme/apps/quantum", {})
+    assert status == 409, body  # no catalogue published yet
+
+
+def test_only_owners_and_the_admin_install_and_nobody_else_reaches_apps(app, client):
+    from .test_hostile import snapshot
+
+    quantum = register(client)
+    assert quantum("PUT", "/v1/apps/quantum/catalogue", V1)[0] == 200
+    before = snapshot(app)
+    for token in (GLOBEX_OWNER, ACME_CHECK, ACME_AUDIT, quantum.headers["Authorization"][7:]):
+        caller = Caller(client, token)
+        for method, path in TENANT_ROUTES[:2]:
+            status, _ = caller(method, path, {} if method == "PUT" else None)
+            assert status == 403, (token, method, path, status)
+        for method, path, body in [("PUT", "/v1/apps/quantum/catalogue", V1),
+                                   ("POST", "/v1/apps/quantum/keys", {}),
+                                   ("GET", "/v1/apps/quantum", None)]:
+            if token == quantum.headers["Authorization"][7:]:
+                continue
+            status, _ = caller(method, path, body)
+            assert status == 403, (token, method, path, status)
+    assert snapshot(app) == before
+    # Readers of the tenant (and its check key: storefronts draw menus) see its catalogue.
+    for token in (ACME_OWNER, ACME_AUDIT, ACME_CHECK, ADMIN):
+        assert Caller(client, token)("GET", "/v1/tenants/acme/catalogue")[0] == 200
+    assert Caller(client, GLOBEX_OWNER)("GET", "/v1/tenants/acme/catalogue")[0] == 403
+
+
+def test_app_keys_rotate_with_an_overlap_and_then_stop(client, monkeypatch):
+    from service.runtime import replica
+
+    monkeypatch.setattr(replica, "APP_KEY_SECONDS", 0.0)  # read again on every request
+    quantum = register(client)
+    old_id = quantum("GET", "/v1/apps/quantum")[1]  # works
+    assert old_id["app"] == "quantum"
+    status, body = Caller(client, ADMIN)("GET", "/v1/apps/quantum")
+    assert status == 200
+    key_id = quantum.headers["Authorization"][7:].split(".")[0]
+    status, rotated = quantum("POST", "/v1/apps/quantum/keys",
+                              {"replaces": key_id, "overlap_seconds": 0})
+    assert status == 201, rotated
+    fresh = Caller(client, rotated["token"])
+    assert fresh("GET", "/v1/apps/quantum")[0] == 200
+    assert quantum("GET", "/v1/apps/quantum")[0] == 401
+    status, body = fresh("POST", "/check", {"tenant": "acme", "subject": "dave",
+                                            "store": "amazon-us", "object": "quantum.x",
+                                            "action": "view"})
+    assert status == 200 and body["reason"] == "app_not_installed", body
