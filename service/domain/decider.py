@@ -144,6 +144,11 @@ class Decider:
                 append(False)
         return answers
 
+    def apps(self, tenant: str) -> set[str]:
+        """The apps the tenant (held here) installed."""
+        index = self._indexes.get(tenant)
+        return set(index.apps) if index is not None else set()
+
     def app_missing(self, tenant: str, area: str) -> bool:
         """Whether `area` is of an app the tenant (held here) has not installed."""
         index = self._indexes.get(tenant)

@@ -61,6 +61,9 @@ def explain(index: TenantIndex | None, tenant: str, subject: str, store_name: st
             area: str, action: str, second_factor: bool, product: str) -> Explanation:
     if index is None:
         return Explanation(False, f"no tenant {tenant!r}")
+    app, dot, _ = area.partition(".")
+    if dot and app not in index.apps:  # (as Decider: before the model is asked)
+        return Explanation(False, f"denied: app {app!r} is not installed in this tenant")
     user, store = R.user(tenant, subject), R.store(tenant, store_name)
     in_tenant = store in index.stores
     principals = (user, *sorted(index.rules_of(user).departments))

@@ -31,9 +31,22 @@ class Finding:
         return asdict(self)
 
 
-def read(text: str, source: str = "policy.csv", progress=None
+def apps_named(text: str) -> set[str]:
+    """The apps a file says its tenant installed (`g2, app:<app>, <tenant>` lines): whose
+    catalogues its other lines are read against."""
+    out = set()
+    for line in text.splitlines():
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) == 3 and fields[0] == "g2" and fields[1].startswith(R.APP_PREFIX):
+            out.add(fields[1][len(R.APP_PREFIX):])
+    return out
+
+
+def read(text: str, source: str = "policy.csv", progress=None,
+         known: catalogue.Catalogue = catalogue.BUILT_IN
          ) -> tuple[list[tuple[int, Parsed]], list[Finding]]:
-    """Every line parsed strictly; the lines that fail are findings, not an exception.
+    """Every line parsed strictly against the catalogue `known` (the built-in permissions
+    and the file's apps'); the lines that fail are findings, not an exception.
     `progress`, if given, wraps the list of lines (a progress bar for big files)."""
     parsed, findings = [], []
     lines = text.splitlines()
@@ -44,20 +57,20 @@ def read(text: str, source: str = "policy.csv", progress=None
         fields = [f.strip() for f in line.split(",")]
         try:
             parsed.append((number, R.parse(Rule(fields[0], tuple(fields[1:])),
-                                           f"{source}:{number}")))
+                                           f"{source}:{number}", known)))
         except InvalidInput as exc:
             findings.append(Finding(number, "error", "invalid", exc.message))
     return parsed, findings
 
 
 def lint(text: str, tenant: str | None = None, source: str = "policy.csv",
-         progress=None) -> list[Finding]:
+         progress=None, known: catalogue.Catalogue = catalogue.BUILT_IN) -> list[Finding]:
     """What an auditor should look at before this file is imported."""
-    return _lint(*read(text, source, progress), tenant)
+    return _lint(*read(text, source, progress, known), tenant, known)
 
 
-def _lint(parsed: list[tuple[int, Parsed]], findings: list[Finding], tenant: str | None
-          ) -> list[Finding]:
+def _lint(parsed: list[tuple[int, Parsed]], findings: list[Finding], tenant: str | None,
+          known: catalogue.Catalogue = catalogue.BUILT_IN) -> list[Finding]:
     tenant = tenant or (parsed[0][1].tenant if parsed else None)
     seen: dict[Rule, int] = {}
     mine: list[Parsed] = []
@@ -72,9 +85,19 @@ def _lint(parsed: list[tuple[int, Parsed]], findings: list[Finding], tenant: str
             continue
         seen[p.rule] = number
         mine.append(p)
+        if p.kind is Kind.APP and p.rule.values[0][len(R.APP_PREFIX):] not in known.apps:
+            findings.append(Finding(number, "error", "app-unknown",
+                                    f"app {p.rule.values[0][len(R.APP_PREFIX):]!r} is not "
+                                    "registered or has published no catalogue (R21)"))
+        elif p.kind in (Kind.ROLE_PERMISSION, Kind.DIRECT) and p.rule.values[4] == "allow":
+            perm = known.get(f"{p.rule.values[2]}:{p.rule.values[3]}")
+            if perm is not None and perm.deprecated:
+                findings.append(Finding(number, "warning", "permission-deprecated",
+                                        f"{perm.name} is deprecated by app {perm.app!r}: "
+                                        "still decided, no longer grantable"))
     if tenant is not None:
         findings += [Finding(seen.get(v.rule) if v.rule else None, "error", v.code, v.message)
-                     for v in invariants.rule_violations(tenant, mine)]
+                     for v in invariants.rule_violations(tenant, mine, known)]
         findings += _unused_roles(mine, seen) + _idle_denies(tenant, mine, seen)
     return sorted(findings, key=lambda f: (f.line is None, f.line or 0, f.code))
 
@@ -125,11 +148,11 @@ def _idle_denies(tenant: str, mine: list[Parsed], seen: dict[Rule, int]) -> list
     return out
 
 
-def read_for_import(text: str, tenant: str, source: str = "import.csv", progress=None
-                    ) -> set[Rule]:
+def read_for_import(text: str, tenant: str, source: str = "import.csv", progress=None,
+                    known: catalogue.Catalogue = catalogue.BUILT_IN) -> set[Rule]:
     """The rules of a file to import into `tenant`, or InvalidInput naming every error."""
-    parsed, findings = read(text, source, progress)
-    errors = [f for f in _lint(parsed, findings, tenant) if f.severity == "error"]
+    parsed, findings = read(text, source, progress, known)
+    errors = [f for f in _lint(parsed, findings, tenant, known) if f.severity == "error"]
     if errors:
         raise InvalidInput(f"{len(errors)} error(s) in {source}; nothing was imported",
                            {"csv": [f"line {f.line}: {f.message}" if f.line else f.message
@@ -162,18 +185,21 @@ PLAN_BUDGET = 200_000
 
 
 def decision_changes(tenant: str, before: set[Rule], after: set[Rule],
-                     limit: int = 1000, budget: int = PLAN_BUDGET
+                     limit: int = 1000, budget: int = PLAN_BUDGET,
+                     known: catalogue.Catalogue = catalogue.BUILT_IN
                      ) -> tuple[int, list[dict], bool]:
     """(how many, the first `limit`, whether every question was asked) decisions that
     differ between two policies of a tenant: every sub-account the change can reach, in
     every store, for every catalogue permission, with and without a second factor, and in
-    a store run by product for every product named in either policy."""
+    a store run by product for every product named in either policy. `known`: the
+    catalogue (with the apps either policy installs)."""
     changed = before ^ after
     if not changed:
         return 0, [], True
     old, new = TenantIndex(tenant, before), TenantIndex(tenant, after)
     subjects = _reached(tenant, changed, before | after)
-    stores = sorted({r.values[0] for r in before | after if r.ptype == "g2"})
+    stores = sorted({r.values[0] for r in before | after
+                     if r.ptype == "g2" and not r.values[0].startswith(R.APP_PREFIX)})
     products: dict[str, set[str]] = {}
     for r in before | after:
         if r.ptype == "g" and "~product/" in r.values[1]:
@@ -181,7 +207,7 @@ def decision_changes(tenant: str, before: set[Rule], after: set[Rule],
             products.setdefault(store, set()).add(product)
     questions = itertools.chain(
         ((u, s, p, mfa, "") for u, s, p, mfa in itertools.product(
-            sorted(subjects), stores, catalogue.PERMISSIONS, (False, True))),
+            sorted(subjects), stores, known.permissions, (False, True))),
         ((u, s, p, mfa, item) for s in stores for item in sorted(products.get(s, ()))
          for u, p, mfa in itertools.product(
              sorted(subjects), [p for p in catalogue.PERMISSIONS if p.per_product],
@@ -191,8 +217,11 @@ def decision_changes(tenant: str, before: set[Rule], after: set[Rule],
         if asked >= budget:
             return total, items, False
         asked += 1
-        was = old.decide(user, store, perm.area, perm.action, mfa, product)
-        now = new.decide(user, store, perm.area, perm.action, mfa, product)
+        app = perm.app
+        was = (app is None or app in old.apps) and old.decide(
+            user, store, perm.area, perm.action, mfa, product)
+        now = (app is None or app in new.apps) and new.decide(
+            user, store, perm.area, perm.action, mfa, product)
         if was != now:
             total += 1
             if len(items) < limit:

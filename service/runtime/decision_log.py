@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..domain import catalogue
 from ..startup.config import Settings
+from ..storage import apps_store
 from ..storage.models import DecisionLogEntry as Row
 from ..storage.models import db
 
@@ -39,6 +40,9 @@ DROPPED = Counter("authz_decision_log_dropped_total",
                   "Decisions not logged because the in-memory table was full")
 WRITTEN = Counter("authz_decision_log_written_total", "Decision-log entries written")
 HIGH_RISK = frozenset((p.area, p.action) for p in catalogue.PERMISSIONS if p.high_risk)
+# Seconds between two reads of the apps' high-risk permissions (R21) by the writer: a
+# permission newly marked so is sampled like any other until then.
+APP_RISK_EVERY = 30.0
 # Distinct decisions held between two writes, per worker (~400 bytes each). A second's
 # worth at the measured worst case (all-distinct denies, make bench-decision-log) with room
 # for a few seconds of database trouble; beyond it entries are dropped and counted.
@@ -59,6 +63,9 @@ class DecisionLog:
         self._lock = threading.Lock()  # the writer swaps the table while requests add
         self._writing = False  # this process has its writer thread
         self._pruned_at: float | None = None  # monotonic time of the last sweep (None: never)
+        # Always kept when allowed: the built-in high-risk permissions and the apps'.
+        self.high_risk: frozenset = HIGH_RISK
+        self._risk_read_at: float | None = None  # monotonic time of the apps' last read
         this = weakref.ref(self)  # (an app that is gone needs no hook)
         os.register_at_fork(after_in_child=lambda: (log := this()) and log._forked())
 
@@ -78,10 +85,10 @@ class DecisionLog:
         `revision_of(tenant)`: the revision each was decided at."""
         if not self.enabled:
             return
-        rate, draw = self.rate, random.random
+        rate, draw, high_risk = self.rate, random.random, self.high_risk
         kept = [(request, allowed, revision_of(request[0]))
                 for request, allowed in zip(requests, answers, strict=True)
-                if not allowed or request[3:5] in HIGH_RISK or draw() < rate]
+                if not allowed or request[3:5] in high_risk or draw() < rate]
         if not kept:
             return
         now = time.time()
@@ -129,11 +136,14 @@ class DecisionLog:
         if pending:
             try:
                 with db.engine.begin() as connection:
-                    _write(connection, pending)
+                    _write(connection, pending, self.high_risk)
             except SQLAlchemyError:
                 self._put_back(pending)  # try again next round
                 raise
             WRITTEN.inc(len(pending))
+        if self._risk_read_at is None or time.monotonic() - self._risk_read_at > APP_RISK_EVERY:
+            self._risk_read_at = time.monotonic()
+            self.high_risk = HIGH_RISK | apps_store.high_risk()
         # never compare with 0.0: the monotonic clock starts near the host's uptime
         if self._pruned_at is None or time.monotonic() - self._pruned_at > PRUNE_EVERY:
             self._pruned_at = time.monotonic()
@@ -152,16 +162,16 @@ class DecisionLog:
                     seen[0], seen[2] = first, seen[2] + count
 
 
-def _rows(pending: dict[tuple, list]):
+def _rows(pending: dict[tuple, list], high_risk: frozenset):
     """(first, last, count, tenant, subject, store, permission, product, second_factor,
     allowed, revision, sampled) for each pending entry."""
     for ((tenant, subject, store, area, action, mfa, product), allowed, revision), \
             (first, last, count) in pending.items():
         yield (first, last, count, tenant, subject, store, f"{area}:{action}", product, mfa,
-               allowed, revision, allowed and (area, action) not in HIGH_RISK)
+               allowed, revision, allowed and (area, action) not in high_risk)
 
 
-def _write(connection, pending: dict[tuple, list]) -> None:
+def _write(connection, pending: dict[tuple, list], high_risk: frozenset = HIGH_RISK) -> None:
     """All pending entries in one statement. This runs in the worker beside its requests
     and holds the GIL while it builds rows, so it uses the driver directly: a SQLAlchemy
     insert cost ~40 µs of Python a row, six decisions' worth; COPY text costs a few."""
@@ -184,7 +194,7 @@ def _write(connection, pending: dict[tuple, list]) -> None:
             f"{'t' if mfa else 'f'}\t{'t' if allowed else 'f'}\t{revision}\t"
             f"{'t' if sampled else 'f'}\n"
             for (first, last, count, tenant, subject, store, permission, product, mfa,
-                 allowed, revision, sampled) in _rows(pending))
+                 allowed, revision, sampled) in _rows(pending, high_risk))
         with raw.cursor() as cursor, cursor.copy(
                 f"COPY decision_log ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             copy.write(text)
@@ -196,4 +206,4 @@ def _write(connection, pending: dict[tuple, list]) -> None:
             f"VALUES ({', '.join('?' * len(COLUMNS))})",
             [(at(datetime.fromtimestamp(first, UTC)), at(datetime.fromtimestamp(last, UTC)),
               *rest)
-             for first, last, *rest in _rows(pending)])
+             for first, last, *rest in _rows(pending, high_risk)])

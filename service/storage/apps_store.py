@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain import apps as A
 from ..domain import keys
 from ..domain import rules as R
+from ..domain.catalogue import BUILT_IN, Catalogue
 from ..domain.errors import Conflict
 from . import failures
 from .models import ApiKey, App, AppCatalogue, PolicyRule, db, utcnow
@@ -72,6 +73,23 @@ def newest(apps) -> dict[str, A.AppVersion]:
         version = A.from_document(json.loads(document))
         out[version.app] = version
     return out
+
+
+def catalogue(apps) -> Catalogue:
+    """The catalogue of the built-in permissions and the newest version of each of `apps`
+    that has one, in a read transaction of its own."""
+    if not apps:
+        return BUILT_IN
+    with failures.reading():
+        return A.catalogue_of(newest(apps))
+
+
+def high_risk() -> frozenset[tuple[str, str]]:
+    """(area, action) of every high-risk permission of every app's newest version."""
+    with failures.reading():
+        apps = db.session.execute(select(App.id)).scalars().all()
+        return frozenset((p.area, p.action) for version in newest(apps).values()
+                         for p in version.permissions if p.high_risk)
 
 
 def latest(app: str) -> A.AppVersion | None:

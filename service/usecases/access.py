@@ -3,7 +3,6 @@ each answer (domain/explain.py), all at one revision of the tenant (held in memo
 
 from __future__ import annotations
 
-from ..domain import catalogue
 from ..domain import rules as R
 from ..domain.decider import CheckRequest
 from ..domain.keys import Caller
@@ -20,7 +19,7 @@ def _request(tenant: str, subject: str, store: str, permission, second_factor: b
 def _allowed(service: Authz, tenant: str, permission: str, second_factor: bool,
              pairs: list[tuple[str, str]], key: str) -> list[dict]:
     """For each (subject, store) allowed `permission`: {key: subject or store, why}."""
-    perm = catalogue.permission(permission)
+    perm = service.catalogue(tenant).permission(permission)
     decider = service.held(tenant)
     out = []
     for subject, store in pairs:
@@ -60,11 +59,12 @@ def explained_matrix(service: Authz, caller: Caller, tenant: str, store: str, se
     reason of every cell (the console shows it on hover and the rules on click)."""
     service.require_tenant(tenant)
     R.identifier(store, "store")
+    known = service.catalogue(tenant)
     decider = service.held(tenant)
     subjects = decider.assigned(tenant, store)
     return subjects, {s: {p.name: decider.explain(_request(tenant, s, store, p,
                                                                    second_factor))
-                          for p in catalogue.PERMISSIONS} for s in subjects}
+                          for p in known.permissions} for s in subjects}
 
 
 @operation(rights.READ)
@@ -73,10 +73,11 @@ def matrix(service: Authz, caller: Caller, tenant: str, store: str, second_facto
     """(subjects, permissions, subject -> permissions allowed) for one store."""
     service.require_tenant(tenant)
     R.identifier(store, "store")
+    known = service.catalogue(tenant)
     decider = service.held(tenant)
     subjects = decider.assigned(tenant, store)
-    names = [p.name for p in catalogue.PERMISSIONS]
-    allowed = {s: [p.name for p in catalogue.PERMISSIONS
+    names = [p.name for p in known.permissions]
+    allowed = {s: [p.name for p in known.permissions
                    if decider.decide(_request(tenant, s, store, p, second_factor))]
                for s in subjects}
     return subjects, names, allowed

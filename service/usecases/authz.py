@@ -11,6 +11,7 @@ from typing import TypeVar
 from flask import has_request_context, request
 
 from ..domain import invariants, keys
+from ..domain.catalogue import Catalogue
 from ..domain.decider import CheckRequest, Decider
 from ..domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
 from ..domain.tenant_policy import TenantPolicy
@@ -19,7 +20,7 @@ from ..runtime.rate_limit import WriteLimiter
 from ..runtime.replica import Replica
 from ..runtime.telemetry import DATABASE_ERRORS, WRITES
 from ..startup.config import DEV_TOKENS, Settings, sqlite_path
-from ..storage import console_sessions, failures, policy_store
+from ..storage import apps_store, console_sessions, failures, policy_store
 from ..storage.notifier import Listener, SqliteWatcher
 from . import rights
 from .rights import operation
@@ -194,6 +195,12 @@ class Authz:
         answers = self.decider.decide_many(requests)
         self.decision_log.record_many(requests, answers, replica.revision)
         return answers
+
+    def catalogue(self, tenant: str) -> Catalogue:
+        """The tenant's catalogue: built-in permissions and its installed apps' (the
+        tenant held here, its apps' newest versions read)."""
+        self.replica.hold(tenant)
+        return apps_store.catalogue(self.decider.apps(tenant))
 
     def held(self, tenant: str) -> Decider:
         """The decider, with the tenant held (loaded if need be), for reads of its

@@ -9,15 +9,17 @@ from ..domain import subaccounts as S
 from ..domain.errors import InvalidInput
 from ..domain.keys import Caller
 from ..domain.rules import Rule
-from ..storage import policy_store
+from ..storage import apps_store, policy_store
 from . import decision_log, rights
 from .authz import Authz
 from .rights import operation
 
 
-def _plan(tenant: str, before: set[Rule], after: set[Rule], recent: list) -> dict:
-    """Pure: what replacing `before` by `after` changes (safe to run inside a write)."""
-    total, items, complete = PF.decision_changes(tenant, before, after)
+def _plan(tenant: str, before: set[Rule], after: set[Rule], recent: list,
+          known) -> dict:
+    """Pure: what replacing `before` by `after` changes (safe to run inside a write);
+    `known`: the catalogue of the built-in permissions and the apps of both."""
+    total, items, complete = PF.decision_changes(tenant, before, after, known=known)
     return {"added": [r.csv() for r in sorted(after - before)],
             "removed": [r.csv() for r in sorted(before - after)],
             "decision_changes": {"total": total, "items": items, "complete": complete},
@@ -35,11 +37,13 @@ def import_policy(service: Authz, caller: Caller, tenant: str, text: str, *,
     and decisions that change) is worked out outside any transaction, from what the edit
     replaced."""
     service.require_tenant(tenant)
-    rules = PF.read_for_import(text, tenant, source, progress)
+    known = apps_store.catalogue(PF.apps_named(text))  # the apps the file installs
+    rules = PF.read_for_import(text, tenant, source, progress, known)
     recent = decision_log.recent(tenant)  # before the write: an edit reads nothing
 
     def edit(policy) -> set[Rule]:
         before = set(policy.rules())
+        policy.catalogue = known  # what the tenant can grant once the file is its policy
         S.replace_rules(policy, rules)
         if directory is not None:
             PF.restore_directory(policy, directory, may_set_cap=caller.scope == keys.ADMIN)
@@ -49,7 +53,10 @@ def import_policy(service: Authz, caller: Caller, tenant: str, text: str, *,
         revision, before = service.preview(caller, tenant, edit)
     else:
         revision, before = service.write(caller, tenant, reason, edit)
-    return {"dry_run": dry_run, "revision": revision, **_plan(tenant, before, rules, recent)}
+    known = apps_store.catalogue(PF.apps_named(text) | PF.apps_named(
+        "".join(r.csv() + "\n" for r in before)))
+    return {"dry_run": dry_run, "revision": revision,
+            **_plan(tenant, before, rules, recent, known)}
 
 
 @operation(rights.READ)
@@ -71,10 +78,13 @@ def diff(service: Authz, caller: Caller, tenant: str, start: int, end: int) -> d
 
 @operation(rights.READ)
 def lint(caller: Caller, tenant: str, text: str, source: str = "policy.csv") -> list[dict]:
-    """Findings for a file meant for `tenant`: a read (it changes nothing)."""
-    return check_file(text, tenant, source)
+    """Findings for a file meant for `tenant`: a read (it changes nothing), against the
+    catalogues of the apps the file installs."""
+    known = apps_store.catalogue(PF.apps_named(text))
+    return [f.as_dict() for f in PF.lint(text, tenant, source, known=known)]
 
 
 def check_file(text: str, tenant: str | None, source: str = "policy.csv") -> list[dict]:
-    """Findings for a file, offline (the CLI's lint: no caller, no database)."""
+    """Findings for a file, offline (the CLI's lint: no caller, no database, so an app's
+    permissions are unknown here: lint through the API for a file with apps)."""
     return [f.as_dict() for f in PF.lint(text, tenant, source)]

@@ -71,7 +71,7 @@ def replay(export: str):
 
 
 def test_the_whole_story(client):
-    admin, owner = Caller(client, ADMIN), Caller(client, ACME_OWNER, "acme")
+    owner = Caller(client, ACME_OWNER, "acme")
     checker, globex = Caller(client, ACME_CHECK), Caller(client, GLOBEX_CHECK)
     quantum = register(client)
     status, body = quantum("PUT", "/v1/apps/quantum/catalogue", V1)
@@ -309,3 +309,85 @@ def test_app_keys_rotate_with_an_overlap_and_then_stop(client, monkeypatch):
                                             "store": "amazon-us", "object": "quantum.x",
                                             "action": "view"})
     assert status == 200 and body["reason"] == "app_not_installed", body
+
+
+def installed(client) -> tuple[Caller, Caller]:
+    """quantum v1 installed in acme, operator holding quantum.traffic:view and dave
+    quantum.campaigns:edit in amazon-us: (the app's key, acme's owner)."""
+    quantum, owner = register(client), Caller(client, ACME_OWNER, "acme")
+    assert quantum("PUT", "/v1/apps/quantum/catalogue", V1)[0] == 200
+    assert owner("PUT", "/v1/tenants/acme/apps/quantum", {})[0] == 200
+    status, roles = owner("GET", "/v1/tenants/acme/roles")
+    operator = next(r["permissions"] for r in roles["roles"] if r["role"] == "operator")
+    assert owner("PUT", "/v1/tenants/acme/roles/operator",
+                 {"permissions": operator + ["quantum.traffic:view"]})[0] == 200
+    assert owner("POST", "/v1/tenants/acme/permissions", {
+        "subject": "dave", "store": "amazon-us",
+        "permission": "quantum.campaigns:edit"})[0] == 200
+    return quantum, owner
+
+
+def test_export_lint_and_import_treat_app_permissions_like_built_in_ones(client):
+    quantum, owner = installed(client)
+    export = client.get("/v1/tenants/acme/export.csv", headers=owner.headers).get_data(True)
+    status, findings = owner("POST", "/v1/tenants/acme/lint", {"csv": export})
+    assert status == 200 and not [f for f in findings["findings"]
+                                  if f["severity"] == "error"], findings
+    # The export imports back as it is: nothing to change.
+    status, plan = owner("POST", "/v1/tenants/acme/import", {"csv": export, "dry_run": True})
+    assert status == 200 and plan["added"] == plan["removed"] == [], plan
+    # One bad line (a permission the app's catalogue does not hold) refuses the whole file
+    # and names the line.
+    lines = export.splitlines()
+    bad = lines + ["p, user:acme:dave, acme/amazon-us, quantum.campaigns, delete, allow"]
+    status, body = owner("POST", "/v1/tenants/acme/import",
+                         {"csv": "\n".join(bad) + "\n", "dry_run": False})
+    assert status == 422 and f"line {len(bad)}" in str(body), body
+    assert client.get("/v1/tenants/acme/export.csv",
+                      headers=owner.headers).get_data(True) == export
+    # A file without the app's marker line may not name its permissions.
+    unmarked = [line for line in lines if not line.startswith("g2, app:")]
+    status, body = owner("POST", "/v1/tenants/acme/import",
+                         {"csv": "\n".join(unmarked) + "\n", "dry_run": True})
+    assert status == 422 and "not installed" in str(body), body
+    # Importing the export without the app's lines is an uninstall, with its plan.
+    without = [line for line in lines if "quantum" not in line]
+    status, plan = owner("POST", "/v1/tenants/acme/import",
+                         {"csv": "\n".join(without) + "\n", "dry_run": True})
+    assert status == 200, plan
+    assert sorted(plan["removed"]) == sorted(line for line in lines if "quantum" in line)
+    assert any(c["permission"] == "quantum.campaigns:edit" and c["subject"] == "dave"
+               for c in plan["decision_changes"]["items"]), plan["decision_changes"]
+
+
+def test_who_can_and_the_matrix_know_the_tenants_apps(client):
+    _, owner = installed(client)
+    status, body = owner("GET", "/v1/tenants/acme/who-can?permission=quantum.campaigns:edit"
+                                "&store=amazon-us")
+    assert status == 200, body
+    assert {item["subject"] for item in body["items"]} == {"dave", "owner"}, body
+    status, body = owner("GET", "/v1/tenants/acme/stores/amazon-us/matrix")
+    assert status == 200 and "quantum.traffic:view" in body["permissions"], body
+    status, body = owner("GET", "/v1/tenants/globex/who-can?permission=quantum.traffic:view"
+                                "&store=main")
+    assert status == 403
+    admin = Caller(client, ADMIN)
+    status, body = admin("GET", "/v1/tenants/globex/who-can?permission=quantum.traffic:view"
+                                "&store=main")
+    assert status == 422 and "not installed" in str(body), body
+
+
+def test_allowed_high_risk_app_decisions_are_always_logged(app, client):
+    quantum, owner = installed(client)
+    log = app.extensions["authz"].decision_log
+    with app.app_context():
+        log.flush()  # the writer reads the apps' high-risk permissions
+    assert ("quantum.campaigns", "edit") in log.high_risk
+    checker = Caller(client, ACME_CHECK)
+    assert check(checker, "dave", "amazon-us", "quantum.campaigns", "edit")["allowed"]
+    with app.app_context():
+        log.flush()
+    status, body = owner("GET", "/v1/tenants/acme/decisions?subject=dave")
+    assert status == 200, body
+    [entry] = [e for e in body["entries"] if e["permission"] == "quantum.campaigns:edit"]
+    assert entry["allowed"] is True and entry["sampled"] is False, entry
