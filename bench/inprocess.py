@@ -74,6 +74,19 @@ def main() -> None:
         out["decide_p50_us"] = quantile(timings, 50)
         out["decide_p99_us"] = quantile(timings, 99)
         out["allowed_share"] = allowed / len(requests)
+        # What can this user do here (R21): the whole permission list of a subject in a
+        # store, as a storefront asks to draw its menus.
+        everything = lambda: perms  # noqa: E731 - the owner's candidates: the catalogue
+        listed = []
+        for _ in range(20_000):
+            tenant = rng.choice(names)
+            subject = rng.choice([f"staff-{rng.randrange(99):02d}"] * 20 + ["owner"])
+            store, mfa = rng.choice(stores), rng.random() < 0.5
+            t0 = clock()
+            service.decider.permissions_of(tenant, subject, store, mfa, everything)
+            listed.append((clock() - t0) / 1000)
+        out["permissions_p50_us"] = quantile(listed, 50)
+        out["permissions_p99_us"] = quantile(listed, 99)
         # The 200,000 request objects above are this harness's, not the service's: left
         # alive, they make the next full garbage collection (during the writes) walk them
         # all, a 25 ms pause no serving worker has.

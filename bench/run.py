@@ -167,11 +167,13 @@ def main() -> int:
 
     print()
     print("| scale | stores | all tenants loaded s | RSS MB | decide p50 µs | decide p99 µs "
+          "| permission list p50 / p99 µs "
           "| write p50 ms | write p99 ms | mismatches / compared |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for scale, i, _ in rows:
         print(f"| {scale} | {SCALES[scale]:,} | {i['cold_start_s']:.2f} | {i['rss_mb']:.0f} "
               f"| {i['decide_p50_us']:.1f} | {i['decide_p99_us']:.1f} "
+              f"| {i['permissions_p50_us']:.0f} / {i['permissions_p99_us']:.0f} "
               f"| {i['write_p50_ms']:.1f} | {i['write_p99_ms']:.1f} "
               f"| {i['differential_mismatches']} / {i['differential_compared']:,} |")
     print()

@@ -74,3 +74,28 @@ def matrix_csv(query: dict, tenant: str, store: str):
         mine = set(allowed[s])
         writer.writerow([s, *("1" if p in mine else "0" for p in permissions)])
     return Response(out.getvalue(), mimetype="text/csv")
+
+
+@blp.route("/tenants/<tenant>/allowed/permissions", methods=["GET"])
+@blp.arguments(schemas.AllowedPermissionsQuery, location="query")
+@blp.response(200, schemas.AllowedPermissions)
+def allowed_permissions(query: dict, tenant: str):
+    """What can this user do here: every permission `subject` is allowed in `store`,
+    as /check decides each (for menus and buttons; a check key may ask)."""
+    revision, names = Q.permissions_of(authz(), caller(), tenant, query["subject"],
+                                       query["store"], query["second_factor"])
+    return {"revision": revision, "subject": query["subject"], "store": query["store"],
+            "second_factor": query["second_factor"], "permissions": names}
+
+
+@blp.route("/tenants/<tenant>/allowed/stores", methods=["GET"])
+@blp.arguments(schemas.AllowedStoresQuery, location="query")
+@blp.response(200, schemas.AllowedStores)
+def allowed_stores(query: dict, tenant: str):
+    """Every store where `subject` is allowed `permission`, a page at a time (complete)."""
+    revision, stores = Q.stores_allowed(authz(), caller(), tenant, query["subject"],
+                                        query["permission"], query["second_factor"])
+    start = (query["page"] - 1) * query["per_page"]
+    return {"revision": revision, "subject": query["subject"],
+            "permission": query["permission"], "total": len(stores), "page": query["page"],
+            "per_page": query["per_page"], "stores": stores[start:start + query["per_page"]]}

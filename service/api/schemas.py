@@ -862,3 +862,36 @@ class TenantCataloguePermission(CataloguePermission):
 class TenantCatalogue(Revision):
     apps = fields.List(fields.String())
     permissions = fields.List(fields.Nested(TenantCataloguePermission))
+
+
+class AllowedPermissionsQuery(Request):
+    subject = Identifier(required=True, metadata={"description": "a login, or owner"})
+    store = Identifier(required=True)
+    second_factor = fields.Boolean(load_default=False, metadata={
+        "description": "As in /check's context: whether the user passed a second factor"})
+
+
+class AllowedPermissions(Revision):
+    subject = fields.String()
+    store = fields.String()
+    second_factor = fields.Boolean()
+    permissions = fields.List(fields.String(), metadata={
+        "description": "Every permission /check would allow here, sorted (an app key: its "
+                       "own app's only)"})
+
+
+class AllowedStoresQuery(Request):
+    subject = Identifier(required=True, metadata={"description": "a login, or owner"})
+    permission = fields.String(required=True, metadata={"description": "area:action"})
+    second_factor = fields.Boolean(load_default=False)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class AllowedStores(Revision):
+    subject = fields.String()
+    permission = fields.String()
+    total = fields.Integer(metadata={"description": "All matches; the pages are complete"})
+    page = fields.Integer()
+    per_page = fields.Integer()
+    stores = fields.List(fields.String())

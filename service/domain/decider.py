@@ -149,6 +149,22 @@ class Decider:
         index = self._indexes.get(tenant)
         return set(index.apps) if index is not None else set()
 
+    def permissions_of(self, tenant: str, subject: str, store: str, second_factor: bool,
+                       everything) -> list[tuple[str, str]]:
+        """The (area, action)s `subject` is allowed in `store`, sorted: each candidate a
+        rule could allow, decided as /check would. `everything()`: the tenant's whole
+        catalogue as (area, action)s, asked only for a subject holding the owner's rule."""
+        index = self._indexes.get(tenant)
+        if index is None:
+            return []
+        user, domain = R.user(tenant, subject), R.store(tenant, store)
+        candidates = index.reachable(user)
+        if candidates is None:
+            candidates = set(everything())
+        return sorted(p for p in candidates
+                      if not _uninstalled(index, p[0])
+                      and index.decide(user, domain, p[0], p[1], second_factor, ""))
+
     def app_missing(self, tenant: str, area: str) -> bool:
         """Whether `area` is of an app the tenant (held here) has not installed."""
         index = self._indexes.get(tenant)

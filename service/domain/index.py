@@ -190,6 +190,24 @@ class TenantIndex:
         self._permits_made = True
         return who.permits
 
+    def reachable(self, user: str) -> set[tuple[str, str]] | None:
+        """Every (area, action) some rule could allow `user` (its own and its departments'
+        direct grants and roles, anywhere): the only candidates for an allow. None for a
+        subject with the owner's rule, who may be allowed anything."""
+        me = self.subjects.get(user)
+        if me is None:
+            return set()
+        out: set[tuple[str, str]] = set()
+        for who in (me, *(self.subjects.get(d) for d in me.departments)):
+            if who is None:
+                continue
+            if who.owner:
+                return None
+            out.update((area, action) for _, area, action in who.allows)
+            for role, _ in who.grants:
+                out.update(self.role_permissions.get(role, ()))
+        return out
+
     def assignments(self) -> Iterator[tuple[str, str]]:
         """Every (user, store domain) assignment."""
         for user, who in self.subjects.items():

@@ -4,8 +4,10 @@ each answer (domain/explain.py), all at one revision of the tenant (held in memo
 from __future__ import annotations
 
 from ..domain import rules as R
+from ..domain.catalogue import BUILT_IN
 from ..domain.decider import CheckRequest
-from ..domain.keys import Caller
+from ..domain.errors import Forbidden, InvalidInput, NotFound
+from ..domain.keys import APP, Caller
 from . import rights
 from .authz import Authz
 from .rights import operation
@@ -81,3 +83,49 @@ def matrix(service: Authz, caller: Caller, tenant: str, store: str, second_facto
                    if decider.decide(_request(tenant, s, store, p, second_factor))]
                for s in subjects}
     return subjects, names, allowed
+
+
+# -- what can this user do here (R21): for storefronts drawing menus, on /check's rights --
+def _own(caller: Caller, names: list[str]) -> list[str]:
+    """An app key sees only its own app's permissions."""
+    if caller.scope != APP:
+        return names
+    prefix = f"{caller.app}."
+    return [n for n in names if n.startswith(prefix)]
+
+
+@operation(rights.DECIDE)
+def permissions_of(service: Authz, caller: Caller, tenant: str, subject: str, store: str,
+                   second_factor: bool) -> tuple[int, list[str]]:
+    """(revision, every permission `subject` is allowed in `store`), as /check decides
+    each, from this worker's memory; a subject or store the tenant does not have is
+    allowed nothing."""
+    R.identifier(subject, "subject")
+    R.identifier(store, "store")
+    if not service.replica.hold(tenant):
+        raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
+    decider = service.decider
+    known = (lambda: service.catalogue(tenant)) if decider.apps(tenant) else lambda: BUILT_IN
+    allowed = decider.permissions_of(tenant, subject, store, second_factor,
+                                     lambda: [(p.area, p.action) for p in known().permissions])
+    return service.replica.revision(tenant), _own(caller, [f"{a}:{b}" for a, b in allowed])
+
+
+@operation(rights.DECIDE)
+def stores_allowed(service: Authz, caller: Caller, tenant: str, subject: str,
+                   permission: str, second_factor: bool) -> tuple[int, list[str]]:
+    """(revision, every store of the tenant where `subject` is allowed `permission`),
+    sorted and complete."""
+    R.identifier(subject, "subject")
+    area, colon, action = permission.partition(":") if isinstance(permission, str) else ("", "", "")
+    if not colon or not R.IDENTIFIER.fullmatch(area) or not R.IDENTIFIER.fullmatch(action):
+        raise InvalidInput("permission is area:action", {"permission": ["area:action"]})
+    if not _own(caller, [permission]):
+        raise Forbidden("an app key asks only about its own app's permissions",
+                        {"permission": [f"must start with {caller.app}."]})
+    if not service.replica.hold(tenant):
+        raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
+    decider = service.decider
+    stores = [s for s in decider.stores(tenant)
+              if decider.decide_values(tenant, subject, s, area, action, second_factor)]
+    return service.replica.revision(tenant), stores

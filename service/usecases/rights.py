@@ -68,8 +68,8 @@ def allowed(caller: Caller, name: str, tenant: str | None = None,
         return False
     if caller.scope == ADMIN:
         return True
-    if caller.scope == APP:
-        return app is not None and caller.app == app and tenant is None
+    if caller.scope == APP:  # decisions in any tenant: only its own permissions are answered
+        return name == DECIDE or (app is not None and caller.app == app and tenant is None)
     return tenant is None or caller.tenant == tenant
 
 

@@ -34,7 +34,9 @@ V2 = {
 # Routes of a tenant this file covers (tests/api/test_escalation.py lists every one).
 TENANT_ROUTES = [("PUT", "/v1/tenants/acme/apps/quantum"),
                  ("DELETE", "/v1/tenants/acme/apps/quantum"),
-                 ("GET", "/v1/tenants/acme/catalogue")]
+                 ("GET", "/v1/tenants/acme/catalogue"),
+                 ("GET", "/v1/tenants/acme/allowed/permissions"),
+                 ("GET", "/v1/tenants/acme/allowed/stores")]
 
 
 def check(caller: Caller, subject: str, store: str, obj: str, action: str, **extra) -> dict:
@@ -391,3 +393,54 @@ def test_allowed_high_risk_app_decisions_are_always_logged(app, client):
     assert status == 200, body
     [entry] = [e for e in body["entries"] if e["permission"] == "quantum.campaigns:edit"]
     assert entry["allowed"] is True and entry["sampled"] is False, entry
+
+
+def test_what_can_this_user_do_here(client):
+    quantum, owner = installed(client)
+    checker, foreign = Caller(client, ACME_CHECK), Caller(client, GLOBEX_CHECK)
+    path = "/v1/tenants/acme/allowed/permissions?subject=dave&store=amazon-us"
+    status, body = checker("GET", path)
+    assert status == 200, body
+    listed = set(body["permissions"])
+    assert {"quantum.traffic:view", "quantum.campaigns:edit", "products:edit"} <= listed
+    assert "prices:change" in listed and "finance:withdraw" not in listed
+    # Each one is what /check answers, and nothing /check allows is missing.
+    status, catalogue = owner("GET", "/v1/tenants/acme/catalogue")
+    for p in catalogue["permissions"]:
+        assert check(checker, "dave", "amazon-us", p["area"], p["action"])["allowed"] == (
+            p["name"] in listed), p["name"]
+    status, tmall = checker("GET", "/v1/tenants/acme/allowed/permissions?subject=dave"
+                                   "&store=tmall-flagship")
+    assert "prices:change" not in tmall["permissions"]  # his deny there (R8)
+    assert "quantum.campaigns:edit" not in tmall["permissions"]
+    # The app key: its own permissions only, in any tenant (globex has not installed it).
+    status, body = quantum("GET", path)
+    assert status == 200 and body["permissions"] == ["quantum.campaigns:edit",
+                                                      "quantum.traffic:view"], body
+    status, body = quantum("GET", "/v1/tenants/globex/allowed/permissions?subject=owner"
+                                  "&store=main")
+    assert status == 200 and body["permissions"] == [], body
+    # The owner holds everything, apps included; globex's owner holds no app permission.
+    status, body = checker("GET", "/v1/tenants/acme/allowed/permissions?subject=owner"
+                                  "&store=amazon-us")
+    assert len(body["permissions"]) == len(catalogue["permissions"])
+    status, body = Caller(client, GLOBEX_CHECK)("GET", "/v1/tenants/globex/allowed/"
+                                                        "permissions?subject=owner&store=main")
+    assert not [p for p in body["permissions"] if "." in p], body
+    # Stores where: complete, paginated.
+    status, body = checker("GET", "/v1/tenants/acme/allowed/stores?subject=dave"
+                                  "&permission=quantum.traffic:view&per_page=1")
+    assert status == 200 and body["total"] == 2 and body["stores"] == ["amazon-us"], body
+    status, body = checker("GET", "/v1/tenants/acme/allowed/stores?subject=dave"
+                                  "&permission=quantum.traffic:view&per_page=1&page=2")
+    assert body["stores"] == ["tmall-flagship"], body
+    status, body = quantum("GET", "/v1/tenants/acme/allowed/stores?subject=dave"
+                                  "&permission=orders:view")
+    assert status == 403, body
+    for bad in ("subject=dave", "subject=dave&store=amazon-us&colour=red",
+                "subject=Dave&store=amazon-us", "subject=dave&store=amazon-us&second_factor=7"):
+        status, body = checker("GET", f"/v1/tenants/acme/allowed/permissions?{bad}")
+        assert status == 422, (bad, body)
+    assert checker("GET", "/v1/tenants/acme/allowed/stores?subject=dave&permission=x")[0] \
+        == 422
+    assert foreign("GET", path)[0] == 403

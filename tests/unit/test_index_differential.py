@@ -138,3 +138,28 @@ def test_the_decider_is_pycasbin_plus_one_rule_apps_not_installed_are_denied():
             assert decider.decide_many([request]) == [expected], request
             compared += 1
     assert compared >= 3_000 and refused > 0
+
+
+def test_permissions_of_a_subject_are_exactly_those_check_allows():
+    """What can this user do here (R21): the list equals asking /check's decider about
+    every permission of the catalogue (the owner's included, and apps not installed)."""
+    from bench.policies import CATALOGUE
+    from service.domain.decider import Decider
+
+    rng = random.Random(5)
+    everything = [(p.area, p.action) for p in CATALOGUE.permissions]
+    listed = 0
+    for policy_number in range(40):
+        tenant = random_tenant(rng, f"t{policy_number}")
+        decider = Decider()
+        decider.load(tenant.tenant, 1, [(r.ptype, r.values) for r in tenant.rules])
+        for subject in tenant.logins:
+            for store in tenant.stores:
+                for mfa in (False, True):
+                    expected = sorted(p for p in everything if decider.decide_values(
+                        tenant.tenant, subject, store, *p, mfa))
+                    got = decider.permissions_of(tenant.tenant, subject, store, mfa,
+                                                 lambda: everything)
+                    assert got == expected, (subject, store, mfa)
+                    listed += len(got)
+    assert listed > 1_000
