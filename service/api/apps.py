@@ -81,3 +81,15 @@ def uninstall(query: dict, tenant: str, app: str):
 def tenant_catalogue(tenant: str):
     """The permissions of this tenant: built-in and of the apps it installed."""
     return apps.tenant_catalogue(authz(), caller(), tenant)
+
+
+@blp.route("/tenants/<tenant>/apps/<app>/import", methods=["POST"])
+@blp.arguments(schemas.AppGrantsImport)
+@blp.response(200, schemas.AppGrantsImported)
+def import_grants(body: dict, tenant: str, app: str):
+    """Move in the app's existing per-sub-account permissions (the app's key, or the
+    owner): a dry run by default, showing what would change and every problem; applied,
+    one revision, all of it or nothing."""
+    revision, report = apps.import_grants(authz(), caller(), tenant, app, body["grants"],
+                                          body["dry_run"], body.get("reason"))
+    return {"revision": revision, **report}

@@ -895,3 +895,27 @@ class AllowedStores(Revision):
     page = fields.Integer()
     per_page = fields.Integer()
     stores = fields.List(fields.String())
+
+
+class AppGrant(Request):
+    subject = fields.String(required=True)
+    store = fields.String(required=True, metadata={"description": "a store, or all: every "
+                                                   "store the sub-account is assigned"})
+    permissions = fields.List(fields.String(), required=True, metadata={
+        "description": "the app's own names (area:action, no app prefix)"})
+
+
+class AppGrantsImport(Write):
+    grants = fields.List(fields.Nested(AppGrant), required=True,
+                         validate=validate.Length(min=1, max=10_000), metadata={
+                             "description": "each problem is named by its item"})
+    dry_run = fields.Boolean(load_default=True, metadata={
+        "description": "Report what would change and every problem (default); false "
+                       "applies it as one revision"})
+
+
+class AppGrantsImported(Revision):
+    app = fields.String()
+    dry_run = fields.Boolean()
+    added = fields.List(fields.String())
+    already_granted = fields.List(fields.String())

@@ -312,3 +312,78 @@ def upgrade(policy: TenantPolicy, version: AppVersion) -> dict:
 def catalogue_of(versions: dict[str, AppVersion]) -> catalogue.Catalogue:
     """A tenant's catalogue from the current versions of the apps it installed."""
     return catalogue.Catalogue({app: v.permissions for app, v in versions.items()})
+
+
+MAX_IMPORT = 10_000
+
+
+def import_grants(policy: TenantPolicy, app: str, items: object) -> dict:
+    """Move in an app's existing per-sub-account settings (R21: sellers who set them up in
+    the tool): each item {"subject", "store" (one store, or "all": every store the
+    sub-account is assigned), "permissions" (the app's own names)} becomes supplementary
+    grants. Refused whole, every problem named by its item: an unknown sub-account, a
+    store the tenant or the sub-account does not have, a permission not in the app's
+    catalogue, owner-only or deprecated. Returns what it adds and what was there."""
+    if Rule("g2", (R.installed(app), policy.tenant)) not in policy:
+        raise Conflict(f"app {app!r} is not installed in this tenant",
+                       {"app": ["not installed"]})
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_IMPORT:
+        raise InvalidInput(f"grants must be a list of 1 to {MAX_IMPORT}",
+                           {"grants": [f"1-{MAX_IMPORT} items"]})
+    errors: dict = {}
+    wanted: list[Rule] = []
+    stores = policy.stores()
+    for i, item in enumerate(items):
+        where = f"grants[{i}]"
+        if not isinstance(item, dict):
+            errors[where] = ["an object"]
+            continue
+        unknown = sorted(k for k in item if k not in ("subject", "store", "permissions"))
+        if unknown:
+            errors[where] = {k: ["Unknown field."] for k in unknown}
+            continue
+        login, store, names = item.get("subject"), item.get("store"), item.get("permissions")
+        if not isinstance(login, str) or login not in policy.directory.accounts:
+            errors[f"{where}.subject"] = ["no such sub-account"]
+            continue
+        assigned = _assigned(policy, login)
+        if store == "all":
+            scopes = sorted(assigned)
+            if not scopes:
+                errors[f"{where}.store"] = [f"{login} is assigned no store"]
+                continue
+        elif not isinstance(store, str) or store not in stores:
+            errors[f"{where}.store"] = ["not a store of this tenant"]
+            continue
+        elif store not in assigned:
+            errors[f"{where}.store"] = [f"{login} is not assigned to {store} (R14)"]
+            continue
+        else:
+            scopes = [store]
+        if not isinstance(names, list) or not names:
+            errors[f"{where}.permissions"] = ["a non-empty list of the app's permission names"]
+            continue
+        for j, name in enumerate(names):
+            perm = policy.catalogue.get(f"{app}.{name}") if isinstance(name, str) else None
+            problem = ("not in the app's catalogue" if perm is None else
+                       "owner-only (R13)" if perm.owner_only else
+                       "deprecated" if perm.deprecated else None)
+            if problem:
+                errors[f"{where}.permissions[{j}]"] = [problem]
+                continue
+            for scope in scopes:
+                wanted.append(Rule("p", (R.user(policy.tenant, login),
+                                         R.store(policy.tenant, scope), perm.area,
+                                         perm.action, "allow")))
+    if errors:
+        raise InvalidInput(f"{len(errors)} problem(s) in the grants; nothing was imported",
+                           errors)
+    added = [r.csv() for r in dict.fromkeys(wanted) if policy.add(r)]
+    present = sorted({r.csv() for r in wanted} - set(added))
+    return {"app": app, "added": added, "already_granted": present}
+
+
+def _assigned(policy: TenantPolicy, login: str) -> set[str]:
+    value = R.user(policy.tenant, login)
+    return {p.rule.values[1].split("/", 1)[1] for p in policy.of_kind(Kind.ASSIGNMENT)
+            if p.rule.values[0] == value}

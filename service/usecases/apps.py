@@ -164,6 +164,32 @@ def uninstall(service: Authz, caller: keys.Caller, tenant: str, app: str,
     return revision, {**report, "dry_run": False}
 
 
+@operation(rights.APP_IMPORT)
+def import_grants(service: Authz, caller: keys.Caller, tenant: str, app: str, grants: object,
+                  dry_run: bool = True, reason: str | None = None) -> tuple[int, dict]:
+    """Move the app's existing per-sub-account permissions into the tenant as one
+    revision (or, `dry_run`, report what would change and every problem)."""
+    A.app_id(app)
+
+    def edit(policy: TenantPolicy) -> dict:
+        return A.import_grants(policy, app, grants)
+
+    if dry_run:
+        revision, report = service.preview(_previewer(caller), tenant, edit)
+        return revision, {**report, "dry_run": True}
+    revision, report = service.write(_writer(caller), tenant, reason, edit)
+    return revision, {**report, "dry_run": False}
+
+
+def _writer(caller: keys.Caller) -> keys.Caller:
+    """Who writes an import: the app (allowed here, by APP_IMPORT, in a tenant that
+    installed it; the ledger names it app:<id>), or the owner or admin themselves."""
+    return caller_for(caller.app) if caller.scope == keys.APP else caller
+
+
+_previewer = _writer
+
+
 @operation(rights.CATALOGUE_READ)
 def tenant_catalogue(service: Authz, caller: keys.Caller, tenant: str) -> dict:
     """The tenant's catalogue: built-in permissions and its installed apps'."""

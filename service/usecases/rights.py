@@ -30,6 +30,7 @@ VERIFY_LEDGER = "ledger.verify"  # the whole platform's ledger
 APP_REGISTER = "app.register"  # register an app (R21)
 APP_PUBLISH = "app.publish"  # an app's catalogue versions and keys: its own key, or the admin
 APP_INSTALL = "app.install"  # install or uninstall an app in a tenant
+APP_IMPORT = "app.import"  # move an app's existing settings into a tenant that installed it
 CATALOGUE_READ = "catalogue.read"  # the tenant's catalogue, its installed apps included
 
 RIGHTS: dict[str, frozenset[str]] = {
@@ -45,6 +46,7 @@ RIGHTS: dict[str, frozenset[str]] = {
     APP_REGISTER: frozenset({ADMIN}),
     APP_PUBLISH: frozenset({APP, ADMIN}),
     APP_INSTALL: frozenset({OWNER, ADMIN}),
+    APP_IMPORT: frozenset({APP, OWNER, ADMIN}),
     CATALOGUE_READ: frozenset({OWNER, AUDIT, CHECK, ADMIN}),
 }
 
@@ -56,6 +58,7 @@ _REFUSALS = {READ: "this key may not read this tenant",
              DECIDE: "this key may not ask for another tenant",
              APP_PUBLISH: "only the app's own key (or the admin) may do this",
              APP_INSTALL: "this key may not change this tenant",
+             APP_IMPORT: "this key may not change this tenant",
              CATALOGUE_READ: "this key may not read this tenant"}
 
 
@@ -69,7 +72,11 @@ def allowed(caller: Caller, name: str, tenant: str | None = None,
     if caller.scope == ADMIN:
         return True
     if caller.scope == APP:  # decisions in any tenant: only its own permissions are answered
-        return name == DECIDE or (app is not None and caller.app == app and tenant is None)
+        if name == DECIDE:
+            return True
+        # its own app; a tenant only to import into one that installed it (the owner's say)
+        return app is not None and caller.app == app and (tenant is None
+                                                         or name == APP_IMPORT)
     return tenant is None or caller.tenant == tenant
 
 

@@ -36,7 +36,8 @@ TENANT_ROUTES = [("PUT", "/v1/tenants/acme/apps/quantum"),
                  ("DELETE", "/v1/tenants/acme/apps/quantum"),
                  ("GET", "/v1/tenants/acme/catalogue"),
                  ("GET", "/v1/tenants/acme/allowed/permissions"),
-                 ("GET", "/v1/tenants/acme/allowed/stores")]
+                 ("GET", "/v1/tenants/acme/allowed/stores"),
+                 ("POST", "/v1/tenants/acme/apps/quantum/import")]
 
 
 def check(caller: Caller, subject: str, store: str, obj: str, action: str, **extra) -> dict:
@@ -444,3 +445,57 @@ def test_what_can_this_user_do_here(client):
     assert checker("GET", "/v1/tenants/acme/allowed/stores?subject=dave&permission=x")[0] \
         == 422
     assert foreign("GET", path)[0] == 403
+
+
+def test_moving_in_the_settings_made_in_the_tool(client):
+    """The seed's sellers who set up sub-accounts in the tool: the app (or the owner)
+    imports them, a dry run first; one bad item refuses the whole import, naming it."""
+    quantum, owner = register(client), Caller(client, ACME_OWNER, "acme")
+    assert quantum("PUT", "/v1/apps/quantum/catalogue", {
+        **V1, "permissions": V1["permissions"] + [
+            {"name": "billing:pay", "owner_only": True, "description": NAME}]})[0] == 200
+    grants = [{"subject": "dave", "store": "amazon-us", "permissions": ["campaigns:edit"]},
+              {"subject": "carol", "store": "all", "permissions": ["traffic:view"]}]
+    path = "/v1/tenants/acme/apps/quantum/import"
+    status, body = quantum("POST", path, {"grants": grants})
+    assert status == 409, body  # not installed: the owner decides that first
+    assert owner("PUT", "/v1/tenants/acme/apps/quantum", {})[0] == 200
+    export = client.get("/v1/tenants/acme/export.csv", headers=owner.headers).get_data(True)
+    bad = grants + [
+        {"subject": "nobody", "store": "amazon-us", "permissions": ["traffic:view"]},
+        {"subject": "dave", "store": "shopee-sg", "permissions": ["traffic:view"]},
+        {"subject": "dave", "store": "amazon-us", "permissions": ["billing:pay"]},
+        {"subject": "dave", "store": "amazon-us", "permissions": ["traffic:delete"]},
+        {"subject": "dave", "store": "mars", "permissions": ["traffic:view"]}]
+    status, body = quantum("POST", path, {"grants": bad, "dry_run": False})
+    assert status == 422, body
+    assert set(body["errors"]) == {"grants[2].subject", "grants[3].store",
+                                   "grants[4].permissions[0]", "grants[5].permissions[0]",
+                                   "grants[6].store"}, body
+    assert client.get("/v1/tenants/acme/export.csv",
+                      headers=owner.headers).get_data(True) == export
+    status, plan = quantum("POST", path, {"grants": grants})
+    assert status == 200 and plan["dry_run"] is True, plan
+    carol_stores = ["amazon-us", "shopee-sg", "tmall-flagship"]  # all she is assigned
+    assert sorted(plan["added"]) == sorted(
+        ["p, user:acme:dave, acme/amazon-us, quantum.campaigns, edit, allow"]
+        + [f"p, user:acme:carol, acme/{s}, quantum.traffic, view, allow" for s in carol_stores])
+    assert client.get("/v1/tenants/acme/export.csv",
+                      headers=owner.headers).get_data(True) == export
+    status, done = quantum("POST", path, {"grants": grants, "dry_run": False})
+    assert status == 200 and done["added"] == plan["added"], done
+    assert done["revision"] == plan["revision"] + 1  # one revision
+    [entry] = ledger_entries(owner, "app:quantum")
+    assert entry["revision"] == done["revision"]
+    checker = Caller(client, ACME_CHECK)
+    assert check(checker, "dave", "amazon-us", "quantum.campaigns", "edit")["allowed"]
+    for store in carol_stores:
+        assert check(checker, "carol", store, "quantum.traffic", "view")["allowed"]
+    # Again: nothing new.
+    status, again = owner("POST", path, {"grants": grants})
+    assert again["added"] == [] and len(again["already_granted"]) == len(done["added"])
+    # Another app's key, or a foreign owner, may not import here.
+    other = register(client, "other")
+    assert other("POST", path, {"grants": grants})[0] == 403
+    assert Caller(client, GLOBEX_OWNER)("POST", path, {"grants": grants})[0] == 403
+    assert Caller(client, ACME_CHECK)("POST", path, {"grants": grants})[0] == 403
