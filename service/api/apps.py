@@ -93,3 +93,10 @@ def import_grants(body: dict, tenant: str, app: str):
     revision, report = apps.import_grants(authz(), caller(), tenant, app, body["grants"],
                                           body["dry_run"], body.get("reason"))
     return {"revision": revision, **report}
+
+
+@blp.route("/tenants/<tenant>/apps", methods=["GET"])
+@blp.response(200, schemas.AvailableApps)
+def available(tenant: str):
+    """Every registered app and whether this tenant installed it."""
+    return {"apps": apps.available(authz(), caller(), tenant)}

@@ -919,3 +919,14 @@ class AppGrantsImported(Revision):
     dry_run = fields.Boolean()
     added = fields.List(fields.String())
     already_granted = fields.List(fields.String())
+
+
+class AvailableApp(ma.Schema):
+    app = fields.String()
+    name = fields.Dict()
+    version = fields.Integer(allow_none=True, metadata={"description": "newest published"})
+    installed = fields.Boolean()
+
+
+class AvailableApps(ma.Schema):
+    apps = fields.List(fields.Nested(AvailableApp))

@@ -11,7 +11,6 @@ from flask import Response, g, render_template, request
 from marshmallow import ValidationError
 
 from ..api import schemas
-from ..domain import catalogue
 from ..domain import rules as R
 from ..usecases import access as Q
 from ..usecases import decision_log, ledger, policy_files
@@ -57,7 +56,8 @@ def matrix():
                    "explanation": cells[subject][permission]}
     return render_template("console/matrix.html", stores=stores, store=store,
                            second_factor=second_factor, subjects=subjects, cells=cells,
-                           permissions=[p for p in catalogue.PERMISSIONS], why=why,
+                           permissions=list(service().catalogue(g.caller.tenant).permissions),
+                           why=why,
                            errors=errors)
 
 
@@ -79,7 +79,8 @@ def decisions():
     return render_template("console/decisions.html", entries=entries, total=total,
                            page=query["page"], pages=_pages(total, query["per_page"]),
                            filters=request.args, errors=errors,
-                           permissions=[p.name for p in catalogue.PERMISSIONS])
+                           permissions=[p.name for p in
+                                        service().catalogue(g.caller.tenant).permissions])
 
 
 @bp.get("/files")

@@ -8,6 +8,25 @@ from ..domain.accounts import LANGUAGES
 
 EN: dict[str, str] = {
     "app.title": "Store authorization console",
+    "nav.apps": "Apps",
+    "apps.title": "Apps",
+    "apps.help": "Apps bring their own permissions. Install one to grant its permissions "
+                 "in role templates, grants and denies like the built-in ones; uninstalling "
+                 "removes every rule of the app, shown to you first.",
+    "apps.app": "App",
+    "apps.version": "Catalogue version",
+    "apps.status": "Status",
+    "apps.installed_tag": "Installed",
+    "apps.not_installed": "Not installed",
+    "apps.install": "Install",
+    "apps.uninstall": "Uninstall…",
+    "apps.installed": "App {app} installed (revision {revision}).",
+    "apps.uninstalled": "App {app} uninstalled (revision {revision}).",
+    "apps.uninstall_title": "Uninstall app {app}",
+    "apps.uninstall_help": "Uninstalling removes every role permission, grant and deny of "
+                           "the app, and the grants of roles left with no permission.",
+    "apps.roles_removed": "Role templates removed",
+    "apps.confirm_uninstall": "Uninstall {app} now",
     "nav.subaccounts": "Sub-accounts",
     "nav.departments": "Departments",
     "nav.roles": "Role templates",
@@ -202,6 +221,24 @@ EN: dict[str, str] = {
 
 ZH_CN: dict[str, str] = {
     "app.title": "店铺权限管理后台",
+    "nav.apps": "应用",
+    "apps.title": "应用",
+    "apps.help": "应用带来自己的权限。安装后，可像内置权限一样在角色模板、授权和禁止中使用；"
+                 "卸载会移除该应用的所有规则，并先向您展示。",
+    "apps.app": "应用",
+    "apps.version": "权限目录版本",
+    "apps.status": "状态",
+    "apps.installed_tag": "已安装",
+    "apps.not_installed": "未安装",
+    "apps.install": "安装",
+    "apps.uninstall": "卸载…",
+    "apps.installed": "已安装应用 {app}（版本 {revision}）。",
+    "apps.uninstalled": "已卸载应用 {app}（版本 {revision}）。",
+    "apps.uninstall_title": "卸载应用 {app}",
+    "apps.uninstall_help": "卸载会移除该应用的所有角色权限、授权和禁止，"
+                           "以及因此不再有任何权限的角色的授权。",
+    "apps.roles_removed": "被移除的角色模板",
+    "apps.confirm_uninstall": "立即卸载 {app}",
     "nav.subaccounts": "子账号",
     "nav.departments": "部门",
     "nav.roles": "角色模板",
@@ -430,6 +467,8 @@ def area(language: str, name: str) -> str:
 
 
 def describe(language: str, permission) -> str:
+    """A permission's text: an app's own (R21) in either language, else the catalogue's."""
     if language == "zh-CN":
-        return PERMISSIONS_ZH.get(permission.name, permission.description)
+        return PERMISSIONS_ZH.get(permission.name) or permission.description_zh \
+            or permission.description
     return permission.description

@@ -295,15 +295,20 @@ def department_grant(department: str):
 
 
 # -- role templates ------------------------------------------------------------------------
-def catalogue_by_area(language: str) -> list[dict]:
-    """The catalogue grouped by area, in catalogue order, in the page's language."""
+def catalogue_by_area(language: str, known: catalogue.Catalogue = catalogue.BUILT_IN
+                      ) -> list[dict]:
+    """The tenant's catalogue grouped by area, in catalogue order (the built-in areas, then
+    each installed app's, labelled with the app), in the page's language. A deprecated app
+    permission is shown only where it is still held (it is no longer grantable)."""
     areas: dict[str, list] = {}
-    for p in catalogue.PERMISSIONS:
+    for p in known.permissions:
         areas.setdefault(p.area, []).append(
             {"name": p.name, "description": i18n.describe(language, p),
              "high_risk": p.high_risk, "owner_only": p.owner_only,
-             "per_product": p.per_product})
-    return [{"area": a, "label": i18n.area(language, a), "permissions": ps}
+             "per_product": p.per_product, "deprecated": p.deprecated})
+    return [{"area": a, "app": catalogue.app_of(a),
+             "label": i18n.area(language, a) if catalogue.app_of(a) is None
+             else f"{catalogue.app_of(a)} · {a.partition('.')[2]}", "permissions": ps}
             for a, ps in areas.items()]
 
 
@@ -311,7 +316,7 @@ def _roles_page(errors=None, form=None):
     policy = current_policy()
     holders = {r: len(A.role_holders(policy, r)) for r in policy.roles()}
     return render_template("console/roles.html", roles=sorted(policy.roles().items()),
-                           holders=holders, areas=catalogue_by_area(g.lang),
+                           holders=holders, areas=catalogue_by_area(g.lang, policy.catalogue),
                            errors=errors or {}, form=form or EMPTY)
 
 

@@ -57,6 +57,17 @@ def describe(app: str) -> dict | None:
                 "version": newest, "created_at": row.created_at.isoformat()}
 
 
+def listing() -> list[dict]:
+    """Every registered app: its names and newest version number (None: none published)."""
+    with failures.reading():
+        versions = dict(db.session.execute(
+            select(AppCatalogue.app, func.max(AppCatalogue.version))
+            .group_by(AppCatalogue.app)).all())
+        return [{"app": row.id, "name": {"en": row.name_en, "zh-CN": row.name_zh},
+                 "version": versions.get(row.id)}
+                for row in db.session.execute(select(App).order_by(App.id)).scalars()]
+
+
 def newest(apps) -> dict[str, A.AppVersion]:
     """The newest published version of each of `apps` that has one (in the caller's
     transaction: a write reads its tenant's catalogue with its rules)."""

@@ -202,3 +202,11 @@ def tenant_catalogue(service: Authz, caller: keys.Caller, tenant: str) -> dict:
                              "high_risk": p.high_risk, "owner_only": p.owner_only,
                              "per_product": p.per_product, "deprecated": p.deprecated}
                             for p in known.permissions]}
+
+
+@operation(rights.CATALOGUE_READ)
+def available(service: Authz, caller: keys.Caller, tenant: str) -> list[dict]:
+    """Every registered app, whether the tenant installed it, and its newest version."""
+    service.require_tenant(tenant)
+    installed = service.decider.apps(tenant) if service.replica.hold(tenant) else set()
+    return [{**app, "installed": app["app"] in installed} for app in apps_store.listing()]

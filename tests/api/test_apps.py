@@ -37,7 +37,8 @@ TENANT_ROUTES = [("PUT", "/v1/tenants/acme/apps/quantum"),
                  ("GET", "/v1/tenants/acme/catalogue"),
                  ("GET", "/v1/tenants/acme/allowed/permissions"),
                  ("GET", "/v1/tenants/acme/allowed/stores"),
-                 ("POST", "/v1/tenants/acme/apps/quantum/import")]
+                 ("POST", "/v1/tenants/acme/apps/quantum/import"),
+                 ("GET", "/v1/tenants/acme/apps")]
 
 
 def check(caller: Caller, subject: str, store: str, obj: str, action: str, **extra) -> dict:

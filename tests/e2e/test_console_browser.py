@@ -18,7 +18,7 @@ import requests
 
 from harness.servers import seeded_sqlite_instance
 
-from ..support import ACME_AUDIT, ACME_CHECK, ACME_OWNER, bearer
+from ..support import ACME_AUDIT, ACME_CHECK, ACME_OWNER, ADMIN, bearer
 
 pytestmark = pytest.mark.slow
 
@@ -191,6 +191,42 @@ def test_owner_and_auditor_work_through_the_console(server, browser):
     owner.shot("roles")
     owner.open("/console/departments")
     owner.shot("departments")
+
+    # -- an app (R21): install it, grant one of its permissions, uninstall with the cascade --
+    registered = requests.post(server.url + "/v1/apps", headers=bearer(ADMIN), timeout=5,
+                               json={"app": "quantum", "name": {"en": "Quantum Analytics",
+                                                                "zh-CN": "量子分析"}})
+    assert registered.status_code == 201, registered.text
+    published = requests.put(
+        server.url + "/v1/apps/quantum/catalogue", timeout=5,
+        headers=bearer(registered.json()["token"]), json={"permissions": [
+            {"name": "traffic:view", "description": {"en": "See traffic", "zh-CN": "查看流量"}},
+            {"name": "campaigns:edit", "high_risk": True,
+             "description": {"en": "Edit campaigns", "zh-CN": "编辑推广"}}]})
+    assert published.status_code == 200, published.text
+    owner.open("/console/apps")
+    assert "Quantum Analytics" in page.inner_text("tr[data-app=quantum]")
+    page.click("tr[data-app=quantum] [data-action=install]")
+    assert "quantum" in page.inner_text(".flash")
+    assert page.locator("tr[data-app=quantum] [data-action=uninstall]").is_visible()
+    owner.shot("apps")
+    owner.open("/console/roles")
+    page.click("#role-operator summary")
+    assert page.locator("#role-operator .area[data-app=quantum]").count() == 2
+    page.check("#role-operator input[name=permissions][value='quantum.traffic:view']")
+    page.click("#role-operator form >> nth=0 >> button[type=submit]")
+    assert check(server, "dave", "amazon-us", "quantum.traffic:view")
+    assert not check(server, "dave", "amazon-us", "quantum.campaigns:edit")
+    owner.open("/console/apps")
+    page.click("tr[data-app=quantum] [data-action=uninstall]")
+    assert "p, role:acme:operator, acme, quantum.traffic, view, allow" in page.inner_text(
+        "#cascade")
+    owner.shot("app-uninstall-preview")
+    assert check(server, "dave", "amazon-us", "quantum.traffic:view")  # nothing changed yet
+    page.click("#confirm-uninstall")
+    assert "quantum" in page.inner_text(".flash")
+    assert page.locator("tr[data-app=quantum] [data-action=install]").is_visible()
+    assert not check(server, "dave", "amazon-us", "quantum.traffic:view")
 
     # -- the matrix: why on click, and it changes when the owner disables dora --------------
     owner.open("/console/matrix?store=amazon-us")
