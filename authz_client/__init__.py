@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-__all__ = ["AuthzClient", "Decision"]
+__all__ = ["AuthzClient", "Allowed", "Decision"]
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,23 @@ class Decision:
     revision: int | None = None
     error: str | None = None  # why this is a denial that the service did not decide
     explanation: dict | None = None
+    reason: str | None = None  # a deny's stated reason (app_not_installed, ...), if any
 
     def __bool__(self) -> bool:
         return self.allowed
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What a subject is allowed (permission names, or store ids): empty on any error,
+    with the error, so a menu drawn from it shows nothing rather than too much."""
+
+    items: frozenset[str]
+    revision: int | None = None
+    error: str | None = None
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.items
 
 
 class AuthzClient:
@@ -40,8 +54,11 @@ class AuthzClient:
                  timeout: float = 0.5, retries: int = 2, cache_seconds: float = 0.0,
                  cache_size: int = 10_000):
         """`tenant`: the key's tenant. Given, checks go to /v1/tenants/{tenant}/check,
-        which a load balancer routes on (tenant-affine instances); without it, to /check."""
+        which a load balancer routes on (tenant-affine instances); without it, to /check.
+        An app's key (R21) serves every tenant that installed the app: it names the tenant
+        on each call instead (`tenant=` of check, check_many, allowed_*)."""
         self.base_url = base_url.rstrip("/")
+        self.tenant = tenant
         self._checks = f"/v1/tenants/{tenant}/check" if tenant else "/check"
         self.timeout = timeout
         self.retries = retries
@@ -56,15 +73,16 @@ class AuthzClient:
 
     # -- public ------------------------------------------------------------------------------
     def check(self, subject: str, store: str, object: str, action: str,  # noqa: A002
-              context: dict | None = None, at_least_revision: int | None = None) -> Decision:
+              context: dict | None = None, at_least_revision: int | None = None,
+              tenant: str | None = None) -> Decision:
         body = _check_body(subject, store, object, action, context)
-        key = tuple(sorted((k, repr(v)) for k, v in body.items()))
+        key = tuple(sorted((k, repr(v)) for k, v in body.items())) + (("tenant", tenant),)
         cached = self._cached(key, at_least_revision)
         if cached is not None:
             return cached
         if at_least_revision is not None:
             body["at_least_revision"] = at_least_revision
-        answer = self._post(self._checks, body)
+        answer = self._post(self._check_path(tenant), body)
         if isinstance(answer, Decision):
             return answer
         allowed, revision = answer.get("allowed"), answer.get("revision")
@@ -74,11 +92,13 @@ class AuthzClient:
                                          f"{answer['error']}")
         if not isinstance(allowed, bool) or not isinstance(revision, int):
             return Decision(False, error=f"unexpected answer: {answer!r:.200}")
-        self._remember(key, allowed, revision)
-        return Decision(allowed, revision)
+        reason = answer.get("reason") if isinstance(answer.get("reason"), str) else None
+        if reason is None:  # (a deny with a reason is not cached: it is about the tenant)
+            self._remember(key, allowed, revision)
+        return Decision(allowed, revision, reason=reason)
 
-    def check_many(self, checks: list[dict], at_least_revision: int | None = None
-                   ) -> list[Decision]:
+    def check_many(self, checks: list[dict], at_least_revision: int | None = None,
+                   tenant: str | None = None) -> list[Decision]:
         """Each dict: subject, store, object, action and optionally context. Answers in
         order, all at one revision; on any error every one is denied."""
         body: dict[str, Any] = {"checks": [
@@ -86,7 +106,7 @@ class AuthzClient:
             for c in checks]}
         if at_least_revision is not None:
             body["at_least_revision"] = at_least_revision
-        answer = self._post(self._checks + "/batch", body)
+        answer = self._post(self._check_path(tenant) + "/batch", body)
         if isinstance(answer, Decision):
             return [answer] * len(checks)
         results, revision = answer.get("results"), answer.get("revision")
@@ -94,7 +114,53 @@ class AuthzClient:
                 isinstance(r, dict) and isinstance(r.get("allowed"), bool) for r in results):
             denied = Decision(False, error=f"unexpected answer: {answer!r:.200}")
             return [denied] * len(checks)
-        return [Decision(r["allowed"], revision) for r in results]
+        return [Decision(r["allowed"], revision, reason=r.get("reason")) for r in results]
+
+    def allowed_permissions(self, subject: str, store: str, second_factor: bool = False,
+                            tenant: str | None = None) -> Allowed:
+        """Every permission `subject` is allowed in `store` (for menus and buttons): one
+        request instead of a batch of the whole catalogue."""
+        answer = self._get(self._tenant_path(tenant) + "/allowed/permissions",
+                           {"subject": subject, "store": store,
+                            "second_factor": str(second_factor).lower()})
+        if isinstance(answer, Decision):
+            return Allowed(frozenset(), error=answer.error)
+        names = answer.get("permissions")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return Allowed(frozenset(), error=f"unexpected answer: {answer!r:.200}")
+        return Allowed(frozenset(names), answer.get("revision"))
+
+    def allowed_stores(self, subject: str, permission: str, second_factor: bool = False,
+                       tenant: str | None = None) -> Allowed:
+        """Every store where `subject` is allowed `permission`, all pages read (complete)."""
+        stores: list[str] = []
+        page, revision = 1, None
+        while True:
+            answer = self._get(self._tenant_path(tenant) + "/allowed/stores", {
+                "subject": subject, "permission": permission,
+                "second_factor": str(second_factor).lower(), "page": page,
+                "per_page": 1000})
+            if isinstance(answer, Decision):
+                return Allowed(frozenset(), error=answer.error)
+            items, total = answer.get("stores"), answer.get("total")
+            if not isinstance(items, list) or not isinstance(total, int) or (
+                    revision is not None and answer.get("revision") != revision):
+                # a page at another revision would mix two policies: ask again whole
+                return Allowed(frozenset(), error=f"unexpected answer: {answer!r:.200}")
+            revision = answer.get("revision")
+            stores += items
+            if len(stores) >= total or not items:
+                return Allowed(frozenset(stores), revision)
+            page += 1
+
+    def _check_path(self, tenant: str | None) -> str:
+        return f"/v1/tenants/{tenant}/check" if tenant else self._checks
+
+    def _tenant_path(self, tenant: str | None) -> str:
+        tenant = tenant or self.tenant
+        if not tenant:
+            raise ValueError("name the tenant (here or as AuthzClient(tenant=...))")
+        return f"/v1/tenants/{tenant}"
 
     def explain(self, subject: str, store: str, object: str, action: str,  # noqa: A002
                 context: dict | None = None) -> Decision:
@@ -117,12 +183,18 @@ class AuthzClient:
         return session
 
     def _post(self, path: str, body: dict) -> dict | Decision:
+        return self._request("POST", path, json=body)
+
+    def _get(self, path: str, params: dict) -> dict | Decision:
+        return self._request("GET", path, params=params)
+
+    def _request(self, method: str, path: str, **kwargs) -> dict | Decision:
         """The JSON answer of a 200, or a denial carrying the error. Retries only when the
         connection could not be made: then the service never saw the request."""
         for attempt in range(self.retries + 1):
             try:
-                response = self._session.post(self.base_url + path, json=body,
-                                              timeout=self.timeout)
+                response = self._session.request(method, self.base_url + path,
+                                                 timeout=self.timeout, **kwargs)
                 break
             except requests.ConnectionError as exc:  # refused, reset, connect timeout
                 if attempt == self.retries:

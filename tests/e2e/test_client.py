@@ -12,7 +12,7 @@ import requests
 from authz_client import AuthzClient
 from harness.servers import seeded_sqlite_instance
 
-from ..support import ACME_CHECK, ACME_OWNER, bearer
+from ..support import ACME_CHECK, ACME_OWNER, ADMIN, bearer
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +135,42 @@ def test_explain(service):
     assert explained and explained.explanation["allows"][0]["role"] == "customer-service"
     denied = client.explain("alice", "shopee-sg", "orders", "view")
     assert not denied and "not assigned" in denied.explanation["reason"]
+
+
+def test_an_app_asks_about_its_own_permissions_in_each_tenant(service):
+    """R21 through the client: an app's key names the tenant on each call; a tenant that
+    has not installed the app is a deny with its reason; what a user may do here is one
+    call, and empty (never more) on an error."""
+    registered = requests.post(service.url + "/v1/apps", headers=bearer(ADMIN), timeout=5,
+                               json={"app": "pulse", "name": {"en": "Pulse", "zh-CN": "脉搏"}})
+    assert registered.status_code == 201, registered.text
+    token = registered.json()["token"]
+    published = requests.put(service.url + "/v1/apps/pulse/catalogue", headers=bearer(token),
+                             timeout=5, json={"permissions": [
+                                 {"name": "traffic:view",
+                                  "description": {"en": "See traffic", "zh-CN": "查看流量"}}]})
+    assert published.status_code == 200, published.text
+    owner = bearer(ACME_OWNER)
+    assert requests.put(service.url + "/v1/tenants/acme/apps/pulse", headers=owner, json={},
+                        timeout=5).status_code == 200
+    assert requests.post(service.url + "/v1/tenants/acme/permissions", headers=owner,
+                         timeout=5, json={"subject": "alice", "store": "amazon-us",
+                                          "permission": "pulse.traffic:view"}).status_code == 200
+    app = AuthzClient(service.url, token)
+    assert app.check("alice", "amazon-us", "pulse.traffic", "view", tenant="acme")
+    denied = app.check("owner", "main", "pulse.traffic", "view", tenant="globex")
+    assert not denied and denied.reason == "app_not_installed" and denied.error is None
+    many = app.check_many([{"subject": "alice", "store": s, "object": "pulse.traffic",
+                            "action": "view"} for s in ("amazon-us", "tmall-flagship")],
+                          tenant="acme")
+    assert [bool(d) for d in many] == [True, False]
+    assert app.allowed_permissions("alice", "amazon-us", tenant="acme").items == {
+        "pulse.traffic:view"}
+    assert app.allowed_stores("alice", "pulse.traffic:view", tenant="acme").items == {
+        "amazon-us"}
+    storefront = AuthzClient(service.url, ACME_CHECK, tenant="acme")
+    menu = storefront.allowed_permissions("alice", "amazon-us")
+    assert "pulse.traffic:view" in menu and "orders:view" in menu and menu.error is None
+    gone = AuthzClient("http://127.0.0.1:9", ACME_CHECK, tenant="acme", retries=0)
+    empty = gone.allowed_permissions("alice", "amazon-us")
+    assert empty.items == frozenset() and empty.error
