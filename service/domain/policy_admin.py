@@ -146,7 +146,14 @@ def create_role(policy: TenantPolicy, role: str, permissions: Sequence[str]) -> 
 def set_role_permissions(policy: TenantPolicy, role: str, permissions: Sequence[str]) -> None:
     """Make the role's permissions exactly `permissions`, in every store it is held."""
     current = _require_role(policy, role)
-    wanted = _grantable(policy, permissions)
+    if not isinstance(permissions, list | tuple) or not permissions:
+        raise InvalidInput("permissions must be a non-empty list",
+                           {"permissions": ["non-empty list"]})
+    # A permission the role already holds may stay though its app deprecated it since
+    # (deprecated: no longer granted anew); any other must be grantable.
+    wanted = [policy.catalogue.permission(p, f"permissions[{i}]") if p in current
+              else policy.catalogue.grantable(p, f"permissions[{i}]")
+              for i, p in enumerate(permissions)]
     for perm in wanted:
         policy.add(_role_rule(policy.tenant, role, perm))
     keep = {p.name for p in wanted}
