@@ -86,11 +86,11 @@ def matrix(service: Authz, caller: Caller, tenant: str, store: str, second_facto
 
 
 # -- what can this user do here (R21): for storefronts drawing menus, on /check's rights --
-def _own(caller: Caller, names: list[str]) -> list[str]:
-    """An app key sees only its own app's permissions."""
-    if caller.scope != APP:
+def _own(asker: Caller, names: list[str]) -> list[str]:
+    """An app key sees only its own app's permissions (the DECIDE row, for apps)."""
+    if asker.scope != APP:
         return names
-    prefix = f"{caller.app}."
+    prefix = f"{asker.app}."
     return [n for n in names if n.startswith(prefix)]
 
 

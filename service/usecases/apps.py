@@ -175,19 +175,16 @@ def import_grants(service: Authz, caller: keys.Caller, tenant: str, app: str, gr
         return A.import_grants(policy, app, grants)
 
     if dry_run:
-        revision, report = service.preview(_previewer(caller), tenant, edit)
+        revision, report = service.preview(_writer(caller), tenant, edit)
         return revision, {**report, "dry_run": True}
     revision, report = service.write(_writer(caller), tenant, reason, edit)
     return revision, {**report, "dry_run": False}
 
 
-def _writer(caller: keys.Caller) -> keys.Caller:
+def _writer(importer: keys.Caller) -> keys.Caller:
     """Who writes an import: the app (allowed here, by APP_IMPORT, in a tenant that
     installed it; the ledger names it app:<id>), or the owner or admin themselves."""
-    return caller_for(caller.app) if caller.scope == keys.APP else caller
-
-
-_previewer = _writer
+    return caller_for(importer.app) if importer.scope == keys.APP else importer
 
 
 @operation(rights.CATALOGUE_READ)
