@@ -25,6 +25,7 @@ class Tenant:
     allows: set[tuple[tuple[str, str], str, str]] = field(default_factory=set)  # store, perm
     denies: set[tuple[tuple[str, str], str | None, str]] = field(default_factory=set)
     disabled: set[str] = field(default_factory=set)
+    apps: set[str] = field(default_factory=set)  # installed (R21)
 
 
 class Reference:
@@ -37,6 +38,9 @@ class Reference:
         t = self.tenants.get(tenant)
         if t is None or store not in t.stores:
             return False  # another tenant's store, or no store at all
+        app, dot, _ = permission.partition(".")
+        if dot and app not in t.apps:
+            return False  # R21: an app's permission where the app is not installed
         if t.step_up and permission in self.high_risk and not second_factor:
             return False  # R10, the owner included
         if subject == OWNER:

@@ -181,7 +181,8 @@ def read_version(app: str, body: object, previous: AppVersion | None) -> AppVers
         where = f"role_templates.{role}"
         if not isinstance(role, str) or not R.IDENTIFIER.fullmatch(role):
             errors[where] = ["invalid role name"]
-        elif not isinstance(names, list) or not names:
+        elif not isinstance(names, list) or not names \
+                or not all(isinstance(n, str) for n in names):
             errors[where] = ["a non-empty list of permission names"]
         elif any(n not in seen or seen[n]["owner_only"] or n in deprecated for n in names):
             errors[where] = ["names a permission this version does not hold, or one that "

@@ -100,6 +100,7 @@ def permissions_of(service: Authz, caller: Caller, tenant: str, subject: str, st
     """(revision, every permission `subject` is allowed in `store`), as /check decides
     each, from this worker's memory; a subject or store the tenant does not have is
     allowed nothing."""
+    R.identifier(tenant, "tenant")
     R.identifier(subject, "subject")
     R.identifier(store, "store")
     if not service.replica.hold(tenant):
@@ -116,6 +117,7 @@ def stores_allowed(service: Authz, caller: Caller, tenant: str, subject: str,
                    permission: str, second_factor: bool) -> tuple[int, list[str]]:
     """(revision, every store of the tenant where `subject` is allowed `permission`),
     sorted and complete."""
+    R.identifier(tenant, "tenant")
     R.identifier(subject, "subject")
     area, colon, action = permission.partition(":") if isinstance(permission, str) else ("", "", "")
     if not colon or not R.IDENTIFIER.fullmatch(area) or not R.IDENTIFIER.fullmatch(action):

@@ -11,6 +11,7 @@ from typing import TypeVar
 from flask import has_request_context, request
 
 from ..domain import invariants, keys
+from ..domain import rules as R
 from ..domain.catalogue import Catalogue
 from ..domain.decider import CheckRequest, Decider
 from ..domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
@@ -139,6 +140,7 @@ class Authz:
         counted against the caller's write rate limit (not the tenant writes one app
         catalogue version makes: the publish was counted)."""
         try:
+            R.identifier(tenant, "tenant")  # (a name no tenant can have is a 422, not a query)
             if limited:
                 self.limiter.hit(caller.key_id)
             result = policy_store.write(tenant, caller.describe(), reason or "", edit,
@@ -170,6 +172,7 @@ class Authz:
 
     @staticmethod
     def require_tenant(tenant: str) -> None:
+        R.identifier(tenant, "tenant")
         if not policy_store.tenant_exists(tenant):
             raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
 

@@ -500,3 +500,104 @@ def test_moving_in_the_settings_made_in_the_tool(client):
     assert other("POST", path, {"grants": grants})[0] == 403
     assert Caller(client, GLOBEX_OWNER)("POST", path, {"grants": grants})[0] == 403
     assert Caller(client, ACME_CHECK)("POST", path, {"grants": grants})[0] == 403
+
+
+# -- hostile input on every app route --------------------------------------------------------
+GRANTS = [{"subject": "dave", "store": "amazon-us", "permissions": ["traffic:view"]}]
+# (method, path, a well-formed body, the statuses it may get, whose key)
+HOSTILE_ROUTES = [
+    ("POST", "/v1/apps", {"app": "hostile", "name": NAME}, (201,), "admin"),
+    ("PUT", "/v1/apps/quantum/catalogue", V1, (200,), "app"),
+    ("POST", "/v1/apps/quantum/keys", {"overlap_seconds": 0}, (201,), "app"),
+    ("PUT", "/v1/tenants/globex/apps/quantum", {}, (200,), "admin"),
+    ("DELETE", "/v1/tenants/acme/apps/quantum?dry_run=true", None, (200,), "owner"),
+    ("POST", "/v1/tenants/acme/apps/quantum/import", {"grants": GRANTS, "dry_run": True},
+     (200,), "app"),
+    ("GET", "/v1/tenants/acme/allowed/permissions?subject=dave&store=amazon-us", None, (200,),
+     "check"),
+]
+TEXTS = {"name", "description", "reason"}  # free text: any string is a legitimate value
+
+
+def _hostile_bodies(body, path=""):
+    """(label, body) with one value replaced by a hostile string or a wrong type."""
+    from .test_hostile import HOSTILE_STRINGS, HOSTILE_TYPES
+
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in TEXTS:
+                continue
+            for label, changed in _hostile_bodies(value, f"{path}.{key}"):
+                yield label, {**body, key: changed}
+    elif isinstance(body, list):
+        for i, value in enumerate(body):
+            for label, changed in _hostile_bodies(value, f"{path}[{i}]"):
+                yield label, body[:i] + [changed] + body[i + 1:]
+    if isinstance(body, bool):
+        values = HOSTILE_STRINGS + [v for v in HOSTILE_TYPES if type(v) is not bool]
+    elif isinstance(body, int):  # another whole number may be as good (a number of seconds)
+        values = HOSTILE_STRINGS + [v for v in HOSTILE_TYPES if type(v) is not int]
+    elif isinstance(body, str):
+        # "a:b" is a well-formed permission name of its own
+        values = [v for v in HOSTILE_STRINGS + HOSTILE_TYPES if not (v == "a:b" and ":" in body)]
+    else:
+        values = []
+    for value in values:
+        yield f"{path}={value!r:.40}", value
+
+
+def _app_state(app, client) -> tuple:
+    from .test_hostile import snapshot
+
+    admin = Caller(client, ADMIN)
+    return snapshot(app), admin("GET", "/v1/apps/quantum")[1], admin("GET", "/v1/apps/hostile")
+
+
+def test_hostile_values_on_app_routes_change_nothing(app, client):
+    from urllib.parse import quote
+
+    from .test_hostile import HOSTILE_STRINGS, _assert_refused
+
+    quantum = register(client)
+    assert quantum("PUT", "/v1/apps/quantum/catalogue", V1)[0] == 200
+    assert Caller(client, ACME_OWNER)("PUT", "/v1/tenants/acme/apps/quantum", {})[0] == 200
+    tokens = {"admin": ADMIN, "owner": ACME_OWNER, "check": ACME_CHECK,
+              "app": quantum.headers["Authorization"][7:]}
+    for method, path, body, ok, who in HOSTILE_ROUTES:
+        headers = {"Authorization": f"Bearer {tokens[who]}"}
+        before = _app_state(app, client)
+        tried = 0
+        for label, changed in _hostile_bodies(body) if body is not None else ():
+            response = client.open(path, method=method, json=changed, headers=headers)
+            _assert_refused(response, f"{path} {label}")
+            tried += 1
+        route, _, query = path.partition("?")
+        for i, part in enumerate(route.split("/")):
+            if part not in ("acme", "globex", "quantum"):
+                continue
+            for value in HOSTILE_STRINGS:
+                if not value or value in ("%2e", "../x"):
+                    continue  # routing, not our validation
+                parts = route.split("/")
+                parts[i] = quote(value, safe="")
+                changed = "/".join(parts) + (f"?{query}" if query else "")
+                response = client.open(changed, method=method, json=body, headers=headers)
+                _assert_refused(response, f"{changed}")
+                tried += 1
+        for key, value in [p.split("=") for p in query.split("&")] if query else ():
+            for bad in HOSTILE_STRINGS[:12]:
+                changed = path.replace(f"{key}={value}", f"{key}={quote(bad, safe='')}")
+                response = client.open(changed, method=method, headers=headers)
+                _assert_refused(response, changed)
+                tried += 1
+        for label, raw in (("not json", b"{nope"), ("a list", b"[]"), ("a string", b'"x"')):
+            if body is None:
+                break
+            response = client.open(path, method=method, data=raw, headers={
+                **headers, "Content-Type": "application/json"})
+            _assert_refused(response, f"{path} {label}")
+            tried += 1
+        assert _app_state(app, client) == before, path
+        assert tried > 20, path
+        response = client.open(path, method=method, json=body, headers=headers)
+        assert response.status_code in ok, (path, response.get_json())

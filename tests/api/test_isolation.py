@@ -22,9 +22,16 @@ LOGINS = ["ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy"]
 STORES = ["amazon-us", "tmall", "shopee-sg", "ebay-de", "etsy"]
 DEPARTMENTS = ["care", "finance", "ops"]
 BUILTIN = ["customer-service", "operator", "finance", "warehouse", "designer", "store-manager"]
+# An app (R21) some tenants install: its permissions are granted and asked like the rest.
+APP = "leadgen"
+APP_CATALOGUE = {"permissions": [
+    {"name": "leads:view", "description": {"en": "See leads", "zh-CN": "查看线索"}},
+    {"name": "leads:export", "high_risk": True,
+     "description": {"en": "Export leads", "zh-CN": "导出线索"}}]}
+APP_PERMS = ["leadgen.leads:view", "leadgen.leads:export"]
 GRANTABLE = [p.name for p in catalogue.PERMISSIONS if not p.owner_only]
-EVERY = [p.name for p in catalogue.PERMISSIONS]
-HIGH_RISK = {p.name for p in catalogue.PERMISSIONS if p.high_risk}
+EVERY = [p.name for p in catalogue.PERMISSIONS] + APP_PERMS
+HIGH_RISK = {p.name for p in catalogue.PERMISSIONS if p.high_risk} | {"leadgen.leads:export"}
 CHECKS_PER_WORLD = int(os.environ.get("AUTHZ_FUZZ_CHECKS", "50000"))  # make fuzz: more
 
 
@@ -36,6 +43,13 @@ class World:
         self.model = Reference(HIGH_RISK)
         self.check_keys: dict[str, str] = {}
         self.builtin_roles = roles
+        status = client.post("/v1/apps", json={"app": APP, "name": {"en": "Leads",
+                                                                    "zh-CN": "线索"}},
+                             headers=bearer(ADMIN))
+        assert status.status_code == 201, status.get_json()
+        published = client.put(f"/v1/apps/{APP}/catalogue", json=APP_CATALOGUE,
+                               headers=bearer(status.get_json()["token"]))
+        assert published.status_code == 200, published.get_json()
         for n in range(3):
             self._tenant(f"{prefix}-{n}")
 
@@ -63,8 +77,13 @@ class World:
         for store in rng.sample(STORES, rng.randint(2, 4)):
             assert self.call("POST", f"{base}/stores", {"store": store}, owner)
             t.stores.add(store)
+        grantable = GRANTABLE
+        if rng.random() < 0.6:
+            assert self.call("PUT", f"{base}/apps/{APP}", {}, owner)
+            t.apps.add(APP)
+            grantable = GRANTABLE + APP_PERMS * 4  # (asked about often enough)
         for n in range(rng.randint(1, 3)):
-            perms = set(rng.sample(GRANTABLE, rng.randint(2, 8)))
+            perms = set(rng.sample(grantable, rng.randint(2, 8)))
             assert self.call("POST", f"{base}/roles", {"role": f"custom-{n}",
                                                        "permissions": sorted(perms)}, owner)
             t.roles[f"custom-{n}"] = perms
@@ -94,14 +113,14 @@ class World:
                              else {(who, role, s) for s in where})
         for _ in range(rng.randint(1, 5)):
             who, body = self._who(t)
-            store, perm = rng.choice(stores), rng.choice(GRANTABLE)
+            store, perm = rng.choice(stores), rng.choice(grantable)
             if self.call("POST", f"{base}/permissions",
                          {**body, "store": store, "permission": perm}, owner):
                 t.allows.add((who, store, perm))
         for _ in range(rng.randint(1, 4)):
             who, body = self._who(t)
             store = "all" if rng.random() < 0.3 else rng.choice(stores)
-            perm = rng.choice(EVERY)
+            perm = rng.choice([p for p in EVERY if "." not in p or APP in t.apps])
             if self.call("POST", f"{base}/denies",
                          {**body, "store": store, "permission": perm}, owner):
                 t.denies.add((who, None if store == "all" else store, perm))
@@ -125,7 +144,7 @@ class World:
         """(tenant whose key asks, check body)."""
         rng = self.rng
         tenant = rng.choice(sorted(self.model.tenants))
-        perm = rng.choice(EVERY)
+        perm = rng.choice(EVERY + APP_PERMS * 3)
         area, action = perm.split(":")
         if area == catalogue.PRODUCT_AREA and rng.random() < 0.3:
             area = f"product/sku-{rng.randint(1, 3)}"
