@@ -20,9 +20,13 @@ APP = "quantum"
 APP_PERMISSIONS = (
     catalogue.Permission("quantum.traffic", "view", "See traffic", app=APP),
     catalogue.Permission("quantum.campaigns", "edit", "Edit campaigns", high_risk=True, app=APP),
+    catalogue.Permission("quantum.listings", "boost", "Boost a listing", per_product=True,
+                         app=APP),
 )
 CATALOGUE = catalogue.Catalogue({APP: APP_PERMISSIONS})
 APP_PERMS = [(p.area, p.action) for p in APP_PERMISSIONS]
+APP_PER_PRODUCT = [(p.area, p.action) for p in APP_PERMISSIONS if p.per_product]
+PRODUCT_AREAS = {area for area, _ in PER_PRODUCT + APP_PER_PRODUCT}
 
 
 @dataclass
@@ -84,7 +88,7 @@ def random_tenant(rng: random.Random, tenant: str = "t1") -> RandomTenant:
             out.add(Rule("p", (R.STEP_UP, tenant, area, action, "deny")))
     for s in stores:
         if rng.random() < 0.5:
-            for area, action in PER_PRODUCT:
+            for area, action in PER_PRODUCT + (APP_PER_PRODUCT if installed else []):
                 out.add(Rule("p", (R.BY_PRODUCT, dom[s], area, action, "deny")))
             out.add(Rule("g", (owner, R.all_products(dom[s]))))
             for u in users:
@@ -102,6 +106,6 @@ def random_requests(rng: random.Random, t: RandomTenant, n: int):
     perms = PERMS + APP_PERMS + [("orders", "nothing")]
     for _ in range(n):
         area, action = rng.choice(perms)
-        product = rng.choice(["", ""] + t.products) if area == "products" else ""
+        product = rng.choice(["", ""] + t.products) if area in PRODUCT_AREAS else ""
         yield (R.user(t.tenant, rng.choice(t.logins)), R.store(t.tenant, rng.choice(t.stores)),
                area, action, rng.random() < 0.5, product)

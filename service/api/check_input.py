@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..domain import rules as R
-from ..domain.catalogue import PRODUCT_AREA
+from ..domain.catalogue import OBJECTS, split_object
 from ..domain.decider import CheckRequest
 from ..domain.errors import InvalidInput
 
@@ -93,10 +93,13 @@ def read_item(item: object, allowed: frozenset) -> tuple[dict, dict]:
         errors["object"] = [MISSING]
     elif not isinstance(obj, str):
         errors["object"] = [NOT_STRING]
+    elif "/" not in obj:
+        if not IDENTIFIER(obj):
+            errors["object"] = [BAD_IDENTIFIER]
     else:
-        kind, slash, product = obj.partition("/")
-        if not (IDENTIFIER(product) and kind == "product" if slash else IDENTIFIER(obj)):
-            errors["object"] = ["an area, or product/<id>"] if slash else [BAD_IDENTIFIER]
+        split = split_object(obj)
+        if split is None or not IDENTIFIER(split[0]) or not IDENTIFIER(split[1]):
+            errors["object"] = [OBJECTS]
     context = item.get("context", {})
     if not isinstance(context, dict):
         errors["context"] = {"_schema": ["Invalid input type."]}
@@ -110,10 +113,9 @@ def read_item(item: object, allowed: frozenset) -> tuple[dict, dict]:
 
 
 def check_request(tenant: str, item: dict) -> CheckRequest:
-    area, _, product = item["object"].partition("/")
+    area, product = split_object(item["object"])  # (read_item checked it)
     context = item.get("context")
-    return CheckRequest(tenant, item["subject"], item["store"],
-                        PRODUCT_AREA if product else area, item["action"],
+    return CheckRequest(tenant, item["subject"], item["store"], area, item["action"],
                         context.get("second_factor", False) if context else False, product)
 
 

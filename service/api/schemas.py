@@ -8,6 +8,7 @@ from marshmallow import RAISE, ValidationError, fields, validate
 from ..domain import keys
 from ..domain import rules as R
 from ..domain.accounts import LANGUAGES
+from ..domain.catalogue import OBJECTS, split_object
 from ..domain.policy_admin import ALL_STORES
 
 
@@ -105,13 +106,12 @@ class Context(Request):
 
 
 def _object(value: str) -> None:
-    kind, slash, product = value.partition("/")
-    if slash and kind == "product":
-        _identifier(product)
-    elif slash:
-        raise ValidationError("an area, or product/<id>")
-    else:
+    if "/" not in value:
         _identifier(value)
+        return
+    split = split_object(value)
+    if split is None or not all(R.IDENTIFIER.fullmatch(part) for part in split):
+        raise ValidationError(OBJECTS)
 
 
 class Check(Request):
@@ -119,7 +119,8 @@ class Check(Request):
     subject = Identifier(required=True, metadata={"description": "Sub-account login or 'owner'"})
     store = Identifier(required=True)
     object = fields.String(required=True, validate=_object, metadata={
-        "description": "An area, e.g. 'orders', or one product: 'product/<id>' (R17)"})
+        "description": "An area, e.g. 'orders', or one product: 'product/<id>' (R17); for "
+                       "an app's per-product permission '<app>.<area>/product/<id>' (R21)"})
     action = Identifier(required=True, metadata={"description": "Action, e.g. 'refund'"})
     context = fields.Nested(Context, load_default=dict)
 
@@ -800,8 +801,9 @@ class AppPermission(Request):
     description = fields.Nested(Texts, required=True)
     high_risk = fields.Boolean(metadata={"description": "step-up (R10) can protect it"})
     owner_only = fields.Boolean(metadata={"description": "never grantable (R13)"})
-    per_product = fields.Boolean(metadata={"description": "refused for apps: by-product "
-                                                          "rules cover the products area"})
+    per_product = fields.Boolean(metadata={
+        "description": "in a store run by product only a product's operators (R17); asked "
+                       "as object <app>.<area>/product/<id>"})
 
 
 class AppCatalogueVersion(Request):

@@ -87,7 +87,8 @@ class AppVersion:
                 "name": p.name.split(".", 1)[1],
                 "description": {"en": p.description, "zh-CN": p.description_zh},
                 "high_risk": p.high_risk, "owner_only": p.owner_only,
-                "deprecated": p.deprecated} for p in self.permissions],
+                "per_product": p.per_product, "deprecated": p.deprecated}
+                for p in self.permissions],
             "deprecated": sorted(self.deprecated),
             "renames": dict(sorted(self.renames.items())),
             "role_templates": {k: list(v) for k, v in sorted(self.role_templates.items())},
@@ -103,8 +104,8 @@ def from_document(doc: dict) -> AppVersion:
         area, _, action = item["name"].partition(":")
         permissions.append(Permission(
             f"{app}.{area}", action, item["description"]["en"], item["high_risk"],
-            item["owner_only"], False, app, item["description"]["zh-CN"],
-            item["name"] in deprecated))
+            item["owner_only"], item.get("per_product", False), app,
+            item["description"]["zh-CN"], item["name"] in deprecated))
     return AppVersion(app, doc["version"], tuple(permissions), deprecated,
                       dict(doc.get("renames", {})),
                       {k: tuple(v) for k, v in doc.get("role_templates", {}).items()})
@@ -117,7 +118,8 @@ def read_version(app: str, body: object, previous: AppVersion | None) -> AppVers
     per-product mark (by-product rules match only the built-in products area, and the
     model does not change), a rename whose old name the previous version does not hold or
     whose new name this one does not, a deprecation or role template naming a permission
-    this version does not hold."""
+    this version does not hold. A per-product permission (R17) is checked about one
+    product as object `<app>.<area>/product/<id>`."""
     if not isinstance(body, dict):
         raise InvalidInput("the catalogue is an object", {"json": ["an object"]})
     errors: dict = {k: ["Unknown field."] for k in body if k not in VERSION_FIELDS}
@@ -145,10 +147,6 @@ def read_version(app: str, body: object, previous: AppVersion | None) -> AppVers
                 if not isinstance(value, bool):
                     raise InvalidInput("", {f"{where}.{mark}": ["Not a valid boolean."]})
                 marks[mark] = value
-            if marks["per_product"]:
-                raise InvalidInput("", {f"{where}.per_product": [
-                    "not available to apps: per-product rules cover the built-in products "
-                    "area only"]})
             seen[name] = {"texts": texts, **marks}
         except InvalidInput as exc:
             errors.update(exc.errors or {where: [exc.message]})
@@ -191,7 +189,7 @@ def read_version(app: str, body: object, previous: AppVersion | None) -> AppVers
         raise InvalidInput("the catalogue version is refused", errors)
     permissions = tuple(
         Permission(f"{app}.{name.split(':')[0]}", name.split(":")[1], v["texts"]["en"],
-                   v["high_risk"], v["owner_only"], False, app, v["texts"]["zh-CN"],
+                   v["high_risk"], v["owner_only"], v["per_product"], app, v["texts"]["zh-CN"],
                    name in deprecated)
         for name, v in seen.items())
     return AppVersion(app, (previous.version if previous else 0) + 1, permissions,
@@ -215,8 +213,28 @@ def installed_apps(policy: TenantPolicy) -> list[str]:
 def _rules_of(policy: TenantPolicy, app: str) -> list[Rule]:
     """Every p rule of the tenant naming one of the app's permissions."""
     prefix = f"{app}."
-    return [p.rule for p in policy.of_kind(Kind.ROLE_PERMISSION, Kind.DIRECT, Kind.STEP_UP)
+    return [p.rule for p in policy.of_kind(Kind.ROLE_PERMISSION, Kind.DIRECT, Kind.STEP_UP,
+                                           Kind.BY_PRODUCT)
             if p.rule.values[2].startswith(prefix)]
+
+
+def _by_product_stores(policy: TenantPolicy) -> set[str]:
+    """The store domains run by product (R17): their by-product rules cover every
+    per-product permission, the installed apps' included."""
+    return {p.rule.values[1] for p in policy.of_kind(Kind.BY_PRODUCT)}
+
+
+def _marks(policy: TenantPolicy, version: AppVersion) -> tuple[set[Rule], set[Rule]]:
+    """The step-up and by-product rules the tenant should hold for the version's
+    permissions: step-up (when on) for each high-risk one, by-product for each per-product
+    one in every store run by product."""
+    step_up = {Rule("p", (R.STEP_UP, policy.tenant, p.area, p.action, "deny"))
+               for p in version.permissions if p.high_risk} \
+        if policy.of_kind(Kind.STEP_UP) else set()
+    by_product = {Rule("p", (R.BY_PRODUCT, store, p.area, p.action, "deny"))
+                  for store in _by_product_stores(policy)
+                  for p in version.permissions if p.per_product}
+    return step_up, by_product
 
 
 def install(policy: TenantPolicy, version: AppVersion) -> dict:
@@ -227,7 +245,7 @@ def install(policy: TenantPolicy, version: AppVersion) -> dict:
     marker = Rule("g2", (R.installed(app), policy.tenant))
     if marker in policy:
         raise Conflict(f"app {app!r} is already installed", {"app": ["already installed"]})
-    step_up = bool(policy.of_kind(Kind.STEP_UP))
+    step_up, by_product = _marks(policy, version)
     policy.catalogue = policy.catalogue.with_app(app, version.permissions)
     policy.add(marker)
     roles = policy.roles()
@@ -241,11 +259,8 @@ def install(policy: TenantPolicy, version: AppVersion) -> dict:
             policy.add(Rule("p", (R.role(policy.tenant, role), policy.tenant, perm.area,
                                   perm.action, "allow")))
         added.append(role)
-    if step_up:
-        for perm in version.permissions:
-            if perm.high_risk:
-                policy.add(Rule("p", (R.STEP_UP, policy.tenant, perm.area, perm.action,
-                                      "deny")))
+    for rule in sorted(step_up | by_product):
+        policy.add(rule)
     return {"app": app, "version": version.version, "role_templates_added": added,
             "role_templates_skipped": skipped}
 
@@ -275,18 +290,20 @@ def uninstall(policy: TenantPolicy, app: str) -> dict:
 
 def upgrade(policy: TenantPolicy, version: AppVersion) -> dict:
     """Bring the tenant's rules of an installed app to `version`: renamed permissions are
-    renamed in every role, grant and deny (a time-boxed grant keeps its end), and step-up,
-    if on, covers exactly the version's high-risk permissions."""
+    renamed in every role, grant and deny (a time-boxed grant keeps its end); step-up, if
+    on, covers exactly the version's high-risk permissions, and every store run by
+    product its per-product ones."""
     app = version.app
     if Rule("g2", (R.installed(app), policy.tenant)) not in policy:
-        return {"renamed_rules": {}, "step_up_added": [], "step_up_removed": []}
+        return {"renamed_rules": {}, "step_up_added": [], "step_up_removed": [],
+                "by_product_added": [], "by_product_removed": []}
     policy.catalogue = policy.catalogue.with_app(app, version.permissions)
     renamed: dict[str, str] = {}
     moves = {version.full(old): version.full(new) for old, new in version.renames.items()}
     for rule in _rules_of(policy, app):
         name = f"{rule.values[2]}:{rule.values[3]}"
-        if name not in moves or rule.values[0] == R.STEP_UP:
-            continue
+        if name not in moves or rule.values[0] in (R.STEP_UP, R.BY_PRODUCT):
+            continue  # (these follow the version's marks below)
         area, _, action = moves[name].partition(":")
         new = Rule("p", (rule.values[0], rule.values[1], area, action, rule.values[4]))
         expiry = policy.directory.expiries.get(rule.csv())
@@ -295,19 +312,19 @@ def upgrade(policy: TenantPolicy, version: AppVersion) -> dict:
         if expiry is not None:
             policy.directory.expiries[new.csv()] = expiry
         renamed[rule.csv()] = new.csv()
-    step_up_added, step_up_removed = [], []
-    if policy.of_kind(Kind.STEP_UP):
-        wanted = {Rule("p", (R.STEP_UP, policy.tenant, p.area, p.action, "deny"))
-                  for p in version.permissions if p.high_risk}
-        for rule in _rules_of(policy, app):
-            if rule.values[0] == R.STEP_UP and rule not in wanted:
-                policy.remove(rule)
-                step_up_removed.append(rule.csv())
-        for rule in sorted(wanted):
-            if policy.add(rule):
-                step_up_added.append(rule.csv())
-    return {"renamed_rules": renamed, "step_up_added": step_up_added,
-            "step_up_removed": step_up_removed}
+    step_up, by_product = _marks(policy, version)
+    wanted = step_up | by_product
+    marks_removed = sorted(r.csv() for r in _rules_of(policy, app)
+                           if r.values[0] in (R.STEP_UP, R.BY_PRODUCT) and r not in wanted)
+    for rule in _rules_of(policy, app):
+        if rule.values[0] in (R.STEP_UP, R.BY_PRODUCT) and rule not in wanted:
+            policy.remove(rule)
+    marks_added = [rule.csv() for rule in sorted(wanted) if policy.add(rule)]
+    return {"renamed_rules": renamed,
+            "step_up_added": [r for r in marks_added if r.startswith("p, step-up")],
+            "step_up_removed": [r for r in marks_removed if r.startswith("p, step-up")],
+            "by_product_added": [r for r in marks_added if r.startswith("p, by-product")],
+            "by_product_removed": [r for r in marks_removed if r.startswith("p, by-product")]}
 
 
 def catalogue_of(versions: dict[str, AppVersion]) -> catalogue.Catalogue:

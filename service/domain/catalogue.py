@@ -84,6 +84,24 @@ PERMISSIONS: tuple[Permission, ...] = (
 
 BY_NAME: dict[str, Permission] = {p.name: p for p in PERMISSIONS}
 PRODUCT_AREA = "products"  # the area a check about one product ("product/<id>") is in
+PRODUCT = "product/"
+OBJECTS = ("an area, product/<id>, or <app>.<area>/product/<id> (a per-product app "
+           "permission)")
+
+
+def split_object(obj: str) -> tuple[str, str] | None:
+    """(area, product) of a check's object: `orders` -> ("orders", ""), `product/sku-1` ->
+    ("products", "sku-1"), `quantum.campaigns/product/sku-1` -> ("quantum.campaigns",
+    "sku-1"); None when it is none of these (the parts still to be checked as
+    identifiers by the caller)."""
+    head, slash, rest = obj.partition("/")
+    if not slash:
+        return obj, ""
+    if head == "product":
+        return PRODUCT_AREA, rest
+    if app_of(head) is not None and rest.startswith(PRODUCT):
+        return head, rest[len(PRODUCT):]
+    return None
 
 
 def app_of(area: str) -> str | None:
@@ -136,6 +154,9 @@ class Catalogue:
 
     def high_risk(self) -> tuple[Permission, ...]:
         return tuple(p for p in self.permissions if p.high_risk)
+
+    def per_product(self) -> tuple[Permission, ...]:
+        return tuple(p for p in self.permissions if p.per_product)
 
 
 BUILT_IN = Catalogue()

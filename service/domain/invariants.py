@@ -31,7 +31,6 @@ from .rules import Kind, Parsed, Rule
 from .tenant_policy import TenantPolicy
 
 RESERVED_STORE = "all"  # the API's word for every store of the tenant
-PER_PRODUCT = tuple(p for p in catalogue.PERMISSIONS if p.per_product)
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,8 @@ def rule_violations(tenant: str, parsed: Iterable[Parsed],
         out.append(Violation("step-up-partial",
                              "step-up covers every high-risk permission or none (R10)"))
     for store, count in sorted(by_product.items()):
-        if count != len(PER_PRODUCT) or Rule("g", (owner, R.all_products(store))) not in rules:
+        if count != len(known.per_product()) \
+                or Rule("g", (owner, R.all_products(store))) not in rules:
             out.append(Violation("by-product-partial",
                                  f"{store} runs by product with all of its by-product rules "
                                  "and the owner operating every product, or none (R3, R17)"))

@@ -210,7 +210,7 @@ def decision_changes(tenant: str, before: set[Rule], after: set[Rule],
             sorted(subjects), stores, known.permissions, (False, True))),
         ((u, s, p, mfa, item) for s in stores for item in sorted(products.get(s, ()))
          for u, p, mfa in itertools.product(
-             sorted(subjects), [p for p in catalogue.PERMISSIONS if p.per_product],
+             sorted(subjects), known.per_product(),
              (False, True))))
     total, items, asked = 0, [], 0
     for user, store, perm, mfa, product in questions:

@@ -240,7 +240,7 @@ def _parse(rule: Rule, known: catalogue.Catalogue) -> Parsed:
             return Parsed(Kind.STEP_UP, tenant, rule)
         if sub == BY_PRODUCT:
             tenant, _ = _store(dom)
-            perm = catalogue.BY_NAME.get(f"{obj}:{act}")
+            perm = known.get(f"{obj}:{act}")
             if eft != "deny" or perm is None or not perm.per_product:
                 raise _Bad("by-product rules deny per-product permissions only")
             return Parsed(Kind.BY_PRODUCT, tenant, rule)

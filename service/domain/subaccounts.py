@@ -214,7 +214,7 @@ STORE_MODES = ("by-store", "by-product")
 def _by_product_rules(policy: TenantPolicy, store: str) -> list[Rule]:
     domain = R.store(policy.tenant, store)
     return [Rule("p", (R.BY_PRODUCT, domain, p.area, p.action, "deny"))
-            for p in catalogue.PERMISSIONS if p.per_product] + \
+            for p in policy.catalogue.per_product()] + \
         [Rule("g", (R.owner(policy.tenant), R.all_products(domain)))]
 
 

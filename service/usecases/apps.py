@@ -132,8 +132,7 @@ def caller_for(app: str) -> keys.Caller:
 
 
 def _changes(report: dict) -> bool:
-    return bool(report["renamed_rules"] or report["step_up_added"]
-                or report["step_up_removed"])
+    return any(report.values())
 
 
 @operation(rights.APP_INSTALL)

@@ -515,6 +515,11 @@ HOSTILE_ROUTES = [
      (200,), "app"),
     ("GET", "/v1/tenants/acme/allowed/permissions?subject=dave&store=amazon-us", None, (200,),
      "check"),
+    ("GET", "/v1/tenants/acme/allowed/stores?subject=dave&permission=quantum.traffic:view",
+     None, (200,), "app"),
+    ("GET", "/v1/apps/quantum", None, (200,), "app"),
+    ("GET", "/v1/tenants/acme/catalogue", None, (200,), "check"),
+    ("GET", "/v1/tenants/acme/apps", None, (200,), "owner"),
 ]
 TEXTS = {"name", "description", "reason"}  # free text: any string is a legitimate value
 
@@ -601,3 +606,71 @@ def test_hostile_values_on_app_routes_change_nothing(app, client):
         assert tried > 20, path
         response = client.open(path, method=method, json=body, headers=headers)
         assert response.status_code in ok, (path, response.get_json())
+
+
+def test_an_app_key_reaches_no_tenant_route(app, client):
+    """Every route that reads or changes a tenant (tests/api/test_escalation.py's lists)
+    refuses an app's key, and nothing changes."""
+    from .test_escalation import MORE, READS
+    from .test_hostile import ROUTES, snapshot
+
+    quantum = register(client)
+    assert quantum("PUT", "/v1/apps/quantum/catalogue", V1)[0] == 200
+    assert Caller(client, ACME_OWNER)("PUT", "/v1/tenants/acme/apps/quantum", {})[0] == 200
+    before = snapshot(app)
+    for method, path, body, _ in ROUTES + MORE:
+        status, answer = quantum(method, path, body)
+        assert status == 403, (method, path, status, answer)
+    for path in READS:
+        status, answer = quantum("GET", path)
+        assert status == 403, (path, status, answer)
+    assert snapshot(app) == before
+
+
+def test_a_per_product_app_permission_in_a_store_run_by_product(client):
+    """R17 for an app's permission: in tmall-flagship (run by product in the seed) only a
+    product's operators pass it, asked about one product as <app>.<area>/product/<id>."""
+    quantum, owner = register(client), Caller(client, ACME_OWNER, "acme")
+    boost = {"name": "listings:boost", "per_product": True,
+             "description": {"en": "Boost a listing", "zh-CN": "推广商品"}}
+    assert quantum("PUT", "/v1/apps/quantum/catalogue",
+                   {"permissions": V1["permissions"] + [boost]})[0] == 200
+    assert owner("PUT", "/v1/tenants/acme/apps/quantum", {})[0] == 200
+    export = client.get("/v1/tenants/acme/export.csv", headers=owner.headers).get_data(True)
+    assert "p, by-product, acme/tmall-flagship, quantum.listings, boost, deny" in export
+    status, roles = owner("GET", "/v1/tenants/acme/roles")
+    operator = next(r["permissions"] for r in roles["roles"] if r["role"] == "operator")
+    assert owner("PUT", "/v1/tenants/acme/roles/operator",
+                 {"permissions": operator + ["quantum.listings:boost"]})[0] == 200
+    checker = Caller(client, ACME_CHECK)
+    one = "quantum.listings/product/sku-1002"  # dave operates it (the seed)
+    assert check(checker, "dave", "tmall-flagship", one, "boost")["allowed"]
+    assert not check(checker, "dave", "tmall-flagship", "quantum.listings/product/sku-9",
+                     "boost")["allowed"]
+    assert check(checker, "dave", "amazon-us", "quantum.listings/product/sku-9",
+                 "boost")["allowed"]  # amazon-us runs by store
+    assert check(checker, "owner", "tmall-flagship", "quantum.listings/product/sku-9",
+                 "boost")["allowed"]  # the owner operates every product
+    for bad in ("quantum.listings/product/", "quantum.listings/sku-1", "quantum/product/x",
+                "quantum.listings/product/a/b", "product/quantum.listings"):
+        status, body = checker("POST", "/check", {"subject": "dave", "store": "amazon-us",
+                                                  "object": bad, "action": "boost"})
+        assert (status == 422) != (bad == "product/quantum.listings"), (bad, status, body)
+    # A store switched to by-product now covers the app's permission too; back again.
+    assert owner("PUT", "/v1/tenants/acme/stores/amazon-us/mode", {"mode": "by-product"})[0] \
+        == 200
+    assert not check(checker, "dave", "amazon-us", "quantum.listings/product/sku-9",
+                     "boost")["allowed"]
+    # A version that drops the mark takes the by-product rules away (one write per tenant).
+    status, body = quantum("PUT", "/v1/apps/quantum/catalogue", {
+        "permissions": V1["permissions"] + [{**boost, "per_product": False}]})
+    assert status == 200 and body["tenants"]["acme"]["by_product_removed"] == sorted(
+        f"p, by-product, acme/{s}, quantum.listings, boost, deny"
+        for s in ("amazon-us", "tmall-flagship")), body
+    assert check(checker, "dave", "tmall-flagship", "quantum.listings/product/sku-9",
+                 "boost")["allowed"]
+    export = client.get("/v1/tenants/acme/export.csv", headers=owner.headers).get_data(True)
+    status, lint = owner("POST", "/v1/tenants/acme/lint", {"csv": export})
+    assert not [f for f in lint["findings"] if f["severity"] == "error"], lint
+    status, dry = owner("DELETE", "/v1/tenants/acme/apps/quantum?dry_run=true")
+    assert status == 200 and "quantum.listings" in str(dry["removed_rules"])
