@@ -220,7 +220,7 @@ def test_catalogue_versions_are_validated_whole(client):
         ({"permissions": [{"name": "Traffic:View", "description": NAME}]}, "permissions[0].name"),
         ({"permissions": [{"name": "a:b", "description": {"en": "x"}}]},
          "permissions[0].description"),
-        ({"permissions": [{"name": "a:b", "description": NAME, "per_product": True}]},
+        ({"permissions": [{"name": "a:b", "description": NAME, "per_product": "yes"}]},
          "permissions[0].per_product"),
         ({"permissions": [{"name": "a:b", "description": NAME, "colour": "red"}]},
          "permissions[0]"),

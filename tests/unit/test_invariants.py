@@ -53,7 +53,8 @@ def _rules(kind: str, user: str, store: str, perm: tuple[str, str], role: str, e
         "step-up": [Rule("p", ("step-up", T, p.area, p.action, "deny"))
                     for p in catalogue.BUILT_IN.high_risk()],
         "by-product": [Rule("p", ("by-product", s, p.area, p.action, "deny"))
-                       for p in catalogue.BUILT_IN.per_product()] + [Rule("g", (OWNER, f"{s}~products"))],
+                       for p in catalogue.BUILT_IN.per_product()]
+        + [Rule("g", (OWNER, f"{s}~products"))],
         "operator": [Rule("g", (u, f"{s}~product/p1"))],
     }[kind]
 
