@@ -294,7 +294,7 @@ def restore_directory(policy: TenantPolicy, document: dict, *, may_set_cap: bool
         for text, moment in document["expiries"].items():
             field = "directory.expiries"
             try:
-                rule = R.read_csv(text, field)[0].rule
+                rule = R.read_csv(text, field, policy.catalogue)[0].rule
             except (InvalidInput, IndexError):
                 raise InvalidInput(f"{text!r} is not a rule", {field: [text]}) from None
             kind = R.classify(rule)

@@ -311,6 +311,14 @@ def classify_values(ptype: str, v: tuple[str, ...]) -> Kind:
     return Kind.DIRECT
 
 
+def stored(text: str) -> Rule:
+    """A rule the service wrote, from its CSV line (an expiry names its rule so): split,
+    not parsed again, since it was held to the grammar and the tenant's catalogue when
+    written (an app's permission may since have been renamed away)."""
+    fields = [f.strip() for f in text.split(",")]
+    return Rule(fields[0], tuple(fields[1:]))
+
+
 def read_csv(text: str, source: str = "csv",
              known: catalogue.Catalogue = catalogue.BUILT_IN) -> list[Parsed]:
     """Read Casbin CSV lines (`#` comments and blank lines skipped), each strictly parsed."""

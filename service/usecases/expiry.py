@@ -28,7 +28,7 @@ def unix_seconds(text: str) -> float:
 
 def rule_of(text: str) -> R.Rule:
     """The rule an expiry names (stored as CSV)."""
-    return R.read_csv(text)[0].rule
+    return R.stored(text)
 
 
 def pending() -> list[tuple[float, str, R.Rule]]:

@@ -674,3 +674,21 @@ def test_a_per_product_app_permission_in_a_store_run_by_product(client):
     assert not [f for f in lint["findings"] if f["severity"] == "error"], lint
     status, dry = owner("DELETE", "/v1/tenants/acme/apps/quantum?dry_run=true")
     assert status == 200 and "quantum.listings" in str(dry["removed_rules"])
+
+
+def test_a_time_boxed_app_grant_keeps_its_end_through_a_rename(client):
+    quantum, owner = register(client), Caller(client, ACME_OWNER, "acme")
+    assert quantum("PUT", "/v1/apps/quantum/catalogue", V1)[0] == 200
+    assert owner("PUT", "/v1/tenants/acme/apps/quantum", {})[0] == 200
+    status, body = owner("POST", "/v1/tenants/acme/permissions", {
+        "subject": "dave", "store": "amazon-us", "permission": "quantum.campaigns:edit",
+        "expires_at": "2999-01-01T00:00:00+00:00"})
+    assert status == 200, body
+    status, before = owner("GET", "/v1/tenants/acme/expiring-grants")
+    assert [g["rule"] for g in before["grants"]] == [
+        "p, user:acme:dave, acme/amazon-us, quantum.campaigns, edit, allow"], before
+    assert quantum("PUT", "/v1/apps/quantum/catalogue", V2)[0] == 200
+    status, after = owner("GET", "/v1/tenants/acme/expiring-grants")
+    assert [(g["rule"], g["expires_at"]) for g in after["grants"]] == [
+        ("p, user:acme:dave, acme/amazon-us, quantum.campaigns, manage, allow",
+         before["grants"][0]["expires_at"])], after
