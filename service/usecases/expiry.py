@@ -45,7 +45,7 @@ def sweep(now: datetime | None = None) -> list[policy_store.WriteResult]:
     def expire(policy: TenantPolicy) -> list[str]:
         due = sorted(rule for rule, at in policy.directory.expiries.items() if at <= cutoff)
         for rule in due:
-            policy.remove(R.read_csv(rule)[0].rule)
+            policy.remove(R.stored(rule))
         return due
 
     return [policy_store.write(tenant, ACTOR, f"time-boxed grants expired by {cutoff}",

@@ -692,3 +692,24 @@ def test_a_time_boxed_app_grant_keeps_its_end_through_a_rename(client):
     assert [(g["rule"], g["expires_at"]) for g in after["grants"]] == [
         ("p, user:acme:dave, acme/amazon-us, quantum.campaigns, manage, allow",
          before["grants"][0]["expires_at"])], after
+
+
+def test_an_expired_app_grant_is_swept_like_any_other(app, client):
+    from datetime import UTC, datetime
+
+    from service.usecases import expiry
+
+    quantum, owner = register(client), Caller(client, ACME_OWNER, "acme")
+    assert quantum("PUT", "/v1/apps/quantum/catalogue", V1)[0] == 200
+    assert owner("PUT", "/v1/tenants/acme/apps/quantum", {})[0] == 200
+    assert owner("POST", "/v1/tenants/acme/permissions", {
+        "subject": "dave", "store": "amazon-us", "permission": "quantum.campaigns:edit",
+        "expires_at": "2999-01-01T00:00:00+00:00"})[0] == 200
+    checker = Caller(client, ACME_CHECK)
+    assert check(checker, "dave", "amazon-us", "quantum.campaigns", "edit")["allowed"]
+    with app.app_context():
+        [swept] = expiry.sweep(datetime(2999, 1, 2, tzinfo=UTC))
+        assert swept.changed and [r.csv() for r in swept.removed] == [
+            "p, user:acme:dave, acme/amazon-us, quantum.campaigns, edit, allow"]
+        app.extensions["authz"].replica.committed(swept)
+    assert not check(checker, "dave", "amazon-us", "quantum.campaigns", "edit")["allowed"]
