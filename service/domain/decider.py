@@ -50,6 +50,14 @@ def _uninstalled(index: TenantIndex, area: str) -> bool:
     return "." in area and area.partition(".")[0] not in index.apps
 
 
+def allows(index: TenantIndex, user: str, store: str, area: str, action: str,
+           second_factor: bool, product: str) -> bool:
+    """The service's answer on one index in the model's terms (replays of the decision log,
+    import plans): the model's, and the one rule above it (_uninstalled)."""
+    return not _uninstalled(index, area) and index.decide(user, store, area, action,
+                                                          second_factor, product)
+
+
 class Decider:
     """The tenants this worker holds, each a compiled TenantIndex at its own revision."""
 

@@ -14,6 +14,7 @@ from . import catalogue, invariants
 from . import rules as R
 from . import subaccounts as S
 from .accounts import Account
+from .decider import allows
 from .errors import Forbidden, InvalidInput
 from .index import TenantIndex
 from .rules import Kind, Parsed, Rule
@@ -217,11 +218,8 @@ def decision_changes(tenant: str, before: set[Rule], after: set[Rule],
         if asked >= budget:
             return total, items, False
         asked += 1
-        app = perm.app
-        was = (app is None or app in old.apps) and old.decide(
-            user, store, perm.area, perm.action, mfa, product)
-        now = (app is None or app in new.apps) and new.decide(
-            user, store, perm.area, perm.action, mfa, product)
+        was = allows(old, user, store, perm.area, perm.action, mfa, product)
+        now = allows(new, user, store, perm.area, perm.action, mfa, product)
         if was != now:
             total += 1
             if len(items) < limit:
