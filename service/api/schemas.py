@@ -418,12 +418,17 @@ class StoreProducts(Revision):
                             metadata={"description": "product id -> operator logins"})
 
 
-class NewKey(Write):
-    scope = fields.String(required=True, validate=validate.OneOf(keys.SCOPES))
+class Rotation(Request):
+    """A new key that may rotate an old one out (a tenant's key or an app's)."""
+
     replaces = fields.String(validate=validate.Regexp(rf"^{keys.KEY_ID}\Z"), metadata={
         "description": "Key id this one rotates out: it keeps working for overlap_seconds"})
-    overlap_seconds = fields.Integer(strict=True, load_default=86_400,
-                                     validate=validate.Range(min=0, max=30 * 24 * 3600))
+    overlap_seconds = fields.Integer(strict=True, load_default=86_400, validate=validate.Range(
+        min=0, max=keys.MAX_OVERLAP_SECONDS))
+
+
+class NewKey(Rotation, Write):
+    scope = fields.String(required=True, validate=validate.OneOf(keys.SCOPES))
 
 
 class KeyInfo(ma.Schema):
@@ -780,11 +785,8 @@ class AppCreated(ma.Schema):
     token = fields.String(metadata={"description": "The app key, shown only this once"})
 
 
-class NewAppKey(Request):
-    replaces = fields.String(validate=validate.Regexp(rf"^{keys.KEY_ID}\Z"), metadata={
-        "description": "Key id this one rotates out: it keeps working for overlap_seconds"})
-    overlap_seconds = fields.Integer(strict=True, load_default=86_400,
-                                     validate=validate.Range(min=0, max=30 * 24 * 3600))
+class NewAppKey(Rotation):
+    pass
 
 
 class AppKeyCreated(ma.Schema):

@@ -16,6 +16,7 @@ APP = "app"  # an app's key (R21): publishes its catalogue, asks about its own p
 READERS = (OWNER, AUDIT)  # who may read a tenant's policy and its history
 
 KEY_ID = r"[a-z0-9-]{1,64}"
+MAX_OVERLAP_SECONDS = 30 * 24 * 3600  # how long a rotated-out key may keep working
 _TOKEN = re.compile(rf"({KEY_ID})\.([A-Za-z0-9_-]{{16,128}})")
 _KEY_ID = re.compile(KEY_ID)
 

@@ -21,8 +21,6 @@ from . import rights
 from .authz import Authz
 from .rights import operation
 
-MAX_OVERLAP_SECONDS = 30 * 24 * 3600
-
 
 @operation(rights.APP_REGISTER)
 def register(service: Authz, caller: keys.Caller, app: str, names: dict) -> dict:
@@ -56,7 +54,7 @@ def rotate_key(service: Authz, caller: keys.Caller, app: str, replaces: str | No
                overlap_seconds: int = 86_400) -> dict:
     """A new key for the app; the one it replaces keeps working for `overlap_seconds`."""
     _require(app)
-    if not 0 <= overlap_seconds <= MAX_OVERLAP_SECONDS:
+    if not 0 <= overlap_seconds <= keys.MAX_OVERLAP_SECONDS:
         raise InvalidInput("overlap out of range", {"overlap_seconds": ["0 to 30 days"]})
     until = None
     if replaces is not None:

@@ -18,8 +18,6 @@ from . import rights
 from .authz import Authz
 from .rights import operation
 
-MAX_OVERLAP_SECONDS = 30 * 24 * 3600
-
 
 @operation(rights.CREATE_TENANT)
 def create_tenant(service: Authz, caller: keys.Caller, tenant: str, name: str = ""
@@ -60,7 +58,7 @@ def create_key(service: Authz, caller: keys.Caller, tenant: str, scope: str,
     """A new key; with `replaces`, the old key keeps working for `overlap_seconds`."""
     if scope not in keys.SCOPES:
         raise InvalidInput(f"scope must be one of {keys.SCOPES}", {"scope": ["unknown"]})
-    if not 0 <= overlap_seconds <= MAX_OVERLAP_SECONDS:
+    if not 0 <= overlap_seconds <= keys.MAX_OVERLAP_SECONDS:
         raise InvalidInput("overlap out of range", {"overlap_seconds": ["0 to 30 days"]})
 
     def edit(policy: TenantPolicy):

@@ -524,31 +524,12 @@ HOSTILE_ROUTES = [
 TEXTS = {"name", "description", "reason"}  # free text: any string is a legitimate value
 
 
-def _hostile_bodies(body, path=""):
-    """(label, body) with one value replaced by a hostile string or a wrong type."""
-    from .test_hostile import HOSTILE_STRINGS, HOSTILE_TYPES
+def _hostile_bodies(body):
+    """test_hostile's variants, with the apps' free text, and `a:b` for a permission name
+    (well-formed in its own right)."""
+    from .test_hostile import _variants
 
-    if isinstance(body, dict):
-        for key, value in body.items():
-            if key in TEXTS:
-                continue
-            for label, changed in _hostile_bodies(value, f"{path}.{key}"):
-                yield label, {**body, key: changed}
-    elif isinstance(body, list):
-        for i, value in enumerate(body):
-            for label, changed in _hostile_bodies(value, f"{path}[{i}]"):
-                yield label, body[:i] + [changed] + body[i + 1:]
-    if isinstance(body, bool):
-        values = HOSTILE_STRINGS + [v for v in HOSTILE_TYPES if type(v) is not bool]
-    elif isinstance(body, int):  # another whole number may be as good (a number of seconds)
-        values = HOSTILE_STRINGS + [v for v in HOSTILE_TYPES if type(v) is not int]
-    elif isinstance(body, str):
-        # "a:b" is a well-formed permission name of its own
-        values = [v for v in HOSTILE_STRINGS + HOSTILE_TYPES if not (v == "a:b" and ":" in body)]
-    else:
-        values = []
-    for value in values:
-        yield f"{path}={value!r:.40}", value
+    return _variants(body, "", TEXTS, lambda value, was: value == "a:b" and ":" in str(was))
 
 
 def _app_state(app, client) -> tuple:

@@ -78,22 +78,26 @@ CHECKS = [
 ]
 
 
-def _variants(body, path):
-    """(label, body) with one string replaced by a hostile value or a wrong type."""
+def _variants(body, path, free=FREE_TEXT, fine=lambda value, body: False):
+    """(label, body) with one value replaced by a hostile value or a wrong type; keys in
+    `free` are free text (left alone), and `fine(value, body)` says a replacement that is
+    as well-formed as the original (a flag's other value, another whole number)."""
     if isinstance(body, dict):
         for key, value in body.items():
-            if key in FREE_TEXT:
+            if key in free:
                 continue
-            for label, changed in _variants(value, f"{path}.{key}"):
+            for label, changed in _variants(value, f"{path}.{key}", free, fine):
                 yield label, {**body, key: changed}
     elif isinstance(body, list):
         for i, value in enumerate(body):
-            for label, changed in _variants(value, f"{path}[{i}]"):
+            for label, changed in _variants(value, f"{path}[{i}]", free, fine):
                 yield label, body[:i] + [changed] + body[i + 1:]
-    if isinstance(body, str | bool):
+    if isinstance(body, str | int):  # (bool is an int)
         for value in HOSTILE_STRINGS + HOSTILE_TYPES:
-            if type(value) is not bool or type(body) is not bool:  # a flag's other value is fine
-                yield f"{path}={value!r:.40}", value
+            if type(value) is type(body) is bool or type(value) is type(body) is int \
+                    or fine(value, body):
+                continue
+            yield f"{path}={value!r:.40}", value
 
 
 def _path_variants(path: str):
