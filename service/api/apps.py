@@ -57,7 +57,7 @@ def publish(query: dict, app: str):
 
 
 @blp.route("/tenants/<tenant>/apps/<app>", methods=["PUT"])
-@blp.arguments(schemas.InstallApp)
+@blp.arguments(schemas.Write)
 @blp.response(200, schemas.AppInstalled)
 def install(body: dict, tenant: str, app: str):
     """Install the app in the tenant: its permissions become grantable here and its

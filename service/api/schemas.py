@@ -837,10 +837,6 @@ class AppInfo(ma.Schema):
     installed_in = fields.List(fields.String())
 
 
-class InstallApp(Write):
-    pass
-
-
 class AppInstalled(Revision):
     app = fields.String()
     version = fields.Integer()
