@@ -41,6 +41,13 @@ def rotate_key(body: dict, app: str):
                            body["overlap_seconds"])
 
 
+@blp.route("/apps/<app>/keys/<key_id>", methods=["DELETE"])
+@blp.response(200, schemas.AppKeyRevoked)
+def revoke_key(app: str, key_id: str):
+    """Revoke an app key at once; the app's last working key only by the admin."""
+    return apps.revoke_key(authz(), caller(), app, key_id)
+
+
 @blp.route("/apps/<app>/catalogue", methods=["PUT"])
 @blp.arguments(schemas.DryRunQuery, location="query")
 @blp.doc(requestBody={"required": True, "content": {

@@ -130,8 +130,8 @@ def explain():
     that allows (role, department or direct grant, store or all stores), with the Casbin
     rules that matched. Allowed only when no deny applies and some path allows."""
     service, request_ = _single_request()
-    answer = service.held(request_.tenant).explain(request_)
-    return _answer({**answer.as_dict(), "revision": service.replica.revision(request_.tenant)},
+    answer = service.explain(g.caller, request_.tenant, request_)
+    return _answer({**answer, "revision": service.replica.revision(request_.tenant)},
                    service.replica)
 
 

@@ -808,6 +808,12 @@ class AppPermission(Request):
                        "as object <app>.<area>/product/<id>"})
 
 
+class AppKeyRevoked(ma.Schema):
+    app = fields.String()
+    key_id = fields.String()
+    valid_until = fields.Float(metadata={"description": "Unix seconds: now"})
+
+
 class AppCatalogueVersion(Request):
     permissions = fields.List(fields.Nested(AppPermission), required=True)
     deprecated = fields.List(fields.String(), metadata={

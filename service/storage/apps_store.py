@@ -163,6 +163,14 @@ def add_key(app: str, key_id: str, secret_hash: str, replaces: str | None,
         _commit()
 
 
+def end_key(app: str, key_id: str, at: float) -> None:
+    """The app's key stops working at `at` (Unix seconds)."""
+    with failures.committing():
+        db.session.execute(update(ApiKey).where(ApiKey.id == key_id, ApiKey.app == app)
+                           .values(revoked_at=datetime.fromtimestamp(at, UTC)))
+        _commit()
+
+
 def working_keys(app: str) -> list[keys.KeyRecord]:
     with failures.reading():
         rows = db.session.execute(select(ApiKey).where(

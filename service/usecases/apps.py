@@ -73,6 +73,24 @@ def rotate_key(service: Authz, caller: keys.Caller, app: str, replaces: str | No
 
 
 @operation(rights.APP_PUBLISH)
+def revoke_key(service: Authz, caller: keys.Caller, app: str, key_id: str) -> dict:
+    """Revoke one of the app's keys at once (every worker within replica.APP_KEY_SECONDS).
+    The app cannot revoke its last working key, only replace it; the platform admin can
+    (cutting the app off)."""
+    _require(app)
+    working = {k.key_id: k for k in apps_store.working_keys(app)}
+    if key_id not in working:
+        raise NotFound(f"no working key {key_id!r} of this app", {"key_id": ["not found"]})
+    active = [k for k in working.values() if k.valid_until is None]
+    if caller.scope == keys.APP and working[key_id].valid_until is None and len(active) <= 1:
+        raise Conflict("the app's last key; create its replacement first",
+                       {"key_id": ["last key"]})
+    at = time.time()
+    apps_store.end_key(app, key_id, at)
+    return {"app": app, "key_id": key_id, "valid_until": at}
+
+
+@operation(rights.APP_PUBLISH)
 def publish(service: Authz, caller: keys.Caller, app: str, body: object,
             dry_run: bool = False) -> dict:
     """Publish the next catalogue version. Refused whole when it removes a permission some

@@ -205,6 +205,12 @@ class Authz:
         self.replica.hold(tenant)
         return apps_store.catalogue(self.decider.apps(tenant))
 
+    @operation(rights.EXPLAIN)
+    def explain(self, caller: keys.Caller, tenant: str, request: CheckRequest) -> dict:
+        """The decision and the rules behind it: a read of the policy, so not an app's (an
+        app asks only for decisions)."""
+        return self.held(tenant).explain(request).as_dict()
+
     def held(self, tenant: str) -> Decider:
         """The decider, with the tenant held (loaded if need be), for reads of its
         in-memory policy (explain, who-can, the matrix)."""

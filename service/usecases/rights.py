@@ -23,7 +23,8 @@ WRITE = "policy.write"  # any change to the policy, directory or settings (not t
 PREVIEW = "policy.preview"  # what a change would do: dry runs, batch and revocation previews
 KEYS_READ = "keys.read"
 KEYS_WRITE = "keys.write"
-DECIDE = "decide"  # /check and /explain
+DECIDE = "decide"  # /check, what a user may do here
+EXPLAIN = "explain"  # /explain: a decision with the rules behind it (a read of the policy)
 CREATE_TENANT = "tenant.create"
 SET_CAP = "settings.cap"  # the sub-account cap (R11)
 VERIFY_LEDGER = "ledger.verify"  # the whole platform's ledger
@@ -40,6 +41,7 @@ RIGHTS: dict[str, frozenset[str]] = {
     KEYS_READ: frozenset({OWNER, ADMIN}),
     KEYS_WRITE: frozenset({OWNER, ADMIN}),
     DECIDE: frozenset({OWNER, AUDIT, CHECK, ADMIN, APP}),
+    EXPLAIN: frozenset({OWNER, AUDIT, CHECK, ADMIN}),
     CREATE_TENANT: frozenset({ADMIN}),
     SET_CAP: frozenset({ADMIN}),
     VERIFY_LEDGER: frozenset({ADMIN}),
@@ -56,6 +58,7 @@ _REFUSALS = {READ: "this key may not read this tenant",
              KEYS_READ: "this key may not read this tenant's keys",
              KEYS_WRITE: "this key may not change this tenant",
              DECIDE: "this key may not ask for another tenant",
+             EXPLAIN: "this key may not read this tenant's rules",
              APP_PUBLISH: "only the app's own key (or the admin) may do this",
              APP_INSTALL: "this key may not change this tenant",
              APP_IMPORT: "this key may not change this tenant",

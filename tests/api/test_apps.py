@@ -132,6 +132,10 @@ def test_the_whole_story(client):
                                               "store": "amazon-us", "object": "orders",
                                               "action": "view"})
     assert status == 403, body
+    status, body = quantum("POST", "/explain", {"tenant": "acme", "subject": "dave",
+                                                "store": "amazon-us",
+                                                "object": "quantum.traffic", "action": "view"})
+    assert status == 403, body  # the rules behind a decision are a read of the policy
     status, body = quantum("POST", "/check/batch", {"checks": [
         {"tenant": "acme", "subject": "dave", "store": "amazon-us",
          "object": "quantum.traffic", "action": "view"},
@@ -313,6 +317,21 @@ def test_app_keys_rotate_with_an_overlap_and_then_stop(client, monkeypatch):
                                             "store": "amazon-us", "object": "quantum.x",
                                             "action": "view"})
     assert status == 200 and body["reason"] == "app_not_installed", body
+    # Revoking: not the app's last key by the app itself; the admin may cut it off.
+    status, body = fresh("DELETE", f"/v1/apps/quantum/keys/{rotated['key_id']}")
+    assert status == 409, body
+    status, spare = fresh("POST", "/v1/apps/quantum/keys", {})
+    assert status == 201, spare
+    status, body = fresh("DELETE", f"/v1/apps/quantum/keys/{spare['key_id']}")
+    assert status == 200, body
+    assert Caller(client, spare["token"])("GET", "/v1/apps/quantum")[0] == 401
+    assert fresh("DELETE", "/v1/apps/quantum/keys/k-nope")[0] == 404
+    other = register(client, "other")
+    assert other("DELETE", f"/v1/apps/quantum/keys/{rotated['key_id']}")[0] == 403
+    status, body = Caller(client, ADMIN)("DELETE",
+                                         f"/v1/apps/quantum/keys/{rotated['key_id']}")
+    assert status == 200, body
+    assert fresh("GET", "/v1/apps/quantum")[0] == 401
 
 
 def installed(client) -> tuple[Caller, Caller]:
@@ -509,6 +528,7 @@ HOSTILE_ROUTES = [
     ("POST", "/v1/apps", {"app": "hostile", "name": NAME}, (201,), "admin"),
     ("PUT", "/v1/apps/quantum/catalogue", V1, (200,), "app"),
     ("POST", "/v1/apps/quantum/keys", {"overlap_seconds": 0}, (201,), "app"),
+    ("DELETE", "/v1/apps/quantum/keys/k-nope", None, (404,), "app"),
     ("PUT", "/v1/tenants/globex/apps/quantum", {}, (200,), "admin"),
     ("DELETE", "/v1/tenants/acme/apps/quantum?dry_run=true", None, (200,), "owner"),
     ("POST", "/v1/tenants/acme/apps/quantum/import", {"grants": GRANTS, "dry_run": True},
