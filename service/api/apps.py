@@ -97,7 +97,8 @@ def import_grants(body: dict, tenant: str, app: str):
     """Move in the app's existing per-sub-account permissions (the app's key, or the
     owner): a dry run by default, showing what would change and every problem; applied,
     one revision, all of it or nothing."""
-    revision, report = apps.import_grants(authz(), caller(), tenant, app, body["grants"],
+    revision, report = apps.import_grants(authz(), caller(), tenant, app,
+                                          body.get("grants", body.get("csv")),
                                           body["dry_run"], body.get("reason"))
     return {"revision": revision, **report}
 

@@ -912,9 +912,17 @@ class AppGrant(Request):
 
 
 class AppGrantsImport(Write):
-    grants = fields.List(fields.Nested(AppGrant), required=True,
-                         validate=validate.Length(min=1, max=10_000), metadata={
-                             "description": "each problem is named by its item"})
+    grants = fields.List(fields.Nested(AppGrant), validate=validate.Length(min=1, max=10_000),
+                         metadata={"description": "each problem is named by its item"})
+    csv = fields.String(validate=validate.Length(min=1, max=2_000_000), metadata={
+        "description": "instead of grants: the app's own settings as a file, one line per "
+                       "sub-account and store: subject, store (or all), permission[, "
+                       "permission...]; each problem is named by its line"})
+
+    @ma.validates_schema
+    def one_of(self, data, **kwargs):
+        if ("grants" in data) == ("csv" in data):
+            raise ValidationError("give exactly one of grants and csv", "grants")
     dry_run = fields.Boolean(load_default=True, metadata={
         "description": "Report what would change and every problem (default); false "
                        "applies it as one revision"})

@@ -405,3 +405,29 @@ def _assigned(policy: TenantPolicy, login: str) -> set[str]:
     value = R.user(policy.tenant, login)
     return {p.rule.values[1].split("/", 1)[1] for p in policy.of_kind(Kind.ASSIGNMENT)
             if p.rule.values[0] == value}
+
+
+def grants_from_csv(text: str) -> tuple[list[dict], list[int]]:
+    """The grants of a file exported from the app's own settings: one line per
+    sub-account and store, `subject, store (or all), permission[, permission...]` (`#`
+    comments and blank lines skipped). Returns the grants and the line of each."""
+    grants, lines = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split(",")]
+        grants.append({"subject": fields[0], "store": fields[1] if len(fields) > 1 else "",
+                       "permissions": fields[2:]})
+        lines.append(number)
+    return grants, lines
+
+
+def by_line(exc: InvalidInput, lines: list[int]) -> InvalidInput:
+    """An import's problems named by the file's lines rather than by grants[i]."""
+    named = {}
+    for key, messages in exc.errors.items():
+        head, _, rest = key.partition("]")
+        if head.startswith("grants[") and head[7:].isdigit():
+            key = f"line {lines[int(head[7:])]}" + (f" ({rest.lstrip('.')})" if rest else "")
+        named[key] = messages
+    return InvalidInput(exc.message.replace("the grants", "the file"), named)

@@ -183,11 +183,19 @@ def uninstall(service: Authz, caller: keys.Caller, tenant: str, app: str,
 def import_grants(service: Authz, caller: keys.Caller, tenant: str, app: str, grants: object,
                   dry_run: bool = True, reason: str | None = None) -> tuple[int, dict]:
     """Move the app's existing per-sub-account permissions into the tenant as one
-    revision (or, `dry_run`, report what would change and every problem)."""
+    revision (or, `dry_run`, report what would change and every problem). `grants`: a
+    list of items, or the text of a file (domain/apps.grants_from_csv), whose problems
+    are then named by line."""
     A.app_id(app)
+    lines = None
+    if isinstance(grants, str):  # a file of the app's own settings, line by line
+        grants, lines = A.grants_from_csv(grants)
 
     def edit(policy: TenantPolicy) -> dict:
-        return A.import_grants(policy, app, grants)
+        try:
+            return A.import_grants(policy, app, grants)
+        except InvalidInput as exc:
+            raise A.by_line(exc, lines) if lines is not None else exc from None
 
     if dry_run:
         revision, report = service.preview(_writer(caller), tenant, edit)

@@ -514,6 +514,20 @@ def test_moving_in_the_settings_made_in_the_tool(client):
     # Again: nothing new.
     status, again = owner("POST", path, {"grants": grants})
     assert again["added"] == [] and len(again["already_granted"]) == len(done["added"])
+    # The same, as a file of the tool's settings: one bad line refuses the file, named.
+    text = ("# exported from quantum\n"
+            "carol, amazon-us, campaigns:edit\n"
+            "dave, tmall-flagship, traffic:view, campaigns:edit\n"
+            "nobody, amazon-us, traffic:view\n")
+    before_file = client.get("/v1/tenants/acme/export.csv", headers=owner.headers).get_data(True)
+    status, body = quantum("POST", path, {"csv": text, "dry_run": False})
+    assert status == 422 and set(body["errors"]) == {"line 4 (subject)"}, body
+    assert client.get("/v1/tenants/acme/export.csv",
+                      headers=owner.headers).get_data(True) == before_file
+    status, body = quantum("POST", path, {"csv": text.rsplit("nobody", 1)[0],
+                                          "dry_run": False})
+    assert status == 200 and len(body["added"]) == 3, body
+    assert quantum("POST", path, {"csv": text, "grants": grants})[0] == 422
     # Another app's key, or a foreign owner, may not import here.
     other = register(client, "other")
     assert other("POST", path, {"grants": grants})[0] == 403
