@@ -16,7 +16,6 @@ from . import check_input, schemas
 from .auth import authenticate
 
 JSON = "application/json"
-APP_NOT_INSTALLED = "app_not_installed"  # the reason of a deny of an app not installed
 blp = Blueprint("check", __name__, description="Allow/deny decisions")
 blp.before_request(authenticate)
 
@@ -74,8 +73,9 @@ def check(tenant: str | None = None):
     allowed = service.decide(decision)
     telemetry.count_decisions(int(allowed), int(not allowed))
     answer = {"allowed": allowed, "revision": replica.revision(decision.tenant)}
-    if not allowed and service.decider.app_missing(decision.tenant, decision.area):
-        answer["reason"] = APP_NOT_INSTALLED
+    reason = None if allowed else service.decider.deny_reason(decision.tenant, decision.area)
+    if reason is not None:
+        answer["reason"] = reason
     return _answer(answer, replica)
 
 
@@ -97,10 +97,10 @@ def check_batch(tenant: str | None = None):
         replica.require(one, revision, service.settings.consistency_wait)
     results = service.decide_many(requests, tenants=tenants)
     telemetry.count_decisions(sum(results), len(results) - sum(results))
-    missing = service.decider.app_missing
+    why = service.decider.deny_reason
     answer = {"results": [{"allowed": True} if r else
-                          {"allowed": False, "reason": APP_NOT_INSTALLED}
-                          if missing(q[0], q[3]) else {"allowed": False}
+                          {"allowed": False, "reason": reason}
+                          if (reason := why(q[0], q[3])) else {"allowed": False}
                           for r, q in zip(results, requests, strict=True)],
               "revision": None if one is None else replica.revision(one)}
     if one is None and tenants:

@@ -19,12 +19,11 @@ import time
 from ..runtime import telemetry
 from ..usecases.authz import Authz
 from . import check_input
-from .check import APP_NOT_INSTALLED, in_path
+from .check import in_path
 
 JSON_TYPES = ("application/json", "application/json; charset=utf-8")
 TENANT_PREFIX = "/v1/tenants/"  # /v1/tenants/<tenant>/check and .../check/batch
 TRUE, FALSE = '{"allowed":true}', '{"allowed":false}'
-FALSE_APP = f'{{"allowed":false,"reason":"{APP_NOT_INSTALLED}"}}'
 
 
 class FastCheck:
@@ -115,9 +114,10 @@ class FastCheck:
         revision = service.replica.revision(tenant)
         if wanted is not None and revision < wanted:
             return None  # Flask waits for it or answers 409
-        if not allowed and service.decider.app_missing(tenant, request.area):
-            return (f'{{"allowed":false,"revision":{revision},'
-                    f'"reason":"{APP_NOT_INSTALLED}"}}', 0, 1, revision)
+        reason = None if allowed else service.decider.deny_reason(tenant, request.area)
+        if reason is not None:  # (reasons are stable codes: nothing to escape)
+            return (f'{{"allowed":false,"revision":{revision},"reason":"{reason}"}}', 0, 1,
+                    revision)
         return (f'{{"allowed":{"true" if allowed else "false"},"revision":{revision}}}',
                 int(allowed), 1, revision)
 
@@ -132,9 +132,10 @@ class FastCheck:
             return None  # a revision is one tenant's: Flask refuses it (422)
         answers = service.decide_many(requests, database=False, tenants=tenants)
         replica = service.replica
-        missing = service.decider.app_missing
-        results = ",".join([TRUE if a else FALSE_APP if "." in r[3] and missing(r[0], r[3])
-                            else FALSE for a, r in zip(answers, requests, strict=True)])
+        why = service.decider.deny_reason
+        results = ",".join([TRUE if a else FALSE if (reason := why(r[0], r[3])) is None
+                            else f'{{"allowed":false,"reason":"{reason}"}}'
+                            for a, r in zip(answers, requests, strict=True)])
         if len(tenants) == 1:
             revision = replica.revision(next(iter(tenants)))
             if wanted is not None and revision < wanted:

@@ -19,6 +19,7 @@ from .rules import Rule
 log = logging.getLogger(__name__)
 
 SECOND_FACTOR_PASSED = "passed"
+APP_NOT_INSTALLED = "app_not_installed"  # the reason given with a deny by _uninstalled
 
 
 class CheckRequest(NamedTuple):
@@ -175,10 +176,13 @@ class Decider:
                       if not _uninstalled(index, p[0])
                       and index.decide(user, domain, p[0], p[1], second_factor, ""))
 
-    def app_missing(self, tenant: str, area: str) -> bool:
-        """Whether `area` is of an app the tenant (held here) has not installed."""
+    def deny_reason(self, tenant: str, area: str) -> str | None:
+        """The reason a caller is told with a deny it can act on: an app permission of an
+        app the tenant (held here) has not installed. None for the model's own denies."""
+        if "." not in area:  # (the usual case, without a look-up)
+            return None
         index = self._indexes.get(tenant)
-        return index is not None and _uninstalled(index, area)
+        return APP_NOT_INSTALLED if index is not None and _uninstalled(index, area) else None
 
     def explain(self, request: CheckRequest) -> Explanation:
         """Why `decide(request)` answers what it does (its `allowed` is that answer)."""

@@ -116,12 +116,16 @@ def _require_role(policy: TenantPolicy, role: str) -> set[str]:
     return perms
 
 
-def _grantable(policy: TenantPolicy, permissions: Iterable[str]) -> list[catalogue.Permission]:
+def _grantable(policy: TenantPolicy, permissions: Iterable[str],
+               held: frozenset[str] | set[str] = frozenset()) -> list[catalogue.Permission]:
+    """The permissions, each grantable; one a role already `held` may stay though its app
+    deprecated it since (deprecated: no longer granted anew)."""
     if not isinstance(permissions, list | tuple) or not permissions:
         raise InvalidInput("permissions must be a non-empty list",
                            {"permissions": ["non-empty list"]})
-    return [policy.catalogue.grantable(p, f"permissions[{i}]")
-            for i, p in enumerate(permissions)]
+    known = policy.catalogue
+    return [known.permission(p, f"permissions[{i}]") if p in held
+            else known.grantable(p, f"permissions[{i}]") for i, p in enumerate(permissions)]
 
 
 def _role_rule(tenant: str, role: str, perm: catalogue.Permission) -> Rule:
@@ -146,14 +150,7 @@ def create_role(policy: TenantPolicy, role: str, permissions: Sequence[str]) -> 
 def set_role_permissions(policy: TenantPolicy, role: str, permissions: Sequence[str]) -> None:
     """Make the role's permissions exactly `permissions`, in every store it is held."""
     current = _require_role(policy, role)
-    if not isinstance(permissions, list | tuple) or not permissions:
-        raise InvalidInput("permissions must be a non-empty list",
-                           {"permissions": ["non-empty list"]})
-    # A permission the role already holds may stay though its app deprecated it since
-    # (deprecated: no longer granted anew); any other must be grantable.
-    wanted = [policy.catalogue.permission(p, f"permissions[{i}]") if p in current
-              else policy.catalogue.grantable(p, f"permissions[{i}]")
-              for i, p in enumerate(permissions)]
+    wanted = _grantable(policy, permissions, current)
     for perm in wanted:
         policy.add(_role_rule(policy.tenant, role, perm))
     keep = {p.name for p in wanted}

@@ -18,7 +18,7 @@ from ..domain import keys
 from ..domain import rules as R
 from ..domain.catalogue import BUILT_IN, Catalogue
 from ..domain.errors import Conflict
-from . import failures
+from . import failures, keys_store
 from .models import ApiKey, App, AppCatalogue, PolicyRule, db, utcnow
 
 
@@ -173,16 +173,7 @@ def end_key(app: str, key_id: str, at: float) -> None:
 
 def working_keys(app: str) -> list[keys.KeyRecord]:
     with failures.reading():
-        rows = db.session.execute(select(ApiKey).where(
+        return [keys_store.record(r) for r in db.session.execute(select(ApiKey).where(
             ApiKey.app == app,
             or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > utcnow()))
-            .order_by(ApiKey.id)).scalars().all()
-        return [keys.KeyRecord(r.id, None, r.scope, r.secret_hash,  # type: ignore[arg-type]
-                               None if r.revoked_at is None else _seconds(r.revoked_at),
-                               r.app) for r in rows]
-
-
-def _seconds(moment: datetime) -> float:
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes, stored in UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+            .order_by(ApiKey.id)).scalars()]

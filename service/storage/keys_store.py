@@ -22,7 +22,8 @@ def _unix_seconds(moment: datetime | None) -> float | None:
     return moment.timestamp()
 
 
-def _record(row: ApiKey) -> keys.KeyRecord:
+def record(row: ApiKey) -> keys.KeyRecord:
+    """A key row as the service holds it (a tenant's key, or an app's)."""
     return keys.KeyRecord(row.id, row.tenant, row.scope, row.secret_hash,
                           _unix_seconds(row.revoked_at), row.app)
 
@@ -34,7 +35,7 @@ def find(key_id: str) -> keys.KeyRecord | None:
         row = db.session.execute(select(ApiKey).where(
             ApiKey.id == key_id,
             or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > utcnow()))).scalar()
-        return None if row is None else _record(row)
+        return None if row is None else record(row)
     finally:
         db.session.rollback()
 

@@ -4,7 +4,6 @@ each answer (domain/explain.py), all at one revision of the tenant (held in memo
 from __future__ import annotations
 
 from ..domain import rules as R
-from ..domain.catalogue import BUILT_IN
 from ..domain.decider import CheckRequest
 from ..domain.errors import Forbidden, InvalidInput, NotFound
 from ..domain.keys import APP, Caller
@@ -105,10 +104,9 @@ def permissions_of(service: Authz, caller: Caller, tenant: str, subject: str, st
     R.identifier(store, "store")
     if not service.replica.hold(tenant):
         raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
-    decider = service.decider
-    known = (lambda: service.catalogue(tenant)) if decider.apps(tenant) else lambda: BUILT_IN
-    allowed = decider.permissions_of(tenant, subject, store, second_factor,
-                                     lambda: [(p.area, p.action) for p in known().permissions])
+    allowed = service.decider.permissions_of(
+        tenant, subject, store, second_factor,
+        lambda: [(p.area, p.action) for p in service.catalogue(tenant).permissions])
     return service.replica.revision(tenant), _own(caller, [f"{a}:{b}" for a, b in allowed])
 
 

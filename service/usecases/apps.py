@@ -11,6 +11,7 @@ idempotent: a tenant already at the version changes nothing).
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 from ..domain import apps as A
 from ..domain import keys
@@ -217,11 +218,7 @@ def tenant_catalogue(service: Authz, caller: keys.Caller, tenant: str) -> dict:
     policy = policy_store.read(tenant)
     known = policy.catalogue
     return {"revision": policy.revision, "apps": sorted(known.apps),
-            "permissions": [{"name": p.name, "area": p.area, "action": p.action,
-                             "description": p.description, "app": p.app,
-                             "high_risk": p.high_risk, "owner_only": p.owner_only,
-                             "per_product": p.per_product, "deprecated": p.deprecated}
-                            for p in known.permissions]}
+            "permissions": [{**asdict(p), "name": p.name} for p in known.permissions]}
 
 
 @operation(rights.CATALOGUE_READ)
