@@ -29,10 +29,12 @@ def run(seed: int, cases: int) -> tuple[int, int]:
                 oracle.add_named_policy("p", *rule.values)
             else:
                 oracle.add_named_grouping_policy(rule.ptype, *rule.values)
-        for user, store, area, action, mfa, product in random_requests(rng, tenant, 500):
+        for request in random_requests(rng, tenant, 500):
+            user, store, area, action, mfa, product, amount, approval = request
             expected = oracle.enforce(user, store, area, action,
-                                      SECOND_FACTOR_PASSED if mfa else "", product)
-            mismatches += index.decide(user, store, area, action, mfa, product) != expected
+                                      SECOND_FACTOR_PASSED if mfa else "", product, amount,
+                                      approval)
+            mismatches += index.decide(*request) != expected
             compared += 1
     return compared, mismatches
 

@@ -10,6 +10,7 @@ from ..domain.errors import InvalidInput
 from ..runtime.telemetry import ROUTE, RequestLog
 from . import (
     access,
+    approvals,
     apps,
     check,
     errors,
@@ -45,8 +46,8 @@ def init_app(app: Flask) -> None:
     )
     api = Api(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for module in (check, policy, subaccounts, keys, apps, policy_files, ledger, access,
-                   decisions, health):
+    for module in (check, policy, subaccounts, keys, apps, approvals, policy_files, ledger,
+                   access, decisions, health):
         api.register_blueprint(module.blp)
     errors.init_app(app)
 

@@ -10,9 +10,11 @@ import json
 from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
+from ..domain import reasons as W
 from ..domain.errors import InvalidInput
 from ..runtime import telemetry
-from . import check_input, schemas
+from ..usecases import approvals
+from . import check_answer, check_input, schemas
 from .auth import authenticate
 
 JSON = "application/json"
@@ -29,15 +31,18 @@ def _body() -> object:
     return request.get_json(silent=False) if request.is_json else None
 
 
-def _answer(payload: dict, replica) -> Response:
-    """The JSON answer, serialised here rather than by the documented schema (the hot path),
-    with the tenant's revision that answered and how long since this worker last confirmed
-    it is current (it keeps answering from its last state while the database is
-    unreachable)."""
-    response = Response(json.dumps(payload, separators=(",", ":")), mimetype=JSON)
+def _answer(payload: dict | str, replica, revision: int | None = None) -> Response:
+    """The JSON answer (or its text), serialised here rather than by the documented schema
+    (the hot path), with the tenant's revision that answered and how long since this
+    worker last confirmed it is current (it keeps answering from its last state while the
+    database is unreachable)."""
+    if isinstance(payload, dict):
+        revision = payload.get("revision")
+        payload = json.dumps(payload, separators=(",", ":"))
+    response = Response(payload, mimetype=JSON)
     headers = response.headers
-    if payload.get("revision") is not None:
-        headers["X-Policy-Revision"] = str(payload["revision"])
+    if revision is not None:
+        headers["X-Policy-Revision"] = str(revision)
     age = replica.staleness()
     if age is not None:
         headers["X-Policy-Age"] = f"{age:.3f}"
@@ -70,13 +75,13 @@ def check(tenant: str | None = None):
     """Is `subject` allowed `object`:`action` in `store`? Errors while deciding deny."""
     service, decision = _single_request(tenant)
     replica = service.replica
-    allowed = service.decide(decision)
+    code = approvals.use(service, g.caller, decision) if decision.approval \
+        else service.answer(decision)
+    allowed = code == W.GRANTED
     telemetry.count_decisions(int(allowed), int(not allowed))
-    answer = {"allowed": allowed, "revision": replica.revision(decision.tenant)}
-    reason = None if allowed else service.decider.deny_reason(decision.tenant, decision.area)
-    if reason is not None:
-        answer["reason"] = reason
-    return _answer(answer, replica)
+    revision = replica.revision(decision.tenant)
+    requires = service.decider.requires(decision.tenant, decision.area, decision.action, code)
+    return _answer(check_answer.single(code, requires, revision), replica, revision)
 
 
 def check_batch(tenant: str | None = None):
@@ -95,13 +100,13 @@ def check_batch(tenant: str | None = None):
                                {"json": {"at_least_revision": [
                                    "only for a batch about one tenant"]}})
         replica.require(one, revision, service.settings.consistency_wait)
-    results = service.decide_many(requests, tenants=tenants)
-    telemetry.count_decisions(sum(results), len(results) - sum(results))
-    why = service.decider.deny_reason
-    answer = {"results": [{"allowed": True} if r else
-                          {"allowed": False, "reason": reason}
-                          if (reason := why(q[0], q[3])) else {"allowed": False}
-                          for r, q in zip(results, requests, strict=True)],
+    results = service.answer_many(requests, tenants=tenants)
+    allowed = results.count(W.GRANTED)
+    telemetry.count_decisions(allowed, len(results) - allowed)
+    requires = service.decider.requires
+    answer = {"results": [{"allowed": code == W.GRANTED, "reason": code,
+                           "requires": requires(q[0], q[3], q[4], code)}
+                          for code, q in zip(results, requests, strict=True)],
               "revision": None if one is None else replica.revision(one)}
     if one is None and tenants:
         answer["revisions"] = {t: replica.revision(t) for t in sorted(tenants)}
@@ -112,16 +117,16 @@ def denied_on_error(reason: str | None = None, message: str = "internal error; d
                     ) -> dict:
     """The answer when deciding failed: a deny, and for a batch one deny per check (so a
     caller matching results to its checks never finds one missing and guesses)."""
-    answer = {"allowed": False, "error": message}
-    if reason is not None:
-        answer["reason"] = reason
+    code = reason or W.ERROR
+    answer = {"allowed": False, "reason": code, "requires": None, "error": message}
     if request.path.endswith("/check/batch"):
         try:
             checks, _ = check_input.read_batch(_body(), current_app.extensions["authz"]
                                                .settings.max_batch)
         except Exception:  # noqa: BLE001 - unreadable: no results to list
             checks = []
-        answer["results"] = [{"allowed": False} for _ in checks]
+        answer["results"] = [{"allowed": False, "reason": code, "requires": None}
+                             for _ in checks]
     return answer
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..domain import amounts
 from ..domain import rules as R
 from ..domain.catalogue import OBJECTS, split_object
 from ..domain.decider import CheckRequest
@@ -21,6 +22,7 @@ UNKNOWN = "Unknown field."
 BAD_IDENTIFIER = ("must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a "
                   "letter or digit")
 CHECK_FIELDS = frozenset(("tenant", "subject", "store", "object", "action", "context"))
+CONTEXT_FIELDS = frozenset(("second_factor", "amount", "approval"))
 SINGLE_FIELDS = CHECK_FIELDS | {"at_least_revision"}
 # Identifiers already found valid. The same few hundred names (tenants, logins, stores,
 # areas, actions) arrive in every batch, and a set look-up costs a fraction of the regular
@@ -104,9 +106,16 @@ def read_item(item: object, allowed: frozenset) -> tuple[dict, dict]:
     if not isinstance(context, dict):
         errors["context"] = {"_schema": ["Invalid input type."]}
     else:
-        bad = {k: [UNKNOWN] for k in context if k != "second_factor"}
+        bad = {k: [UNKNOWN] for k in context if k not in CONTEXT_FIELDS}
         if not isinstance(context.get("second_factor", False), bool):
             bad["second_factor"] = ["Not a valid boolean."]
+        if "amount" in context:
+            try:
+                amounts.parse(context["amount"])
+            except InvalidInput as exc:
+                bad.update(exc.errors)
+        if "approval" in context:
+            _identifier(context["approval"], bad, "approval")
         if bad:
             errors["context"] = bad
     return item, errors
@@ -115,8 +124,14 @@ def read_item(item: object, allowed: frozenset) -> tuple[dict, dict]:
 def check_request(tenant: str, item: dict) -> CheckRequest:
     area, product = split_object(item["object"])  # (read_item checked it)
     context = item.get("context")
+    if not context:
+        return CheckRequest(tenant, item["subject"], item["store"], area, item["action"],
+                            False, product)
+    amount = context.get("amount")
     return CheckRequest(tenant, item["subject"], item["store"], area, item["action"],
-                        context.get("second_factor", False) if context else False, product)
+                        context.get("second_factor", False), product,
+                        amounts.parse(amount) if amount is not None else "",
+                        context.get("approval", ""))
 
 
 def read_single(body: object) -> tuple[dict, int | None]:
@@ -175,6 +190,11 @@ def batch_requests(body: object, limit: int, tenant_of: Callable[[str | None], s
         if name not in tenants:
             tenants[name] = tenant_of(name)
         requests.append(tuple(check_request(tenants[name], item)))
+    used = [str(i) for i, r in enumerate(requests) if r[8]]
+    if used:  # a use of an approval is a write of its own, answered once: /check
+        raise InvalidInput("an approval is used on POST /check, one action at a time",
+                           {"json": {"checks": {i: {"context": {"approval": [
+                               "only on /check"]}} for i in used}}})
     return requests, revision
 
 
@@ -214,5 +234,5 @@ def _usual_batch(body: object, limit: int, tenant_of) -> tuple[list[tuple], int 
         tenant = tenants.get(t)
         if tenant is None:
             tenant = tenants[t] = tenant_of(t)
-        append((tenant, s, st, o, a, False, ""))
+        append((tenant, s, st, o, a, False, "", "", ""))
     return requests, revision

@@ -16,14 +16,14 @@ import io
 import json
 import time
 
+from ..domain import reasons as W
 from ..runtime import telemetry
 from ..usecases.authz import Authz
-from . import check_input
+from . import check_answer, check_input
 from .check import in_path
 
 JSON_TYPES = ("application/json", "application/json; charset=utf-8")
 TENANT_PREFIX = "/v1/tenants/"  # /v1/tenants/<tenant>/check and .../check/batch
-TRUE, FALSE = '{"allowed":true}', '{"allowed":false}'
 
 
 class FastCheck:
@@ -109,17 +109,16 @@ class FastCheck:
         values, wanted = check_input.read_single(body)
         tenant = service.check_tenant(caller, in_path(path_tenant, values.get("tenant")))
         request = check_input.check_request(tenant, values)
+        if request.approval:
+            return None  # using an approval is a write: Flask's
         service.check_areas(caller, (request,))
-        allowed = service.decide(request, database=False)
+        code = service.answer(request, database=False)
         revision = service.replica.revision(tenant)
         if wanted is not None and revision < wanted:
             return None  # Flask waits for it or answers 409
-        reason = None if allowed else service.decider.deny_reason(tenant, request.area)
-        if reason is not None:  # (reasons are stable codes: nothing to escape)
-            return (f'{{"allowed":false,"revision":{revision},"reason":"{reason}"}}', 0, 1,
-                    revision)
-        return (f'{{"allowed":{"true" if allowed else "false"},"revision":{revision}}}',
-                int(allowed), 1, revision)
+        requires = service.decider.requires(tenant, request.area, request.action, code)
+        return (check_answer.single(code, requires, revision), int(code is W.GRANTED), 1,
+                revision)
 
     @staticmethod
     def _batch(service: Authz, caller, body, path_tenant):
@@ -130,11 +129,11 @@ class FastCheck:
         tenants = {r[0] for r in requests}
         if wanted is not None and len(tenants) != 1:
             return None  # a revision is one tenant's: Flask refuses it (422)
-        answers = service.decide_many(requests, database=False, tenants=tenants)
+        answers = service.answer_many(requests, database=False, tenants=tenants)
         replica = service.replica
-        why = service.decider.deny_reason
-        results = ",".join([TRUE if a else FALSE if (reason := why(r[0], r[3])) is None
-                            else f'{{"allowed":false,"reason":"{reason}"}}'
+        requires, item, granted, GRANTED = (service.decider.requires, check_answer.item,
+                                            check_answer.GRANTED, W.GRANTED)
+        results = ",".join([granted if a is GRANTED else item(a, requires(r[0], r[3], r[4], a))
                             for a, r in zip(answers, requests, strict=True)])
         if len(tenants) == 1:
             revision = replica.revision(next(iter(tenants)))
@@ -146,4 +145,4 @@ class FastCheck:
             revisions = ",".join(f'"{t}":{replica.revision(t)}' for t in sorted(tenants))
             text = f'{{"results":[{results}],"revision":null,"revisions":{{{revisions}}}}}'
         telemetry.BATCH_SIZE.observe(len(answers))
-        return text, sum(answers), len(answers), revision
+        return text, answers.count(GRANTED), len(answers), revision

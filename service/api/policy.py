@@ -76,8 +76,19 @@ def export_json(tenant: str):
 @blp.arguments(schemas.NewStore)
 @blp.response(201, schemas.Revision)
 def create_store(body: dict, tenant: str):
-    """Add a store (a Casbin domain) to the tenant; the owner acts in it at once."""
-    return {"revision": _write(tenant, body, lambda p: A.create_store(p, body["store"]))}
+    """Add a store (a Casbin domain) to the tenant; the owner acts in it at once. Its
+    currency (R22) is USD unless given."""
+    return {"revision": _write(tenant, body, lambda p: A.create_store(
+        p, body["store"], body.get("currency")))}
+
+
+@blp.route("/tenants/<tenant>/stores/<store>/currency", methods=["PUT"])
+@blp.arguments(schemas.StoreCurrency)
+@blp.response(200, schemas.Revision)
+def set_currency(body: dict, tenant: str, store: str):
+    """The currency of the store's amounts and limits (R22)."""
+    return {"revision": _write(tenant, body, lambda p: A.set_currency(p, store,
+                                                                      body["currency"]))}
 
 
 @blp.route("/tenants/<tenant>/stores/<store>", methods=["DELETE"])
@@ -146,9 +157,10 @@ def _products(policy, store: str) -> dict:
 def list_roles(tenant: str):
     """The tenant's role templates and their permissions."""
     policy = read(tenant)
-    roles = policy.roles()
+    roles, limits = policy.roles(), A.describe_limits(policy)
     return {"revision": policy.revision,
-            "roles": [{"role": r, "permissions": sorted(p)} for r, p in sorted(roles.items())]}
+            "roles": [{"role": r, "permissions": sorted(p), "limits": limits.get(r, {})}
+                      for r, p in sorted(roles.items())]}
 
 
 @blp.route("/tenants/<tenant>/roles", methods=["POST"])
@@ -157,7 +169,8 @@ def list_roles(tenant: str):
 def create_role(body: dict, tenant: str):
     """A role template: defined once, granted in any of the tenant's stores (R6)."""
     return {"revision": _write(
-        tenant, body, lambda p: A.create_role(p, body["role"], body["permissions"]))}
+        tenant, body, lambda p: A.create_role(p, body["role"], body["permissions"],
+                                              body.get("limits")))}
 
 
 @blp.route("/tenants/<tenant>/roles/<role>", methods=["PUT"])
@@ -166,7 +179,8 @@ def create_role(body: dict, tenant: str):
 def set_role_permissions(body: dict, tenant: str, role: str):
     """Make the role's permissions exactly these."""
     return {"revision": _write(
-        tenant, body, lambda p: A.set_role_permissions(p, role, body["permissions"]))}
+        tenant, body, lambda p: A.set_role_permissions(p, role, body["permissions"],
+                                                       body.get("limits")))}
 
 
 @blp.route("/tenants/<tenant>/roles/<role>", methods=["DELETE"])
@@ -207,7 +221,7 @@ def _direct_routes(path: str, effect: str, doc: str) -> None:
     def add(body: dict, tenant: str):
         return {"revision": _write(tenant, body, lambda p: A.add_direct(
             p, _who(body), body["store"], body["permission"], effect,
-            body.get("expires_at")))}
+            body.get("expires_at"), body.get("limit")))}
 
     def remove(body: dict, tenant: str):
         return {"revision": _write(tenant, body, lambda p: A.remove_direct(

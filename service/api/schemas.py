@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import RAISE, ValidationError, fields, validate
 
-from ..domain import keys
+from ..domain import amounts, keys, reasons
 from ..domain import rules as R
 from ..domain.accounts import LANGUAGES
 from ..domain.catalogue import OBJECTS, split_object
@@ -103,6 +103,16 @@ class Context(Request):
         load_default=False, truthy={True}, falsy={False},  # JSON true/false only
         metadata={"description": "The user passed a second factor (step-up, R10)"},
     )
+    amount = fields.String(validate=validate.Regexp(
+        r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?\Z", error=f"must be {amounts.RULE}"),
+        metadata={"description": "The amount the action moves, in the store's currency, as "
+                                 "a decimal string (\"200.01\"; JSON numbers are refused: "
+                                 "they cannot carry every cent). A permission that moves "
+                                 "money and is held only up to a limit is denied without "
+                                 "it (amount_required, R22)", "example": "150.00"})
+    approval = Identifier(metadata={"description": "The id of an approved request this "
+                                                   "action uses (R24): allowed once, for "
+                                                   "exactly the approved action"})
 
 
 def _object(value: str) -> None:
@@ -137,15 +147,20 @@ class SingleCheck(Check):
                                        metadata=CONSISTENCY)
 
 
+REASON = {"description": "Why, as a stable code (R23): " + ", ".join(reasons.CODES)
+                         + ". README: Why a check is answered as it is",
+          "enum": list(reasons.CODES)}
+REQUIRES = {"description": "What the caller could obtain to be allowed: second_factor "
+                           "(ask the user for it, check again with context.second_factor), "
+                           "approval (file an approval request, R24), or null",
+            "enum": [reasons.SECOND_FACTOR, reasons.APPROVAL, None]}
+
+
 class CheckResult(ma.Schema):
     allowed = fields.Boolean(required=True)
     revision = fields.Integer(required=True, metadata=REVISION)
-    reason = fields.String(metadata={"description": "Only on some denies: "
-                                                    "tenant_unavailable (the tenant is not "
-                                                    "loaded here and the database does not "
-                                                    "answer); app_not_installed (an app "
-                                                    "permission of an app the tenant has not "
-                                                    "installed, R21)"})
+    reason = fields.String(required=True, metadata=REASON)
+    requires = fields.String(required=True, allow_none=True, metadata=REQUIRES)
 
 
 class CheckBatch(Request):
@@ -156,7 +171,8 @@ class CheckBatch(Request):
 
 class BatchItem(ma.Schema):
     allowed = fields.Boolean(required=True)
-    reason = fields.String(metadata={"description": "app_not_installed, as on /check"})
+    reason = fields.String(required=True, metadata=REASON)
+    requires = fields.String(required=True, allow_none=True, metadata=REQUIRES)
 
 
 class CheckBatchResult(ma.Schema):
@@ -184,22 +200,39 @@ class TenantCreated(Revision):
     check_key = fields.String(metadata={"description": "Shown once; only its hash is stored"})
 
 
+CURRENCY = {"description": "ISO 4217 code of the store's currency: limits and amounts "
+                           "there are in it (R22)", "example": "USD"}
+LIMITS = {"description": "permission -> the most one action may move, a decimal string "
+                         "(\"200.00\"), for permissions that move money (R22). On PUT, "
+                         "left out: each permission kept keeps its limit"}
+
+
 class NewStore(Write):
     store = Identifier(required=True)
+    currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}\Z", error="three capital "
+                                                      "letters (ISO 4217)"), metadata=CURRENCY)
+
+
+class StoreCurrency(Write):
+    currency = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Z]{3}\Z", error="three capital letters (ISO 4217)"), metadata=CURRENCY)
 
 
 class NewRole(Write):
     role = Identifier(required=True)
     permissions = fields.List(fields.String(), required=True)
+    limits = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata=LIMITS)
 
 
 class RolePermissions(Write):
     permissions = fields.List(fields.String(), required=True)
+    limits = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata=LIMITS)
 
 
 class Role(ma.Schema):
     role = fields.String()
     permissions = fields.List(fields.String())
+    limits = fields.Dict(keys=fields.String(), values=fields.String(), metadata=LIMITS)
 
 
 class Roles(Revision):
@@ -224,6 +257,10 @@ class Direct(Grantee):
     permission = fields.String(required=True, metadata={"description": "area:action"})
     expires_at = Instant(metadata={
         "description": "Supplementary permissions only: when it stops counting"})
+    limit = fields.Raw(metadata={"description": "Supplementary permissions only: the most "
+                                                "one action may move, a decimal string "
+                                                "(\"200.00\"), for a permission that moves "
+                                                "money (R22)"})
 
 
 class Stores(Write):
@@ -260,7 +297,10 @@ class Status(Write):
 
 class Policy(Revision):
     stores = fields.List(fields.String())
+    currencies = fields.Dict(keys=fields.String(), values=fields.String(), metadata=CURRENCY)
     roles = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    limits = fields.Dict(keys=fields.String(), values=fields.Dict(), metadata={
+        "description": "role -> permission -> limit (R22)"})
     grants = fields.List(fields.Dict())
     permissions = fields.List(fields.Dict())
     denies = fields.List(fields.Dict())
@@ -477,8 +517,11 @@ class Ready(ma.Schema):
 
 class ExplainPath(ma.Schema):
     effect = fields.String(metadata={"description": "allow or deny"})
-    kind = fields.String(metadata={"description": "owner, role, direct, deny, disabled, "
-                                                  "step-up or by-product"})
+    kind = fields.String(metadata={"description": "owner, role, direct, approval, deny, "
+                                                  "disabled, step-up, by-product or "
+                                                  "approval-required"})
+    limit = fields.String(allow_none=True, metadata={"description": "An allow up to this "
+                                                                    "amount (R22)"})
     principal = fields.String(allow_none=True, metadata={
         "description": "sub-account <login> or department <id>; null for tenant rules"})
     scope = fields.String(allow_none=True, metadata={"description": "store <id> or all stores"})
@@ -488,7 +531,7 @@ class ExplainPath(ma.Schema):
 
 
 class Explanation(CheckResult):
-    reason = fields.String()
+    message = fields.String(metadata={"description": "The reason in words"})
     denies = fields.List(fields.Nested(ExplainPath))
     allows = fields.List(fields.Nested(ExplainPath), metadata={
         "description": "Every path that allows; overridden when a deny applies"})
@@ -709,6 +752,8 @@ class DecisionQuery(Request):
     subject = Identifier()
     permission = fields.String(validate=validate.Length(max=130))
     allowed = fields.Boolean()
+    reason = fields.String(validate=validate.OneOf(reasons.CODES))
+    approval = Identifier(metadata={"description": "Decisions that used this approval"})
     since = Instant()
     until = Instant()
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
@@ -728,7 +773,10 @@ class LoggedDecision(ma.Schema):
     allowed = fields.Boolean()
     revision = fields.Integer()
     sampled = fields.Boolean(metadata={"description": "An ordinary allow kept by sampling"})
-    reason = fields.String()
+    amount = fields.String(allow_none=True, metadata={"description": "The amount checked"})
+    approval = fields.String(allow_none=True, metadata={"description": "The approval used"})
+    reason = fields.String(metadata=REASON)
+    message = fields.String(metadata={"description": "The reason in words, at that revision"})
     rules = fields.List(fields.String(), metadata={"description": "The deciding rule(s) at "
                                                                  "that revision"})
     consistent = fields.Boolean(metadata={"description": "Replaying it gives the same answer"})
@@ -944,3 +992,81 @@ class AvailableApp(ma.Schema):
 
 class AvailableApps(ma.Schema):
     apps = fields.List(fields.Nested(AvailableApp))
+
+
+# -- approvals (R24) --------------------------------------------------------------------------
+class ApprovalMode(Write):
+    mode = fields.String(required=True, validate=validate.OneOf(["never", "over_limit",
+                                                                 "always"]),
+                         metadata={"description": "never; over_limit (an action over the "
+                                                  "requester's limit may be approved: "
+                                                  "permissions that move money); always "
+                                                  "(every action by a sub-account needs an "
+                                                  "approval)"})
+
+
+class ApprovalModes(ma.Schema):
+    modes = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "permission -> mode, where it is not never"})
+
+
+class NewApproval(Request):
+    subject = Identifier(required=True, metadata={"description": "The sub-account asking"})
+    store = Identifier(required=True)
+    permission = fields.String(required=True, metadata={"description": "area:action"})
+    amount = fields.Raw(metadata={"description": "The amount, a decimal string (\"250.00\")"})
+    product = Identifier(metadata={"description": "The product, for a check about one"})
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+    expires_in_minutes = fields.Integer(strict=True, validate=validate.Range(min=1, max=10080),
+                                        metadata={"description": "Default 1440 (24 h)"})
+
+
+class ApprovalDecision(Request):
+    approve = fields.Boolean(required=True, truthy={True}, falsy={False})
+    approver = Identifier(metadata={"description": "The sub-account deciding (holding "
+                                                   "approvals:decide in the store); left out "
+                                                   "with the owner key: the owner"})
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class Approval(ma.Schema):
+    id = fields.String()
+    state = fields.String(metadata={"description": "pending, approved, rejected, used or "
+                                                   "expired"})
+    subject = fields.String()
+    store = fields.String()
+    permission = fields.String()
+    amount = fields.String(allow_none=True)
+    product = fields.String()
+    note = fields.String()
+    requested_by = fields.String(metadata={"description": "The key that filed it"})
+    requested_at = fields.String()
+    expires_at = fields.String()
+    decided_by = fields.String(metadata={"description": "owner or the approver's login"})
+    decided_at = fields.String()
+    decision_note = fields.String()
+    used_at = fields.String()
+    used_by = fields.String()
+
+
+class ApprovalAnswer(Approval):
+    revision = fields.Integer()
+
+
+class ApprovalQuery(Request):
+    state = fields.String(validate=validate.OneOf(["pending", "approved", "rejected", "used",
+                                                   "expired"]))
+    subject = Identifier()
+    store = Identifier()
+    permission = fields.String(validate=validate.Length(max=130))
+    approver = Identifier(metadata={"description": "The requests this sub-account may "
+                                                   "decide now (its queue)"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class ApprovalPage(ma.Schema):
+    items = fields.List(fields.Nested(Approval))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()

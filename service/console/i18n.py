@@ -429,7 +429,7 @@ AREAS_ZH = {
     "products": "商品", "prices": "价格", "inventory": "库存", "orders": "订单",
     "refunds": "退款", "coupons": "优惠券", "marketing": "营销", "finance": "财务",
     "logistics": "物流", "settings": "店铺设置", "reports": "报表", "chat": "客服消息",
-    "staff": "员工", "billing": "账单",
+    "staff": "员工", "billing": "账单", "approvals": "审批",
 }
 PERMISSIONS_ZH = {
     "products:view": "查看商品和刊登", "products:create": "创建商品和刊登",
@@ -448,7 +448,7 @@ PERMISSIONS_ZH = {
     "chat:view": "查看客户会话", "chat:reply": "回复客户",
     "staff:view": "查看员工列表", "staff:manage": "创建、编辑、启用、停用子账号",
     "staff:set-default-store": "设置子账号的默认店铺", "billing:view": "查看套餐和发票",
-    "billing:purchase": "购买套餐",
+    "billing:purchase": "购买套餐", "approvals:decide": "批准或拒绝他人的审批申请",
 }
 
 CATALOGUES = {"en": EN, "zh-CN": ZH_CN}

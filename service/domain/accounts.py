@@ -51,16 +51,46 @@ class Settings:
 
 
 @dataclass
+class Approval:
+    """A request for a second person's approval of one action (R24): what was asked, by
+    whom, and what became of it. Times are ISO 8601 UTC text (tenant_policy.expiry_text);
+    "" where not yet. `amount` is at the model's width, or "" for an action without one."""
+
+    id: str
+    subject: str
+    store: str
+    permission: str
+    amount: str
+    product: str
+    note: str
+    status: str  # pending, approved, rejected, used (expired: see approvals.state)
+    requested_by: str
+    requested_at: str
+    expires_at: str
+    decided_by: str = ""
+    decided_at: str = ""
+    decision_note: str = ""
+    used_at: str = ""
+    used_by: str = ""
+
+
+@dataclass
 class Directory:
-    """A tenant's sub-accounts, departments (id -> display name), settings, and the expiry
-    of its time-boxed grants (rule as CSV -> ISO 8601 UTC time)."""
+    """A tenant's sub-accounts, departments (id -> display name), settings, the expiry
+    of its time-boxed grants (rule as CSV -> ISO 8601 UTC time), its stores' currencies
+    (store id -> ISO 4217 code, R22) and its open approval requests (id -> Approval:
+    pending or approved and not used, R24; a write that closes one keeps it here)."""
 
     accounts: dict[str, Account] = field(default_factory=dict)
     departments: dict[str, str] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
     expiries: dict[str, str] = field(default_factory=dict)
+    currencies: dict[str, str] = field(default_factory=dict)
+    approvals: dict[str, Approval] = field(default_factory=dict)
 
     def copy(self) -> Directory:
-        """An independent copy (accounts and settings are edited in place)."""
+        """An independent copy (accounts, settings and approvals are edited in place)."""
         return Directory({k: replace(a) for k, a in self.accounts.items()},
-                         dict(self.departments), replace(self.settings), dict(self.expiries))
+                         dict(self.departments), replace(self.settings), dict(self.expiries),
+                         dict(self.currencies),
+                         {k: replace(a) for k, a in self.approvals.items()})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import catalogue
+from . import amounts, catalogue
 from . import rules as R
 from .catalogue import APP_ID, APP_PART, Permission
 from .errors import Conflict, InvalidInput, NotFound
@@ -23,7 +23,9 @@ MAX_PERMISSIONS = 200
 MAX_TEMPLATES = 20
 MAX_TEXT = 200
 LANGUAGES = ("en", "zh-CN")
-PERMISSION_FIELDS = frozenset(("name", "description", "high_risk", "owner_only", "per_product"))
+PERMISSION_FIELDS = frozenset(("name", "description", "high_risk", "owner_only", "per_product",
+                               "amount"))
+MARKS = ("high_risk", "owner_only", "per_product", "amount")
 VERSION_FIELDS = frozenset(("permissions", "deprecated", "renames", "role_templates"))
 
 
@@ -87,7 +89,8 @@ class AppVersion:
                 "name": p.name.split(".", 1)[1],
                 "description": {"en": p.description, "zh-CN": p.description_zh},
                 "high_risk": p.high_risk, "owner_only": p.owner_only,
-                "per_product": p.per_product, "deprecated": p.deprecated}
+                "per_product": p.per_product, "amount": p.amount,
+                "deprecated": p.deprecated}
                 for p in self.permissions],
             "deprecated": sorted(self.deprecated),
             "renames": dict(sorted(self.renames.items())),
@@ -105,7 +108,8 @@ def from_document(doc: dict) -> AppVersion:
         permissions.append(Permission(
             f"{app}.{area}", action, item["description"]["en"], item["high_risk"],
             item["owner_only"], item.get("per_product", False), app,
-            item["description"]["zh-CN"], item["name"] in deprecated))
+            item["description"]["zh-CN"], item["name"] in deprecated,
+            item.get("amount", False)))
     return AppVersion(app, doc["version"], tuple(permissions), deprecated,
                       dict(doc.get("renames", {})),
                       {k: tuple(v) for k, v in doc.get("role_templates", {}).items()})
@@ -142,7 +146,7 @@ def read_version(app: str, body: object, previous: AppVersion | None) -> AppVers
                 raise InvalidInput("", {f"{where}.name": ["listed twice"]})
             texts = display_names(item.get("description"), f"{where}.description")
             marks = {}
-            for mark in ("high_risk", "owner_only", "per_product"):
+            for mark in MARKS:
                 value = item.get(mark, False)
                 if not isinstance(value, bool):
                     raise InvalidInput("", {f"{where}.{mark}": ["Not a valid boolean."]})
@@ -190,7 +194,7 @@ def read_version(app: str, body: object, previous: AppVersion | None) -> AppVers
     permissions = tuple(
         Permission(f"{app}.{name.split(':')[0]}", name.split(":")[1], v["texts"]["en"],
                    v["high_risk"], v["owner_only"], v["per_product"], app, v["texts"]["zh-CN"],
-                   name in deprecated)
+                   name in deprecated, v["amount"])
         for name, v in seen.items())
     return AppVersion(app, (previous.version if previous else 0) + 1, permissions,
                       frozenset(deprecated), dict(renames),
@@ -214,7 +218,8 @@ def _rules_of(policy: TenantPolicy, app: str) -> list[Rule]:
     """Every p rule of the tenant naming one of the app's permissions."""
     prefix = f"{app}."
     return [p.rule for p in policy.of_kind(Kind.ROLE_PERMISSION, Kind.DIRECT, Kind.STEP_UP,
-                                           Kind.BY_PRODUCT)
+                                           Kind.BY_PRODUCT, Kind.APPROVAL, Kind.APPROVAL_ALWAYS,
+                                           Kind.APPROVAL_OVER_LIMIT)
             if p.rule.values[2].startswith(prefix)]
 
 
@@ -274,6 +279,9 @@ def uninstall(policy: TenantPolicy, app: str) -> dict:
         raise NotFound(f"app {app!r} is not installed", {"app": ["not installed"]})
     before = policy.roles()
     gone = _rules_of(policy, app)
+    approved = {r.values[0] for r in gone if r.values[0].startswith(R.APPROVAL_PREFIX)}
+    gone += [p.rule for p in policy.of_kind(Kind.APPROVAL_SUBJECT)
+             if p.rule.values[0] in approved]
     for rule in gone:
         policy.remove(rule)
     after = policy.roles()
@@ -301,10 +309,13 @@ def upgrade(policy: TenantPolicy, version: AppVersion) -> dict:
     renamed: dict[str, str] = {}
     moves = {version.full(old): version.full(new) for old, new in version.renames.items()}
     for rule in _rules_of(policy, app):
-        name = f"{rule.values[2]}:{rule.values[3]}"
+        action, limit = amounts.split(rule.values[3])
+        name = f"{rule.values[2]}:{action}"
         if name not in moves or rule.values[0] in (R.STEP_UP, R.BY_PRODUCT):
             continue  # (these follow the version's marks below)
         area, _, action = moves[name].partition(":")
+        if limit and policy.catalogue.permission(moves[name]).amount:
+            action = amounts.limited(action, limit)  # (a limit moves with its grant)
         new = Rule("p", (rule.values[0], rule.values[1], area, action, rule.values[4]))
         expiry = policy.directory.expiries.get(rule.csv())
         policy.remove(rule)

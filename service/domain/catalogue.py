@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .errors import InvalidInput
 
-CATALOGUE_VERSION = "2026-11-22.1"
+CATALOGUE_VERSION = "2026-12-01.1"
 # An app's id, and an area or action inside it: no '.' (the first one ends the app id),
 # and short enough that `<app>.<area>` is still an identifier (64 characters at most).
 APP_ID = re.compile(r"[a-z][a-z0-9-]{1,31}")
@@ -33,6 +33,8 @@ class Permission:
     app: str | None = None  # the app that published it (None: built in)
     description_zh: str = ""  # an app's Simplified Chinese text (the console's, for built-ins)
     deprecated: bool = False  # an app's: still decided, no longer grantable
+    # moves money (R22): checked with an amount; a grant of it may carry a limit
+    amount: bool = False
 
     @property
     def name(self) -> str:
@@ -40,9 +42,10 @@ class Permission:
 
 
 def _p(name: str, description: str, *, high_risk: bool = False, owner_only: bool = False,
-       per_product: bool = False):
+       per_product: bool = False, amount: bool = False):
     area, action = name.split(":")
-    return Permission(area, action, description, high_risk, owner_only, per_product)
+    return Permission(area, action, description, high_risk, owner_only, per_product,
+                      amount=amount)
 
 
 PERMISSIONS: tuple[Permission, ...] = (
@@ -57,15 +60,15 @@ PERMISSIONS: tuple[Permission, ...] = (
     _p("orders:view", "See orders"),
     _p("orders:edit", "Edit orders (address, notes)"),
     _p("orders:ship", "Ship orders and print labels"),
-    _p("orders:cancel", "Cancel orders"),
+    _p("orders:cancel", "Cancel orders", amount=True),
     _p("refunds:view", "See refund requests"),
-    _p("refunds:approve", "Approve refunds and returns", high_risk=True),
+    _p("refunds:approve", "Approve refunds and returns", high_risk=True, amount=True),
     _p("coupons:view", "See coupons"),
     _p("coupons:manage", "Create and edit coupons"),
     _p("marketing:view", "See campaigns and promotions"),
     _p("marketing:manage", "Run campaigns and promotions"),
     _p("finance:view", "See balances, statements and payouts"),
-    _p("finance:withdraw", "Withdraw funds", high_risk=True),
+    _p("finance:withdraw", "Withdraw funds", high_risk=True, amount=True),
     _p("logistics:view", "See shipping settings and carriers"),
     _p("logistics:manage", "Change shipping settings and carriers"),
     _p("settings:view", "See store settings"),
@@ -79,6 +82,7 @@ PERMISSIONS: tuple[Permission, ...] = (
        owner_only=True),
     _p("staff:set-default-store", "Set a sub-account's default store", owner_only=True),
     _p("billing:view", "See plans and invoices"),
+    _p("approvals:decide", "Approve or reject others' requests for approval (R24)"),
     _p("billing:purchase", "Buy plans", high_risk=True, owner_only=True),
 )
 
@@ -157,6 +161,9 @@ class Catalogue:
 
     def per_product(self) -> tuple[Permission, ...]:
         return tuple(p for p in self.permissions if p.per_product)
+
+    def with_amount(self) -> tuple[Permission, ...]:
+        return tuple(p for p in self.permissions if p.amount)
 
 
 BUILT_IN = Catalogue()

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from . import reasons as W
 from . import rules as R
 from .explain import Explanation, explain
 from .index import TenantIndex
@@ -19,7 +20,7 @@ from .rules import Rule
 log = logging.getLogger(__name__)
 
 SECOND_FACTOR_PASSED = "passed"
-APP_NOT_INSTALLED = "app_not_installed"  # the reason given with a deny by _uninstalled
+GRANTED = W.GRANTED
 
 
 class CheckRequest(NamedTuple):
@@ -32,8 +33,10 @@ class CheckRequest(NamedTuple):
     action: str
     second_factor: bool = False
     product: str = ""  # set when the check is about one product (object "product/<id>")
+    amount: str = ""  # the amount the action moves, at the model's width (domain/amounts)
+    approval: str = ""  # the id of the approved request the check uses (R24)
 
-    def casbin_values(self) -> tuple[str, str, str, str, str, str]:
+    def casbin_values(self) -> tuple[str, str, str, str, str, str, str, str]:
         return (
             R.user(self.tenant, self.subject),
             R.store(self.tenant, self.store),
@@ -41,6 +44,8 @@ class CheckRequest(NamedTuple):
             self.action,
             SECOND_FACTOR_PASSED if self.second_factor else "",
             self.product,
+            self.amount,
+            R.approval(self.tenant, self.approval) if self.approval else "",
         )
 
 
@@ -52,11 +57,26 @@ def _uninstalled(index: TenantIndex, area: str) -> bool:
 
 
 def allows(index: TenantIndex, user: str, store: str, area: str, action: str,
-           second_factor: bool, product: str) -> bool:
+           second_factor: bool, product: str, amount: str = "", approval: str = "") -> bool:
     """The service's answer on one index in the model's terms (replays of the decision log,
     import plans): the model's, and the one rule above it (_uninstalled)."""
     return not _uninstalled(index, area) and index.decide(user, store, area, action,
-                                                          second_factor, product)
+                                                          second_factor, product, amount,
+                                                          approval)
+
+
+def answer_on(index: TenantIndex | None, tenant: str, subject: str, store: str, area: str,
+              action: str, second_factor: bool = False, product: str = "", amount: str = "",
+              approval: str = "") -> str:
+    """The service's answer on one index as a reason code (a CheckRequest's fields): the
+    model's, and the one rule above it (_uninstalled)."""
+    if index is None:
+        return W.UNKNOWN_TENANT
+    if "." in area and area.partition(".")[0] not in index.apps:  # (_uninstalled)
+        return W.APP_NOT_INSTALLED
+    return index.answer(R.user(tenant, subject), R.store(tenant, store), area, action,
+                        second_factor, product, amount,
+                        R.approval(tenant, approval) if approval else "")
 
 
 class Decider:
@@ -121,39 +141,53 @@ class Decider:
 
     def decide(self, request: CheckRequest) -> bool:
         """True only when the policy allows; any failure while deciding is a deny."""
-        return self.decide_values(*request)
+        return self.answer_values(*request) is GRANTED
 
-    def decide_values(self, tenant: str, subject: str, store: str, area: str, action: str,
-                      second_factor: bool = False, product: str = "") -> bool:
-        """decide() on the fields of a CheckRequest, without building one (batches)."""
+    def decide_values(self, *request) -> bool:
+        """decide() on the fields of a CheckRequest, without building one."""
+        return self.answer_values(*request) is GRANTED
+
+    def answer_values(self, tenant: str, subject: str, store: str, area: str, action: str,
+                      second_factor: bool = False, product: str = "", amount: str = "",
+                      approval: str = "") -> str:
+        """The decision as a reason code (domain/reasons.py): GRANTED only when the policy
+        allows; any failure while deciding is a deny (ERROR)."""
         try:
-            index = self._indexes.get(tenant)
-            if index is None or _uninstalled(index, area):
-                return False
-            return index.decide(R.user(tenant, subject), R.store(tenant, store), area,
-                                action, second_factor, product)
+            return answer_on(self._indexes.get(tenant), tenant, subject, store, area, action,
+                           second_factor, product, amount, approval)
         except Exception:
             log.exception("decision failed; denying")
-            return False
+            return W.ERROR
 
-    def decide_many(self, requests: Iterable[tuple]) -> list[bool]:
-        """decide_values for each request (a CheckRequest's fields), in order; a failure
+    def answer_many(self, requests: Iterable[tuple]) -> list[str]:
+        """answer_values for each request (a CheckRequest's fields), in order; a failure
         denies only the request it happened on."""
         indexes, user, store_of = self._indexes, R.user, R.store
         answers = []
         append = answers.append
-        for tenant, subject, store, area, action, second_factor, product in requests:
+        for tenant, subject, store, area, action, second_factor, product, amount, approval \
+                in requests:
             try:
                 index = indexes.get(tenant)
-                # (_uninstalled, inlined: a hundred of these a batch)
-                append(index is not None
-                       and ("." not in area or area.partition(".")[0] in index.apps)
-                       and index.decide(user(tenant, subject), store_of(tenant, store), area,
-                                        action, second_factor, product))
+                if index is None or approval \
+                        or ("." in area and area.partition(".")[0] not in index.apps):
+                    append(answer_on(index, tenant, subject, store, area, action, second_factor,
+                                   product, amount, approval))
+                else:  # (the usual case, inlined: a hundred of these a batch)
+                    append(index.answer(user(tenant, subject), store_of(tenant, store), area,
+                                        action, second_factor, product, amount))
             except Exception:
                 log.exception("decision failed; denying")
-                append(False)
+                append(W.ERROR)
         return answers
+
+    def requires(self, tenant: str, area: str, action: str, code: str) -> str | None:
+        """What would allow an answer (reasons.requires), with the tenant's approval
+        settings."""
+        if code is GRANTED:
+            return None
+        index = self._indexes.get(tenant)
+        return W.requires(code, index is not None and index.approvable(area, action))
 
     def apps(self, tenant: str) -> set[str]:
         """The apps the tenant (held here) installed."""
@@ -176,16 +210,25 @@ class Decider:
                       if not _uninstalled(index, p[0])
                       and index.decide(user, domain, p[0], p[1], second_factor, ""))
 
-    def deny_reason(self, tenant: str, area: str) -> str | None:
-        """The reason a caller is told with a deny it can act on: an app permission of an
-        app the tenant (held here) has not installed. None for the model's own denies."""
-        if "." not in area:  # (the usual case, without a look-up)
-            return None
+    def limits_of(self, tenant: str, subject: str, store: str, second_factor: bool,
+                  permissions) -> dict[tuple[str, str], str]:
+        """Of `permissions` ((area, action)s), those `subject` holds in `store` only up to
+        a limit, with the highest such limit (fixed width): what an amount decides."""
         index = self._indexes.get(tenant)
-        return APP_NOT_INSTALLED if index is not None and _uninstalled(index, area) else None
+        if index is None:
+            return {}
+        user, domain = R.user(tenant, subject), R.store(tenant, store)
+        out = {}
+        for area, action in permissions:
+            for limit in sorted(index.limits.get((area, action), ()), reverse=True):
+                if index.decide(user, domain, area, action, second_factor, "", limit):
+                    out[(area, action)] = limit
+                    break
+        return out
 
     def explain(self, request: CheckRequest) -> Explanation:
-        """Why `decide(request)` answers what it does (its `allowed` is that answer)."""
+        """Why `decide(request)` answers what it does (its `allowed` is that answer, its
+        `reason` the same code)."""
         return explain(self._indexes.get(request.tenant), *request)
 
     def stores(self, tenant: str) -> list[str]:

@@ -3,14 +3,17 @@ named in the seller's words and in the Casbin rules that matched.
 
 `explain` answers every clause that matches, not just the first: every deny that applies
 and every path that would allow, so an owner sees both "denied by X" and what X overrode.
-Its `allowed` is the decision itself; tests hold it equal to TenantIndex.decide (and so
-to pycasbin) on random policies.
+Its `allowed` and `reason` are the decision itself (TenantIndex.answer: the code /check
+gives); tests hold `allowed` equal to pycasbin on random policies. `message` says it in
+words.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from . import amounts
+from . import reasons as W
 from . import rules as R
 from .index import TenantIndex
 from .rules import Rule
@@ -21,11 +24,13 @@ class Path:
     """One way a clause of the model matched."""
 
     effect: str  # "allow" or "deny"
-    kind: str  # owner, role, direct, disabled, step-up, by-product, deny
+    kind: str  # owner, role, direct, approval, disabled, step-up, by-product, deny,
+    #            approval-required
     principal: str | None  # "sub-account alice", "department care", None for tenant rules
     scope: str | None  # "store amazon-us", "all stores"
     role: str | None
     rules: list[str]  # the matching Casbin rules, as in the export
+    limit: str | None = None  # an allow up to an amount (R22), as people write it
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -34,12 +39,13 @@ class Path:
 @dataclass
 class Explanation:
     allowed: bool
-    reason: str
+    message: str
     denies: list[Path] = field(default_factory=list)
     allows: list[Path] = field(default_factory=list)  # overridden when a deny applies
+    reason: str = W.ERROR  # the code /check answers (domain/reasons.py)
 
     def as_dict(self) -> dict:
-        return {"allowed": self.allowed, "reason": self.reason,
+        return {"allowed": self.allowed, "reason": self.reason, "message": self.message,
                 "denies": [p.as_dict() for p in self.denies],
                 "allows": [p.as_dict() for p in self.allows]}
 
@@ -58,13 +64,18 @@ def _role(value: str) -> str:
 
 
 def explain(index: TenantIndex | None, tenant: str, subject: str, store_name: str,
-            area: str, action: str, second_factor: bool, product: str) -> Explanation:
+            area: str, action: str, second_factor: bool, product: str, amount: str = "",
+            approval: str = "") -> Explanation:
     if index is None:
-        return Explanation(False, f"no tenant {tenant!r}")
+        return Explanation(False, f"no tenant {tenant!r}", reason=W.UNKNOWN_TENANT)
     app, dot, _ = area.partition(".")
     if dot and app not in index.apps:  # (as Decider: before the model is asked)
-        return Explanation(False, f"denied: app {app!r} is not installed in this tenant")
+        return Explanation(False, f"denied: app {app!r} is not installed in this tenant",
+                           reason=W.APP_NOT_INSTALLED)
     user, store = R.user(tenant, subject), R.store(tenant, store_name)
+    approval_value = R.approval(tenant, approval) if approval else ""
+    code = index.answer(user, store, area, action, second_factor, product, amount,
+                        approval_value)
     in_tenant = store in index.stores
     principals = (user, *sorted(index.rules_of(user).departments))
     here = (store, area, action)
@@ -86,53 +97,83 @@ def explain(index: TenantIndex | None, tenant: str, subject: str, store_name: st
             and (user, f"{store}~products") not in index.operators:
         denies.append(Path("deny", "by-product", None, _scope(index, store), None, [
             Rule("p", (R.BY_PRODUCT, store, area, action, "deny")).csv()]))
+    if in_tenant and not approval and (area, action) in index.approval_always \
+            and user != index.owner:
+        denies.append(Path("deny", "approval-required", None, "all stores", None, [
+            Rule("p", (R.APPROVAL_ALWAYS, tenant, area, action, "deny")).csv()]))
 
     assigned = store in index.rules_of(user).stores
+    # The actions a rule may hold this permission as: plainly, or up to a limit at or
+    # above the amount (R22).
+    acts = [(action, None)] + [
+        (amounts.limited(action, limit), amounts.shown(limit))
+        for limit in sorted(index.limits.get((area, action), ()), reverse=True)
+        if amount and limit >= amount]
     allows: list[Path] = []
-    if assigned:
+    if assigned and approval:
+        if index._approved(user, store, area, action, product, amount, approval_value):
+            where, _, act = index.approvals[approval_value]
+            limit = amounts.split(act)[1]
+            allows.append(Path("allow", "approval", _who(user), _scope(index, store), None, [
+                Rule("p", (approval_value, where, area, act, "allow")).csv(),
+                Rule("g2", (approval_value, user)).csv()], amounts.shown(limit) if limit
+                else None))
+    elif assigned:
         assignment = Rule("g", (user, store)).csv()
         for who in principals:
             membership = [] if who == user else [Rule("g", (user, who)).csv()]
             mine = index.rules_of(who).allows
-            for scope in (store, tenant) if in_tenant else (store,):
-                if (scope, area, action) in mine:
-                    allows.append(Path("allow", "direct", _who(who), _scope(index, scope), None,
-                                       [assignment, *membership, Rule("p", (
-                                           who, scope, area, action, "allow")).csv()]))
+            for act, shown in acts:
+                for scope in (store, tenant) if in_tenant else (store,):
+                    if (scope, area, act) in mine:
+                        allows.append(Path("allow", "direct", _who(who), _scope(index, scope),
+                                           None, [assignment, *membership, Rule("p", (
+                                               who, scope, area, act, "allow")).csv()], shown))
             if not in_tenant:
                 continue
             if index.rules_of(who).owner:
                 allows.append(Path("allow", "owner", _who(who), "all stores", None, [
                     assignment, Rule("p", (who, tenant, R.ANY, R.ANY, "allow")).csv()]))
             for role, scope in sorted(index.rules_of(who).grants):
-                if (scope == store or scope == tenant) and \
-                        (area, action) in index.role_permissions.get(role, ()):
-                    allows.append(Path("allow", "role", _who(who), _scope(index, scope),
-                                       _role(role), [
-                        assignment, *membership, Rule("g", (who, R.scoped_role(role, scope))).csv(),
-                        Rule("p", (role, tenant, area, action, "allow")).csv()]))
+                for act, shown in acts:
+                    if (scope == store or scope == tenant) and \
+                            (area, act) in index.role_permissions.get(role, ()):
+                        allows.append(Path("allow", "role", _who(who), _scope(index, scope),
+                                           _role(role), [
+                            assignment, *membership,
+                            Rule("g", (who, R.scoped_role(role, scope))).csv(),
+                            Rule("p", (role, tenant, area, act, "allow")).csv()], shown))
+    return Explanation(code is W.GRANTED, _message(code, denies, allows, subject, store_name,
+                                                   area, action, product, amount, in_tenant),
+                       denies, allows, code)
 
+
+def _message(code: str, denies: list[Path], allows: list[Path], subject: str,
+             store_name: str, area: str, action: str, product: str, amount: str,
+             in_tenant: bool) -> str:
     permission = f"{area}:{action}"
-    if denies:
-        first = denies[0]
-        reason = {"deny": f"denied: an explicit deny of {permission} for {first.principal} "
-                          f"in {first.scope}",
-                  "disabled": f"denied: {first.principal} is disabled",
-                  "step-up": f"denied: {permission} needs a second factor in this tenant",
-                  "by-product": f"denied: store {store_name} is run by product and "
+    if code == W.GRANTED:
+        first = allows[0]
+        via = {"role": f"role {first.role} held by", "owner": "the owner's rule for",
+               "approval": "the approved request of"}.get(first.kind, "a direct grant to")
+        return f"allowed: {via} {first.principal} in {first.scope}"
+    kinds = {"deny": "explicit_deny", "disabled": "disabled", "step-up": "step_up_required",
+             "by-product": "not_product_operator", "approval-required": "approval_required"}
+    first = next((p for p in denies if kinds[p.kind] == code), None)
+    return {
+        W.EXPLICIT_DENY: f"denied: an explicit deny of {permission} for "
+                         f"{first.principal if first else ''} in {first.scope if first else ''}",
+        W.DISABLED: f"denied: {first.principal if first else subject} is disabled",
+        W.STEP_UP_REQUIRED: f"denied: {permission} needs a second factor in this tenant",
+        W.NOT_PRODUCT_OPERATOR: f"denied: store {store_name} is run by product and "
                                 f"{subject} is not an operator of product {product}",
-                  }[first.kind]
-        return Explanation(False, reason, denies, allows)
-    if not assigned:
-        return Explanation(False, f"denied: {subject} is not assigned to store {store_name}"
-                           if in_tenant else
-                           f"denied: {store_name!r} is not a store of this tenant",
-                           denies, allows)
-    if not allows:
-        return Explanation(False, f"denied: nothing grants {permission} to {subject} in "
-                                  f"store {store_name}", denies, allows)
-    first = allows[0]
-    via = f"role {first.role} held by" if first.kind == "role" else (
-        "the owner's rule for" if first.kind == "owner" else "a direct grant to")
-    return Explanation(True, f"allowed: {via} {first.principal} in {first.scope}",
-                       denies, allows)
+        W.NOT_ASSIGNED: f"denied: {subject} is not assigned to store {store_name}"
+                        if in_tenant else f"denied: {store_name!r} is not a store of this tenant",
+        W.NO_GRANT: f"denied: nothing grants {permission} to {subject} in store {store_name}",
+        W.LIMIT_EXCEEDED: f"denied: {subject}'s limit for {permission} in store {store_name} "
+                          f"is below {amounts.shown(amount) if amount else 'the amount'}",
+        W.AMOUNT_REQUIRED: f"denied: {subject} holds {permission} only up to a limit, and "
+                           "the check gave no amount",
+        W.APPROVAL_REQUIRED: f"denied: {permission} always needs an approval in this tenant",
+        W.APPROVAL_NOT_VALID: "denied: the approval does not allow this action",
+    }.get(code, f"denied: {code}")

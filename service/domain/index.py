@@ -13,14 +13,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from sys import intern
 
+from . import amounts
+from . import reasons as W
 from . import rules as R
 from .rules import Kind, Rule
 
 Permission = tuple[str, str]  # (area, action)
 (STORE, ASSIGNMENT, MEMBERSHIP, GRANT, ROLE_PERMISSION, DIRECT, DISABLED, OWNER, STEP_UP,
- BY_PRODUCT, APP) = (Kind.STORE, Kind.ASSIGNMENT, Kind.MEMBERSHIP, Kind.GRANT,
-                     Kind.ROLE_PERMISSION, Kind.DIRECT, Kind.DISABLED, Kind.OWNER, Kind.STEP_UP,
-                     Kind.BY_PRODUCT, Kind.APP)
+ BY_PRODUCT, APP, APPROVAL, APPROVAL_SUBJECT, APPROVAL_ALWAYS, APPROVAL_OVER_LIMIT) = (
+    Kind.STORE, Kind.ASSIGNMENT, Kind.MEMBERSHIP, Kind.GRANT, Kind.ROLE_PERMISSION,
+    Kind.DIRECT, Kind.DISABLED, Kind.OWNER, Kind.STEP_UP, Kind.BY_PRODUCT, Kind.APP,
+    Kind.APPROVAL, Kind.APPROVAL_SUBJECT, Kind.APPROVAL_ALWAYS, Kind.APPROVAL_OVER_LIMIT)
+GRANTED, NO_GRANT = W.GRANTED, W.NO_GRANT
 Scoped = tuple[str, str, str]  # (store domain or tenant, area, action)
 NOTHING: frozenset = frozenset()
 # Permission sets equal in content are kept once for every tenant (every tenant's
@@ -88,7 +92,8 @@ class TenantIndex:
     """
 
     __slots__ = ("tenant", "stores", "subjects", "role_permissions", "step_up",
-                 "by_product", "operators", "apps", "_permits_made")
+                 "by_product", "operators", "apps", "limits", "approvals", "approval_of",
+                 "approval_always", "approval_over_limit", "owner", "_permits_made")
 
     def __init__(self, tenant: str, rules: Iterable[Rule] = ()):
         self.tenant = tenant
@@ -99,6 +104,14 @@ class TenantIndex:
         self.by_product: set[tuple[str, str, str]] = set()  # store, area, action
         self.operators: set[tuple[str, str]] = set()  # (user, store~product/<id> or ~products)
         self.apps: set[str] = set()  # the apps the tenant installed (R21)
+        # (area, action) -> {limit: how many grants carry it} (R22): the limits to try
+        self.limits: dict[Permission, dict[str, int]] = {}
+        # R24: approval:<t>:<id> -> (store[~product/<id>], area, action[<=limit]), and whose
+        self.approvals: dict[str, tuple[str, str, str]] = {}
+        self.approval_of: dict[str, str] = {}
+        self.approval_always: set[Permission] = set()
+        self.approval_over_limit: set[Permission] = set()
+        self.owner = R.owner(tenant)
         self._permits_made = False  # some principal's permits are worked out
         for rule in rules:
             self.add(rule)
@@ -137,10 +150,14 @@ class TenantIndex:
                 who.permits = None
             elif v[4] == "allow":
                 who.allows = change(who.allows, (v[1], v[2], v[3]))
+                if "<" in v[3]:
+                    self._count_limit(v[2], v[3], add)
             else:
                 who.denies = change(who.denies, (v[1], v[2], v[3]))
         elif kind is ROLE_PERMISSION:
             self._change_role(v[0], (v[2], v[3]), add)
+            if "<" in v[3]:
+                self._count_limit(v[2], v[3], add)
             return
         elif kind is OWNER or kind is DISABLED:
             who = self.subjects.get(v[0])
@@ -161,12 +178,33 @@ class TenantIndex:
                 members, item = self.by_product, (v[1], v[2], v[3])
             elif kind is APP:
                 members, item = self.apps, v[0][len(R.APP_PREFIX):]
+            elif kind is APPROVAL or kind is APPROVAL_SUBJECT:
+                table = self.approvals if kind is APPROVAL else self.approval_of
+                item = (v[1], v[2], v[3]) if kind is APPROVAL else v[1]
+                if add:
+                    table[v[0]] = item  # (one per approval: the grammar's invariants)
+                elif table.get(v[0]) == item:
+                    del table[v[0]]
+                return
+            elif kind is APPROVAL_ALWAYS:
+                members, item = self.approval_always, (v[2], v[3])
+            elif kind is APPROVAL_OVER_LIMIT:
+                members, item = self.approval_over_limit, (v[2], v[3])
             else:  # a product operator, or the owner's rule for all products
                 members, item = self.operators, v
             (members.add if add else members.discard)(item)
             return
         if not add and who.empty():
             del self.subjects[v[0]]
+
+    def _count_limit(self, area: str, act: str, add: bool) -> None:
+        action, limit = amounts.split(act)
+        counts = self.limits.setdefault((area, action), {})
+        counts[limit] = counts.get(limit, 0) + (1 if add else -1)
+        if counts[limit] <= 0:
+            del counts[limit]
+            if not counts:
+                del self.limits[(area, action)]
 
     def _change_role(self, role: str, permission: Permission, add: bool) -> None:
         held = self.role_permissions.get(role, NOTHING)
@@ -203,9 +241,10 @@ class TenantIndex:
                 continue
             if who.owner:
                 return None
-            out.update((area, action) for _, area, action in who.allows)
+            out.update((area, amounts.split(act)[0]) for _, area, act in who.allows)
             for role, _ in who.grants:
-                out.update(self.role_permissions.get(role, ()))
+                out.update((area, amounts.split(act)[0])
+                           for area, act in self.role_permissions.get(role, ()))
         return out
 
     def assignments(self) -> Iterator[tuple[str, str]]:
@@ -224,6 +263,11 @@ class TenantIndex:
                 for role, perms in self.role_permissions.items() for a, b in perms}
         out |= {Rule("p", (R.STEP_UP, t, a, b, "deny")) for a, b in self.step_up}
         out |= {Rule("p", (R.BY_PRODUCT, s, a, b, "deny")) for s, a, b in self.by_product}
+        out |= {Rule("p", (R.APPROVAL_ALWAYS, t, a, b, "deny")) for a, b in self.approval_always}
+        out |= {Rule("p", (R.APPROVAL_OVER_LIMIT, t, a, b, "deny"))
+                for a, b in self.approval_over_limit}
+        out |= {Rule("p", (name, *rule, "allow")) for name, rule in self.approvals.items()}
+        out |= {Rule("g2", (name, user)) for name, user in self.approval_of.items()}
         for name, who in self.subjects.items():
             out |= {Rule("g", (name, s)) for s in who.stores}
             out |= {Rule("g", (name, d)) for d in who.departments}
@@ -237,14 +281,24 @@ class TenantIndex:
         return out
 
     def decide(self, user: str, store: str, area: str, action: str, second_factor: bool,
-               product: str) -> bool:
-        """The model's answer for (user, store domain, area, action, mfa, product)."""
+               product: str, amount: str = "", approval: str = "") -> bool:
+        """The model's answer for (user, store domain, area, action, mfa, product, amount,
+        approval): `amount` at the model's width or "", `approval` approval:<t>:<id> or ""."""
+        return self.answer(user, store, area, action, second_factor, product, amount,
+                           approval) is GRANTED
+
+    def answer(self, user: str, store: str, area: str, action: str, second_factor: bool,
+               product: str, amount: str = "", approval: str = "") -> str:
+        """decide() as a reason code (domain/reasons.py): GRANTED exactly when the model
+        allows. When several things deny, the code names the first a caller can act on in
+        this order: a deny, disabled or unassigned, not the product's operator (final);
+        then no grant; then a second factor; then the amount, the limit or an approval."""
         principals = self.subjects
         me = principals.get(user)
-        # Every allow needs the store assigned to the subject (matcher clauses 1 and 2),
+        # Every allow needs the store assigned to the subject (matcher clauses 1, 2 and 6),
         # so without it the answer is a deny whatever else applies.
         if me is None or store not in me.stores:
-            return False
+            return W.NOT_ASSIGNED
         tenant = self.tenant
         in_tenant = store in self.stores  # g2(r.dom, tenant)
         chain = [me]
@@ -257,16 +311,33 @@ class TenantIndex:
         for who in chain:
             denies = who.denies
             if denies and (here in denies or (in_tenant and everywhere in denies)):
-                return False
+                return W.EXPLICIT_DENY
             if in_tenant and who.disabled:
-                return False
+                return W.DISABLED
         permission = (area, action)
-        if in_tenant and not second_factor and self.step_up and permission in self.step_up:
-            return False
         if product and here in self.by_product \
                 and (user, f"{store}~product/{product}") not in self.operators \
                 and (user, f"{store}~products") not in self.operators:
-            return False
+            return W.NOT_PRODUCT_OPERATOR
+        if approval:
+            code = GRANTED if self._approved(user, store, area, action, product, amount,
+                                             approval) else W.APPROVAL_NOT_VALID
+        else:
+            code = GRANTED if self._allows(chain, in_tenant, here, everywhere, permission) \
+                else self._limited(chain, in_tenant, store, area, action, amount)
+            if code is GRANTED and in_tenant and self.approval_always \
+                    and permission in self.approval_always and user != self.owner:
+                code = W.APPROVAL_REQUIRED
+        if code is not GRANTED and (code is NO_GRANT or code is W.APPROVAL_NOT_VALID):
+            return code
+        if in_tenant and not second_factor and self.step_up and permission in self.step_up:
+            return W.STEP_UP_REQUIRED
+        return code
+
+    def _allows(self, chain: list[SubjectRules], in_tenant: bool, here: Scoped,
+                everywhere: Scoped, permission: Permission) -> bool:
+        """Does some allow of clause 1 or 2 apply (the request using no approval)?"""
+        store, tenant = here[0], everywhere[0]
         for who in chain:
             allows = who.allows
             if allows and (here in allows or (in_tenant and everywhere in allows)):
@@ -286,3 +357,44 @@ class TenantIndex:
                 if mine is not None and permission in mine:
                     return True
         return False
+
+    def _limited(self, chain: list[SubjectRules], in_tenant: bool, store: str, area: str,
+                 action: str, amount: str) -> str:
+        """No unlimited allow applies: does a grant with a limit at or above `amount`
+        (GRANTED), one with a lower limit (LIMIT_EXCEEDED), one that needs an amount
+        (AMOUNT_REQUIRED), or none (NO_GRANT)?"""
+        limits = self.limits.get((area, action)) if self.limits else None
+        if not limits:
+            return NO_GRANT
+        tenant = self.tenant
+        held = False
+        for limit in sorted(limits, reverse=True):
+            act = amounts.limited(action, limit)
+            if self._allows(chain, in_tenant, (store, area, act), (tenant, area, act),
+                            (area, act)):
+                if amount and amount <= limit:
+                    return GRANTED
+                held = True
+                break  # (every other limit is lower still)
+        if not held:
+            return NO_GRANT
+        return W.LIMIT_EXCEEDED if amount else W.AMOUNT_REQUIRED
+
+    def _approved(self, user: str, store: str, area: str, action: str, product: str,
+                  amount: str, approval: str) -> bool:
+        """Clause 6: the approved request `approval` is `user`'s, for this store (and
+        product), area and action, up to its amount."""
+        rule = self.approvals.get(approval)
+        if rule is None or self.approval_of.get(approval) != user:
+            return False
+        where, rule_area, act = rule
+        if rule_area != area or where != (f"{store}~product/{product}" if product else store):
+            return False
+        base, limit = amounts.split(act)
+        return base == action and (not limit or (amount != "" and amount <= limit))
+
+    def approvable(self, area: str, action: str) -> bool:
+        """May the tenant's sub-accounts ask for an approval of this permission over their
+        limit (R24)?"""
+        return (area, action) in self.approval_over_limit \
+            or (area, action) in self.approval_always

@@ -15,7 +15,10 @@ A state the API refuses to produce is refused here too:
   - a write never takes the number of sub-accounts past the tenant's cap (R11);
   - an app's permissions appear only in a tenant that installed the app, and only as its
     current catalogue version names them (R21); step-up covers the apps' high-risk
-    permissions too.
+    permissions too;
+  - a role or grantee holds a permission once, with a limit or without (R22); a
+    permission has one approval mode; an approved request's grant and the rule naming
+    whose it is come together, for an existing sub-account (R24).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import catalogue
+from . import amounts, catalogue
 from . import rules as R
 from .accounts import Directory
 from .errors import InvalidInput, LimitReached
@@ -101,6 +104,7 @@ def rule_violations(tenant: str, parsed: Iterable[Parsed],
             out.append(Violation("by-product-partial",
                                  f"{store} runs by product with all of its by-product rules "
                                  "and the owner operating every product, or none (R3, R17)"))
+    out += _once(parsed)
     for p in parsed:
         if p.kind is Kind.ALL_PRODUCTS and p.rule.values[1].partition("~")[0] not in by_product:
             out.append(Violation("by-product-partial",
@@ -109,10 +113,40 @@ def rule_violations(tenant: str, parsed: Iterable[Parsed],
     return out
 
 
+def _once(parsed: list[Parsed]) -> list[Violation]:
+    """R22, R24: what may be held only once, and what comes in pairs."""
+    out = []
+    held: dict[tuple, Rule] = {}
+    modes: dict[tuple, Rule] = {}
+    grants = {p.rule.values[0] for p in parsed if p.kind is Kind.APPROVAL}
+    owners = {p.rule.values[0] for p in parsed if p.kind is Kind.APPROVAL_SUBJECT}
+    for p in parsed:
+        v = p.rule.values
+        if p.kind in (Kind.ROLE_PERMISSION, Kind.DIRECT) and v[4] == "allow":
+            key = (v[0], v[1], v[2], amounts.split(v[3])[0])
+            if key in held:
+                out.append(Violation("limit-twice", f"{v[2]}:{key[3]} is held twice by "
+                                     f"{v[0]} in {v[1]}, with and without a limit or with "
+                                     "two (R22)", p.rule))
+            held[key] = p.rule
+        elif p.kind in (Kind.APPROVAL_ALWAYS, Kind.APPROVAL_OVER_LIMIT):
+            if (v[2], v[3]) in modes:
+                out.append(Violation("approval-mode", f"{v[2]}:{v[3]} has two approval "
+                                     "modes (R24)", p.rule))
+            modes[(v[2], v[3])] = p.rule
+        elif p.kind is Kind.APPROVAL and v[0] not in owners \
+                or p.kind is Kind.APPROVAL_SUBJECT and v[0] not in grants:
+            out.append(Violation("approval-unpaired", f"{v[0]} needs both its grant and the "
+                                 "rule naming whose it is (R24)", p.rule))
+    return out
+
+
 def _store_named(kind: Kind, v: tuple[str, ...], tenant: str) -> str | None:
     """The store a rule names (None: none, or the whole tenant)."""
     if kind is Kind.ASSIGNMENT or kind is Kind.BY_PRODUCT:
         return v[1]
+    if kind is Kind.APPROVAL:
+        return v[1].partition("~")[0]
     if kind is Kind.GRANT:
         scope = v[1].partition("@")[2]
         return None if scope == tenant else scope
@@ -142,6 +176,10 @@ def directory_violations(policy: TenantPolicy) -> list[Violation]:
                 out.append(Violation("department-missing", f"no department {dept!r}", p.rule))
         elif p.kind is Kind.ASSIGNMENT:
             assigned.setdefault(name, set()).add(p.rule.values[1].split("/", 1)[1])
+    for p in policy.of_kind(Kind.APPROVAL_SUBJECT):
+        name = p.rule.values[1].split(":", 2)[2]
+        if name not in accounts:
+            out.append(Violation("account-missing", f"no sub-account {name!r}", p.rule))
     for login, account in sorted(accounts.items()):
         if account.default_store is not None \
                 and account.default_store not in assigned.get(login, ()):

@@ -7,11 +7,12 @@ caller commits the resulting difference as one revision, or nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from . import catalogue
+from . import amounts, catalogue
 from . import rules as R
 from .accounts import Account
 from .errors import Conflict, InvalidInput, NotFound
@@ -77,7 +78,11 @@ def create_tenant(policy: TenantPolicy) -> None:
     policy.add(Rule("p", (R.owner(policy.tenant), policy.tenant, R.ANY, R.ANY, "allow")))
 
 
-def create_store(policy: TenantPolicy, store: str) -> None:
+DEFAULT_CURRENCY = "USD"
+CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def create_store(policy: TenantPolicy, store: str, currency: str | None = None) -> None:
     R.identifier(store, "store")
     if store == ALL_STORES:
         raise InvalidInput(f"{ALL_STORES!r} is reserved", {"store": ["reserved"]})
@@ -86,6 +91,24 @@ def create_store(policy: TenantPolicy, store: str) -> None:
     domain = R.store(policy.tenant, store)
     policy.add(Rule("g2", (domain, policy.tenant)))
     policy.add(Rule("g", (R.owner(policy.tenant), domain)))
+    if currency is not None:
+        set_currency(policy, store, currency)
+
+
+def set_currency(policy: TenantPolicy, store: str, currency: str) -> None:
+    """The currency of a store's amounts and limits (R22; ISO 4217)."""
+    require_stores(policy, [store], "store")
+    if not isinstance(currency, str) or not CURRENCY.fullmatch(currency):
+        raise InvalidInput("currency is three capital letters (ISO 4217)",
+                           {"currency": ["three capital letters (ISO 4217)"]})
+    if currency == DEFAULT_CURRENCY:
+        policy.directory.currencies.pop(store, None)
+    else:
+        policy.directory.currencies[store] = currency
+
+
+def currency(policy: TenantPolicy, store: str) -> str:
+    return policy.directory.currencies.get(store, DEFAULT_CURRENCY)
 
 
 def require_stores(policy: TenantPolicy, stores: Sequence[str], field: str = "stores") -> list[str]:
@@ -128,34 +151,69 @@ def _grantable(policy: TenantPolicy, permissions: Iterable[str],
             else known.grantable(p, f"permissions[{i}]") for i, p in enumerate(permissions)]
 
 
-def _role_rule(tenant: str, role: str, perm: catalogue.Permission) -> Rule:
-    return Rule("p", (R.role(tenant, role), tenant, perm.area, perm.action, "allow"))
+def _role_rule(tenant: str, role: str, perm: catalogue.Permission, limit: str = "") -> Rule:
+    action = amounts.limited(perm.action, limit) if limit else perm.action
+    return Rule("p", (R.role(tenant, role), tenant, perm.area, action, "allow"))
 
 
-def _named_role_rule(tenant: str, role: str, name: str) -> Rule:
-    """The rule of a permission a role holds, by its name (it may have left the catalogue:
-    a deprecated or renamed app permission is still removable)."""
-    area, _, action = name.partition(":")
-    return Rule("p", (R.role(tenant, role), tenant, area, action, "allow"))
+def read_limits(permissions: Sequence[catalogue.Permission], limits: object,
+                field: str = "limits") -> dict[str, str]:
+    """A role's limits (R22): permission name -> amount, each a permission of
+    `permissions` that moves money; as fixed-width amounts."""
+    if not isinstance(limits, dict):
+        raise InvalidInput(f"{field} is an object of permission -> amount",
+                           {field: ["an object of permission -> amount"]})
+    names = {p.name: p for p in permissions}
+    out = {}
+    for name, value in limits.items():
+        where = f"{field}.{name}"
+        perm = names.get(name)
+        if perm is None:
+            raise InvalidInput(f"{where}: not one of the permissions given",
+                               {where: ["not one of the permissions given"]})
+        out[name] = limit(perm, value, where)
+    return out
 
 
-def create_role(policy: TenantPolicy, role: str, permissions: Sequence[str]) -> None:
+def limit(perm: catalogue.Permission, value: object, field: str = "limit") -> str:
+    """A limit on a grant of `perm`: only on a permission that moves money (R22)."""
+    if not perm.amount:
+        raise InvalidInput(f"{perm.name} moves no money and takes no limit",
+                           {field: ["this permission takes no limit (R22)"]})
+    return amounts.parse(value, field)
+
+
+def create_role(policy: TenantPolicy, role: str, permissions: Sequence[str],
+                limits: dict | None = None) -> None:
+    """A role template; `limits`: permission name -> the most each action may move (R22)."""
     R.identifier(role, "role")
     if role in policy.roles():
         raise Conflict(f"role {role!r} exists", {"role": ["already exists"]})
-    for perm in _grantable(policy, permissions):
-        policy.add(_role_rule(policy.tenant, role, perm))
+    perms = _grantable(policy, permissions)
+    limited = read_limits(perms, limits if limits is not None else {})
+    for perm in perms:
+        policy.add(_role_rule(policy.tenant, role, perm, limited.get(perm.name, "")))
 
 
-def set_role_permissions(policy: TenantPolicy, role: str, permissions: Sequence[str]) -> None:
-    """Make the role's permissions exactly `permissions`, in every store it is held."""
+def set_role_permissions(policy: TenantPolicy, role: str, permissions: Sequence[str],
+                         limits: dict | None = None) -> None:
+    """Make the role's permissions exactly `permissions` (and, when given, its limits
+    exactly `limits`; when not, each permission kept keeps its limit: leaving limits out
+    never lifts one), in every store it is held."""
     current = _require_role(policy, role)
+    held = policy.role_rules()[role]
     wanted = _grantable(policy, permissions, current)
-    for perm in wanted:
-        policy.add(_role_rule(policy.tenant, role, perm))
+    limited = read_limits(wanted, limits) if limits is not None else {
+        name: limit for name, limit in policy.role_limits().get(role, {}).items()}
     keep = {p.name for p in wanted}
-    for name in current - keep:
-        policy.remove(_named_role_rule(policy.tenant, role, name))
+    for name in current:
+        rule = held[name]
+        if name not in keep or rule.values[3] != _role_rule(
+                policy.tenant, role, policy.catalogue.permission(name),
+                limited.get(name, "")).values[3]:
+            policy.remove(rule)
+    for perm in wanted:
+        policy.add(_role_rule(policy.tenant, role, perm, limited.get(perm.name, "")))
 
 
 def role_holders(policy: TenantPolicy, role: str) -> list[Rule]:
@@ -171,8 +229,8 @@ def delete_role(policy: TenantPolicy, role: str) -> None:
             f"role {role!r} is still granted {len(holders)} time(s); revoke it first",
             {"role": [f"granted: {h.csv()}" for h in holders[:20]]},
         )
-    for name in perms:
-        policy.remove(_named_role_rule(policy.tenant, role, name))
+    for rule in policy.role_rules()[role].values():
+        policy.remove(rule)
 
 
 # -- grants (R5, R6) -----------------------------------------------------------------------
@@ -218,7 +276,7 @@ def revoke_role(policy: TenantPolicy, who: Grantee, role: str,
 
 # -- supplementary grants (R7) and denies (R8) ---------------------------------------------
 def _direct_rule(policy: TenantPolicy, who: Grantee, store: str, permission: str,
-                 effect: str) -> Rule:
+                 effect: str, limit_value: object = None) -> Rule:
     if effect == "allow":
         perm = policy.catalogue.grantable(permission)
         if store == ALL_STORES:
@@ -226,28 +284,48 @@ def _direct_rule(policy: TenantPolicy, who: Grantee, store: str, permission: str
                                {"store": ["one store, not 'all'"]})
     else:
         perm = policy.catalogue.permission(permission)
+        if limit_value is not None:
+            raise InvalidInput("a deny takes no limit", {"limit": ["only grants have limits"]})
     scope = policy.tenant if store == ALL_STORES else _scopes(policy, [store])[0]
-    return Rule("p", (who.value(policy.tenant), scope, perm.area, perm.action, effect))
+    action = perm.action if limit_value is None else amounts.limited(
+        perm.action, limit(perm, limit_value))
+    return Rule("p", (who.value(policy.tenant), scope, perm.area, action, effect))
+
+
+def _held_direct(policy: TenantPolicy, rule: Rule) -> Rule | None:
+    """The stored grant of the same permission as `rule` in its scope, with any limit."""
+    who, scope, area, action, effect = rule.values
+    for p in policy.of_kind(Kind.DIRECT):
+        v = p.rule.values
+        if v[0] == who and v[1] == scope and v[2] == area and v[4] == effect \
+                and amounts.split(v[3])[0] == action:
+            return p.rule
+    return None
 
 
 def add_direct(policy: TenantPolicy, who: Grantee, store: str, permission: str,
-               effect: str, expires_at: datetime | None = None) -> None:
-    """A supplementary permission (allow, one store; with `expires_at`, until then) or an
-    explicit deny (a store or all). A deny never expires: a deny that lapsed by itself
-    would widen access with nobody deciding it."""
+               effect: str, expires_at: datetime | None = None,
+               limit_value: object = None) -> None:
+    """A supplementary permission (allow, one store; with `expires_at`, until then; with
+    `limit_value`, up to that amount: R22) or an explicit deny (a store or all). A deny
+    never expires: a deny that lapsed by itself would widen access with nobody deciding
+    it. A grant given again replaces the one held (its limit and expiry)."""
     require_grantee(policy, who)
     if expires_at is not None and effect != "allow":
         raise InvalidInput("a deny cannot expire", {"expires_at": ["only grants expire"]})
     _require_future(expires_at)
-    rule = _direct_rule(policy, who, store, permission, effect)
+    rule = _direct_rule(policy, who, store, permission, effect, limit_value)
+    held = _held_direct(policy, _direct_rule(policy, who, store, permission, effect))
+    if held is not None and held != rule:
+        policy.remove(held)
     policy.add(rule)
     policy.set_expiry(rule, expires_at)
 
 
 def remove_direct(policy: TenantPolicy, who: Grantee, store: str, permission: str,
                   effect: str) -> None:
-    rule = _direct_rule(policy, who, store, permission, effect)
-    if not policy.remove(rule):
+    held = _held_direct(policy, _direct_rule(policy, who, store, permission, effect))
+    if held is None or not policy.remove(held):
         raise NotFound(f"no such {'grant' if effect == 'allow' else 'deny'}",
                        {"permission": ["not found"]})
 
@@ -301,21 +379,31 @@ def describe(policy: TenantPolicy) -> dict:
         })
     direct = []
     for p in policy.of_kind(Kind.DIRECT):
-        who, scope, area, action, eft = p.rule.values
+        who, scope, area, act, eft = p.rule.values
+        action, limited = amounts.split(act)
         direct.append({
             **_who(who),
             "store": ALL_STORES if scope == policy.tenant else scope.split("/", 1)[1],
             "permission": f"{area}:{action}",
             "effect": eft,
+            **({"limit": amounts.shown(limited)} if limited else {}),
         })
     key = _sort_key
     return {
         "stores": sorted(policy.stores()),
+        "currencies": {store: currency(policy, store) for store in sorted(policy.stores())},
         "roles": {name: sorted(perms) for name, perms in sorted(policy.roles().items())},
+        "limits": describe_limits(policy),
         "grants": sorted(grants, key=key),
         "permissions": sorted([d for d in direct if d["effect"] == "allow"], key=key),
         "denies": sorted([d for d in direct if d["effect"] == "deny"], key=key),
     }
+
+
+def describe_limits(policy: TenantPolicy) -> dict[str, dict[str, str]]:
+    """role -> permission -> its limit as people write it (R22)."""
+    return {role: {name: amounts.shown(v) for name, v in sorted(held.items())}
+            for role, held in sorted(policy.role_limits().items())}
 
 
 def _who(value: str) -> dict:

@@ -13,13 +13,15 @@ import re
 from enum import Enum
 from typing import NamedTuple
 
-from . import catalogue
+from . import amounts, catalogue
 from .errors import InvalidInput
 
 IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 OWNER_LOGIN = "owner"
 STEP_UP = "step-up"
 BY_PRODUCT = "by-product"
+APPROVAL_ALWAYS = "approval"  # p, approval, <tenant>, area, action, deny (R24)
+APPROVAL_OVER_LIMIT = "approval-over-limit"  # a marker the matcher never matches (R24)
 ANY = "*"
 
 
@@ -78,6 +80,15 @@ def all_products(store_value: str) -> str:
     return f"{store_value}~products"
 
 
+def approval(tenant: str, approval_id: str) -> str:
+    """An approved request (R24): the subject of its one-shot grant, and what a check
+    passes to use it."""
+    return f"{APPROVAL_PREFIX}{tenant}:{approval_id}"
+
+
+APPROVAL_PREFIX = "approval:"
+
+
 class Kind(Enum):
     STORE = "store"  # g2, <store>, <tenant>
     ASSIGNMENT = "assignment"  # g, <user>, <store>
@@ -92,6 +103,11 @@ class Kind(Enum):
     PRODUCT_OPERATOR = "product_operator"  # g, <user>, <store>~product/<id>
     ALL_PRODUCTS = "all_products"  # g, <owner>, <store>~products
     APP = "app"  # g2, app:<app>, <tenant>: the tenant installed the app (R21)
+    # R24: an approved request's one-shot grant, and whose request it was
+    APPROVAL = "approval"  # p, approval:<tenant>:<id>, <store>[~product/<id>], area, action, allow
+    APPROVAL_SUBJECT = "approval_subject"  # g2, approval:<tenant>:<id>, <user>
+    APPROVAL_ALWAYS = "approval_always"  # p, approval, <tenant>, area, action, deny
+    APPROVAL_OVER_LIMIT = "approval_over_limit"  # p, approval-over-limit, <tenant>, area, action, deny
 
 
 class Rule(NamedTuple):
@@ -158,8 +174,9 @@ def installed(app: str) -> str:
 APP_PREFIX = "app:"
 
 
-def _permission(area: str, action: str, *, allow: bool,
+def _permission(area: str, act: str, *, allow: bool,
                 known: catalogue.Catalogue) -> catalogue.Permission:
+    action, limit = amounts.split(act)
     name = f"{area}:{action}"
     perm = known.get(name)
     if perm is None:
@@ -169,6 +186,9 @@ def _permission(area: str, action: str, *, allow: bool,
         raise _Bad(f"unknown permission {name!r}")
     if allow and perm.owner_only:
         raise _Bad(f"{name} is owner-only and cannot be granted (R13)")
+    if limit and not (allow and perm.amount and amounts.is_stored(limit)):
+        raise _Bad(f"a limit is {amounts.INTEGER_DIGITS} digits, a point and 2 decimals, on "
+                   "an allow of a permission that moves money (R22)")
     return perm
 
 
@@ -182,6 +202,13 @@ def _parse(rule: Rule, known: catalogue.Catalogue) -> Parsed:
     if rule.ptype == "g2":
         if len(v) != 2:
             raise _Bad("g2 takes 2 values")
+        if v[0].startswith(APPROVAL_PREFIX):
+            _, tenant, _ = _principal(v[0], ("approval",))
+            _, of, name = _principal(v[1], ("user",))
+            if of != tenant:
+                raise _Bad("an approval of another tenant's sub-account")
+            _sub_account("user", name)
+            return Parsed(Kind.APPROVAL_SUBJECT, tenant, rule)
         if v[0].startswith(APP_PREFIX):
             if not catalogue.APP_ID.fullmatch(v[0][len(APP_PREFIX):]):
                 raise _Bad(f"{v[0]!r} is not app:<app id>")
@@ -238,6 +265,26 @@ def _parse(rule: Rule, known: catalogue.Catalogue) -> Parsed:
             if eft != "deny" or not perm.high_risk:
                 raise _Bad("step-up rules deny high-risk permissions only")
             return Parsed(Kind.STEP_UP, tenant, rule)
+        if sub in (APPROVAL_ALWAYS, APPROVAL_OVER_LIMIT):
+            tenant = _ident(dom)
+            perm = _permission(obj, act, allow=False, known=known)
+            if eft != "deny" or perm.owner_only:
+                raise _Bad("approval rules are denies of a grantable permission")
+            if sub == APPROVAL_OVER_LIMIT and not perm.amount:
+                raise _Bad("approval over the limit is for permissions that move money")
+            return Parsed(Kind.APPROVAL_ALWAYS if sub == APPROVAL_ALWAYS
+                          else Kind.APPROVAL_OVER_LIMIT, tenant, rule)
+        if sub.startswith(APPROVAL_PREFIX):
+            _, tenant, _ = _principal(sub, ("approval",))
+            where, tilde, item = dom.partition("~")
+            if _store(where)[0] != tenant:
+                raise _Bad("an approval in another tenant's store")
+            if tilde and not (item.startswith("product/") and _ident(item[8:])):
+                raise _Bad(f"{dom!r} is not <store> or <store>~product/<id>")
+            if eft != "allow":
+                raise _Bad("an approval allows")
+            _permission(obj, act, allow=True, known=known)
+            return Parsed(Kind.APPROVAL, tenant, rule)
         if sub == BY_PRODUCT:
             tenant, _ = _store(dom)
             perm = known.get(f"{obj}:{act}")
@@ -289,7 +336,9 @@ def classify(rule: Rule) -> Kind:
 
 def classify_values(ptype: str, v: tuple[str, ...]) -> Kind:
     if ptype == "g2":
-        return Kind.APP if v[0].startswith(APP_PREFIX) else Kind.STORE
+        if "/" in v[0]:
+            return Kind.STORE
+        return Kind.APP if v[0].startswith(APP_PREFIX) else Kind.APPROVAL_SUBJECT
     if ptype == "g":
         target = v[1]
         if target.startswith("role:"):
@@ -308,6 +357,9 @@ def classify_values(ptype: str, v: tuple[str, ...]) -> Kind:
         return Kind.OWNER if v[4] == "allow" else Kind.DISABLED
     if sub.startswith("role:"):
         return Kind.ROLE_PERMISSION
+    if sub.startswith(APPROVAL_ALWAYS):
+        return Kind.APPROVAL if sub.startswith(APPROVAL_PREFIX) else (
+            Kind.APPROVAL_ALWAYS if sub == APPROVAL_ALWAYS else Kind.APPROVAL_OVER_LIMIT)
     return Kind.DIRECT
 
 

@@ -188,8 +188,10 @@ def revoke_store(policy: TenantPolicy, store: str) -> dict:
     domain = R.store(policy.tenant, store)
     removed: list[str] = []
     affected: list[str] = []
+    approvals: set[str] = set()
     for p in policy.of_kind(Kind.STORE, Kind.ASSIGNMENT, Kind.GRANT, Kind.DIRECT,
-                            Kind.BY_PRODUCT, Kind.PRODUCT_OPERATOR, Kind.ALL_PRODUCTS):
+                            Kind.BY_PRODUCT, Kind.PRODUCT_OPERATOR, Kind.ALL_PRODUCTS,
+                            Kind.APPROVAL):
         values = p.rule.values
         in_store = (values[0] == domain if p.kind is Kind.STORE
                     else values[1].endswith("@" + domain) if p.kind is Kind.GRANT
@@ -199,6 +201,13 @@ def revoke_store(policy: TenantPolicy, store: str) -> dict:
             removed.append(p.rule.csv())
             if p.kind is Kind.ASSIGNMENT and values[0] != R.owner(policy.tenant):
                 affected.append(values[0].split(":", 2)[2])
+            if p.kind is Kind.APPROVAL:
+                approvals.add(values[0])
+    for p in policy.of_kind(Kind.APPROVAL_SUBJECT):  # (whose those approvals were)
+        if p.rule.values[0] in approvals:
+            policy.remove(p.rule)
+            removed.append(p.rule.csv())
+    policy.directory.currencies.pop(store, None)
     report: dict = {"store": store, "removed_rules": sorted(removed)}
     for login in sorted(affected):
         _settle_default(policy, login, report)

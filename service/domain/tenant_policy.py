@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from . import amounts
 from . import rules as R
 from .accounts import Directory
 from .catalogue import BUILT_IN, Catalogue
@@ -115,9 +116,23 @@ class TenantPolicy:
         return {p.rule.values[0].split("/", 1)[1] for p in self.of_kind(Kind.STORE)}
 
     def roles(self) -> dict[str, set[str]]:
-        """Role template name -> permission names."""
-        out: dict[str, set[str]] = {}
+        """Role template name -> permission names (a limited one by its name alone)."""
+        return {role: set(held) for role, held in self.role_rules().items()}
+
+    def role_rules(self) -> dict[str, dict[str, Rule]]:
+        """Role template name -> permission name -> the rule that holds it."""
+        out: dict[str, dict[str, Rule]] = {}
         for p in self.of_kind(Kind.ROLE_PERMISSION):
-            sub, _, area, action, _ = p.rule.values
-            out.setdefault(sub.split(":", 2)[2], set()).add(f"{area}:{action}")
+            sub, _, area, act, _ = p.rule.values
+            out.setdefault(sub.split(":", 2)[2], {})[f"{area}:{amounts.split(act)[0]}"] = p.rule
+        return out
+
+    def role_limits(self) -> dict[str, dict[str, str]]:
+        """Role template name -> permission name -> its limit (R22), for limited ones."""
+        out: dict[str, dict[str, str]] = {}
+        for role, held in self.role_rules().items():
+            for name, rule in held.items():
+                limit = amounts.split(rule.values[3])[1]
+                if limit:
+                    out.setdefault(role, {})[name] = limit
         return out

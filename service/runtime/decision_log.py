@@ -28,7 +28,7 @@ from prometheus_client import Counter
 from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..domain import catalogue
+from ..domain import catalogue, reasons
 from ..startup.config import Settings
 from ..storage import apps_store
 from ..storage.models import DecisionLogEntry as Row
@@ -49,7 +49,8 @@ APP_RISK_EVERY = 30.0
 QUEUE_LIMIT = 20_000
 PRUNE_EVERY = 600.0  # seconds between retention sweeps
 COLUMNS = ("at", "last_at", "count", "tenant", "subject", "store", "permission", "product",
-           "second_factor", "allowed", "revision", "sampled")
+           "second_factor", "allowed", "revision", "sampled", "amount", "approval", "reason")
+GRANTED = reasons.GRANTED
 
 
 class DecisionLog:
@@ -74,21 +75,25 @@ class DecisionLog:
         the parent's to write."""
         self._pending, self._lock, self._writing = {}, threading.Lock(), False
 
-    def record(self, request: tuple, allowed: bool, revision: int) -> None:
+    def record(self, request: tuple, code: str, revision: int) -> None:
         """On the request path: decide whether to keep it, and count it. `request` is the
-        CheckRequest (tenant, subject, store, area, action, second_factor, product)."""
-        self.record_many((request,), (allowed,), lambda tenant: revision)
+        CheckRequest (tenant, subject, store, area, action, second_factor, product, amount,
+        approval), `code` its answer (domain/reasons.py)."""
+        self.record_many((request,), (code,), lambda tenant: revision)
 
-    def record_many(self, requests: Sequence[tuple], answers: Sequence[bool],
+    def record_many(self, requests: Sequence[tuple], answers: Sequence[str],
                     revision_of: Callable[[str], int]) -> None:
         """record() for each request and its answer (a batch), under one lock;
-        `revision_of(tenant)`: the revision each was decided at."""
+        `revision_of(tenant)`: the revision each was decided at. Every deny is kept, every
+        allow of a high-risk permission or with an amount or approval, a sample of the
+        others."""
         if not self.enabled:
             return
         rate, draw, high_risk = self.rate, random.random, self.high_risk
-        kept = [(request, allowed, revision_of(request[0]))
-                for request, allowed in zip(requests, answers, strict=True)
-                if not allowed or request[3:5] in high_risk or draw() < rate]
+        kept = [(request, code, revision_of(request[0]))
+                for request, code in zip(requests, answers, strict=True)
+                if code is not GRANTED or request[3:5] in high_risk or request[7]
+                or request[8] or draw() < rate]
         if not kept:
             return
         now = time.time()
@@ -164,11 +169,13 @@ class DecisionLog:
 
 def _rows(pending: dict[tuple, list], high_risk: frozenset):
     """(first, last, count, tenant, subject, store, permission, product, second_factor,
-    allowed, revision, sampled) for each pending entry."""
-    for ((tenant, subject, store, area, action, mfa, product), allowed, revision), \
-            (first, last, count) in pending.items():
+    allowed, revision, sampled, amount, approval, reason) for each pending entry."""
+    for ((tenant, subject, store, area, action, mfa, product, amount, approval), code,
+         revision), (first, last, count) in pending.items():
+        allowed = code == GRANTED
         yield (first, last, count, tenant, subject, store, f"{area}:{action}", product, mfa,
-               allowed, revision, allowed and (area, action) not in high_risk)
+               allowed, revision, allowed and (area, action) not in high_risk
+               and not amount and not approval, amount, approval, code)
 
 
 def _write(connection, pending: dict[tuple, list], high_risk: frozenset = HIGH_RISK) -> None:
@@ -192,9 +199,10 @@ def _write(connection, pending: dict[tuple, list], high_risk: frozenset = HIGH_R
             f"{stamp(first)}\t{stamp(last)}\t{count}\t"
             f"{tenant}\t{subject}\t{store}\t{permission}\t{product}\t"
             f"{'t' if mfa else 'f'}\t{'t' if allowed else 'f'}\t{revision}\t"
-            f"{'t' if sampled else 'f'}\n"
+            f"{'t' if sampled else 'f'}\t{amount}\t{approval}\t{code}\n"
             for (first, last, count, tenant, subject, store, permission, product, mfa,
-                 allowed, revision, sampled) in _rows(pending, high_risk))
+                 allowed, revision, sampled, amount, approval, code)
+            in _rows(pending, high_risk))
         with raw.cursor() as cursor, cursor.copy(
                 f"COPY decision_log ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             copy.write(text)

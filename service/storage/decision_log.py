@@ -12,13 +12,16 @@ from .models import DecisionLogEntry, db
 
 def find(tenant: str, *, store: str | None = None, subject: str | None = None,
          permission: str | None = None, allowed: bool | None = None,
+         reason: str | None = None, approval: str | None = None,
          since: datetime | None = None, until: datetime | None = None,
          limit: int = 50, offset: int = 0) -> tuple[int, list[DecisionLogEntry]]:
     """(how many match, one page of them, newest first)."""
     where = [DecisionLogEntry.tenant == tenant]
     for column, value in ((DecisionLogEntry.store, store), (DecisionLogEntry.subject, subject),
                           (DecisionLogEntry.permission, permission),
-                          (DecisionLogEntry.allowed, allowed)):
+                          (DecisionLogEntry.allowed, allowed),
+                          (DecisionLogEntry.reason, reason),
+                          (DecisionLogEntry.approval, approval)):
         if value is not None:
             where.append(column == value)
     if since is not None:

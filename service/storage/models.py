@@ -196,6 +196,45 @@ class DecisionLogEntry(db.Model):
     allowed: Mapped[bool] = mapped_column(Boolean)
     revision: Mapped[int] = mapped_column(BigInteger)
     sampled: Mapped[bool] = mapped_column(Boolean, default=False)  # an allow kept by sampling
+    amount: Mapped[str] = mapped_column(String(15), default="", server_default="")  # fixed width
+    approval: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    reason: Mapped[str] = mapped_column(String(32), default="", server_default="")  # R23 code
+
+
+class StoreCurrency(db.Model):
+    """The currency a store's amounts are in (R22): limits are amounts in it."""
+
+    __tablename__ = "store_currency"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store: Mapped[str] = mapped_column(String(64), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class ApprovalRequest(db.Model):
+    """A request for a second person's approval of one action (R24): domain/approvals.py.
+    Times are ISO 8601 UTC text, as rule_expiry's; "" where not yet."""
+
+    __tablename__ = "approval_request"
+    __table_args__ = (Index("ix_approval_request_tenant_status", "tenant", "status"),)
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64))
+    store: Mapped[str] = mapped_column(String(64))
+    permission: Mapped[str] = mapped_column(String(130))
+    amount: Mapped[str] = mapped_column(String(15))  # fixed width, or ""
+    product: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[str] = mapped_column(String(32))
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[str] = mapped_column(String(32))
+    decision_note: Mapped[str] = mapped_column(Text)
+    used_at: Mapped[str] = mapped_column(String(32))
+    used_by: Mapped[str] = mapped_column(String(100))
 
 
 class RuleExpiry(db.Model):

@@ -28,13 +28,14 @@ from ..domain.catalogue import BUILT_IN, Catalogue
 from ..domain.errors import Conflict, NotFound, Unavailable
 from ..domain.rules import Rule
 from ..domain.tenant_policy import TenantPolicy
-from . import apps_store, failures, keys_store, ledger, notifier
+from . import approvals_store, apps_store, failures, keys_store, ledger, notifier
 from .models import (
     RULE_COLUMNS,
     Department,
     LedgerEntry,
     PolicyRule,
     RuleExpiry,
+    StoreCurrency,
     SubAccount,
     Tenant,
     TenantHead,
@@ -180,7 +181,11 @@ def directory(tenant: str, row: Tenant | None = None) -> Directory:
     expiries = dict(db.session.execute(
         select(RuleExpiry.rule, RuleExpiry.expires_at).where(RuleExpiry.tenant == tenant)
         .order_by(RuleExpiry.rule)).all())
-    return Directory(accounts, departments, settings, expiries)
+    currencies = dict(db.session.execute(
+        select(StoreCurrency.store, StoreCurrency.currency)
+        .where(StoreCurrency.tenant == tenant)).all())
+    return Directory(accounts, departments, settings, expiries, currencies,
+                     approvals_store.open_ones(tenant))
 
 
 def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
@@ -207,6 +212,22 @@ def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
         else:
             db.session.merge(RuleExpiry(tenant=tenant, rule=rule, expires_at=new))
         details.setdefault("expiries", {})[rule] = {"before": old, "after": new}
+    for store in before.currencies.keys() | after.currencies.keys():
+        old, new = before.currencies.get(store), after.currencies.get(store)
+        if old == new:
+            continue
+        if new is None:
+            db.session.execute(delete(StoreCurrency).where(StoreCurrency.tenant == tenant,
+                                                           StoreCurrency.store == store))
+        else:
+            db.session.merge(StoreCurrency(tenant=tenant, store=store, currency=new))
+        details.setdefault("currencies", {})[store] = {"before": old, "after": new}
+    for key, approval in after.approvals.items():
+        old = before.approvals.get(key)
+        if old != approval:
+            approvals_store.save(tenant, approval)
+            details.setdefault("approvals", {})[key] = {
+                "before": asdict(old) if old else None, "after": asdict(approval)}
     if before.settings != after.settings:
         row = db.session.get(Tenant, tenant)
         row.max_sub_accounts = after.settings.max_sub_accounts

@@ -11,6 +11,7 @@ from typing import TypeVar
 from flask import has_request_context, request
 
 from ..domain import invariants, keys
+from ..domain import reasons as W
 from ..domain import rules as R
 from ..domain.catalogue import Catalogue
 from ..domain.decider import CheckRequest, Decider
@@ -139,6 +140,15 @@ class Authz:
         """Commit `edit` as one revision, then apply it here before answering. `limited`:
         counted against the caller's write rate limit (not the tenant writes one app
         catalogue version makes: the publish was counted)."""
+        return self.commit(caller, tenant, reason, edit, must_exist=must_exist,
+                           limited=limited)
+
+    def commit(self, caller: keys.Caller, tenant: str, reason: str | None,
+               edit: Callable[[TenantPolicy], T], *, must_exist: bool = True,
+               limited: bool = True) -> tuple[int, T]:
+        """write() for an operation that checked the caller's right itself (a storefront
+        filing or deciding an approval, R24: a write of the tenant that is not a policy
+        edit). Logged with the caller as its actor."""
         try:
             R.identifier(tenant, "tenant")  # (a name no tenant can have is a 422, not a query)
             if limited:
@@ -177,25 +187,29 @@ class Authz:
             raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
 
     # -- decisions -------------------------------------------------------------------------
-    def decide(self, request: CheckRequest, *, database: bool = True) -> bool:
-        """The decision, queued for the decision log (R19) when it is one to keep. The
-        tenant is loaded first if this worker does not hold it (without `database`:
-        replica.NeedsDatabase); one that cannot be loaded is TenantUnavailable."""
+    def answer(self, request: CheckRequest, *, database: bool = True) -> str:
+        """The decision as a reason code (domain/reasons.py; allowed: GRANTED), queued for
+        the decision log (R19) when it is one to keep. The tenant is loaded first if this
+        worker does not hold it (without `database`: replica.NeedsDatabase); one that
+        cannot be loaded is TenantUnavailable."""
         replica = self.replica
         if not replica.hold(request.tenant, database=database):
-            return False  # no such tenant
-        allowed = self.decider.decide_values(*request)
-        self.decision_log.record(request, allowed, replica.revision(request.tenant))
-        return allowed
+            return W.UNKNOWN_TENANT
+        code = self.decider.answer_values(*request)
+        self.decision_log.record(request, code, replica.revision(request.tenant))
+        return code
 
-    def decide_many(self, requests: list[tuple], *, database: bool = True,
-                    tenants: set[str] | None = None) -> list[bool]:
-        """decide() for each request (a CheckRequest's fields), each tenant at one
+    def decide(self, request: CheckRequest, *, database: bool = True) -> bool:
+        return self.answer(request, database=database) is W.GRANTED
+
+    def answer_many(self, requests: list[tuple], *, database: bool = True,
+                    tenants: set[str] | None = None) -> list[str]:
+        """answer() for each request (a CheckRequest's fields), each tenant at one
         revision. `tenants`: the requests' tenants, if the caller has them."""
         replica = self.replica
         for tenant in tenants if tenants is not None else {r[0] for r in requests}:
             replica.hold(tenant, database=database)
-        answers = self.decider.decide_many(requests)
+        answers = self.decider.answer_many(requests)
         self.decision_log.record_many(requests, answers, replica.revision)
         return answers
 
@@ -209,7 +223,11 @@ class Authz:
     def explain(self, caller: keys.Caller, tenant: str, request: CheckRequest) -> dict:
         """The decision and the rules behind it: a read of the policy, so not an app's (an
         app asks only for decisions)."""
-        return self.held(tenant).explain(request).as_dict()
+        decider = self.held(tenant)
+        answer = decider.explain(request).as_dict()
+        answer["requires"] = decider.requires(tenant, request.area, request.action,
+                                              answer["reason"])
+        return answer
 
     def held(self, tenant: str) -> Decider:
         """The decider, with the tenant held (loaded if need be), for reads of its

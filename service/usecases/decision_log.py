@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ..domain import amounts
 from ..domain.decider import allows
 from ..domain.explain import explain
 from ..domain.index import TenantIndex
@@ -66,9 +67,11 @@ class Policies:
 def _why(policies: Policies, row) -> dict:
     area, action = row.permission.split(":", 1)
     explained = explain(policies.at(row.revision), row.tenant, row.subject, row.store, area,
-                        action, row.second_factor, row.product)
+                        action, row.second_factor, row.product, row.amount, row.approval)
     paths = explained.denies if not row.allowed else explained.allows
-    return {"reason": explained.reason, "rules": paths[0].rules if paths else [],
+    # (the reason as answered; entries from before reasons were kept: as replayed)
+    return {"reason": row.reason or explained.reason, "message": explained.message,
+            "rules": paths[0].rules if paths else [],
             "consistent": explained.allowed == row.allowed}
 
 
@@ -80,6 +83,7 @@ def entries(service: Authz, caller: Caller, tenant: str, query: dict
     total, rows = storage.find(
         tenant, store=query.get("store"), subject=query.get("subject"),
         permission=query.get("permission"), allowed=query.get("allowed"),
+        reason=query.get("reason"), approval=query.get("approval"),
         since=query.get("since"), until=query.get("until"), limit=query["per_page"],
         offset=(query["page"] - 1) * query["per_page"])
     policies = Policies(tenant)
@@ -89,6 +93,8 @@ def entries(service: Authz, caller: Caller, tenant: str, query: dict
                     "permission": row.permission,
                     "product": row.product, "second_factor": row.second_factor,
                     "allowed": row.allowed, "revision": row.revision, "sampled": row.sampled,
+                    "amount": amounts.shown(row.amount) if row.amount else None,
+                    "approval": row.approval or None,
                     **_why(policies, row)} for row in rows]
 
 
@@ -105,7 +111,8 @@ def impact(tenant: str, proposed: set[Rule], rows: list, limit: int = 1000) -> d
     for row in rows:
         area, action = row.permission.split(":", 1)
         now = allows(index, f"user:{tenant}:{row.subject}", f"{tenant}/{row.store}", area,
-                     action, row.second_factor, row.product)
+                     action, row.second_factor, row.product, row.amount,
+                     f"approval:{tenant}:{row.approval}" if row.approval else "")
         if now != row.allowed:
             flips.append({"time": iso_utc(row.at), "count": row.count, "subject": row.subject,
                           "store": row.store, "permission": row.permission,

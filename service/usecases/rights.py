@@ -33,6 +33,11 @@ APP_PUBLISH = "app.publish"  # an app's catalogue versions and keys: its own key
 APP_INSTALL = "app.install"  # install or uninstall an app in a tenant
 APP_IMPORT = "app.import"  # move an app's existing settings into a tenant that installed it
 CATALOGUE_READ = "catalogue.read"  # the tenant's catalogue, its installed apps included
+# R24: a storefront files an approval request for a sub-account, records an approver's
+# decision on the approver's behalf, and lists what an approver may decide
+APPROVAL_FILE = "approval.file"
+APPROVAL_DECIDE = "approval.decide"
+APPROVAL_QUEUE = "approval.queue"
 
 RIGHTS: dict[str, frozenset[str]] = {
     READ: frozenset({OWNER, AUDIT, ADMIN}),
@@ -50,7 +55,13 @@ RIGHTS: dict[str, frozenset[str]] = {
     APP_INSTALL: frozenset({OWNER, ADMIN}),
     APP_IMPORT: frozenset({APP, OWNER, ADMIN}),
     CATALOGUE_READ: frozenset({OWNER, AUDIT, CHECK, ADMIN}),
+    APPROVAL_FILE: frozenset({OWNER, CHECK, ADMIN, APP}),
+    APPROVAL_DECIDE: frozenset({OWNER, CHECK, ADMIN, APP}),
+    APPROVAL_QUEUE: frozenset({OWNER, AUDIT, CHECK, ADMIN, APP}),
 }
+# What an app key may do in any tenant, as for decisions: about its own permissions only
+# (the operation checks that).
+APP_IN_ANY_TENANT = frozenset({DECIDE, APPROVAL_FILE, APPROVAL_DECIDE, APPROVAL_QUEUE})
 
 _REFUSALS = {READ: "this key may not read this tenant",
              WRITE: "this key may not change this tenant",
@@ -62,7 +73,10 @@ _REFUSALS = {READ: "this key may not read this tenant",
              APP_PUBLISH: "only the app's own key (or the admin) may do this",
              APP_INSTALL: "this key may not change this tenant",
              APP_IMPORT: "this key may not change this tenant",
-             CATALOGUE_READ: "this key may not read this tenant"}
+             CATALOGUE_READ: "this key may not read this tenant",
+             APPROVAL_FILE: "this key may not ask for approvals in this tenant",
+             APPROVAL_DECIDE: "this key may not decide approvals in this tenant",
+             APPROVAL_QUEUE: "this key may not read this tenant's approvals"}
 
 
 def allowed(caller: Caller, name: str, tenant: str | None = None,
@@ -75,7 +89,7 @@ def allowed(caller: Caller, name: str, tenant: str | None = None,
     if caller.scope == ADMIN:
         return True
     if caller.scope == APP:  # decisions in any tenant: only its own permissions are answered
-        if name == DECIDE:
+        if name in APP_IN_ANY_TENANT:
             return True
         # its own app; a tenant only to import into one that installed it (the owner's say)
         return app is not None and caller.app == app and (tenant is None

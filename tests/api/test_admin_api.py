@@ -24,7 +24,8 @@ def test_role_template_lifecycle(owner, checker):
     write(owner, "POST", "/v1/tenants/{t}/roles",
           {"role": "returns", "permissions": ["refunds:view", "refunds:approve"]}, 201)
     status, roles = owner("GET", "/v1/tenants/{t}/roles")
-    assert {"role": "returns", "permissions": ["refunds:approve", "refunds:view"]} in roles["roles"]
+    assert {"role": "returns", "permissions": ["refunds:approve", "refunds:view"],
+            "limits": {}} in roles["roles"]
     # one template, granted in two stores: no permission is copied per store (R6)
     write(owner, "POST", "/v1/tenants/{t}/grants",
           {"subject": "frank", "role": "returns", "stores": ["amazon-us"]})

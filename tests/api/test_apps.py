@@ -88,7 +88,7 @@ def test_the_whole_story(client):
     assert check(checker, "owner", "amazon-us", "quantum.traffic", "view") == {
         "allowed": False, "revision": check(checker, "owner", "amazon-us", "orders",
                                             "view")["revision"],
-        "reason": "app_not_installed"}
+        "reason": "app_not_installed", "requires": None}
 
     status, body = owner("PUT", "/v1/tenants/acme/apps/quantum", {"reason": "analytics"})
     assert status == 200, body
@@ -164,7 +164,7 @@ def test_the_whole_story(client):
                                 ("quantum.reports", "export")):
                 for mfa in (False, True):
                     expected = enforcer.enforce(f"user:acme:{subject}", f"acme/{store}", obj,
-                                                action, "passed" if mfa else "", "")
+                                                action, "passed" if mfa else "", "", "", "")
                     got = check(checker, subject, store, obj, action,
                                 context={"second_factor": mfa})["allowed"]
                     assert got == expected, (subject, store, obj, action, mfa)

@@ -32,7 +32,7 @@ def test_replaying_random_decisions_from_the_export(blank_app, tmp_path):
             replayed = auditor.enforce(f"user:{tenant}:{check['subject']}",
                                        f"{tenant}/{check['store']}",
                                        "products" if product else area, check["action"],
-                                       SECOND_FACTOR_PASSED if mfa else "", product)
+                                       SECOND_FACTOR_PASSED if mfa else "", product, "", "")
             assert replayed == answer["allowed"], (tenant, check)
             compared += 1
     assert compared == 1800

@@ -51,8 +51,8 @@ def test_internal_error_while_deciding_is_a_deny(app, checker, monkeypatch):
     def boom(self, *request):
         raise RuntimeError("index corrupted")
 
-    monkeypatch.setattr(Decider, "decide_values", boom)
-    monkeypatch.setattr(Decider, "decide_many", boom)  # what a batch calls
+    monkeypatch.setattr(Decider, "answer_values", boom)
+    monkeypatch.setattr(Decider, "answer_many", boom)  # what a batch calls
     status, body = checker("POST", "/check", ALICE_VIEW)
     assert status == 200 and body["allowed"] is False
     status, body = checker("POST", "/check/batch", {"checks": [ALICE_VIEW] * 3})
@@ -62,7 +62,7 @@ def test_internal_error_while_deciding_is_a_deny(app, checker, monkeypatch):
 def test_index_failure_is_a_deny(app, checker, monkeypatch):
     from service.domain.index import TenantIndex
 
-    monkeypatch.setattr(TenantIndex, "decide", lambda *a: 1 / 0)
+    monkeypatch.setattr(TenantIndex, "answer", lambda *a: 1 / 0)
     assert checker.check("alice", "amazon-us", "orders", "view") is False
     status, body = checker("POST", "/check/batch", {"checks": [ALICE_VIEW] * 3})
     assert status == 200 and [r["allowed"] for r in body["results"]] == [False] * 3

@@ -107,7 +107,8 @@ def test_remembered_identifiers_stay_bounded(monkeypatch):
         requests, _ = check_input.batch_requests(
             {"checks": [{"subject": f"s{n}", "store": "amazon-us", "object": "orders",
                          "action": "view"}]}, 10, lambda name: "acme")
-        assert requests == [("acme", f"s{n}", "amazon-us", "orders", "view", False, "")]
+        assert requests == [("acme", f"s{n}", "amazon-us", "orders", "view", False, "", "",
+                             "")]
         assert len(check_input._KNOWN) <= 1_000
     with pytest.raises(InvalidInput):
         check_input.batch_requests({"checks": [{"subject": "Bad,Name", "store": "amazon-us",

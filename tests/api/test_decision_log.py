@@ -30,7 +30,8 @@ def test_denies_and_high_risk_allows_are_kept_with_their_rule(app, owner, checke
     assert status == 200 and page["total"] == 3
     carol, bob, alice = page["entries"]
     assert (alice["subject"], alice["allowed"], alice["sampled"]) == ("alice", False, False)
-    assert "not assigned" in alice["reason"] and alice["consistent"]
+    assert alice["reason"] == "not_assigned" and alice["consistent"]
+    assert "not assigned" in alice["message"]
     assert bob["allowed"] is True and bob["permission"] == "refunds:approve"
     assert "p, user:acme:bob, acme/shopee-sg, refunds, approve, allow" in bob["rules"]
     assert carol["rules"] == ["p, user:acme:carol, acme, finance, view, deny"]

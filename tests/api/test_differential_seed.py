@@ -51,7 +51,7 @@ def test_every_seed_combination_matches_plain_pycasbin(client):
             for (s, st, (a, act, item), mfa), result in zip(chunk, body["results"],
                                                              strict=True):
                 expected = oracle.enforce(R.user(tenant, s), R.store(tenant, st), a, act,
-                                          "passed" if mfa else "", item)
+                                          "passed" if mfa else "", item, "", "")
                 assert result["allowed"] == expected, (tenant, s, st, a, act, item, mfa)
                 compared += 1
                 allowed += expected

@@ -12,7 +12,8 @@ def test_an_allow_through_a_department_role(checker):
     assert path["kind"] == "role" and path["principal"] == "department customer-care"
     assert path["role"] == "customer-service" and path["scope"] == "all stores"
     assert "g, user:acme:alice, dept:acme:customer-care" in path["rules"]
-    assert body["revision"] >= 1 and "customer-service" in body["reason"]
+    assert body["revision"] >= 1 and "customer-service" in body["message"]
+    assert body["reason"] == "granted" and body["requires"] is None
 
 
 def test_a_deny_names_what_it_overrode(owner, checker):
@@ -29,9 +30,10 @@ def test_a_deny_names_what_it_overrode(owner, checker):
 
 def test_not_assigned_unknown_and_disabled(owner, checker):
     status, body = checker("POST", "/explain", {**ALICE, "store": "shopee-sg"})
-    assert body["allowed"] is False and "not assigned" in body["reason"]
+    assert body["allowed"] is False and "not assigned" in body["message"]
+    assert body["reason"] == "not_assigned"
     status, body = checker("POST", "/explain", {**ALICE, "store": "nowhere"})
-    assert body["allowed"] is False and "not a store" in body["reason"]
+    assert body["allowed"] is False and "not a store" in body["message"]
     owner("PUT", "/v1/tenants/{t}/subaccounts/alice/status", {"disabled": True})
     status, body = checker("POST", "/explain", ALICE)
     assert body["allowed"] is False and body["denies"][0]["kind"] == "disabled"

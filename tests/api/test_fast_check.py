@@ -87,7 +87,7 @@ def test_ordinary_checks_do_not_reach_flask(app, monkeypatch):
 
 
 def test_a_failure_in_the_fast_path_is_still_a_deny(app, monkeypatch):
-    monkeypatch.setattr(TenantIndex, "decide", lambda *a: 1 / 0)
+    monkeypatch.setattr(TenantIndex, "answer", lambda *a: 1 / 0)
     status, text, _, _ = _call(Client(app.wsgi_app), ACME_CHECK, "/check", ALICE,
                                "application/json")
     assert status == 200 and json.loads(text)["allowed"] is False

@@ -97,7 +97,7 @@ def test_owner_workflow_then_every_decision_matches_the_export(client, admin, tm
         body = ok(check("POST", "/check/batch", {"checks": [
             {"subject": s, "store": st, "object": a, "action": act} for s, st, a, act in chunk]}))
         for (s, st, a, act), result in zip(chunk, body["results"], strict=True):
-            expected = oracle.enforce(f"user:shopco:{s}", f"shopco/{st}", a, act, "", "")
+            expected = oracle.enforce(f"user:shopco:{s}", f"shopco/{st}", a, act, "", "", "", "")
             assert result["allowed"] == expected, (s, st, a, act)
             allowed += expected
     assert 100 < allowed < len(cases) - 100

@@ -105,7 +105,8 @@ def test_the_budget_drops_the_least_recently_used_and_a_reloaded_tenant_is_curre
                          {"disabled": True})
     assert status == 200, body
     again = _check(tight, ACME_CHECK, ALICE).get_json()
-    assert again == {"allowed": False, "revision": body["revision"]}
+    assert again == {"allowed": False, "reason": "disabled", "requires": None,
+                     "revision": body["revision"]}
     assert not replica.decider.holds("globex")
 
 

@@ -20,7 +20,8 @@ def test_a_change_through_one_instance_is_seen_by_another(app, database_url):
         granted = body["revision"]
         status, answer = b_check("POST", "/check", {"subject": "frank", "store": "amazon-us",
                                                     "object": "refunds", "action": "approve"})
-        assert answer == {"allowed": True, "revision": granted}
+        assert answer == {"allowed": True, "reason": "granted", "requires": None,
+                          "revision": granted}
         # and the revoke, the change that matters most, the other way round
         b_owner = Caller(other.test_client(), ACME_OWNER)
         status, body = b_owner("POST", "/v1/tenants/acme/permissions/revoke", {

@@ -7,7 +7,7 @@ import random
 
 import casbin
 
-from bench.policies import random_requests, random_tenant
+from bench.policies import MONEY, random_requests, random_tenant
 from service.domain.decider import SECOND_FACTOR_PASSED
 from service.domain.index import TenantIndex
 
@@ -28,7 +28,8 @@ def oracle_for(rules) -> casbin.Enforcer:
 
 def test_index_equals_pycasbin_on_random_policies():
     rng = random.Random(20261122)
-    compared = allowed = 0
+    compared = allowed = with_amounts = allowed_amounts = with_approval = allowed_approval = 0
+    codes: dict[str, int] = {}
     for policy_number in range(60):
         tenant = random_tenant(rng, f"t{policy_number}")
         # Built the way a worker keeps it: incrementally, through adds and removes of
@@ -41,15 +42,30 @@ def test_index_equals_pycasbin_on_random_policies():
             index.remove(rule)
         assert index.rules() == set(tenant.rules)
         oracle = oracle_for(tenant.rules)
-        for user, store, area, action, mfa, product in random_requests(rng, tenant, 180):
+        for request in random_requests(rng, tenant, 180):
+            user, store, area, action, mfa, product, amount, approval = request
             expected = oracle.enforce(user, store, area, action,
-                                      SECOND_FACTOR_PASSED if mfa else "", product)
-            got = index.decide(user, store, area, action, mfa, product)
-            assert got == expected, (tenant.rules, user, store, area, action, mfa, product)
+                                      SECOND_FACTOR_PASSED if mfa else "", product, amount,
+                                      approval)
+            code = index.answer(*request)
+            assert (code == "granted") == expected, (tenant.rules, request, code)
             compared += 1
             allowed += expected
+            codes[code] = codes.get(code, 0) + 1
+            if amount and (area, action) in MONEY:
+                with_amounts += 1
+                allowed_amounts += expected
+            if approval:
+                with_approval += 1
+                allowed_approval += expected
     assert compared >= 10_000
     assert compared * 0.05 < allowed < compared * 0.95  # both answers well represented
+    # Limits and approvals were exercised both ways, and every model code was reached.
+    assert with_amounts * 0.05 < allowed_amounts < with_amounts * 0.95, allowed_amounts
+    assert with_approval * 0.01 < allowed_approval < with_approval, allowed_approval
+    assert {"granted", "no_grant", "not_assigned", "explicit_deny", "disabled",
+            "step_up_required", "not_product_operator", "limit_exceeded", "amount_required",
+            "approval_required", "approval_not_valid"} <= codes.keys(), codes
 
 
 def test_index_changed_between_decisions_equals_one_built_fresh():
@@ -77,9 +93,11 @@ def test_index_changed_between_decisions_equals_one_built_fresh():
             (held.add if add else held.discard)(rule)
         assert index.rules() == target
         oracle = oracle_for(tenant.rules)
-        for user, store, area, action, mfa, product in asked:
-            assert index.decide(user, store, area, action, mfa, product) == oracle.enforce(
-                user, store, area, action, SECOND_FACTOR_PASSED if mfa else "", product)
+        for user, store, area, action, mfa, product, amount, approval in asked:
+            assert index.decide(user, store, area, action, mfa, product, amount,
+                                approval) == oracle.enforce(
+                user, store, area, action, SECOND_FACTOR_PASSED if mfa else "", product,
+                amount, approval)
             compared += 1
     assert compared >= 4_000
 
@@ -93,16 +111,19 @@ def test_explain_agrees_with_the_decision_and_names_real_rules():
         tenant = random_tenant(rng, f"t{policy_number}")
         index = TenantIndex(tenant.tenant, tenant.rules)
         held = {rule.csv() for rule in tenant.rules}
-        for user, store, area, action, mfa, product in random_requests(rng, tenant, 150):
+        for request in random_requests(rng, tenant, 150):
+            user, store, area, action, mfa, product, amount, approval = request
             subject = user.split(":", 2)[2]
             store_name = store.split("/", 1)[1] if "/" in store else store
             if (f"user:{tenant.tenant}:{subject}" != user
                     or f"{tenant.tenant}/{store_name}" != store):
                 continue  # another tenant's names: explain takes this tenant's names
-            got = explain(index, tenant.tenant, subject, store_name, area, action, mfa, product)
+            approval_id = approval.rsplit(":", 1)[1] if approval else ""
+            got = explain(index, tenant.tenant, subject, store_name, area, action, mfa,
+                          product, amount, approval_id)
             installed = "." not in area or area.split(".")[0] in index.apps
-            assert got.allowed == (installed and index.decide(user, store, area, action, mfa,
-                                                              product))
+            assert got.allowed == (installed and index.decide(*request))
+            assert got.reason == (index.answer(*request) if installed else "app_not_installed")
             assert got.allowed == (not got.denies and bool(got.allows))
             for path in got.denies + got.allows:
                 assert set(path.rules) <= held, path  # every rule shown is in the policy
@@ -124,18 +145,21 @@ def test_the_decider_is_pycasbin_plus_one_rule_apps_not_installed_are_denied():
         installed = any(r.ptype == "g2" and r.values[0].startswith("app:")
                         for r in tenant.rules)
         oracle = oracle_for(tenant.rules)
-        for user, store, area, action, mfa, product in random_requests(rng, tenant, 120):
+        for user, store, area, action, mfa, product, amount, approval in random_requests(
+                rng, tenant, 120):
             if not user.startswith(f"user:{tenant.tenant}:") or "/" not in store:
                 continue
             request = (tenant.tenant, user.split(":", 2)[2], store.split("/", 1)[1], area,
-                       action, mfa, product)
+                       action, mfa, product, amount,
+                       approval.rsplit(":", 1)[1] if approval else "")
             expected = oracle.enforce(user, store, area, action,
-                                      SECOND_FACTOR_PASSED if mfa else "", product)
+                                      SECOND_FACTOR_PASSED if mfa else "", product, amount,
+                                      approval)
             if "." in area and not installed:
                 refused += expected
                 expected = False
             assert decider.decide_values(*request) == expected, request
-            assert decider.decide_many([request]) == [expected], request
+            assert [a == "granted" for a in decider.answer_many([request])] == [expected]
             compared += 1
     assert compared >= 3_000 and refused > 0
 
