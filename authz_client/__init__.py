@@ -15,11 +15,18 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import requests
 
-__all__ = ["AuthzClient", "Allowed", "Decision"]
+__all__ = ["AuthzClient", "Allowed", "Approval", "Decision"]
+SECOND_FACTOR, APPROVAL = "second_factor", "approval"
+# Answers that depend on the policy alone, so a cached one stays true until a newer
+# revision is seen (not the app or tenant state, not an approval's, never a use).
+CACHEABLE = frozenset(("granted", "no_grant", "not_assigned", "explicit_deny", "disabled",
+                       "step_up_required", "not_product_operator", "limit_exceeded",
+                       "amount_required", "approval_required"))
 
 
 @dataclass(frozen=True)
@@ -28,10 +35,25 @@ class Decision:
     revision: int | None = None
     error: str | None = None  # why this is a denial that the service did not decide
     explanation: dict | None = None
-    reason: str | None = None  # a deny's stated reason (app_not_installed, ...), if any
+    reason: str | None = None  # the service's code (README: Why a check is answered...)
+    requires: str | None = None  # SECOND_FACTOR or APPROVAL: what would allow it, if any
 
     def __bool__(self) -> bool:
         return self.allowed
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval request as the service answered it (R24), or the error that kept it
+    from being filed or decided (`id` None)."""
+
+    id: str | None
+    state: str | None = None
+    document: dict | None = None
+    error: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.error is None
 
 
 @dataclass(frozen=True)
@@ -74,10 +96,18 @@ class AuthzClient:
     # -- public ------------------------------------------------------------------------------
     def check(self, subject: str, store: str, object: str, action: str,  # noqa: A002
               context: dict | None = None, at_least_revision: int | None = None,
-              tenant: str | None = None) -> Decision:
+              tenant: str | None = None, *, amount: str | int | Decimal | None = None,
+              approval: str | None = None) -> Decision:
+        """`amount`: what the action moves (R22), a decimal string, int or Decimal (a
+        float is refused: it cannot carry every cent); `approval`: the id of an approved
+        request this action uses (R24: allowed once)."""
+        try:
+            context = _context(context, amount, approval)
+        except ValueError as exc:
+            return Decision(False, error=str(exc))
         body = _check_body(subject, store, object, action, context)
         key = tuple(sorted((k, repr(v)) for k, v in body.items())) + (("tenant", tenant),)
-        cached = self._cached(key, at_least_revision)
+        cached = None if approval else self._cached(key, at_least_revision)
         if cached is not None:
             return cached
         if at_least_revision is not None:
@@ -89,13 +119,13 @@ class AuthzClient:
         if allowed is False and isinstance(answer.get("error"), str):
             # the service could not decide (say, tenant_unavailable): a deny, saying why
             return Decision(False, error=f"{answer.get('reason') or 'error'}: "
-                                         f"{answer['error']}")
+                                         f"{answer['error']}", reason=_why(answer)[0])
         if not isinstance(allowed, bool) or not isinstance(revision, int):
             return Decision(False, error=f"unexpected answer: {answer!r:.200}")
-        reason = answer.get("reason") if isinstance(answer.get("reason"), str) else None
-        if reason is None:  # (a deny with a reason is not cached: it is about the tenant)
-            self._remember(key, allowed, revision)
-        return Decision(allowed, revision, reason=reason)
+        reason, requires = _why(answer)
+        if reason in CACHEABLE and not approval:
+            self._remember(key, allowed, revision, reason, requires)
+        return Decision(allowed, revision, reason=reason, requires=requires)
 
     def check_many(self, checks: list[dict], at_least_revision: int | None = None,
                    tenant: str | None = None) -> list[Decision]:
@@ -114,7 +144,43 @@ class AuthzClient:
                 isinstance(r, dict) and isinstance(r.get("allowed"), bool) for r in results):
             denied = Decision(False, error=f"unexpected answer: {answer!r:.200}")
             return [denied] * len(checks)
-        return [Decision(r["allowed"], revision, reason=r.get("reason")) for r in results]
+        return [Decision(r["allowed"], revision, reason=_why(r)[0], requires=_why(r)[1])
+                for r in results]
+
+    # -- approvals (R24) ------------------------------------------------------------------
+    def request_approval(self, subject: str, store: str, permission: str, *,
+                         amount: str | int | Decimal | None = None, product: str | None = None,
+                         note: str = "", tenant: str | None = None) -> Approval:
+        """File a request for `subject`'s action (possible when a check of it answered
+        `requires == APPROVAL`); its id, once approved, goes in check(approval=...)."""
+        body: dict[str, Any] = {"subject": subject, "store": store, "permission": permission,
+                                "note": note}
+        try:
+            if amount is not None:
+                body["amount"] = _amount(amount)
+        except ValueError as exc:
+            return Approval(None, error=str(exc))
+        if product is not None:
+            body["product"] = product
+        return _approval(self._request("POST", self._tenant_path(tenant) + "/approvals",
+                                       json=body, ok=(201,)))
+
+    def decide_approval(self, approval_id: str, approver: str, approve: bool,
+                        note: str = "", tenant: str | None = None) -> Approval:
+        """Record `approver`'s decision (a sub-account holding approvals:decide in the
+        request's store; never the requester: the service checks both)."""
+        return _approval(self._post(
+            f"{self._tenant_path(tenant)}/approvals/{approval_id}/decision",
+            {"approver": approver, "approve": approve, "note": note}))
+
+    def approval_queue(self, approver: str, tenant: str | None = None) -> list[Approval]:
+        """The pending requests `approver` may decide now (first 200); [] on any error."""
+        answer = self._get(self._tenant_path(tenant) + "/approvals",
+                           {"approver": approver, "per_page": 200})
+        items = answer.get("items") if isinstance(answer, dict) else None
+        if not isinstance(items, list):
+            return []
+        return [_approval(item) for item in items]
 
     def allowed_permissions(self, subject: str, store: str, second_factor: bool = False,
                             tenant: str | None = None) -> Allowed:
@@ -171,7 +237,9 @@ class AuthzClient:
         allowed = answer.get("allowed")
         if not isinstance(allowed, bool):
             return Decision(False, error=f"unexpected answer: {answer!r:.200}")
-        return Decision(allowed, answer.get("revision"), explanation=answer)
+        reason, requires = _why(answer)
+        return Decision(allowed, answer.get("revision"), explanation=answer, reason=reason,
+                        requires=requires)
 
     # -- transport ---------------------------------------------------------------------------
     @property
@@ -188,9 +256,10 @@ class AuthzClient:
     def _get(self, path: str, params: dict) -> dict | Decision:
         return self._request("GET", path, params=params)
 
-    def _request(self, method: str, path: str, **kwargs) -> dict | Decision:
-        """The JSON answer of a 200, or a denial carrying the error. Retries only when the
-        connection could not be made: then the service never saw the request."""
+    def _request(self, method: str, path: str, ok: tuple[int, ...] = (200,),
+                 **kwargs) -> dict | Decision:
+        """The JSON answer of a 200 (or `ok`), or a denial carrying the error. Retries only
+        when the connection could not be made: then the service never saw the request."""
         for attempt in range(self.retries + 1):
             try:
                 response = self._session.request(method, self.base_url + path,
@@ -206,7 +275,7 @@ class AuthzClient:
             answer = response.json()
         except ValueError:
             answer = None
-        if response.status_code != 200 or not isinstance(answer, dict):
+        if response.status_code not in ok or not isinstance(answer, dict):
             message = answer.get("message") if isinstance(answer, dict) else None
             return Decision(False, error=f"HTTP {response.status_code}: "
                                          f"{message or response.text[:200]}")
@@ -222,19 +291,56 @@ class AuthzClient:
         entry = self._cache.get(key)
         if entry is None:
             return None
-        allowed, revision, stored_at = entry
+        allowed, revision, reason, requires, stored_at = entry
         if (time.monotonic() - stored_at > self.cache_seconds
                 or revision < self.newest_revision
                 or (at_least_revision is not None and revision < at_least_revision)):
             return None  # too old, or a newer revision has been seen since
-        return Decision(allowed, revision)
+        return Decision(allowed, revision, reason=reason, requires=requires)
 
-    def _remember(self, key: tuple, allowed: bool, revision: int) -> None:
+    def _remember(self, key: tuple, allowed: bool, revision: int, reason: str,
+                  requires: str | None) -> None:
         if not self.cache_seconds:
             return
         if len(self._cache) >= self.cache_size:
             self._cache.clear()
-        self._cache[key] = (allowed, revision, time.monotonic())
+        self._cache[key] = (allowed, revision, reason, requires, time.monotonic())
+
+
+def _amount(value) -> str:
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError("amount must be a decimal string, int or Decimal (not a float: it "
+                         "cannot carry every cent)")
+    if isinstance(value, Decimal | int):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"amount must be a decimal string, not {type(value).__name__}")
+
+
+def _context(context: dict | None, amount, approval: str | None) -> dict | None:
+    if amount is None and approval is None:
+        return context
+    context = dict(context or {})
+    if amount is not None:
+        context["amount"] = _amount(amount)
+    if approval is not None:
+        context["approval"] = approval
+    return context
+
+
+def _why(answer: dict) -> tuple[str | None, str | None]:
+    reason, requires = answer.get("reason"), answer.get("requires")
+    return (reason if isinstance(reason, str) else None,
+            requires if requires in (SECOND_FACTOR, APPROVAL) else None)
+
+
+def _approval(answer: dict | Decision) -> Approval:
+    if isinstance(answer, Decision):
+        return Approval(None, error=answer.error)
+    if not isinstance(answer.get("id"), str):
+        return Approval(None, error=f"unexpected answer: {answer!r:.200}")
+    return Approval(answer["id"], answer.get("state"), answer)
 
 
 def _check_body(subject, store, obj, action, context) -> dict:

@@ -5,8 +5,15 @@
 
     @app.post("/stores/<store>/refunds/<rid>/approve")
     @requires("refunds:approve", store=lambda: request.view_args["store"],
-              context=lambda: {"second_factor": session.get("mfa", False)})
+              context=lambda: {"second_factor": session.get("mfa", False)},
+              amount=lambda: request.json["amount"],
+              approval=lambda: request.json.get("approval"))
     def approve(store, rid): ...
+
+A denial is a 403 whose JSON body says why and what would allow it - {"error":
+"forbidden", "reason": "limit_exceeded", "requires": "approval"} - so the storefront's
+page can ask for a second factor or offer "ask for approval" instead of failing; pass
+`on_deny` to answer otherwise. The decision is on `g.authz_decision` either way.
 """
 
 from __future__ import annotations
@@ -15,19 +22,32 @@ import functools
 import logging
 from collections.abc import Callable
 
-from flask import abort, current_app, g
+from flask import abort, current_app, g, jsonify
 
-from . import AuthzClient
+from . import AuthzClient, Decision
 
 log = logging.getLogger(__name__)
+
+
+def denied(decision: Decision):
+    """The default answer to a denial: 403 with the reason and what would allow it."""
+    response = jsonify({"error": "forbidden", "reason": decision.reason,
+                        "requires": decision.requires})
+    response.status_code = 403
+    return response
 
 
 def requires(permission: str, *, store: Callable[[], str],
              subject: Callable[[], str] | None = None,
              context: Callable[[], dict] | None = None,
-             client: AuthzClient | None = None):
-    """Deny with 403 unless the service allows `permission` ("area:action") in `store` for
-    `subject` (default: app.config["AUTHZ_SUBJECT"]()). An error is a 403 too."""
+             amount: Callable[[], object] | None = None,
+             approval: Callable[[], str | None] | None = None,
+             client: AuthzClient | None = None,
+             on_deny: Callable[[Decision], object] = denied):
+    """Deny (`on_deny`, a 403 by default) unless the service allows `permission`
+    ("area:action") in `store` for `subject` (default: app.config["AUTHZ_SUBJECT"]()),
+    with the `amount` the action moves (R22) and the `approval` it uses (R24), when given.
+    An error is a denial too: one that no second factor or approval can lift."""
     area, sep, action = permission.partition(":")
     if not sep:
         raise ValueError(f"permission must be 'area:action', not {permission!r}")
@@ -39,7 +59,9 @@ def requires(permission: str, *, store: Callable[[], str],
             try:
                 who = (subject or current_app.config["AUTHZ_SUBJECT"])()
                 decision = authz.check(who, store(), area, action,
-                                       context() if context else None)
+                                       context() if context else None,
+                                       amount=amount() if amount else None,
+                                       approval=approval() if approval else None)
             except Exception as exc:  # noqa: BLE001 - a broken lambda must not let anyone in
                 log.warning("authorization check could not be made: %s", exc)
                 abort(403)
@@ -47,7 +69,8 @@ def requires(permission: str, *, store: Callable[[], str],
             if not decision.allowed:
                 if decision.error:
                     log.warning("authorization denied by error: %s", decision.error)
-                abort(403)
+                    abort(403)
+                return on_deny(decision)
             return view(*args, **kwargs)
 
         return guarded

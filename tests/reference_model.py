@@ -1,4 +1,5 @@
-"""The sub-account rules (R3-R14) restated in plain Python sets, for the isolation tests.
+"""The sub-account rules (R3-R14, R21, R22, R24's modes) restated in plain Python sets, for
+the isolation tests.
 
 Written from ../shared/SUBACCOUNT_RULES.md, independently of the model file, the rule
 grammar and the compiled index: a world is built by calling these methods next to the
@@ -8,6 +9,7 @@ API calls that make the same change, then both are asked the same questions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 OWNER = "owner"
 
@@ -26,6 +28,10 @@ class Tenant:
     denies: set[tuple[tuple[str, str], str | None, str]] = field(default_factory=set)
     disabled: set[str] = field(default_factory=set)
     apps: set[str] = field(default_factory=set)  # installed (R21)
+    # R22: the most one action may move, per role permission and per supplementary grant
+    role_limits: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    allow_limits: dict[tuple[tuple[str, str], str, str], Decimal] = field(default_factory=dict)
+    always_approved: set[str] = field(default_factory=set)  # R24: "always" permissions
 
 
 class Reference:
@@ -34,7 +40,7 @@ class Reference:
         self.tenants: dict[str, Tenant] = {}
 
     def decide(self, tenant: str, subject: str, store: str, permission: str,
-               second_factor: bool = False) -> bool:
+               second_factor: bool = False, amount: Decimal | None = None) -> bool:
         t = self.tenants.get(tenant)
         if t is None or store not in t.stores:
             return False  # another tenant's store, or no store at all
@@ -53,8 +59,14 @@ class Reference:
                 return False  # R8: a deny wins
         if (subject, store) not in t.assigned:
             return False  # R14: only in assigned stores
-        if any((who, store, permission) in t.allows for who in principals):
-            return True  # R7
-        return any(who in principals and where in (None, store)
-                   and permission in t.roles.get(role, ())
-                   for who, role, where in t.grants)  # R5, R6
+        if permission in t.always_approved:
+            return False  # R24: a sub-account's action needs an approval, always
+        limits = [t.allow_limits.get((who, store, permission)) for who in principals
+                  if (who, store, permission) in t.allows]  # R7
+        limits += [t.role_limits.get(role, {}).get(permission)
+                   for who, role, where in t.grants
+                   if who in principals and where in (None, store)
+                   and permission in t.roles.get(role, ())]  # R5, R6
+        # R22: some grant without a limit, or with one at or above the amount
+        return any(limit is None or (amount is not None and amount <= limit)
+                   for limit in limits)

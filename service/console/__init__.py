@@ -39,7 +39,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def init_app(app: Flask) -> None:
-    from . import apps, audit, owner  # noqa: F401 - they add their routes to bp
+    from . import approvals, apps, audit, owner  # noqa: F401 - they add their routes to bp
 
     app.secret_key = app.config["AUTHZ_SESSION_SECRET"]
     app.config.update(

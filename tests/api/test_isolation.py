@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+from decimal import Decimal
 
 import pytest
 
@@ -33,6 +34,10 @@ GRANTABLE = [p.name for p in catalogue.PERMISSIONS if not p.owner_only]
 EVERY = [p.name for p in catalogue.PERMISSIONS] + APP_PERMS
 HIGH_RISK = {p.name for p in catalogue.PERMISSIONS if p.high_risk} | {"leadgen.leads:export"}
 CHECKS_PER_WORLD = int(os.environ.get("AUTHZ_FUZZ_CHECKS", "50000"))  # make fuzz: more
+MONEY = [p.name for p in catalogue.PERMISSIONS if p.amount]  # R22
+LIMITS = ["0.01", "80", "200.00", "200.01", "1000"]
+AMOUNTS = [None, "0", "0.01", "79.99", "80", "80.01", "200", "200.01", "200.02", "999.99",
+           "1000", "1000.01", "999999999999.99"]
 
 
 class World:
@@ -84,9 +89,18 @@ class World:
             grantable = GRANTABLE + APP_PERMS * 4  # (asked about often enough)
         for n in range(rng.randint(1, 3)):
             perms = set(rng.sample(grantable, rng.randint(2, 8)))
+            perms |= set(rng.sample(MONEY, rng.randint(0, 2)))
+            limits = {p: rng.choice(LIMITS) for p in perms if p in MONEY
+                      and rng.random() < 0.7}
             assert self.call("POST", f"{base}/roles", {"role": f"custom-{n}",
-                                                       "permissions": sorted(perms)}, owner)
+                                                       "permissions": sorted(perms),
+                                                       "limits": limits}, owner)
             t.roles[f"custom-{n}"] = perms
+            t.role_limits[f"custom-{n}"] = {p: Decimal(v) for p, v in limits.items()}
+        if rng.random() < 0.3:
+            perm = rng.choice(MONEY)
+            assert self.call("PUT", f"{base}/approval-modes/{perm}", {"mode": "always"}, owner)
+            t.always_approved.add(perm)
         if rng.random() < 0.4:
             assert self.call("PATCH", f"{base}/settings", {"step_up": True}, owner)
             t.step_up = True
@@ -111,12 +125,18 @@ class World:
                          owner):
                 t.grants |= ({(who, role, None)} if where == "all"
                              else {(who, role, s) for s in where})
-        for _ in range(rng.randint(1, 5)):
+        for _ in range(rng.randint(1, 6)):
             who, body = self._who(t)
-            store, perm = rng.choice(stores), rng.choice(grantable)
+            store, perm = rng.choice(stores), rng.choice(grantable + MONEY * 3)
+            limit = rng.choice(LIMITS) if perm in MONEY and rng.random() < 0.7 else None
             if self.call("POST", f"{base}/permissions",
-                         {**body, "store": store, "permission": perm}, owner):
-                t.allows.add((who, store, perm))
+                         {**body, "store": store, "permission": perm,
+                          **({"limit": limit} if limit else {})}, owner):
+                t.allows.add((who, store, perm))  # (given again: replaced, limit and all)
+                if limit is None:
+                    t.allow_limits.pop((who, store, perm), None)
+                else:
+                    t.allow_limits[(who, store, perm)] = Decimal(limit)
         for _ in range(rng.randint(1, 4)):
             who, body = self._who(t)
             store = "all" if rng.random() < 0.3 else rng.choice(stores)
@@ -144,7 +164,7 @@ class World:
         """(tenant whose key asks, check body)."""
         rng = self.rng
         tenant = rng.choice(sorted(self.model.tenants))
-        perm = rng.choice(EVERY + APP_PERMS * 3)
+        perm = rng.choice(EVERY + APP_PERMS * 3 + MONEY * 4)
         area, action = perm.split(":")
         if area == catalogue.PRODUCT_AREA and rng.random() < 0.3:
             area = f"product/sku-{rng.randint(1, 3)}"
@@ -153,14 +173,20 @@ class World:
         body = {"subject": subject, "store": store, "object": area, "action": action}
         if rng.random() < 0.5:
             body["context"] = {"second_factor": rng.random() < 0.5}
+        amount = rng.choice(AMOUNTS) if perm in MONEY else None
+        if amount is not None:
+            body["context"] = {**body.get("context", {}), "amount": amount}
         return tenant, body
 
     def expected(self, tenant: str, body: dict) -> bool:
         area = body["object"]
         area = catalogue.PRODUCT_AREA if area.startswith("product/") else area
+        context = body.get("context", {})
+        amount = context.get("amount")
         return self.model.decide(tenant, body["subject"], body["store"],
                                  f"{area}:{body['action']}",
-                                 body.get("context", {}).get("second_factor", False))
+                                 context.get("second_factor", False),
+                                 Decimal(amount) if amount is not None else None)
 
 
 def _ask_batches(client, world: World, count: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from decimal import Decimal
 
 import pytest
 import requests
@@ -134,7 +135,8 @@ def test_explain(service):
     explained = client.explain("alice", "amazon-us", "orders", "view")
     assert explained and explained.explanation["allows"][0]["role"] == "customer-service"
     denied = client.explain("alice", "shopee-sg", "orders", "view")
-    assert not denied and "not assigned" in denied.explanation["reason"]
+    assert not denied and "not assigned" in denied.explanation["message"]
+    assert denied.reason == "not_assigned" and denied.requires is None
 
 
 def test_an_app_asks_about_its_own_permissions_in_each_tenant(service):
@@ -174,3 +176,39 @@ def test_an_app_asks_about_its_own_permissions_in_each_tenant(service):
     gone = AuthzClient("http://127.0.0.1:9", ACME_CHECK, tenant="acme", retries=0)
     empty = gone.allowed_permissions("alice", "amazon-us")
     assert empty.items == frozenset() and empty.error
+
+
+def test_amounts_reasons_and_an_approval_through_the_client(service):
+    """R22-R24: the client passes amounts, exposes reason and requires, files a request
+    and records an approver's decision; the approved action is allowed once."""
+    owner = {"headers": bearer(ACME_OWNER), "timeout": 5}
+    base = f"{service.url}/v1/tenants/acme"
+    for method, path, body in (
+            ("POST", "/permissions", {"subject": "alice", "store": "amazon-us",
+                                      "permission": "orders:cancel", "limit": "80.00"}),
+            ("POST", "/permissions", {"subject": "carol", "store": "amazon-us",
+                                      "permission": "approvals:decide"}),
+            ("PUT", "/approval-modes/orders:cancel", {"mode": "over_limit"})):
+        answer = requests.request(method, base + path, json=body, **owner)
+        assert answer.status_code == 200, answer.text
+    client = AuthzClient(service.url, ACME_CHECK, tenant="acme", cache_seconds=60)
+    assert client.check("alice", "amazon-us", "orders", "cancel", amount="80.00")
+    over = client.check("alice", "amazon-us", "orders", "cancel", amount=Decimal("80.01"))
+    assert (over.allowed, over.reason, over.requires) == (False, "limit_exceeded",
+                                                           "approval")
+    assert client.check("alice", "amazon-us", "orders", "cancel").reason == "amount_required"
+    floated = client.check("alice", "amazon-us", "orders", "cancel", amount=80.0)
+    assert not floated and "float" in floated.error  # refused before it is sent
+    filed = client.request_approval("alice", "amazon-us", "orders:cancel", amount="95.00",
+                                    note="bulk order")
+    assert filed and filed.state == "pending", filed
+    assert [a.id for a in client.approval_queue("carol")] == [filed.id]
+    assert not client.decide_approval(filed.id, "alice", True)  # never the requester
+    assert client.decide_approval(filed.id, "carol", True).state == "approved"
+    used = client.check("alice", "amazon-us", "orders", "cancel", amount="95.00",
+                        approval=filed.id)
+    assert used and used.reason == "granted"
+    again = client.check("alice", "amazon-us", "orders", "cancel", amount="95.00",
+                         approval=filed.id)
+    assert not again and again.reason == "approval_used"  # a use is never cached
+    assert not client.request_approval("alice", "amazon-us", "orders:cancel", amount=1.5)

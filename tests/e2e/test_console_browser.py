@@ -228,6 +228,42 @@ def test_owner_and_auditor_work_through_the_console(server, browser):
     assert page.locator("tr[data-app=quantum] [data-action=install]").is_visible()
     assert not check(server, "dave", "amazon-us", "quantum.traffic:view")
 
+    # -- an approval (R24): over dora's limit, the owner approves it in the queue -----------
+    roles = api(server, "GET", "/v1/tenants/acme/roles")["roles"]
+    held = next(r["permissions"] for r in roles if r["role"] == "customer-service")
+    for method, path, body in (
+            ("PUT", "/v1/tenants/acme/roles/customer-service",
+             {"permissions": held + ["refunds:approve"],
+              "limits": {"refunds:approve": "200.00"}}),
+            ("PUT", "/v1/tenants/acme/approval-modes/refunds:approve", {"mode": "over_limit"})):
+        api(server, method, path, json=body)
+    refund = {"subject": "dora", "store": "amazon-us", "object": "refunds",
+              "action": "approve", "context": {"amount": "320.00"}}
+    over = requests.post(server.url + "/check", json=refund, headers=bearer(ACME_CHECK),
+                         timeout=5).json()
+    assert (over["reason"], over["requires"]) == ("limit_exceeded", "approval"), over
+    filed = requests.post(server.url + "/v1/tenants/acme/approvals", headers=bearer(ACME_CHECK),
+                          timeout=5, json={"subject": "dora", "store": "amazon-us",
+                                           "permission": "refunds:approve",
+                                           "amount": "320.00", "note": "order 2002"})
+    assert filed.status_code == 201, filed.text
+    approval = filed.json()["id"]
+    owner.open("/console/approvals")
+    row = f"#approval-queue tr[data-approval='{approval}']"
+    assert "320.00" in page.inner_text(row) and "order 2002" in page.inner_text(row)
+    owner.shot("approvals")
+    page.fill(f"{row} input[name=note]", "receipt checked")
+    page.click(f"{row} [data-action=approve]")
+    assert approval in page.inner_text(".flash")
+    assert "320.00" in page.inner_text(f"#approval-history tr[data-approval='{approval}']")
+    with_it = {**refund, "context": {"amount": "320.00", "approval": approval}}
+    used = requests.post(server.url + "/check", json=with_it, headers=bearer(ACME_CHECK),
+                         timeout=5).json()
+    assert used["allowed"] is True, used
+    again = requests.post(server.url + "/check", json=with_it, headers=bearer(ACME_CHECK),
+                          timeout=5).json()
+    assert again["reason"] == "approval_used", again
+
     # -- the matrix: why on click, and it changes when the owner disables dora --------------
     owner.open("/console/matrix?store=amazon-us")
     cell = page.locator("tr[data-subject=dora] td[data-permission='orders:view']")
