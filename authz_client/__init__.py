@@ -64,6 +64,9 @@ class Allowed:
     items: frozenset[str]
     revision: int | None = None
     error: str | None = None
+    # permissions allowed only up to an amount, with the highest (R22): "refunds:approve"
+    # -> "200.00"; not in `items`, since a check of them needs the amount
+    limits: dict[str, str] | None = None
 
     def __contains__(self, item: str) -> bool:
         return item in self.items
@@ -194,7 +197,9 @@ class AuthzClient:
         names = answer.get("permissions")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             return Allowed(frozenset(), error=f"unexpected answer: {answer!r:.200}")
-        return Allowed(frozenset(names), answer.get("revision"))
+        limits = answer.get("limits")
+        return Allowed(frozenset(names), answer.get("revision"),
+                       limits=dict(limits) if isinstance(limits, dict) else {})
 
     def allowed_stores(self, subject: str, permission: str, second_factor: bool = False,
                        tenant: str | None = None) -> Allowed:

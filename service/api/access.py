@@ -82,10 +82,10 @@ def matrix_csv(query: dict, tenant: str, store: str):
 def allowed_permissions(query: dict, tenant: str):
     """What can this user do here: every permission `subject` is allowed in `store`,
     as /check decides each (for menus and buttons; a check key may ask)."""
-    revision, names = Q.permissions_of(authz(), caller(), tenant, query["subject"],
-                                       query["store"], query["second_factor"])
+    revision, names, limits = Q.permissions_of(authz(), caller(), tenant, query["subject"],
+                                               query["store"], query["second_factor"])
     return {"revision": revision, "subject": query["subject"], "store": query["store"],
-            "second_factor": query["second_factor"], "permissions": names}
+            "second_factor": query["second_factor"], "permissions": names, "limits": limits}
 
 
 @blp.route("/tenants/<tenant>/allowed/stores", methods=["GET"])

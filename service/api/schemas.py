@@ -932,6 +932,9 @@ class AllowedPermissions(Revision):
     permissions = fields.List(fields.String(), metadata={
         "description": "Every permission /check would allow here, sorted (an app key: its "
                        "own app's only)"})
+    limits = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "The permissions allowed here only up to an amount, with the highest "
+                       "(R22): /check allows them with an amount at or below it"})
 
 
 class AllowedStoresQuery(Request):

@@ -3,6 +3,7 @@ each answer (domain/explain.py), all at one revision of the tenant (held in memo
 
 from __future__ import annotations
 
+from ..domain import amounts
 from ..domain import rules as R
 from ..domain.decider import CheckRequest
 from ..domain.errors import Forbidden, InvalidInput, NotFound
@@ -95,19 +96,26 @@ def _own(asker: Caller, names: list[str]) -> list[str]:
 
 @operation(rights.DECIDE)
 def permissions_of(service: Authz, caller: Caller, tenant: str, subject: str, store: str,
-                   second_factor: bool) -> tuple[int, list[str]]:
-    """(revision, every permission `subject` is allowed in `store`), as /check decides
-    each, from this worker's memory; a subject or store the tenant does not have is
-    allowed nothing."""
+                   second_factor: bool) -> tuple[int, list[str], dict[str, str]]:
+    """(revision, every permission `subject` is allowed in `store`, those it is allowed
+    only up to a limit with the highest such limit: R22), as /check decides each, from
+    this worker's memory; a subject or store the tenant does not have is allowed
+    nothing."""
     R.identifier(tenant, "tenant")
     R.identifier(subject, "subject")
     R.identifier(store, "store")
     if not service.replica.hold(tenant):
         raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
-    allowed = service.decider.permissions_of(
+    decider = service.decider
+    allowed = decider.permissions_of(
         tenant, subject, store, second_factor,
         lambda: [(p.area, p.action) for p in service.catalogue(tenant).permissions])
-    return service.replica.revision(tenant), _own(caller, [f"{a}:{b}" for a, b in allowed])
+    limited = decider.limits_of(tenant, subject, store, second_factor,
+                                decider.limited_candidates(tenant, allowed))
+    names = _own(caller, [f"{a}:{b}" for a, b in allowed])
+    limits = {name: amounts.shown(limited[(a, b)])
+              for (a, b) in limited for name in _own(caller, [f"{a}:{b}"])}
+    return service.replica.revision(tenant), names, limits
 
 
 @operation(rights.DECIDE)

@@ -145,8 +145,10 @@ def use(service: Authz, caller: keys.Caller, request: CheckRequest) -> str:
     code = _precheck(found, request, expiry_text(now))
     if code is None:
         def spend(policy: TenantPolicy) -> str:
-            index = TenantIndex(tenant, policy.rules())
-            answer = answer_on(index, *request)
+            held = policy.directory.approvals.get(request.approval)
+            if held is None or held.status != AP.APPROVED:
+                return W.APPROVAL_USED  # (approved when read above: spent since)
+            answer = answer_on(TenantIndex(tenant, policy.rules()), *request)
             if answer is W.GRANTED and not AP.use(policy, request.approval,
                                                   caller.describe(), now):
                 return W.APPROVAL_USED

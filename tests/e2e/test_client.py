@@ -197,6 +197,8 @@ def test_amounts_reasons_and_an_approval_through_the_client(service):
     assert (over.allowed, over.reason, over.requires) == (False, "limit_exceeded",
                                                            "approval")
     assert client.check("alice", "amazon-us", "orders", "cancel").reason == "amount_required"
+    menu = client.allowed_permissions("alice", "amazon-us")
+    assert "orders:cancel" not in menu and menu.limits == {"orders:cancel": "80.00"}
     floated = client.check("alice", "amazon-us", "orders", "cancel", amount=80.0)
     assert not floated and "float" in floated.error  # refused before it is sent
     filed = client.request_approval("alice", "amazon-us", "orders:cancel", amount="95.00",

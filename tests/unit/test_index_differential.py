@@ -4,6 +4,7 @@ policies/model.conf, on random policies of every rule shape (>= 10,000 requests)
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 
 import casbin
 
@@ -172,7 +173,7 @@ def test_permissions_of_a_subject_are_exactly_those_check_allows():
 
     rng = random.Random(5)
     everything = [(p.area, p.action) for p in CATALOGUE.permissions]
-    listed = 0
+    listed = limited = 0
     for policy_number in range(40):
         tenant = random_tenant(rng, f"t{policy_number}")
         decider = Decider()
@@ -186,4 +187,22 @@ def test_permissions_of_a_subject_are_exactly_those_check_allows():
                                                  lambda: everything)
                     assert got == expected, (subject, store, mfa)
                     listed += len(got)
-    assert listed > 1_000
+                    # R22: and those allowed only up to a limit, with the highest one
+                    limits = decider.limits_of(tenant.tenant, subject, store, mfa,
+                                               decider.limited_candidates(tenant.tenant, got))
+                    for area, action in MONEY:
+                        limit = limits.get((area, action))
+                        top = decider.decide_values(tenant.tenant, subject, store, area,
+                                                    action, mfa, "", "999999999999.99")
+                        if (area, action) in got:
+                            assert limit is None
+                        elif limit is None:
+                            assert not top  # no amount at all is allowed
+                        else:
+                            above = f"{Decimal(limit) + Decimal('0.01'):015.2f}"
+                            assert decider.decide_values(tenant.tenant, subject, store, area,
+                                                         action, mfa, "", limit)
+                            assert not decider.decide_values(tenant.tenant, subject, store,
+                                                             area, action, mfa, "", above)
+                            limited += 1
+    assert listed > 1_000 and limited > 50, limited
