@@ -76,3 +76,19 @@ class Caller:
                                                "object": obj, "action": action, **extra})
         assert status == 200, body
         return body["allowed"]
+
+
+def replay(export: str):
+    """The auditor's enforcer: stock pycasbin on policies/model.conf and an export's CSV."""
+    import casbin
+
+    enforcer = casbin.Enforcer(str(ROOT / "policies" / "model.conf"))
+    for line in export.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        ptype, *values = [x.strip() for x in line.split(",")]
+        if ptype == "p":
+            enforcer.add_named_policy(ptype, *values)
+        else:
+            enforcer.add_named_grouping_policy(ptype, *values)
+    return enforcer

@@ -131,9 +131,11 @@ class FastCheck:
             return None  # a revision is one tenant's: Flask refuses it (422)
         answers = service.answer_many(requests, database=False, tenants=tenants)
         replica = service.replica
-        requires, item, granted, GRANTED = (service.decider.requires, check_answer.item,
-                                            check_answer.GRANTED, W.GRANTED)
-        results = ",".join([granted if a is GRANTED else item(a, requires(r[0], r[3], r[4], a))
+        requires, item, granted, GRANTED, may = (service.decider.requires, check_answer.item,
+                                                 check_answer.GRANTED, W.GRANTED,
+                                                 W.MAY_REQUIRE)
+        results = ",".join([granted if a is GRANTED else item(a, requires(r[0], r[3], r[4], a)
+                                                               if a in may else None)
                             for a, r in zip(answers, requests, strict=True)])
         if len(tenants) == 1:
             revision = replica.revision(next(iter(tenants)))

@@ -600,6 +600,8 @@ class DecisionChange(ma.Schema):
     second_factor = fields.Boolean()
     product = fields.String(metadata={"description": "A product check (stores run by "
                                                      "product), when it is one"})
+    amount = fields.String(metadata={"description": "The amount asked at (R22: each limit "
+                                                    "either policy names), when one"})
     before = fields.Boolean()
     after = fields.Boolean()
 

@@ -184,7 +184,7 @@ class Decider:
     def requires(self, tenant: str, area: str, action: str, code: str) -> str | None:
         """What would allow an answer (reasons.requires), with the tenant's approval
         settings."""
-        if code is GRANTED:
+        if code not in W.MAY_REQUIRE:
             return None
         index = self._indexes.get(tenant)
         return W.requires(code, index is not None and index.approvable(area, action))

@@ -79,7 +79,7 @@ def rule_violations(tenant: str, parsed: Iterable[Parsed],
                 out.append(Violation("app-not-installed",
                                      f"a rule of app {app!r}, which this tenant has not "
                                      "installed (R21)", p.rule))
-            elif known.get(f"{v[2]}:{v[3]}") is None:
+            elif known.get(f"{v[2]}:{amounts.split(v[3])[0]}") is None:
                 out.append(Violation("permission-unknown",
                                      f"{v[2]}:{v[3]} is not in app {app!r}'s catalogue (R21)",
                                      p.rule))

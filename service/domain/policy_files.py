@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from . import catalogue, invariants
+from . import amounts, catalogue, invariants
 from . import rules as R
 from . import subaccounts as S
 from .accounts import Account
@@ -91,7 +91,7 @@ def _lint(parsed: list[tuple[int, Parsed]], findings: list[Finding], tenant: str
                                     f"app {p.rule.values[0][len(R.APP_PREFIX):]!r} is not "
                                     "registered or has published no catalogue (R21)"))
         elif p.kind in (Kind.ROLE_PERMISSION, Kind.DIRECT) and p.rule.values[4] == "allow":
-            perm = known.get(f"{p.rule.values[2]}:{p.rule.values[3]}")
+            perm = known.get(f"{p.rule.values[2]}:{amounts.split(p.rule.values[3])[0]}")
             if perm is not None and perm.deprecated:
                 findings.append(Finding(number, "warning", "permission-deprecated",
                                         f"{perm.name} is deprecated by app {perm.app!r}: "
@@ -127,14 +127,14 @@ def _idle_denies(tenant: str, mine: list[Parsed], seen: dict[Rule, int]) -> list
     granted: dict[str, set[tuple[str, str]]] = {}
     for p in mine:
         v = p.rule.values
-        if p.kind is Kind.ROLE_PERMISSION:
-            roles.setdefault(v[0], set()).add((v[2], v[3]))
+        if p.kind is Kind.ROLE_PERMISSION:  # (a limited one by its permission: R22)
+            roles.setdefault(v[0], set()).add((v[2], amounts.split(v[3])[0]))
     for p in mine:
         v = p.rule.values
         if p.kind is Kind.GRANT:
             granted.setdefault(v[0], set()).update(roles.get(v[1].split("@", 1)[0], ()))
         elif p.kind is Kind.DIRECT and v[4] == "allow":
-            granted.setdefault(v[0], set()).add((v[2], v[3]))
+            granted.setdefault(v[0], set()).add((v[2], amounts.split(v[3])[0]))
     out = []
     for p in mine:
         v = p.rule.values
@@ -206,26 +206,32 @@ def decision_changes(tenant: str, before: set[Rule], after: set[Rule],
         if r.ptype == "g" and "~product/" in r.values[1]:
             store, _, product = r.values[1].partition("~product/")
             products.setdefault(store, set()).add(product)
+    # R22: a permission that moves money is asked at every limit either policy names (and
+    # without an amount), so a limit raised or lowered shows as the decisions it changes.
+    limits = sorted({amounts.split(r.values[3])[1] for r in before | after
+                     if r.ptype == "p" and amounts.LIMITED in r.values[3]})
     questions = itertools.chain(
-        ((u, s, p, mfa, "") for u, s, p, mfa in itertools.product(
-            sorted(subjects), stores, known.permissions, (False, True))),
-        ((u, s, p, mfa, item) for s in stores for item in sorted(products.get(s, ()))
+        ((u, s, p, mfa, "", amount) for u, s, p, mfa in itertools.product(
+            sorted(subjects), stores, known.permissions, (False, True))
+         for amount in ([""] + limits if p.amount else [""])),
+        ((u, s, p, mfa, item, "") for s in stores for item in sorted(products.get(s, ()))
          for u, p, mfa in itertools.product(
              sorted(subjects), known.per_product(),
              (False, True))))
     total, items, asked = 0, [], 0
-    for user, store, perm, mfa, product in questions:
+    for user, store, perm, mfa, product, amount in questions:
         if asked >= budget:
             return total, items, False
         asked += 1
-        was = allows(old, user, store, perm.area, perm.action, mfa, product)
-        now = allows(new, user, store, perm.area, perm.action, mfa, product)
+        was = allows(old, user, store, perm.area, perm.action, mfa, product, amount)
+        now = allows(new, user, store, perm.area, perm.action, mfa, product, amount)
         if was != now:
             total += 1
             if len(items) < limit:
                 items.append({"subject": user.split(":", 2)[2], "store": store.split("/", 1)[1],
                               "permission": perm.name, "second_factor": mfa,
                               **({"product": product} if product else {}),
+                              **({"amount": amounts.shown(amount)} if amount else {}),
                               "before": was, "after": now})
     return total, items, True
 

@@ -33,6 +33,8 @@ ERROR = "error"  # deciding failed: deny
 
 SECOND_FACTOR = "second_factor"
 APPROVAL = "approval"
+# The only codes that may require something (requires() is None for every other).
+MAY_REQUIRE = frozenset((STEP_UP_REQUIRED, APPROVAL_REQUIRED, LIMIT_EXCEEDED))
 
 # Every code an answer may carry, for the documentation and its test.
 CODES = (GRANTED, NO_GRANT, NOT_ASSIGNED, EXPLICIT_DENY, DISABLED, STEP_UP_REQUIRED,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from ..domain import amounts
 from ..domain import apps as A
 from ..domain import keys
 from ..domain import rules as R
@@ -146,7 +147,7 @@ def granting(app: str, local_names: list[str]) -> dict[str, list[str]]:
             {"prefix": f"{app}.%", "step_up": R.STEP_UP,
              **{f"t{i}": t for i, t in enumerate(tenants)}}).all()
     for tenant, *values in rows:
-        if (values[2], values[3]) in wanted:
+        if (values[2], amounts.split(values[3])[0]) in wanted:  # (a limited grant too: R22)
             out.setdefault(tenant, []).append(", ".join(["p", *values]))
     return out
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import casbin
-
 from service.usecases import approvals as approvals_usecase
 from service.usecases import expiry
 
-from ..support import ACME_AUDIT, GLOBEX_CHECK, GLOBEX_OWNER, ROOT, Caller
+from ..support import ACME_AUDIT, GLOBEX_CHECK, GLOBEX_OWNER, Caller, replay
 
 # The approval routes a storefront's key reaches (the escalation tests list every route).
 TENANT_ROUTES = [("POST", "/v1/tenants/acme/approvals"),
@@ -146,26 +144,14 @@ def test_the_whole_story(app, client, owner, checker):
     listed = ok(auditor("GET", "/v1/tenants/acme/approvals?state=used"))
     assert [a["id"] for a in listed["items"]] == [approval]
     # the auditor's replay: the export in stock pycasbin, amounts included
-    path = ROOT / "policies" / "model.conf"
     export = client.get("/v1/tenants/acme/export.csv",
                         headers={"Authorization": f"Bearer {ACME_AUDIT}"}).get_data(True)
     assert "p, role:acme:customer-service, acme, refunds, approve<=000000000200.00, allow" \
         in export
-    replay = _enforcer(path, export)
+    auditor = replay(export)
     for amount in ("000000000150.00", "000000000200.00", "000000000200.01", ""):
-        assert replay.enforce("user:acme:bob", "acme/amazon-us", "refunds", "approve", "",
+        assert auditor.enforce("user:acme:bob", "acme/amazon-us", "refunds", "approve", "",
                               "", amount, "") == (amount != "" and amount <= "000000000200.00")
-
-
-def _enforcer(model, csv: str) -> casbin.Enforcer:
-    enforcer = casbin.Enforcer(str(model))
-    for line in csv.splitlines():
-        ptype, *values = [v.strip() for v in line.split(",")]
-        if ptype == "p":
-            enforcer.add_named_policy("p", *values)
-        else:
-            enforcer.add_named_grouping_policy(ptype, *values)
-    return enforcer
 
 
 def test_an_expired_approval_is_denied_and_its_grant_swept(app, owner, checker, monkeypatch):
@@ -303,3 +289,81 @@ def test_other_tenants_keys_reach_no_approval(client, owner, checker):
     assert auditor("POST", f"/v1/tenants/acme/approvals/{request['id']}/decision",
                    {"approve": True})[0] == 403
     assert ok(owner("GET", f"/v1/tenants/acme/approvals/{request['id']}"))["state"] == "pending"
+
+
+def test_an_app_marks_its_own_money_permission_and_its_key_files_and_decides(client, owner):
+    """R21 with R22-R24: an app's permission may move money; the app's key files requests
+    and records decisions for its own permissions only, in any tenant that installed it."""
+    from .test_apps import register
+
+    ads = register(client, "adsly")
+    ok(ads("PUT", "/v1/apps/adsly/catalogue", {"permissions": [
+        {"name": "budget:spend", "amount": True,
+         "description": {"en": "Spend ad budget", "zh-CN": "花费广告预算"}}]}))
+    ok(owner("PUT", "/v1/tenants/acme/apps/adsly", {}))
+    ok(owner("POST", "/v1/tenants/acme/permissions", {
+        "subject": "alice", "store": "amazon-us", "permission": "adsly.budget:spend",
+        "limit": "500"}))
+    ok(owner("POST", "/v1/tenants/acme/permissions", {
+        "subject": "carol", "store": "amazon-us", "permission": "approvals:decide"}))
+    ok(owner("PUT", "/v1/tenants/acme/approval-modes/adsly.budget:spend",
+             {"mode": "over_limit"}))
+    spend = {"tenant": "acme", "subject": "alice", "store": "amazon-us",
+             "object": "adsly.budget", "action": "spend"}
+    over = ok(ads("POST", "/check", {**spend, "context": {"amount": "800.00"}}))
+    assert (over["reason"], over["requires"]) == ("limit_exceeded", "approval"), over
+    # its own permission: filed and decided by the app's key; a built-in one: refused
+    status, body = ads("POST", "/v1/tenants/acme/approvals", {
+        "subject": "bob", "store": "shopee-sg", "permission": "refunds:approve",
+        "amount": "300.00"})
+    assert status == 403, body
+    filed = ok(ads("POST", "/v1/tenants/acme/approvals", {
+        "subject": "alice", "store": "amazon-us", "permission": "adsly.budget:spend",
+        "amount": "800.00"}))
+    assert filed["requested_by"] == "app:adsly"
+    assert [a["id"] for a in ok(ads("GET", "/v1/tenants/acme/approvals?approver=carol"))[
+        "items"]] == [filed["id"]]
+    status, body = ads("GET", "/v1/tenants/acme/approvals")
+    assert status == 422 and "approver" in body["errors"], body  # a queue, not the list
+    ok(ads("POST", f"/v1/tenants/acme/approvals/{filed['id']}/decision",
+           {"approver": "carol", "approve": True}))
+    used = ok(ads("POST", "/check", {**spend, "context": {"amount": "800.00",
+                                                          "approval": filed["id"]}}))
+    assert used["allowed"] is True, used
+    # a version that drops the permission while a limited grant of it stands is refused
+    status, body = ads("PUT", "/v1/apps/adsly/catalogue", {"permissions": [
+        {"name": "budget:view", "description": {"en": "See budget", "zh-CN": "查看预算"}}]})
+    assert status == 409 and "acme" in str(body), body
+
+
+def test_a_limit_moved_in_by_a_file_lints_and_plans_like_the_api(owner):
+    """One set of invariants for every way in (R22): a file's limited grant lints clean
+    (a deny of the same permission shadows it, it is not idle), a second limit on the
+    same grant is refused, and the import plan shows what changing a limit changes."""
+    export = owner.client.get("/v1/tenants/acme/export.csv", headers=owner.headers).get_data(
+        True)
+    limited = "p, user:acme:bob, acme/shopee-sg, refunds, approve<=000000000050.00, allow"
+    changed = export.replace("p, user:acme:bob, acme/shopee-sg, refunds, approve, allow",
+                             limited)
+    assert changed != export
+    findings = ok(owner("POST", "/v1/tenants/acme/lint", {"csv": changed}))["findings"]
+    assert not [f for f in findings if f["severity"] == "error"], findings
+    plan = ok(owner("POST", "/v1/tenants/acme/import", {"csv": changed, "dry_run": True}))
+    assert plan["added"] == [limited] and plan["removed"] == [
+        "p, user:acme:bob, acme/shopee-sg, refunds, approve, allow"], plan
+    flips = plan["decision_changes"]["items"]
+    assert {"subject": "bob", "store": "shopee-sg", "permission": "refunds:approve",
+            "second_factor": False, "before": True, "after": False} in flips, flips
+    assert not any(f.get("amount") == "50.00" and f["subject"] == "bob" for f in flips)
+    twice = changed + "p, user:acme:bob, acme/shopee-sg, refunds, approve<=000000000080.00, allow\n"
+    findings = ok(owner("POST", "/v1/tenants/acme/lint", {"csv": twice}))["findings"]
+    assert any(f["code"] == "limit-twice" for f in findings), findings
+    status, body = owner("POST", "/v1/tenants/acme/import", {"csv": twice, "dry_run": False})
+    assert status == 422, body
+    bad = changed.replace("approve<=000000000050.00", "approve<=50.00")
+    findings = ok(owner("POST", "/v1/tenants/acme/lint", {"csv": bad}))["findings"]
+    assert any(f["severity"] == "error" and "limit" in f["message"] for f in findings), findings
+    ok(owner("POST", "/v1/tenants/acme/import", {"csv": changed, "dry_run": False}))
+    status, body = owner("GET", "/v1/tenants/acme/policy")
+    assert {"subject": "bob", "store": "shopee-sg", "permission": "refunds:approve",
+            "effect": "allow", "limit": "50.00"} in body["permissions"], body

@@ -3,8 +3,6 @@ and what no key may do with apps."""
 
 from __future__ import annotations
 
-import casbin
-
 from ..support import (
     ACME_AUDIT,
     ACME_CHECK,
@@ -12,8 +10,8 @@ from ..support import (
     ADMIN,
     GLOBEX_CHECK,
     GLOBEX_OWNER,
-    ROOT,
     Caller,
+    replay,
 )
 
 NAME = {"en": "Quantum Analytics", "zh-CN": "量子分析"}
@@ -59,19 +57,6 @@ def ledger_entries(owner: Caller, actor: str) -> list[dict]:
     status, body = owner("GET", f"/v1/tenants/acme/ledger?actor={actor}")
     assert status == 200, body
     return body["entries"]
-
-
-def replay(export: str):
-    enforcer = casbin.Enforcer(str(ROOT / "policies" / "model.conf"))
-    for line in export.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        ptype, *values = [x.strip() for x in line.split(",")]
-        if ptype == "p":
-            enforcer.add_named_policy(ptype, *values)
-        else:
-            enforcer.add_named_grouping_policy(ptype, *values)
-    return enforcer
 
 
 def test_the_whole_story(client):

@@ -37,3 +37,20 @@ def test_every_operation_has_a_summary_and_the_error_shape_is_documented(client)
 def test_the_docs_page_is_served(client):
     page = client.get("/docs")
     assert page.status_code == 200 and b"openapi.json" in page.data
+
+
+def test_every_reason_code_is_documented_in_the_openapi_document_and_the_readme(client):
+    """R23: storefronts branch on the codes, so each one an answer can carry is listed in
+    the check answers' schema and explained in the README's table."""
+    from service.domain import reasons
+
+    from ..support import ROOT
+
+    spec = client.get("/openapi.json").get_json()["components"]["schemas"]
+    for schema in ("CheckResult", "BatchItem"):
+        assert spec[schema]["properties"]["reason"]["enum"] == list(reasons.CODES)
+        assert set(spec[schema]["required"]) >= {"allowed", "reason", "requires"}
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("### Why a check is answered as it is (R23)")[1].split("###")[0]
+    missing = [code for code in reasons.CODES if f"`{code}`" not in table]
+    assert not missing, missing
