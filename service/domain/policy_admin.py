@@ -222,7 +222,7 @@ def role_holders(policy: TenantPolicy, role: str) -> list[Rule]:
 
 
 def delete_role(policy: TenantPolicy, role: str) -> None:
-    perms = _require_role(policy, role)
+    _require_role(policy, role)
     holders = role_holders(policy, role)
     if holders:
         raise Conflict(

@@ -107,7 +107,7 @@ class Kind(Enum):
     APPROVAL = "approval"  # p, approval:<tenant>:<id>, <store>[~product/<id>], area, action, allow
     APPROVAL_SUBJECT = "approval_subject"  # g2, approval:<tenant>:<id>, <user>
     APPROVAL_ALWAYS = "approval_always"  # p, approval, <tenant>, area, action, deny
-    APPROVAL_OVER_LIMIT = "approval_over_limit"  # p, approval-over-limit, <tenant>, area, action, deny
+    APPROVAL_OVER_LIMIT = "approval_over_limit"  # p, approval-over-limit, <tenant>, area, ...
 
 
 class Rule(NamedTuple):

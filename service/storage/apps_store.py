@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from ..domain import amounts
+from ..domain import amounts, keys
 from ..domain import apps as A
-from ..domain import keys
 from ..domain import rules as R
 from ..domain.catalogue import BUILT_IN, Catalogue
 from ..domain.errors import Conflict

@@ -268,7 +268,8 @@ class AppSequences(RuleBasedStateMachine):
                 candidates = self.version if subject == "owner" else POOL
                 expect = {self.full(n) for n in candidates if enforcer.enforce(
                     f"user:{tenant}:{subject}", f"{tenant}/{store}",
-                    *self.full(n).split(":"), "", "", "", "")} if tenant in self.installed else set()
+                    *self.full(n).split(":"), "", "", "", "")
+                } if tenant in self.installed else set()
                 assert mine == expect, (tenant, subject, mine, expect)
 
     @invariant()
