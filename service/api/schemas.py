@@ -440,6 +440,8 @@ class CataloguePermission(ma.Schema):
     description = fields.String()
     high_risk = fields.Boolean()
     owner_only = fields.Boolean()
+    amount = fields.Boolean(metadata={"description": "moves money: checked with an amount; "
+                                                     "a grant of it may carry a limit (R22)"})
 
 
 class Catalogue(ma.Schema):
@@ -856,6 +858,8 @@ class AppPermission(Request):
     per_product = fields.Boolean(metadata={
         "description": "in a store run by product only a product's operators (R17); asked "
                        "as object <app>.<area>/product/<id>"})
+    amount = fields.Boolean(metadata={"description": "moves money: checked with an amount; "
+                                                     "a grant of it may carry a limit (R22)"})
 
 
 class AppKeyRevoked(ma.Schema):

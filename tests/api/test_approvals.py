@@ -301,6 +301,10 @@ def test_an_app_marks_its_own_money_permission_and_its_key_files_and_decides(cli
         {"name": "budget:spend", "amount": True,
          "description": {"en": "Spend ad budget", "zh-CN": "花费广告预算"}}]}))
     ok(owner("PUT", "/v1/tenants/acme/apps/adsly", {}))
+    listed = ok(owner("GET", "/v1/tenants/acme/catalogue"))["permissions"]
+    marks = {p["name"]: p["amount"] for p in listed}
+    assert marks["adsly.budget:spend"] and marks["refunds:approve"] and marks["orders:cancel"]
+    assert not marks["orders:view"]
     ok(owner("POST", "/v1/tenants/acme/permissions", {
         "subject": "alice", "store": "amazon-us", "permission": "adsly.budget:spend",
         "limit": "500"}))
