@@ -5,10 +5,11 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import RAISE, ValidationError, fields, validate
 
-from ..domain import amounts, keys, reasons
+from ..domain import amounts, approvals, keys, reasons
 from ..domain import rules as R
 from ..domain.accounts import LANGUAGES
 from ..domain.catalogue import OBJECTS, split_object
+from ..domain.errors import InvalidInput
 from ..domain.policy_admin import ALL_STORES
 
 
@@ -98,14 +99,20 @@ class StoresField(fields.Field):
 
 
 # -- /check --------------------------------------------------------------------------------
+def _amount(value: str) -> None:
+    try:
+        amounts.parse(value)
+    except InvalidInput as exc:
+        raise ValidationError(f"must be {amounts.RULE}") from exc
+
+
 class Context(Request):
     second_factor = fields.Boolean(
         load_default=False, truthy={True}, falsy={False},  # JSON true/false only
         metadata={"description": "The user passed a second factor (step-up, R10)"},
     )
-    amount = fields.String(validate=validate.Regexp(
-        r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?\Z", error=f"must be {amounts.RULE}"),
-        metadata={"description": "The amount the action moves, in the store's currency, as "
+    amount = fields.String(validate=_amount, metadata={
+        "description": "The amount the action moves, in the store's currency, as "
                                  "a decimal string (\"200.01\"; JSON numbers are refused: "
                                  "they cannot carry every cent). A permission that moves "
                                  "money and is held only up to a limit is denied without "
@@ -1005,8 +1012,7 @@ class AvailableApps(ma.Schema):
 
 # -- approvals (R24) --------------------------------------------------------------------------
 class ApprovalMode(Write):
-    mode = fields.String(required=True, validate=validate.OneOf(["never", "over_limit",
-                                                                 "always"]),
+    mode = fields.String(required=True, validate=validate.OneOf(approvals.MODES),
                          metadata={"description": "never; over_limit (an action over the "
                                                   "requester's limit may be approved: "
                                                   "permissions that move money); always "
@@ -1063,8 +1069,7 @@ class ApprovalAnswer(Approval):
 
 
 class ApprovalQuery(Request):
-    state = fields.String(validate=validate.OneOf(["pending", "approved", "rejected", "used",
-                                                   "expired"]))
+    state = fields.String(validate=validate.OneOf(approvals.STATES))
     subject = Identifier()
     store = Identifier()
     permission = fields.String(validate=validate.Length(max=130))

@@ -162,9 +162,6 @@ class Catalogue:
     def per_product(self) -> tuple[Permission, ...]:
         return tuple(p for p in self.permissions if p.per_product)
 
-    def with_amount(self) -> tuple[Permission, ...]:
-        return tuple(p for p in self.permissions if p.amount)
-
 
 BUILT_IN = Catalogue()
 

@@ -199,9 +199,6 @@ class Authz:
         self.decision_log.record(request, code, replica.revision(request.tenant))
         return code
 
-    def decide(self, request: CheckRequest, *, database: bool = True) -> bool:
-        return self.answer(request, database=database) is W.GRANTED
-
     def answer_many(self, requests: list[tuple], *, database: bool = True,
                     tenants: set[str] | None = None) -> list[str]:
         """answer() for each request (a CheckRequest's fields), each tenant at one

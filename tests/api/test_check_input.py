@@ -15,9 +15,12 @@ VALUES = st.one_of(
                      "thing/x", "a,b", "*", "", "A", "x" * 65, "owner"]),
     st.none(), st.booleans(), st.integers(-2, 5), st.floats(allow_nan=False),
     st.lists(st.just("x"), max_size=1),
-    st.fixed_dictionaries({}, optional={"second_factor": st.one_of(st.booleans(),
-                                                                   st.just("yes")),
-                                        "mfa": st.booleans()}),
+    st.fixed_dictionaries({}, optional={
+        "second_factor": st.one_of(st.booleans(), st.just("yes")), "mfa": st.booleans(),
+        # R22, R24: amounts well-formed and hostile, approval ids
+        "amount": st.sampled_from(["150.00", "0", "200.01", "1e3", "-1", "NaN", "1" * 40,
+                                   "1.005", "", 150, 1.5, None]),
+        "approval": st.sampled_from(["a1b2", "", "x,y", None, 7])}),
 )
 KEYS = st.sampled_from(["tenant", "subject", "store", "object", "action", "context",
                         "at_least_revision", "colour"])
