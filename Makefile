@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test test-fast install browser haproxy lint clean bench bench-decision-log bench-propagation bench-embedded bench-scale bench-writes fuzz
+.PHONY: run test test-fast install browser haproxy lint clean bench bench-ab bench-decision-log bench-propagation bench-embedded bench-scale bench-writes fuzz
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ fuzz: install haproxy
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
+
+## This tree against another revision, interleaved on one database: BASE=<rev> (a budget
+## "at least X" on a machine whose speed moves by a third between runs).
+bench-ab: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.ab --base $(BASE) --scale $(or $(SCALE),large)
 
 ## What the decision log (R19) costs /check and /check/batch: log off vs on, same run.
 bench-decision-log: install
