@@ -6,9 +6,9 @@ a third between runs: the same load, on both codes, at the same moments.
     python -m bench.ab --base 93cb501 --scale large --rounds 3
 
 The base is checked out with `git worktree` into a temporary folder and run with this
-tree's Python and gunicorn (harness.servers.BIN); the bench database is this tree's (bench.run.database), which
-the base serves as it is. Each round starts each code's gunicorn (bench.run.http of that
-tree), warms it, and measures for `--seconds`.
+tree's Python and gunicorn (harness.servers.BIN); the bench database is this tree's
+(bench.run.database), which the base serves as it is. Each round starts each code's
+gunicorn (bench.run.http of that tree), warms it, and measures for `--seconds`.
 """
 
 from __future__ import annotations
