@@ -440,6 +440,10 @@ class TenantSettingsRead(Revision):
     language = fields.String()
 
 
+MOVES_MONEY = {"description": "moves money: checked with an amount; a grant of it may carry a "
+                              "limit (R22)"}
+
+
 class CataloguePermission(ma.Schema):
     name = fields.String()
     area = fields.String()
@@ -447,8 +451,7 @@ class CataloguePermission(ma.Schema):
     description = fields.String()
     high_risk = fields.Boolean()
     owner_only = fields.Boolean()
-    amount = fields.Boolean(metadata={"description": "moves money: checked with an amount; "
-                                                     "a grant of it may carry a limit (R22)"})
+    amount = fields.Boolean(metadata=MOVES_MONEY)
 
 
 class Catalogue(ma.Schema):
@@ -865,8 +868,7 @@ class AppPermission(Request):
     per_product = fields.Boolean(metadata={
         "description": "in a store run by product only a product's operators (R17); asked "
                        "as object <app>.<area>/product/<id>"})
-    amount = fields.Boolean(metadata={"description": "moves money: checked with an amount; "
-                                                     "a grant of it may carry a limit (R22)"})
+    amount = fields.Boolean(metadata=MOVES_MONEY)
 
 
 class AppKeyRevoked(ma.Schema):

@@ -210,25 +210,17 @@ class Decider:
                       if not _uninstalled(index, p[0])
                       and index.decide(user, domain, p[0], p[1], second_factor, ""))
 
-    def limited_candidates(self, tenant: str,
-                           allowed: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """The permissions some grant in the tenant holds up to a limit, but not among
-        `allowed` (already allowed whatever the amount)."""
+    def limits_of(self, tenant: str, subject: str, store: str, second_factor: bool,
+                  allowed) -> dict[tuple[str, str], str]:
+        """The permissions `subject` holds in `store` only up to a limit (those of the
+        tenant's limited grants not `allowed` whatever the amount), with the highest such
+        limit (fixed width): what an amount decides."""
         index = self._indexes.get(tenant)
         if index is None or not index.limits:
-            return []
-        return sorted(set(index.limits) - set(allowed))
-
-    def limits_of(self, tenant: str, subject: str, store: str, second_factor: bool,
-                  permissions) -> dict[tuple[str, str], str]:
-        """Of `permissions` ((area, action)s), those `subject` holds in `store` only up to
-        a limit, with the highest such limit (fixed width): what an amount decides."""
-        index = self._indexes.get(tenant)
-        if index is None:
             return {}
         user, domain = R.user(tenant, subject), R.store(tenant, store)
         out = {}
-        for area, action in permissions:
+        for area, action in sorted(set(index.limits) - set(allowed)):
             for limit in sorted(index.limits.get((area, action), ()), reverse=True):
                 if allows(index, user, domain, area, action, second_factor, "", limit):
                     out[(area, action)] = limit

@@ -111,7 +111,7 @@ def explain(index: TenantIndex | None, tenant: str, subject: str, store_name: st
         if amount and limit >= amount]
     allows: list[Path] = []
     if assigned and approval:
-        if index._approved(user, store, area, action, product, amount, approval_value):
+        if index.approved(user, store, area, action, product, amount, approval_value):
             where, _, act = index.approvals[approval_value]
             limit = amounts.split(act)[1]
             allows.append(Path("allow", "approval", _who(user), _scope(index, store), None, [

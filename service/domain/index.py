@@ -320,7 +320,7 @@ class TenantIndex:
                 and (user, f"{store}~products") not in self.operators:
             return W.NOT_PRODUCT_OPERATOR
         if approval:
-            code = GRANTED if self._approved(user, store, area, action, product, amount,
+            code = GRANTED if self.approved(user, store, area, action, product, amount,
                                              approval) else W.APPROVAL_NOT_VALID
         else:
             allowed = False
@@ -403,7 +403,7 @@ class TenantIndex:
             return NO_GRANT
         return W.LIMIT_EXCEEDED if amount else W.AMOUNT_REQUIRED
 
-    def _approved(self, user: str, store: str, area: str, action: str, product: str,
+    def approved(self, user: str, store: str, area: str, action: str, product: str,
                   amount: str, approval: str) -> bool:
         """Clause 6: the approved request `approval` is `user`'s, for this store (and
         product), area and action, up to its amount."""

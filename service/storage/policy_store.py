@@ -202,26 +202,10 @@ def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
             db.session.merge(Department(tenant=tenant, id=dept, name=name))
             details.setdefault("departments", {})[dept] = {
                 "before": before.departments.get(dept), "after": name}
-    for rule in before.expiries.keys() | after.expiries.keys():
-        old, new = before.expiries.get(rule), after.expiries.get(rule)
-        if old == new:
-            continue
-        if new is None:
-            db.session.execute(delete(RuleExpiry).where(RuleExpiry.tenant == tenant,
-                                                        RuleExpiry.rule == rule))
-        else:
-            db.session.merge(RuleExpiry(tenant=tenant, rule=rule, expires_at=new))
-        details.setdefault("expiries", {})[rule] = {"before": old, "after": new}
-    for store in before.currencies.keys() | after.currencies.keys():
-        old, new = before.currencies.get(store), after.currencies.get(store)
-        if old == new:
-            continue
-        if new is None:
-            db.session.execute(delete(StoreCurrency).where(StoreCurrency.tenant == tenant,
-                                                           StoreCurrency.store == store))
-        else:
-            db.session.merge(StoreCurrency(tenant=tenant, store=store, currency=new))
-        details.setdefault("currencies", {})[store] = {"before": old, "after": new}
+    _save_map(tenant, "expiries", before.expiries, after.expiries, RuleExpiry,
+              RuleExpiry.rule, "expires_at", details)
+    _save_map(tenant, "currencies", before.currencies, after.currencies, StoreCurrency,
+              StoreCurrency.store, "currency", details)
     for key, approval in after.approvals.items():
         old = before.approvals.get(key)
         if old != approval:
@@ -235,6 +219,21 @@ def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
         details["settings"] = {"before": asdict(before.settings),
                                "after": asdict(after.settings)}
     return details
+
+
+def _save_map(tenant: str, name: str, before: dict[str, str], after: dict[str, str], model,
+              key, value: str, details: dict) -> None:
+    """A directory map of one row per key (`key` the column, `value` the other): write
+    the keys that changed, and record them, before and after, under `name`."""
+    for item in before.keys() | after.keys():
+        old, new = before.get(item), after.get(item)
+        if old == new:
+            continue
+        if new is None:
+            db.session.execute(delete(model).where(model.tenant == tenant, key == item))
+        else:
+            db.session.merge(model(tenant=tenant, **{key.key: item, value: new}))
+        details.setdefault(name, {})[item] = {"before": old, "after": new}
 
 
 @dataclass(frozen=True)

@@ -110,8 +110,7 @@ def permissions_of(service: Authz, caller: Caller, tenant: str, subject: str, st
     allowed = decider.permissions_of(
         tenant, subject, store, second_factor,
         lambda: [(p.area, p.action) for p in service.catalogue(tenant).permissions])
-    limited = decider.limits_of(tenant, subject, store, second_factor,
-                                decider.limited_candidates(tenant, allowed))
+    limited = decider.limits_of(tenant, subject, store, second_factor, allowed)
     names = _own(caller, [f"{a}:{b}" for a, b in allowed])
     limits = {name: amounts.shown(limited[(a, b)])
               for (a, b) in limited for name in _own(caller, [f"{a}:{b}"])}

@@ -188,8 +188,7 @@ def test_permissions_of_a_subject_are_exactly_those_check_allows():
                     assert got == expected, (subject, store, mfa)
                     listed += len(got)
                     # R22: and those allowed only up to a limit, with the highest one
-                    limits = decider.limits_of(tenant.tenant, subject, store, mfa,
-                                               decider.limited_candidates(tenant.tenant, got))
+                    limits = decider.limits_of(tenant.tenant, subject, store, mfa, got)
                     for area, action in MONEY:
                         limit = limits.get((area, action))
                         top = decider.decide_values(tenant.tenant, subject, store, area,
