@@ -28,15 +28,17 @@ def create_app(config: object = None) -> Flask:
     logging.getLogger("casbin").setLevel(logging.WARNING)
 
     from . import api, console
+    from .domain import clock
     from .runtime.decision_log import DecisionLog
     from .startup import cli
     from .storage.models import db
     from .usecases.authz import Authz
 
+    clock.use_offset_file(settings.test_clock)
     db.init_app(app)
     # `flask db ...` (Flask-Migrate): the schema is Alembic's, applied by init-db and `make run`.
     Migrate(app, db, directory=str(MIGRATIONS), render_as_batch=True)
-    app.extensions["authz"] = Authz(settings, DecisionLog(app, settings))
+    app.extensions["authz"] = Authz(settings, DecisionLog(app, settings), app)
     api.init_app(app)
     console.init_app(app)
     cli.init_app(app)
@@ -88,8 +90,11 @@ def _engine_options(url: str) -> dict:
         return {"connect_args": {"timeout": 15}}
     # Fail fast when the server is unreachable (/check keeps answering from memory), and
     # never let a write wait forever behind a transaction whose client vanished: the
-    # server ends such a transaction, and a writer gives up on the lock with a 503.
+    # server ends such a transaction, and a writer gives up on the lock with a 503. No
+    # statement runs longer than 10 s (the follower's reads included: a stalled database
+    # never holds a worker's thread for good).
     return {"pool_pre_ping": True, "connect_args": {
         "connect_timeout": 3,
-        "options": "-c lock_timeout=5s -c idle_in_transaction_session_timeout=10s",
+        "options": "-c lock_timeout=5s -c statement_timeout=10s "
+                   "-c idle_in_transaction_session_timeout=10s",
     }}

@@ -75,11 +75,13 @@ def check(tenant: str | None = None):
     """Is `subject` allowed `object`:`action` in `store`? Errors while deciding deny."""
     service, decision = _single_request(tenant)
     replica = service.replica
-    code = approvals.use(service, g.caller, decision) if decision.approval \
-        else service.answer(decision)
+    if decision.approval:
+        code, revision = approvals.use(service, g.caller, decision)
+    else:
+        code = service.answer(decision)
+        revision = replica.revision(decision.tenant)
     allowed = code == W.GRANTED
     telemetry.count_decisions(int(allowed), int(not allowed))
-    revision = replica.revision(decision.tenant)
     requires = service.decider.requires(decision.tenant, decision.area, decision.action, code)
     return _answer(check_answer.single(code, requires, revision), replica, revision)
 

@@ -306,6 +306,7 @@ def upgrade(policy: TenantPolicy, version: AppVersion) -> dict:
         return {"renamed_rules": {}, "step_up_added": [], "step_up_removed": [],
                 "by_product_added": [], "by_product_removed": []}
     policy.catalogue = policy.catalogue.with_app(app, version.permissions)
+    _require_kept(policy, version)
     renamed: dict[str, str] = {}
     moves = {version.full(old): version.full(new) for old, new in version.renames.items()}
     for rule in _rules_of(policy, app):
@@ -314,7 +315,7 @@ def upgrade(policy: TenantPolicy, version: AppVersion) -> dict:
         if name not in moves or rule.values[0] in (R.STEP_UP, R.BY_PRODUCT):
             continue  # (these follow the version's marks below)
         area, _, action = moves[name].partition(":")
-        if limit and policy.catalogue.permission(moves[name]).amount:
+        if limit:
             action = amounts.limited(action, limit)  # (a limit moves with its grant)
         new = Rule("p", (rule.values[0], rule.values[1], area, action, rule.values[4]))
         expiry = policy.directory.expiries.get(rule.csv())
@@ -336,6 +337,41 @@ def upgrade(policy: TenantPolicy, version: AppVersion) -> dict:
             "step_up_removed": [r for r in marks_removed if r.startswith("p, step-up")],
             "by_product_added": [r for r in marks_added if r.startswith("p, by-product")],
             "by_product_removed": [r for r in marks_removed if r.startswith("p, by-product")]}
+
+
+# The rules that give a permission to someone other than the owner (R13 forbids these of an
+# owner-only permission) and those that may carry a limit (R22).
+_GRANTING = (Kind.ROLE_PERMISSION, Kind.DIRECT, Kind.APPROVAL)
+
+
+def _require_kept(policy: TenantPolicy, version: AppVersion) -> None:
+    """A version never lifts a limit nor leaves an owner-only permission granted: refused
+    (409) naming each grant, for the publisher to rename differently or for the owner to
+    change the grants first."""
+    moves = {version.full(old): version.full(new) for old, new in version.renames.items()}
+    lifted, owner_only = [], []
+    for rule in _rules_of(policy, version.app):
+        parsed_kind = R.classify(rule)
+        if parsed_kind not in _GRANTING or rule.values[4] != "allow":
+            continue
+        action, limit = amounts.split(rule.values[3])
+        name = f"{rule.values[2]}:{action}"
+        target = policy.catalogue.get(moves.get(name, name))
+        if target is None:
+            continue  # (removed permissions are refused before: apps_store.granting)
+        if limit and not target.amount:
+            lifted.append(f"{rule.csv()} ({target.name} carries no amount)")
+        if target.owner_only:
+            owner_only.append(f"{rule.csv()} ({target.name} is owner-only)")
+    if lifted or owner_only:
+        errors = {}
+        if lifted:
+            errors["amount"] = lifted
+        if owner_only:
+            errors["owner_only"] = owner_only
+        raise Conflict(f"version {version.version} of {version.app} would lift a limit or "
+                       f"leave an owner-only permission granted in tenant {policy.tenant}",
+                       errors)
 
 
 def catalogue_of(versions: dict[str, AppVersion]) -> catalogue.Catalogue:

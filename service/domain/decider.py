@@ -117,13 +117,14 @@ class Decider:
         self._revisions.pop(tenant, None)
 
     def apply(self, revision: int, tenant: str, added: Iterable[Rule],
-              removed: Iterable[Rule]) -> None:
+              removed: Iterable[Rule]) -> bool:
         """Apply one committed log entry of a tenant held here (others are not held: the
-        entry is theirs to read when they are loaded). A rule already present, or already
-        gone, is skipped. Only that tenant's index changes, rule by rule."""
+        entry is theirs to read when they are loaded); False when it was not applied (not
+        held, or applied already). A rule already present, or already gone, is skipped.
+        Only that tenant's index changes, rule by rule."""
         index = self._indexes.get(tenant)
         if index is None or revision <= self._revisions[tenant]:
-            return
+            return False
         removed, added = tuple(removed), tuple(added)
         for rule in removed:
             index.remove(rule)
@@ -131,13 +132,20 @@ class Decider:
             index.add(rule)
         self._sizes[tenant] += len(added) - len(removed)
         self._revisions[tenant] = revision
+        return True
 
     def withdraw(self, tenant: str, rule: Rule) -> None:
-        """Stop counting a rule that has expired but whose removal could not be committed
-        yet: no revision changes; the committed removal, when it comes, is a no-op."""
+        """Stop counting a time-boxed grant at its end, before any revision removes it: no
+        revision changes; the committed removal, when it comes, is a no-op."""
         index = self._indexes.get(tenant)
         if index is not None:
             index.remove(rule)
+
+    def reinstate(self, tenant: str, rule: Rule) -> None:
+        """Count a withdrawn grant again: a revision gave it a later end, or none."""
+        index = self._indexes.get(tenant)
+        if index is not None:
+            index.add(rule)
 
     def decide(self, request: CheckRequest) -> bool:
         """True only when the policy allows; any failure while deciding is a deny."""

@@ -149,15 +149,19 @@ class TenantIndex:
                 who.grants = change(who.grants, (intern(role), intern(scope)))
                 who.permits = None
             elif v[4] == "allow":
-                who.allows = change(who.allows, (v[1], v[2], v[3]))
-                if "<" in v[3]:
+                item = (v[1], v[2], v[3])
+                # A limit is counted once per grant that carries it: a rule already there,
+                # or already gone (withdrawn at its end, then swept), changes no count.
+                if "<" in v[3] and (item in who.allows) != add:
                     self._count_limit(v[2], v[3], add)
+                who.allows = change(who.allows, item)
             else:
                 who.denies = change(who.denies, (v[1], v[2], v[3]))
         elif kind is ROLE_PERMISSION:
-            self._change_role(v[0], (v[2], v[3]), add)
-            if "<" in v[3]:
+            if "<" in v[3] \
+                    and ((v[2], v[3]) in self.role_permissions.get(v[0], NOTHING)) != add:
                 self._count_limit(v[2], v[3], add)
+            self._change_role(v[0], (v[2], v[3]), add)
             return
         elif kind is OWNER or kind is DISABLED:
             who = self.subjects.get(v[0])
@@ -291,13 +295,11 @@ class TenantIndex:
                product: str, amount: str = "", approval: str = "") -> str:
         """decide() as a reason code (domain/reasons.py): GRANTED exactly when the model
         allows. When several things deny, the code names the first a caller can act on in
-        this order: a deny, disabled or unassigned, not the product's operator (final);
+        this order: a deny, disabled, not assigned, not the product's operator (final);
         then no grant; then a second factor; then the amount, the limit or an approval."""
         principals = self.subjects
         me = principals.get(user)
-        # Every allow needs the store assigned to the subject (matcher clauses 1, 2 and 6),
-        # so without it the answer is a deny whatever else applies.
-        if me is None or store not in me.stores:
+        if me is None:  # no rules at all: not even a deny names it
             return W.NOT_ASSIGNED
         tenant = self.tenant
         in_tenant = store in self.stores  # g2(r.dom, tenant)
@@ -314,6 +316,11 @@ class TenantIndex:
                 return W.EXPLICIT_DENY
             if in_tenant and who.disabled:
                 return W.DISABLED
+        # Every allow needs the store assigned to the subject (matcher clauses 1, 2 and 6),
+        # so without it the answer is a deny whatever else applies (but a deny or disabled,
+        # final as well, is named first).
+        if store not in me.stores:
+            return W.NOT_ASSIGNED
         permission = (area, action)
         if product and here in self.by_product \
                 and (user, f"{store}~product/{product}") not in self.operators \

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from . import amounts, catalogue
+from . import amounts, catalogue, clock
 from . import rules as R
 from .accounts import Account
 from .errors import Conflict, InvalidInput, NotFound
@@ -253,7 +253,7 @@ def grant_role(policy: TenantPolicy, who: Grantee, role: str,
 
 
 def _require_future(expires_at: datetime | None) -> None:
-    if expires_at is not None and expires_at <= datetime.now(UTC):
+    if expires_at is not None and expires_at <= clock.utcnow():
         raise InvalidInput("expires_at is in the past", {"expires_at": ["must be in the future"]})
 
 

@@ -106,6 +106,16 @@ class TenantPolicy:
             raise ValueError(f"no rule {rule.csv()!r} to expire")
         self.directory.expiries[rule.csv()] = expiry_text(expires_at)
 
+    def end_expired(self, now: str) -> list[Rule]:
+        """Remove the time-boxed grants whose end (expiry_text) is at or before `now`: a
+        write starts from what is in force, so an ended grant never counts for a right it
+        checks, and granting it again adds it again. Returns what was removed."""
+        due = sorted(text for text, at in self.directory.expiries.items() if at <= now)
+        ended = [R.stored(text) for text in due]
+        for rule in ended:
+            self.remove(rule)
+        return ended
+
     @property
     def changed(self) -> bool:
         return bool(self.added or self.removed)

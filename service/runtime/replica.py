@@ -12,24 +12,34 @@ when either
   - on SQLite, the file says something was committed (PRAGMA data_version), or
   - AUTHZ_SYNC_INTERVAL seconds have passed since this worker last looked: one query for
     the heads of every tenant it holds (a notification may have been lost).
-If the database cannot be read, held tenants keep answering from the last state applied
-(a committed state, never a guess), and a tenant not held is denied: there is nothing to
-decide it from. Only the request thread changes what is held; the listener thread only
-queues what it heard.
+On PostgreSQL with notifications on, those reads are the follower's (runtime/follower.py),
+a thread of each worker: a request only applies, in memory, what the follower has read,
+so a stalled or unreachable database never holds up a /check of a held tenant
+(X-Policy-Age grows instead). If the database cannot be read, held tenants keep
+answering from the last state applied (a committed state, never a guess), and a tenant
+not held is denied: there is nothing to decide it from. Only the request thread changes
+what is held; the listener and the follower only queue what they heard and read.
+
+The end of a time-boxed grant is part of the held state: every load and every revision
+applied brings the ends it set (Change.ends), and a request at or after an end withdraws
+the grant from this worker's copy before deciding, whenever the tenant was loaded and
+whether or not the database answers. The sweep (usecases/expiry.py) only tidies the rules
+afterwards; its removal of a rule already withdrawn changes nothing here.
 """
 
 from __future__ import annotations
 
 import gc
+import heapq
 import hmac
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..domain import keys
+from ..domain import clock, keys
 from ..domain.decider import Decider
 from ..domain.errors import (
     ServiceError,
@@ -91,11 +101,20 @@ class Replica:
         self._announced: dict[str, int] = {}  # held tenant -> newest revision heard of
         self._recheck = True  # set when notifications may have been missed
         self.synced_at: float | None = None  # monotonic time of the last successful catch-up
-        # Time-boxed grants (expiry.py): (Unix seconds, tenant, rule) soonest first; the
-        # first request at or after _next_expiry sweeps.
+        # Time-boxed grants (expiry.py): held tenant -> rule -> its end (Unix seconds); a
+        # heap of (end, tenant, rule), soonest first (an entry whose end changed since is
+        # skipped); the rules withdrawn here at their end that no revision removed yet.
+        self._ends: dict[str, dict] = {}
         self._expiring: list = []
-        self._expiries_stale = True
         self._next_expiry = float("inf")
+        self._withdrawn: dict[str, set] = {}
+        self._sweep_due = False  # a grant ended here: the sweep should tidy the rules
+        # What the follower read for the request thread to apply: ("entries", tenant,
+        # [Change], key records or None) or ("snapshot", tenant, Snapshot).
+        self._fetched: deque = deque()
+        self._read_up_to: dict[str, int] = {}  # tenant -> newest revision queued there
+        self.following = False  # a follower reads the database: requests never do
+        self.on_news: Callable[[], None] = lambda: None  # wakes the follower
 
     # -- what is held ----------------------------------------------------------------------
     def revision(self, tenant: str) -> int:
@@ -106,8 +125,8 @@ class Replica:
     def lag(self) -> int:
         """How many revisions, summed over held tenants, notifications announced that are
         not applied yet."""
-        return sum(max(0, r - self.decider.revision(t)) for t, r in
-                   list(self._announced.items()))
+        announced = {**self._read_up_to, **self._announced}
+        return sum(max(0, r - self.decider.revision(t)) for t, r in announced.items())
 
     def held_bytes(self) -> int:
         """What the held tenants cost, as the budget counts it."""
@@ -121,11 +140,15 @@ class Replica:
         self._bytes += cost - self._used.get(tenant, 0)
         self._used[tenant] = cost
 
-    def hold(self, tenant: str, *, database: bool = True) -> bool:
+    def hold(self, tenant: str, *, database: bool = True,
+             keep: Iterable[str] = ()) -> bool:
         """Make sure the tenant is held (loading it when not); False when no such tenant
         exists. Without `database`, raise NeedsDatabase instead of loading. A tenant that
-        cannot be loaded raises TenantUnavailable."""
+        cannot be loaded raises TenantUnavailable. `keep`: tenants the budget must not
+        drop to make room (the others of one batch, answered together)."""
         if self._touch(tenant):
+            if clock.now() >= self._next_expiry:
+                self.expire_due()
             return True
         if not database:
             raise NeedsDatabase(tenant)
@@ -137,19 +160,20 @@ class Replica:
                                     "policy database is unavailable: denied") from exc
         if not snapshot.exists:
             return False
+        self._load(tenant, snapshot)
+        self._fit(keep={tenant, *keep})
+        return True
+
+    def _load(self, tenant: str, snapshot: policy_store.Snapshot) -> None:
         self.decider.load(tenant, snapshot.revision, snapshot.rules)
-        now = time.time()
-        for rule, at in snapshot.expiries.items():
-            if expiry.unix_seconds(at) <= now:  # expired, not swept yet: not counted
-                self.decider.withdraw(tenant, expiry.rule_of(rule))
+        self._ends[tenant], self._withdrawn[tenant] = {}, set()
+        self._set_ends(tenant, snapshot.expiries.items())
         for record in snapshot.keys:
             if record.secret_hash not in self._refused:
                 self._keys[record.key_id] = record
         self._account(tenant)
         self._announced.pop(tenant, None)
         TENANT_LOADS.inc()
-        self._fit(keep=tenant)
-        return True
 
     def _touch(self, tenant: str) -> bool:
         """Whether the tenant is held; if so it becomes the most recently used."""
@@ -159,19 +183,22 @@ class Replica:
             self._used.move_to_end(tenant)
         return True
 
-    def _fit(self, keep: str) -> None:
-        """Drop least recently used tenants until the held ones fit the budget."""
+    def _fit(self, keep: set[str]) -> None:
+        """Drop least recently used tenants until the held ones fit the budget (never one
+        of `keep`: for one batch the budget may be exceeded rather than a tenant
+        answered as if it did not exist)."""
         if self._budget is None:
             return
-        while self._bytes > self._budget and len(self._used) > 1:
-            oldest = next(iter(self._used))
-            if oldest == keep:
-                self._used.move_to_end(keep)
-                continue
+        droppable = [t for t in self._used if t not in keep]
+        for oldest in droppable:
+            if self._bytes <= self._budget:
+                break
             self.evict(oldest)
 
     def evict(self, tenant: str) -> None:
         self.decider.evict(tenant)
+        self._ends.pop(tenant, None)
+        self._withdrawn.pop(tenant, None)
         self._bytes -= self._used.pop(tenant, 0)
         self._announced.pop(tenant, None)
         self._forget_keys(tenant)
@@ -186,56 +213,59 @@ class Replica:
     # Called from the listener thread: appends and plain assignments only.
     def announce(self, tenant: str, revision: int) -> None:
         self._inbox.append((tenant, revision))
+        self.on_news()
 
     def recheck(self) -> None:
         self._recheck = True
+        self.on_news()
 
     def catch_up_due(self) -> bool:
-        """Whether catch_up would look at the database now (or a grant expired)."""
-        if time.time() >= self._next_expiry:
+        """Whether catch_up has anything to do now: apply what the follower read, withdraw
+        a grant that ended, or (without a follower) look at the database."""
+        if self._fetched or clock.now() >= self._next_expiry:
             return True
+        if self.following:
+            return False
         if self._changed is not None and self._changed():
             self._recheck = True  # kept until a catch-up reads what was committed
         now = time.monotonic()
         return now >= self._retry_at and (
             self._recheck or bool(self._inbox) or bool(self._announced)
-            or now - self._checked_at >= self._sync_interval)
+            or self._sweep_due or now - self._checked_at >= self._sync_interval)
 
     def catch_up(self, force: bool = False) -> None:
         """Apply every committed change of the held tenants not yet applied, when one may
-        exist."""
-        if not force and not self.catch_up_due():
+        exist. With a follower, a request (force False) only applies what it read."""
+        self._take_fetched()
+        if clock.now() >= self._next_expiry:
+            self.expire_due()
+        if not force and (self.following or not self.catch_up_due()):
             return
         now = time.monotonic()
         if not force and now < self._retry_at:  # the database failed a moment ago
-            self._withdraw_expired()
             return
         poll = force or self._recheck or now - self._checked_at >= self._sync_interval
         self._checked_at = now
         self._recheck = False
         try:
-            self._catch_up(poll)
+            for tenant, revision in self._sweep():
+                self._heard(tenant, revision)
+            self._catch_up_tenants(poll)
             self.synced_at = now
         except (SQLAlchemyError, ServiceError):
             DATABASE_ERRORS.labels("catch_up").inc()
             self._recheck = True
             self._retry_at = now + RETRY_AFTER_FAILURE
             log.warning("policy catch-up failed; serving what is held", exc_info=True)
-            self._withdraw_expired()
 
-    def _catch_up(self, poll: bool) -> None:
-        for _ in range(2):  # (again when the expiries just read include one already due)
-            if time.time() >= self._next_expiry:
-                for result in expiry.sweep():
-                    if result.changed:
-                        self._heard(result.tenant, result.revision)
-            self._catch_up_tenants(poll)
-            if self._expiries_stale:
-                self._expiring = expiry.pending()
-                self._expiries_stale = False
-                self._next_expiry = self._expiring[0][0] if self._expiring else float("inf")
-            if time.time() < self._next_expiry:
-                return
+    def _sweep(self) -> list[tuple[str, int]]:
+        """Tidy the ended grants' rules (one revision per tenant) once one ended here;
+        the (tenant, revision)s it wrote."""
+        if not self._sweep_due:
+            return []
+        written = [(r.tenant, r.revision) for r in expiry.sweep() if r.changed]
+        self._sweep_due = False
+        return written
 
     def _heard(self, tenant: str, revision: int) -> None:
         if revision > self.decider.revision(tenant) and self.decider.holds(tenant):
@@ -249,7 +279,7 @@ class Replica:
             self._heard(*inbox.popleft())
         if poll:
             self._unknown.clear()
-            for tenant, revision in policy_store.heads(self._used).items():
+            for tenant, revision in policy_store.heads(list(self._used)).items():
                 self._heard(tenant, revision)
         for tenant in list(self._announced):
             self._catch_up_tenant(tenant)
@@ -261,33 +291,145 @@ class Replica:
             self.evict(tenant)
             self.hold(tenant)
             return
-        keys_changed = False
-        for entry in entries:
-            self.decider.apply(entry.revision, tenant, entry.added, entry.removed)
-            keys_changed |= entry.keys_changed
-        if keys_changed:
-            self._forget_keys(tenant)
-            for record in keys_store.load(tenant):
-                if record.secret_hash not in self._refused:
-                    self._keys[record.key_id] = record
-        if entries:
-            self._expiries_stale = True
-            self._account(tenant)
+        self._apply(tenant, entries, keys_store.load(tenant)
+                    if any(e.keys_changed for e in entries) else None)
         # Whatever was committed has been read; a revision announced beyond it (one a
         # request asked for that no write has made) is not waited for here.
         self._announced.pop(tenant, None)
 
-    def _withdraw_expired(self) -> None:
-        """Expired grants stop counting here even when their removal cannot be committed."""
-        now = time.time()
-        while self._expiring and self._expiring[0][0] <= now:
-            _, tenant, rule = self._expiring.pop(0)
-            self.decider.withdraw(tenant, rule)
-            # the removal is still owed: read the expiries again (and sweep) once the
-            # database answers
-            self._expiries_stale = True
+    def _apply(self, tenant: str, entries: list[policy_store.Change], records) -> None:
+        """Apply a held tenant's ledger entries in order (those already applied are
+        skipped), with the ends they set and, if keys changed, its keys as now read."""
+        for entry in entries:
+            self._applied(tenant, entry.revision, entry.added, entry.removed, entry.ends)
+        if records is not None:
+            self._forget_keys(tenant)
+            for record in records:
+                if record.secret_hash not in self._refused:
+                    self._keys[record.key_id] = record
+        if entries:
+            self._account(tenant)
+
+    def _applied(self, tenant: str, revision: int, added, removed, ends) -> None:
+        if not self.decider.apply(revision, tenant, added, removed):
+            return
+        withdrawn = self._withdrawn.get(tenant)
+        if withdrawn:
+            withdrawn.difference_update(removed)
+            back = withdrawn.intersection(added)  # in the index again: its end decides
+            if back:
+                withdrawn -= back
+                held = self._ends[tenant]
+                for rule in back:
+                    if rule in held:
+                        heapq.heappush(self._expiring, (held[rule], tenant, rule))
+                self._next_expiry = self._expiring[0][0] if self._expiring else float("inf")
+        self._set_ends(tenant, ends)
+
+    # -- what the follower reads (its thread), applied by requests ---------------------------
+    def follow(self) -> None:
+        """Read what the held tenants committed since this worker applied it (on a
+        notification, and every AUTHZ_SYNC_INTERVAL for the heads of all), and sweep ended
+        grants: the follower thread's work, so that requests never wait on the database."""
+        now = time.monotonic()
+        poll = self._recheck or now - self._checked_at >= self._sync_interval
+        try:
+            heard: dict[str, int] = dict(self._sweep())
+            inbox = self._inbox
+            while inbox:
+                tenant, revision = inbox.popleft()
+                heard[tenant] = max(revision, heard.get(tenant, -1))
+            if poll:
+                self._recheck = False
+                self._unknown.clear()
+                heard.update(policy_store.heads(list(self._used)))
+                self._checked_at = now
+            elif heard:
+                self._unknown.clear()
+            for tenant, revision in heard.items():
+                if not self.decider.holds(tenant):
+                    continue
+                after = max(self.decider.revision(tenant), self._read_up_to.get(tenant, -1))
+                if revision <= after:
+                    continue
+                entries = policy_store.tenant_changes(tenant, after)
+                if len(entries) > RELOAD_AFTER:
+                    self._fetched.append(("snapshot", tenant, policy_store.snapshot(tenant)))
+                elif entries:
+                    records = keys_store.load(tenant) \
+                        if any(e.keys_changed for e in entries) else None
+                    self._fetched.append(("entries", tenant, entries, records))
+                if entries:
+                    self._read_up_to[tenant] = entries[-1].revision
+            self.synced_at = now
+        except (SQLAlchemyError, ServiceError):
+            DATABASE_ERRORS.labels("catch_up").inc()
             self._recheck = True
+            log.warning("policy follower failed to read; serving what is held",
+                        exc_info=True)
+
+    def _take_fetched(self) -> None:
+        """Apply what the follower read (memory only)."""
+        fetched = self._fetched
+        while fetched:
+            item = fetched.popleft()
+            tenant = item[1]
+            if not self.decider.holds(tenant):
+                continue  # dropped meanwhile: loaded as it is then when needed again
+            if item[0] == "snapshot":
+                if item[2].revision > self.decider.revision(tenant):
+                    self._forget_keys(tenant)
+                    self._load(tenant, item[2])
+                continue
+            entries = item[2]
+            if entries[0].revision > self.decider.revision(tenant) + 1:
+                self._read_up_to.pop(tenant, None)  # a gap: read again from what is held
+                self._recheck = True
+                continue
+            self._apply(tenant, entries, item[3])
+
+    # -- time-boxed grants -----------------------------------------------------------------
+    def _set_ends(self, tenant: str, ends) -> None:
+        """Take a held tenant's ends as a revision set them: (rule CSV, end or None)."""
+        held = self._ends.get(tenant)
+        if held is None:
+            return
+        now = clock.now()
+        withdrawn = self._withdrawn[tenant]
+        for text, at in ends:
+            rule = expiry.rule_of(text)
+            if at is None:
+                held.pop(rule, None)
+                if rule in withdrawn:  # made permanent (a removal was applied before)
+                    withdrawn.discard(rule)
+                    self.decider.reinstate(tenant, rule)
+                continue
+            when = expiry.unix_seconds(at)
+            held[rule] = when
+            if rule in withdrawn and when > now:  # given again with a later end
+                withdrawn.discard(rule)
+                self.decider.reinstate(tenant, rule)
+            heapq.heappush(self._expiring, (when, tenant, rule))
         self._next_expiry = self._expiring[0][0] if self._expiring else float("inf")
+        if now >= self._next_expiry:
+            self.expire_due()
+
+    def expire_due(self) -> None:
+        """Withdraw from this worker's copy every held grant whose end has come (memory
+        only: no database is asked, so it holds through an outage)."""
+        now = clock.now()
+        heap = self._expiring
+        while heap and heap[0][0] <= now:
+            when, tenant, rule = heapq.heappop(heap)
+            held = self._ends.get(tenant)
+            if held is None or held.get(rule) != when or rule in self._withdrawn[tenant]:
+                continue  # dropped, or its end changed since
+            self.decider.withdraw(tenant, rule)
+            self._withdrawn[tenant].add(rule)
+            if not self._sweep_due:
+                self._sweep_due = True
+                self.on_news()
+        self._next_expiry = heap[0][0] if heap else float("inf")
 
     def committed(self, result: policy_store.WriteResult) -> None:
         """After this worker's own commit: apply its diff straight away when nothing else
@@ -297,16 +439,13 @@ class Replica:
             return
         tenant = result.tenant
         if not self.decider.holds(tenant):
-            self._expiries_stale = True
             return
         if result.keys_changed or self.decider.revision(tenant) != result.revision - 1:
             self._heard(tenant, result.revision)
             self.catch_up(force=True)
         else:
-            self.decider.apply(result.revision, tenant, result.added, result.removed)
+            self._applied(tenant, result.revision, result.added, result.removed, result.ends)
             self._account(tenant)
-            self._expiries_stale = True  # the next catch-up reads the expiries it may set
-            self._recheck = True
 
     def require(self, tenant: str, revision: int | None, wait: float) -> None:
         """Hold the tenant at `revision` or later before answering, or refuse after `wait`

@@ -72,6 +72,9 @@ DEFAULTS = {
     # Each worker loads a tenant on the first request that needs it and keeps the tenants
     # it holds within this many MB, least recently used out first (None: no limit).
     "AUTHZ_TENANT_CACHE_MB": None,
+    # Tests only (refused in production): a file holding seconds added to the clock that
+    # grants' and approvals' ends are compared with, read by every process (domain/clock.py).
+    "AUTHZ_TEST_CLOCK": None,
 }
 
 
@@ -141,6 +144,7 @@ class Settings:
     session_secret: str
     session_hours: float
     tenant_cache_mb: float | None
+    test_clock: str | None
 
     @property
     def production(self) -> bool:
@@ -202,6 +206,10 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
         settings["AUTHZ_TENANT_CACHE_MB"] = None
     else:
         _number(settings, "AUTHZ_TENANT_CACHE_MB", float, 0.01)
+    if settings["AUTHZ_TEST_CLOCK"] in (None, ""):
+        settings["AUTHZ_TEST_CLOCK"] = None
+    elif mode == "production":
+        raise ConfigError("AUTHZ_TEST_CLOCK", "is for tests; production uses the host's clock")
     _number(settings, "AUTHZ_CONSISTENCY_WAIT", float, 0)
     settings["AUTHZ_LISTEN"] = _flag(settings, "AUTHZ_LISTEN")
     settings["AUTHZ_REQUEST_LOG"] = _flag(settings, "AUTHZ_REQUEST_LOG")

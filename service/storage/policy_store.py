@@ -21,13 +21,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..domain import apps, invariants
+from ..domain import apps, clock, invariants
 from ..domain import rules as R
 from ..domain.accounts import Account, Directory, Settings
 from ..domain.catalogue import BUILT_IN, Catalogue
 from ..domain.errors import Conflict, NotFound, Unavailable
 from ..domain.rules import Rule
-from ..domain.tenant_policy import TenantPolicy
+from ..domain.tenant_policy import TenantPolicy, expiry_text
 from . import approvals_store, apps_store, failures, keys_store, ledger, notifier
 from .models import (
     RULE_COLUMNS,
@@ -52,6 +52,13 @@ class Change:
     added: tuple[Rule, ...]
     removed: tuple[Rule, ...]
     keys_changed: bool = False
+    # the time-boxed grants whose end this revision set or cleared: (rule CSV, end or None)
+    ends: tuple[tuple[str, str | None], ...] = ()
+
+
+def _ends(expiries: dict) -> tuple[tuple[str, str | None], ...]:
+    """A ledger entry's expiry changes (its details' "expiries"), as Change.ends."""
+    return tuple(sorted((rule, change["after"]) for rule, change in expiries.items()))
 
 
 def _columns(rule: Rule) -> dict[str, str]:
@@ -284,7 +291,10 @@ def tenant_changes(tenant: str, after: int, up_to: int | None = None) -> list[Ch
     with failures.reading():
         rows = db.session.execute(statement.order_by(LedgerEntry.revision)).all()
         return [Change(r.revision, tenant, _decode(r.added), _decode(r.removed),
-                       '"keys"' in (r.details or "")) for r in rows]
+                       '"keys"' in (r.details or ""),
+                       _ends(json.loads(r.details).get("expiries", {}))
+                       if '"expiries"' in (r.details or "") else ())
+                for r in rows]
 
 
 @dataclass(frozen=True)
@@ -296,6 +306,7 @@ class WriteResult:
     added: tuple[Rule, ...] = ()
     removed: tuple[Rule, ...] = ()
     keys_changed: bool = False
+    ends: tuple[tuple[str, str | None], ...] = ()  # as Change.ends
 
 
 class BrokenWrite(RuntimeError):
@@ -344,6 +355,7 @@ def write(
         policy = TenantPolicy(tenant, rules, directory(tenant, row), keys_store.ring(tenant),
                               exists=row is not None, catalogue=catalogue(rules))
         loaded = policy.directory.copy()
+        policy.end_expired(expiry_text(clock.utcnow()))
         db.session.info[EDITING] = True
         try:
             value = edit(policy)
@@ -377,7 +389,8 @@ def write(
             raise BrokenWrite(f"the head is no longer revision {revision} at commit")
         db.session.commit()
         return WriteResult(revision, True, value, tenant, tuple(policy.added),
-                           tuple(policy.removed), bool(key_changes))
+                           tuple(policy.removed), bool(key_changes),
+                           _ends(details.get("expiries", {})))
     except IntegrityError as exc:
         db.session.rollback()
         for field in ("email", "phone"):  # the unique indexes of R4 (models.SubAccount)
@@ -483,8 +496,10 @@ def read(tenant: str) -> TenantPolicy:
         revision = db.session.execute(select(TenantHead.revision)
                                       .where(TenantHead.tenant == tenant)).scalar()
         rules = tenant_rules(tenant)
-        return TenantPolicy(tenant, rules, directory(tenant), revision=int(revision or 0),
-                            catalogue=catalogue(rules))
+        policy = TenantPolicy(tenant, rules, directory(tenant), revision=int(revision or 0),
+                              catalogue=catalogue(rules))
+        policy.end_expired(expiry_text(clock.utcnow()))  # what is in force now
+        return policy
 
 
 def tenant_exists(tenant: str) -> bool:

@@ -7,10 +7,10 @@ domain/approvals.py.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from ..domain import approvals as AP
-from ..domain import keys
+from ..domain import clock, keys
 from ..domain import reasons as W
 from ..domain.decider import CheckRequest, answer_on
 from ..domain.errors import Forbidden, InvalidInput, NotFound
@@ -26,7 +26,7 @@ _STATE_REASONS = {AP.PENDING: W.APPROVAL_PENDING, AP.REJECTED: W.APPROVAL_REJECT
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.utcnow()
 
 
 def _own_permission(key: keys.Caller, permission: object) -> None:
@@ -128,17 +128,18 @@ def get(service: Authz, caller: keys.Caller, tenant: str, approval_id: str) -> d
 
 
 # -- the use, by /check ----------------------------------------------------------------------
-@operation(rights.DECIDE)
-def use(service: Authz, caller: keys.Caller, request: CheckRequest) -> str:
-    """/check with context.approval: allowed once, for exactly the approved action. The
-    caller's right to ask was checked as for any check. The use is a write (the grant
-    goes): decided on the write's own copy of the policy, so two uses racing on two
-    workers serialise on the tenant's head and the second is denied approval_used.
-    Every outcome is in the decision log, a use in the ledger too."""
+@operation(rights.APPROVAL_USE)
+def use(service: Authz, caller: keys.Caller, request: CheckRequest) -> tuple[str, int]:
+    """/check with context.approval: allowed once, for exactly the approved action, with
+    the revision the answer stands at. The use is a write (the grant goes): decided on the
+    write's own copy of the policy, so two uses racing on two workers serialise on the
+    tenant's head and the second is denied approval_used. Every answer names the revision
+    it was decided at, as the decision log records it: for an allowed use, the one before
+    the use's own ledger entry (the approval spent)."""
     tenant = request.tenant
     replica = service.replica
     if not replica.hold(tenant):
-        return W.UNKNOWN_TENANT
+        return W.UNKNOWN_TENANT, -1
     revision = replica.revision(tenant)
     found = approvals_store.get(tenant, request.approval)
     now = _now()
@@ -157,10 +158,10 @@ def use(service: Authz, caller: keys.Caller, request: CheckRequest) -> str:
         written, code = service.commit(caller, tenant,
                                        f"approval {request.approval} used", spend,
                                        limited=False)
-        if code is W.GRANTED:
-            revision = written - 1  # decided on the rules before the grant went
+        # decided on the rules before the grant went: the use itself is the next revision
+        revision = written - 1 if code is W.GRANTED else replica.revision(tenant)
     service.decision_log.record(request, code, revision)
-    return code
+    return code, revision
 
 
 def _precheck(found, request: CheckRequest, now: str) -> str | None:

@@ -109,13 +109,24 @@ def publish(service: Authz, caller: keys.Caller, app: str, body: object,
                        {"permissions": [f"{t}: {rule}" for t, rules in sorted(still.items())
                                         for rule in rules][:100]})
     tenants = apps_store.installed_in(app)
-    if dry_run:
-        affected = {}
-        for tenant in tenants:
+    # Every tenant's change is tried first: a version that one tenant would refuse (a
+    # limit lifted, an owner-only permission left granted, an invariant broken) is
+    # refused whole, naming the tenants, rather than published with that tenant behind.
+    affected, refused = {}, {}
+    for tenant in tenants:
+        try:
             _, report = service.preview(caller_for(app), tenant,
                                         lambda p: A.upgrade(p, version), limited=False)
-            if _changes(report):
-                affected[tenant] = report
+        except (Conflict, InvalidInput) as exc:
+            refused[tenant] = {"message": exc.message, "errors": exc.errors}
+            continue
+        if _changes(report):
+            affected[tenant] = report
+    if refused:
+        raise Conflict(f"the version cannot be applied in {len(refused)} tenant(s) that "
+                       "installed the app; nothing was published",
+                       {"tenants": refused})
+    if dry_run:
         return {"app": app, "version": version.version, "dry_run": True,
                 "tenants": affected}
     apps_store.publish(version, caller.describe())

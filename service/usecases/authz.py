@@ -18,6 +18,7 @@ from ..domain.decider import CheckRequest, Decider
 from ..domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
 from ..domain.tenant_policy import TenantPolicy
 from ..runtime.decision_log import DecisionLog
+from ..runtime.follower import Follower
 from ..runtime.rate_limit import WriteLimiter
 from ..runtime.replica import Replica
 from ..runtime.telemetry import DATABASE_ERRORS, WRITES
@@ -32,8 +33,9 @@ T = TypeVar("T")
 
 
 class Authz:
-    def __init__(self, settings: Settings, decision_log: DecisionLog):
+    def __init__(self, settings: Settings, decision_log: DecisionLog, app=None):
         self.settings = settings
+        self._app = app  # for the follower's app context (runtime/follower.py)
         self.decision_log = decision_log
         refused = frozenset(map(keys.digest, DEV_TOKENS)) \
             if settings.production else frozenset()
@@ -44,19 +46,24 @@ class Authz:
         self.limiter = WriteLimiter(settings.write_rate_limit,
                                     settings.rate_limit_redis_url)
         self._listener: Listener | None = None
+        self._follower: Follower | None = None
         self._listener_pid: int | None = None
 
     def ensure_listening(self) -> None:
-        """Start this process's notification listener (PostgreSQL only), once per process.
+        """Start this process's notification listener and follower (PostgreSQL only),
+        once per process: from then on requests never read the database for a held tenant.
 
         Started on the first request rather than at import so that a forked gunicorn
-        worker gets a thread of its own."""
+        worker gets threads of its own."""
         url = self.settings.database_url
         if (self._listener_pid == os.getpid() or not self.settings.listen
                 or not url.startswith("postgresql")):
             return
-        self._listener = Listener(url, self.replica.announce, self.replica.recheck)
         self._listener_pid = os.getpid()
+        if self._app is not None:
+            self._follower = Follower(self._app, self.replica, self.settings.sync_interval)
+            self._follower.start()
+        self._listener = Listener(url, self.replica.announce, self.replica.recheck)
         self._listener.start()
 
     def close(self) -> None:
@@ -64,6 +71,9 @@ class Authz:
             self._listener.stop()
             self._listener = None
             self._listener_pid = None
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
 
     @property
     def listening(self) -> bool:
@@ -204,8 +214,9 @@ class Authz:
         """answer() for each request (a CheckRequest's fields), each tenant at one
         revision. `tenants`: the requests' tenants, if the caller has them."""
         replica = self.replica
-        for tenant in tenants if tenants is not None else {r[0] for r in requests}:
-            replica.hold(tenant, database=database)
+        tenants = tenants if tenants is not None else {r[0] for r in requests}
+        for tenant in tenants:
+            replica.hold(tenant, database=database, keep=tenants)
         answers = self.decider.answer_many(requests)
         self.decision_log.record_many(requests, answers, replica.revision)
         return answers

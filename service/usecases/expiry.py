@@ -1,20 +1,21 @@
-"""Time-boxed grants: a grant with an expiry stops counting at that instant, with nobody
+"""Time-boxed grants: a grant with an end stops counting at that instant, with nobody
 acting.
 
-The rule is an ordinary rule and the expiry a fact of the tenant's directory, both
-written in the grant's revision. Each worker knows every pending expiry (replica.py) and,
-on the first request at or after one, sweeps before deciding: one write per tenant that
-removes what has expired, by actor `system:expiry`, recorded in the ledger like any other
-change and propagated like any other revision. Several workers reaching the same instant
-serialise on the tenant's head lock; the later ones find nothing left and write nothing. If the
-database cannot take the write, each worker withdraws the expired rules from its own
-copy (fail closed) and sweeps once the database is back.
+The rule is an ordinary rule and its end a fact of the tenant's directory, both written in
+the grant's revision (the ledger entry carries the end, policy_store.Change.ends). The end
+is part of the decision: each worker holding the tenant withdraws the grant from its own
+copy at that instant, in memory (runtime/replica.py), and every write starts without the
+ended grants (TenantPolicy.end_expired). The sweep below only tidies: one write per
+tenant that removes what has ended, by actor `system:expiry`, recorded in the ledger like
+any other change. Several workers sweeping at once serialise on the tenant's head lock;
+the later ones find nothing left and write nothing.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ..domain import clock
 from ..domain import rules as R
 from ..domain.tenant_policy import TenantPolicy, expiry_text
 from ..storage import policy_store
@@ -31,15 +32,9 @@ def rule_of(text: str) -> R.Rule:
     return R.stored(text)
 
 
-def pending() -> list[tuple[float, str, R.Rule]]:
-    """Every expiry not yet swept, as (when, tenant, rule), soonest first."""
-    return [(unix_seconds(at), tenant, rule_of(rule))
-            for at, tenant, rule in policy_store.expiries()]
-
-
 def sweep(now: datetime | None = None) -> list[policy_store.WriteResult]:
     """Remove every grant whose expiry has passed, one revision per tenant."""
-    cutoff = expiry_text(now or datetime.now(UTC))
+    cutoff = expiry_text(now or clock.utcnow())
     tenants = sorted({tenant for at, tenant, _ in policy_store.expiries() if at <= cutoff})
 
     def expire(policy: TenantPolicy) -> list[str]:

@@ -38,6 +38,10 @@ CATALOGUE_READ = "catalogue.read"  # the tenant's catalogue, its installed apps 
 APPROVAL_FILE = "approval.file"
 APPROVAL_DECIDE = "approval.decide"
 APPROVAL_QUEUE = "approval.queue"
+# /check naming an approval spends it: only the storefront's keys (the tenant's check key,
+# an app's key) act for the sub-account; an owner's, auditor's or the admin's check
+# naming one must not spend it behind the storefront's back
+APPROVAL_USE = "approval.use"
 
 RIGHTS: dict[str, frozenset[str]] = {
     READ: frozenset({OWNER, AUDIT, ADMIN}),
@@ -58,10 +62,12 @@ RIGHTS: dict[str, frozenset[str]] = {
     APPROVAL_FILE: frozenset({OWNER, CHECK, ADMIN, APP}),
     APPROVAL_DECIDE: frozenset({OWNER, CHECK, ADMIN, APP}),
     APPROVAL_QUEUE: frozenset({OWNER, AUDIT, CHECK, ADMIN, APP}),
+    APPROVAL_USE: frozenset({CHECK, APP}),
 }
 # What an app key may do in any tenant, as for decisions: about its own permissions only
 # (the operation checks that).
-APP_IN_ANY_TENANT = frozenset({DECIDE, APPROVAL_FILE, APPROVAL_DECIDE, APPROVAL_QUEUE})
+APP_IN_ANY_TENANT = frozenset({DECIDE, APPROVAL_FILE, APPROVAL_DECIDE, APPROVAL_QUEUE,
+                               APPROVAL_USE})
 
 _REFUSALS = {READ: "this key may not read this tenant",
              WRITE: "this key may not change this tenant",
@@ -76,7 +82,9 @@ _REFUSALS = {READ: "this key may not read this tenant",
              CATALOGUE_READ: "this key may not read this tenant",
              APPROVAL_FILE: "this key may not ask for approvals in this tenant",
              APPROVAL_DECIDE: "this key may not decide approvals in this tenant",
-             APPROVAL_QUEUE: "this key may not read this tenant's approvals"}
+             APPROVAL_QUEUE: "this key may not read this tenant's approvals",
+             APPROVAL_USE: "only the storefront's check key or an app's key may use an "
+                           "approval"}
 
 
 def allowed(caller: Caller, name: str, tenant: str | None = None,

@@ -1,0 +1,146 @@
+"""Issue 26 in process, on both backends (the processes' part: tests/e2e/
+test_integrity_processes.py): writes never count an ended grant (1), a catalogue version
+never lifts a limit or leaves an owner-only permission granted and is refused whole when
+one tenant would refuse it (3-5), the audit key never spends an approval (7), a batch over
+several tenants under a budget answers every tenant that exists (8), and a use answers the
+revision it was decided at, as the decision log and the ledger say (9)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from service.domain import clock
+
+from ..support import ACME_AUDIT, ACME_OWNER, ADMIN, Caller, bearer, make_app, replay
+from .test_approvals import ok, refund, setup_limits
+from .test_apps import V1, installed, register
+
+
+def test_an_approver_whose_grant_ended_cannot_decide(client, owner, checker, monkeypatch):
+    setup_limits(owner)
+    ok(owner("PUT", "/v1/tenants/acme/approval-modes/refunds:approve", {"mode": "over_limit"}))
+    ok(owner("POST", "/v1/tenants/acme/permissions/revoke", {
+        "subject": "carol", "store": "amazon-us", "permission": "approvals:decide"}))
+    ends = datetime.now(UTC) + timedelta(hours=1)
+    ok(owner("POST", "/v1/tenants/acme/permissions", {
+        "subject": "carol", "store": "amazon-us", "permission": "approvals:decide",
+        "expires_at": ends.isoformat()}))
+    request = ok(checker("POST", "/v1/tenants/acme/approvals", {
+        "subject": "bob", "store": "amazon-us", "permission": "refunds:approve",
+        "amount": "250.00"}))
+    later = ends.timestamp() + 60
+    monkeypatch.setattr(clock, "now", lambda: later)  # no sweep has run
+    status, body = checker("POST", f"/v1/tenants/acme/approvals/{request['id']}/decision",
+                           {"approver": "carol", "approve": True})
+    assert status == 403 and "approver" in body["errors"], body
+
+
+def test_the_audit_key_never_spends_an_approval(app, client, owner, checker):
+    setup_limits(owner)
+    ok(owner("PUT", "/v1/tenants/acme/approval-modes/refunds:approve", {"mode": "over_limit"}))
+    request = ok(checker("POST", "/v1/tenants/acme/approvals", {
+        "subject": "bob", "store": "amazon-us", "permission": "refunds:approve",
+        "amount": "250.00"}))
+    ok(checker("POST", f"/v1/tenants/acme/approvals/{request['id']}/decision",
+               {"approver": "carol", "approve": True}))
+    body = {"subject": "bob", "store": "amazon-us", "object": "refunds", "action": "approve",
+            "context": {"amount": "250.00", "approval": request["id"]}}
+    for token in (ACME_AUDIT, ACME_OWNER, ADMIN):
+        named = {**body, "tenant": "acme"} if token == ADMIN else body
+        status, answer = Caller(client, token)("POST", "/check", named)
+        assert status == 403, (token, answer)
+    # the storefront's use is still the first: allowed, at the revision it was decided at
+    used = refund(checker, "bob", "amazon-us", "250.00", approval=request["id"])
+    assert used["allowed"] is True, used
+    ledger = ok(owner("GET", "/v1/tenants/acme/ledger?per_page=1"))["entries"][0]
+    assert ledger["revision"] == used["revision"] + 1  # the use's own entry
+    assert request["id"] in ledger["reason"]
+    app.extensions["authz"].decision_log.flush()
+    logged = ok(owner("GET", f"/v1/tenants/acme/decisions?approval={request['id']}"))
+    assert [e["revision"] for e in logged["entries"]] == [used["revision"]], logged
+    assert refund(checker, "bob", "amazon-us", "250.00",
+                  approval=request["id"])["reason"] == "approval_used"
+
+
+def test_a_version_that_would_lift_a_limit_is_refused_whole(client):
+    quantum = register(client)
+    owner = Caller(client, ACME_OWNER, "acme")
+    money = {**V1, "permissions": [*V1["permissions"], {
+        "name": "payouts:send", "amount": True,
+        "description": {"en": "Send payouts", "zh-CN": "付款"}}]}
+    assert quantum("PUT", "/v1/apps/quantum/catalogue", money)[0] == 200
+    assert owner("PUT", "/v1/tenants/acme/apps/quantum", {})[0] == 200
+    ok(owner("POST", "/v1/tenants/acme/permissions", {
+        "subject": "alice", "store": "amazon-us", "permission": "quantum.payouts:send",
+        "limit": "50.00"}))
+    unmarked = {"permissions": [*V1["permissions"], {
+        "name": "payouts:run", "description": {"en": "Run payouts", "zh-CN": "付款"}}],
+        "renames": {"payouts:send": "payouts:run"}}
+    status, body = quantum("PUT", "/v1/apps/quantum/catalogue", unmarked)
+    assert status == 409, body
+    refused = body["errors"]["tenants"]["acme"]["errors"]["amount"]
+    assert refused == ["p, user:acme:alice, acme/amazon-us, quantum.payouts, "
+                       "send<=000000000050.00, allow (quantum.payouts:run carries no amount)"]
+    dropped = {**money, "permissions": [*V1["permissions"], {
+        "name": "payouts:send", "description": {"en": "Send payouts", "zh-CN": "付款"}}]}
+    assert quantum("PUT", "/v1/apps/quantum/catalogue", dropped)[0] == 409
+    # nothing was published: the limit holds, and the same version still is the newest
+    assert quantum("GET", "/v1/apps/quantum")[1]["version"] == 1
+    status, checked = owner("POST", "/check", {
+        "subject": "alice", "store": "amazon-us", "object": "quantum.payouts",
+        "action": "send", "context": {"amount": "5000.00"}})
+    assert (status, checked["reason"]) == (200, "limit_exceeded"), checked
+
+
+def test_a_version_that_would_leave_an_owner_only_permission_granted_is_refused(client):
+    quantum, owner = installed(client)  # dave holds quantum.campaigns:edit in amazon-us
+    sensitive = {**V1, "permissions": [V1["permissions"][0],
+                                       {**V1["permissions"][1], "owner_only": True},
+                                       V1["permissions"][2]]}
+    status, body = quantum("PUT", "/v1/apps/quantum/catalogue", sensitive)
+    assert status == 409, body
+    assert body["errors"]["tenants"]["acme"]["errors"]["owner_only"] == [
+        "p, user:acme:dave, acme/amazon-us, quantum.campaigns, edit, allow "
+        "(quantum.campaigns:edit is owner-only)"]
+    # the owner revokes it first; then the version publishes and applies
+    ok(owner("POST", "/v1/tenants/acme/permissions/revoke", {
+        "subject": "dave", "store": "amazon-us", "permission": "quantum.campaigns:edit"}))
+    status, body = quantum("PUT", "/v1/apps/quantum/catalogue", sensitive)
+    assert status == 200 and body["failed"] == {}, body
+
+
+def test_an_admin_batch_over_tenants_under_a_budget_answers_each_that_exists(
+        app, client, database_url):
+    worker = make_app(database_url, AUTHZ_TENANT_CACHE_MB=0.01)  # room for about no tenant
+    item = {"subject": "alice", "store": "amazon-us", "object": "orders", "action": "view"}
+    batch = {"checks": [{**item, "tenant": "acme"}, {**item, "tenant": "globex"},
+                        {**item, "tenant": "acme", "object": "products"},
+                        {**item, "tenant": "globex", "object": "products"},
+                        {**item, "tenant": "nobody"}]}
+    answer = worker.test_client().post("/check/batch", headers=bearer(ADMIN), json=batch)
+    assert answer.status_code == 200, answer.get_data()
+    body = answer.get_json()
+    reasons = [r["reason"] for r in body["results"]]
+    assert reasons.count("unknown_tenant") == 1 and reasons[-1] == "unknown_tenant", body
+    assert body["revisions"]["acme"] >= 1 and body["revisions"]["globex"] >= 1, body
+    unbounded = client.post("/check/batch", headers=bearer(ADMIN), json=batch).get_json()
+    assert body == unbounded  # the same answers as a worker with no budget
+
+
+def test_the_export_taken_after_an_end_replays_the_services_answers(client, owner, checker,
+                                                                     monkeypatch):
+    ends = datetime.now(UTC) + timedelta(hours=1)
+    ok(owner("POST", "/v1/tenants/acme/permissions", {
+        "subject": "alice", "store": "amazon-us", "permission": "reports:export",
+        "expires_at": ends.isoformat()}))
+    rule = "p, user:acme:alice, acme/amazon-us, reports, export, allow"
+    before = client.get("/v1/tenants/acme/export.csv", headers=bearer(ACME_OWNER)).data.decode()
+    asked = ("user:acme:alice", "acme/amazon-us", "reports", "export", "", "", "", "")
+    assert rule in before and replay(before).enforce(*asked) is True
+    assert checker.check("alice", "amazon-us", "reports", "export") is True
+    later = ends.timestamp() + 1
+    monkeypatch.setattr(clock, "now", lambda: later)  # no sweep has run
+    after = client.get("/v1/tenants/acme/export.csv", headers=bearer(ACME_OWNER)).data.decode()
+    assert rule not in after
+    assert replay(after).enforce(*asked) is False
+    assert checker.check("alice", "amazon-us", "reports", "export") is False
