@@ -166,6 +166,7 @@ class Replica:
 
     def _load(self, tenant: str, snapshot: policy_store.Snapshot) -> None:
         self.decider.load(tenant, snapshot.revision, snapshot.rules)
+        self._read_up_to.pop(tenant, None)  # (what the follower read before: from here on)
         self._ends[tenant], self._withdrawn[tenant] = {}, set()
         self._set_ends(tenant, snapshot.expiries.items())
         for record in snapshot.keys:
@@ -199,6 +200,7 @@ class Replica:
         self.decider.evict(tenant)
         self._ends.pop(tenant, None)
         self._withdrawn.pop(tenant, None)
+        self._read_up_to.pop(tenant, None)
         self._bytes -= self._used.pop(tenant, 0)
         self._announced.pop(tenant, None)
         self._forget_keys(tenant)
