@@ -70,3 +70,48 @@ class Reference:
         # R22: some grant without a limit, or with one at or above the amount
         return any(limit is None or (amount is not None and amount <= limit)
                    for limit in limits)
+
+    def reason(self, tenant: str, subject: str, store: str, permission: str,
+               second_factor: bool = False, amount: Decimal | None = None) -> str:
+        """decide() as the service's reason code (R23), written from the README's order:
+        the app not installed; a deny, disabled, not assigned (final); no grant; a second
+        factor; then the amount, the limit or an approval."""
+        t = self.tenants.get(tenant)
+        if t is None:
+            return "unknown_tenant"
+        app, dot, _ = permission.partition(".")
+        if dot and app not in t.apps:
+            return "app_not_installed"
+        in_tenant = store in t.stores
+        step_up = t.step_up and permission in self.high_risk and not second_factor
+        if subject == OWNER:
+            if not in_tenant:
+                return "not_assigned"
+            return "step_up_required" if step_up else "granted"
+        if subject not in t.accounts:
+            return "not_assigned"
+        principals = {("user", subject)} | {("dept", d) for d in t.members.get(subject, ())}
+        for who, where, perm in t.denies:
+            if who in principals and perm == permission \
+                    and (where == store or (where is None and in_tenant)):
+                return "explicit_deny"
+        if subject in t.disabled and in_tenant:
+            return "disabled"
+        if (subject, store) not in t.assigned or not in_tenant:
+            return "not_assigned"
+        limits = [t.allow_limits.get((who, store, permission)) for who in principals
+                  if (who, store, permission) in t.allows]
+        limits += [t.role_limits.get(role, {}).get(permission)
+                   for who, role, where in t.grants
+                   if who in principals and where in (None, store)
+                   and permission in t.roles.get(role, ())]
+        if any(limit is None for limit in limits):
+            code = "granted"
+        elif limits:
+            code = "granted" if amount is not None and amount <= max(limits) \
+                else "limit_exceeded" if amount is not None else "amount_required"
+        else:
+            return "no_grant"
+        if code == "granted" and permission in t.always_approved:
+            code = "approval_required"
+        return "step_up_required" if step_up else code

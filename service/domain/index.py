@@ -309,13 +309,16 @@ class TenantIndex:
             if it is not None:
                 chain.append(it)
         here, everywhere = (store, area, action), (tenant, area, action)
-        # Denies first: any one wins (policy_effect).
+        # Denies first: any one wins (policy_effect); a deny of any principal is named
+        # before disabled.
         for who in chain:
             denies = who.denies
             if denies and (here in denies or (in_tenant and everywhere in denies)):
                 return W.EXPLICIT_DENY
-            if in_tenant and who.disabled:
-                return W.DISABLED
+        if in_tenant:
+            for who in chain:
+                if who.disabled:
+                    return W.DISABLED
         # Every allow needs the store assigned to the subject (matcher clauses 1, 2 and 6),
         # so without it the answer is a deny whatever else applies (but a deny or disabled,
         # final as well, is named first).

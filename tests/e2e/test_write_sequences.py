@@ -1,24 +1,33 @@
-"""Random sequences of every kind of write against real processes, checked after every step
-(issue 16): the defect of an applied import stopping every later write showed only on the
-second operation, so this drives sequences, not single calls.
+"""The whole service, model-based (issues 16 and 26): random sequences of every kind of write
+against real processes, checked after every step. The defects this catches live between
+features (an end and a limit, a rename and a limit, a version and R13) and between
+processes (a worker that loaded the tenant later), so it drives sequences, not single calls.
 
-Two gunicorn instances (one worker each, so each is addressed for certain) share one
-PostgreSQL database; the second holds tenants within a budget of about two small tenants,
-and is asked about the seed tenant globex after every step, so the tenant under test is
-dropped and loaded again between steps (issue 18: a tenant loaded again is current). A
-hypothesis state machine writes through both, alternating: stores,
-sub-accounts (with emails, against a small cap), role grants, supplementary grants,
-denies, disabling, batch store assignment, store revocation (dry run first), imports
-(applied and dry run, valid and invalid), time-boxed grants that expire, owner key
-rotation, and console forms. Next to it a plain-Python model (reference_model.py plus the
-refusals the rules call for) says whether each write must succeed. After every step:
+Two gunicorn instances of two workers each share one PostgreSQL database, with tenants
+loaded on demand within a small budget on the second, which is asked about the seed
+tenant globex after every step, so the tenant under test is dropped and loaded again
+between steps. Every process reads the test's clock (AUTHZ_TEST_CLOCK): time passes when
+the machine says so, never with the host's. A hypothesis state machine writes through
+both, alternating: stores, sub-accounts (with emails, against a small cap), departments
+and their members and roles, role grants, supplementary grants with and without a limit
+or an end, denies, disabling, step-up, role limits, approval modes, batch store
+assignment, store revocation (dry run first), imports (applied and dry run, valid and
+invalid), owner key rotation, console forms, and an app of its own: catalogue versions
+(renames, the amount mark kept or dropped, an owner-only mark), install, uninstall and
+grants of its permissions. Next to it a plain-Python model (reference_model.py plus the
+refusals the rules call for) says whether each write must succeed and how every check is
+answered. After every step:
   - the write answered as the model says (refusals change nothing);
   - every tenant's head equals its newest logged revision;
-  - both workers answer a sample of checks as the model does, at the written revision
-    (the second after loading the tenant again);
+  - every worker asked answers a sample of checks (subjects x stores x permissions x
+    amounts) as the model does, reason included, at the written revision (the budgeted
+    instance after loading the tenant again);
+  - stock pycasbin on the export answers the same sample as the service;
+  - no rule names a permission outside the tenant's catalogue, and lint finds no error;
   - the ledger verifies;
   - export -> import -> export gives the same bytes.
-Bounded in `make test`; `make fuzz` (AUTHZ_FUZZ_SEQUENCES) runs it at length.
+At the end it asserts that every kind of step succeeded at least once. Derandomized and
+bounded in `make test`; `make fuzz` (AUTHZ_FUZZ_SEQUENCES) runs it at length.
 """
 
 from __future__ import annotations
@@ -27,8 +36,11 @@ import itertools
 import os
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
 
+import casbin
 import pytest
 import requests
 from hypothesis import HealthCheck, settings
@@ -47,7 +59,7 @@ from service.domain import catalogue
 from service.domain.accounts import BUILTIN_ROLES
 
 from ..reference_model import OWNER, Reference, Tenant
-from ..support import ADMIN, GLOBEX_CHECK
+from ..support import ADMIN, GLOBEX_CHECK, ROOT
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -59,9 +71,24 @@ LOGINS = ("ann", "ben", "cat", "dan", "eve", "fay")
 EMAILS = ("a", "A", "b", "c", "d", "e", "f")  # @<tenant>.test: "a" and "A" are one email
 ROLES = tuple(BUILTIN_ROLES)
 PERMS = tuple(p.name for p in catalogue.PERMISSIONS if not p.owner_only)
-SAMPLE = [(s, st_, p) for s in (*LOGINS, OWNER, "ghost") for st_ in ("s1", "s2", "s3")
-          for p in PERMS]
+MONEY = tuple(p.name for p in catalogue.PERMISSIONS if p.amount)
+HIGH_RISK = {p.name for p in catalogue.PERMISSIONS if p.high_risk}
+DEPTS = ("d1", "d2")
+LIMITS = ("50.00", "200.00")
+AMOUNTS = (None, "10.00", "150.00", "1000.00")
+APP_PERMS = ("items:view", "items:pay")  # the app's, by their first names
+RENAMED = {"items:pay": "items:send", "items:send": "items:pay"}
+MODEL = str(ROOT / "policies" / "model.conf")
 counter = itertools.count()
+STEPS_DONE: Counter = Counter()  # every kind of step that succeeded, over the whole run
+
+
+def done(step: str) -> None:
+    STEPS_DONE[step] += 1
+
+
+def _fixed(amount: str | None) -> str:
+    return "" if amount is None else f"{Decimal(amount):015.2f}"
 
 
 class Writes(RuleBasedStateMachine):
@@ -83,6 +110,18 @@ class Writes(RuleBasedStateMachine):
         self.emails: dict[str, str] = {}
         self.turn = 0
         self.console: requests.Session | None = None
+        self.ends: dict = {}  # supplementary grant -> when it ends (the test's clock)
+        self.depts: set[str] = set()
+        # the machine's own app: registered here, published at the first step
+        self.app = f"wsm{next(counter)}x{os.getpid()}"
+        answer = self._post(0, "/v1/apps", {"app": self.app, "name": {"en": self.app,
+                                                                     "zh-CN": self.app}}, ADMIN)
+        assert answer.status_code == 201, answer.text
+        self.app_key = answer.json()["token"]
+        self.pay = "items:pay"  # its money permission's name in the newest version
+        self.pay_marked = True  # ... whether it carries the amount mark
+        self.view_owner_only = False
+        self.published = False
 
     # -- plumbing ----------------------------------------------------------------------------
     def _side(self) -> int:
@@ -128,7 +167,16 @@ class Writes(RuleBasedStateMachine):
             self.add_store(store)
         self.create_subaccount("ann", ["s1"], "a")
         self.create_subaccount("ben", ["s1", "s2"], "b")
+        self.create_subaccount("cat", ["s2"], "c")
         self.grant_role("ann", "customer-service", "all")
+        self.create_department("d1")
+        self.department_member("d1", "cat")
+        self.direct("ben", "s1", "reports:view", "allow", False)
+        self.direct("cat", "s2", "chat:reply", "deny", True)
+        self.publish_version(False, True, False)
+        self.install_app()
+        self.app_grant("ben", "s2", "pay", "50.00")
+        self.publish_version(False, False, False)  # refused: it would lift ben's limit
 
     @rule(store=st.sampled_from(STORES))
     def add_store(self, store):
@@ -136,6 +184,7 @@ class Writes(RuleBasedStateMachine):
         self.write("POST", "stores", {"store": store}, expected)
         if expected == 201:
             self.t.stores.add(store)
+            done("store")
 
     @rule(login=st.sampled_from(LOGINS), stores=st.lists(st.sampled_from(STORES[:3]),
           min_size=1, max_size=3, unique=True), email=st.sampled_from(EMAILS))
@@ -151,6 +200,7 @@ class Writes(RuleBasedStateMachine):
             self.t.accounts.add(login)
             self.t.assigned |= {(login, s) for s in stores}
             self.emails[login] = email
+            done("sub-account")
 
     @rule(login=st.sampled_from(LOGINS), role=st.sampled_from(ROLES),
           where=st.sampled_from(("all", "s1", "s2", "s3")))
@@ -162,10 +212,16 @@ class Writes(RuleBasedStateMachine):
                    expected)
         if expected == 200:
             self.t.grants.add((("user", login), role, None if where == "all" else where))
+            done("role grant")
 
     @rule(login=st.sampled_from(LOGINS), role=st.sampled_from(ROLES),
-          where=st.sampled_from(("all", "s1", "s2", "s3")))
-    def revoke_role(self, login, role, where):
+          where=st.sampled_from(("all", "s1", "s2", "s3")), held=st.integers(0, 9))
+    def revoke_role(self, login, role, where, held):
+        mine = sorted((g for g in self.t.grants if g[0][0] == "user"),
+                      key=lambda g: (g[0], g[1], g[2] or ""))
+        if mine and held < 6:  # mostly one that is held
+            (_, login), role, store = mine[held % len(mine)]
+            where = store or "all"
         key = (("user", login), role, None if where == "all" else where)
         expected = 404 if login not in self.t.accounts or (
             where != "all" and where not in self.t.stores) or key not in self.t.grants else 200
@@ -173,6 +229,8 @@ class Writes(RuleBasedStateMachine):
                                              "stores": "all" if where == "all" else [where]},
                    expected)
         self.t.grants.discard(key)
+        if expected == 200:
+            done("role revoke")
 
     @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(STORES[:3]),
           perm=st.sampled_from(PERMS), effect=st.sampled_from(("allow", "deny")),
@@ -184,9 +242,14 @@ class Writes(RuleBasedStateMachine):
         self.write("POST", "permissions" if effect == "allow" else "denies",
                    {"subject": login, "store": where, "permission": perm}, expected)
         if expected == 200 and effect == "allow":
-            self.t.allows.add((("user", login), store, perm))
+            key = (("user", login), store, perm)
+            self.t.allows.add(key)
+            self.t.allow_limits.pop(key, None)  # granted again: as given now
+            self.ends.pop(key, None)
         elif expected == 200:
             self.t.denies.add((("user", login), None if where == "all" else where, perm))
+        if expected == 200:
+            done(f"direct {effect}")
 
     @rule(login=st.sampled_from(LOGINS), disabled=st.booleans())
     def set_status(self, login, disabled):
@@ -194,9 +257,10 @@ class Writes(RuleBasedStateMachine):
         self.write("PUT", f"subaccounts/{login}/status", {"disabled": disabled}, expected)
         if expected == 200:
             (self.t.disabled.add if disabled else self.t.disabled.discard)(login)
+            done("status")
 
     @rule(mode=st.sampled_from(("add", "remove", "reset")),
-          logins=st.lists(st.sampled_from(LOGINS), min_size=1, max_size=3, unique=True),
+          logins=st.lists(st.sampled_from(LOGINS[:4]), min_size=1, max_size=2, unique=True),
           stores=st.lists(st.sampled_from(STORES[:3]), max_size=2, unique=True))
     def batch_assign(self, mode, logins, stores):
         ok = all(x in self.t.accounts for x in logins) and all(map(self._store_ok, stores)) \
@@ -206,6 +270,7 @@ class Writes(RuleBasedStateMachine):
                    {"mode": mode, "subjects": logins, "stores": stores}, expected)
         if expected != 200:
             return
+        done("batch stores")
         for login in logins:
             mine = {s for x, s in self.t.assigned if x == login}
             wanted = set(stores)
@@ -225,6 +290,7 @@ class Writes(RuleBasedStateMachine):
         self.write("DELETE", f"stores/{store}", None, expected)
         if expected != 200:
             return
+        done("store revoked")
         t = self.t
         affected = {x for x, s in t.assigned if s == store}
         t.stores.discard(store)
@@ -244,8 +310,10 @@ class Writes(RuleBasedStateMachine):
         line = (f"p, user:{t}:{login}, {t}/{store}, {area}, {action}, allow\n" if valid
                 else f"g, user:{t}:{login}, {t}/ghost\n")
         new_account = login not in self.t.accounts  # an import may name a new sub-account
-        # a dry run is held to the invariants a write is, the cap (R11) among them
-        expected = (422 if not valid or store not in self.t.stores
+        # a dry run is held to the invariants a write is, the cap (R11) among them; a
+        # grant held with a limit and without is one of them (R22: limit-twice)
+        twice = (("user", login), store, perm) in self.t.allow_limits
+        expected = (422 if not valid or store not in self.t.stores or twice
                     else 409 if new_account and len(self.t.accounts) >= CAP
                     else 200)
         before = self._export(0)
@@ -254,19 +322,222 @@ class Writes(RuleBasedStateMachine):
             assert self._export(1) == before, "a dry run changed the policy"
         elif expected == 200:
             self.t.accounts.add(login)
-            self.t.allows.add((("user", login), store, perm))
+            key = (("user", login), store, perm)
+            self.t.allows.add(key)
+            # the file's line is a plain grant: it replaces a limited or time-boxed one
+            self.t.allow_limits.pop(key, None)
+            self.ends.pop(key, None)
+            done("import")
+
+    # -- issue 26: ends, limits, step-up, departments, approval modes, an app ----------------
+    def now(self) -> float:
+        """The test's clock, as every worker reads it."""
+        return time.time() + float(self.clock_file.read_text())
 
     @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(STORES[:3]),
-          perm=st.sampled_from(PERMS))
-    def time_boxed_grant_expires(self, login, store, perm):
+          perm=st.sampled_from(PERMS), limit=st.sampled_from((None, *LIMITS)))
+    def time_boxed_grant(self, login, store, perm, limit):
+        if limit is not None and perm not in MONEY:
+            limit = None
         expected = 404 if login not in self.t.accounts or store not in self.t.stores else 200
-        until = datetime.now(UTC) + timedelta(seconds=1)
+        ends = self.now() + 1000
         key = (("user", login), store, perm)
-        self.write("POST", "permissions", {"subject": login, "store": store, "permission": perm,
-                                           "expires_at": until.isoformat()}, expected)
+        body = {"subject": login, "store": store, "permission": perm,
+                "expires_at": datetime.fromtimestamp(ends, UTC).isoformat()}
+        if limit is not None:
+            body["limit"] = limit
+        self.write("POST", "permissions", body, expected)
         if expected == 200:
-            time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.1)
-            self.t.allows.discard(key)  # granting with an expiry makes even a permanent one go
+            self.t.allows.add(key)
+            self.ends[key] = ends
+            if limit is None:
+                self.t.allow_limits.pop(key, None)
+            else:
+                self.t.allow_limits[key] = Decimal(limit)
+            done("time-boxed grant")
+
+    @rule()
+    def time_passes(self):
+        """Past every end given so far, in every process at once."""
+        self.clock_file.write_text(str(float(self.clock_file.read_text()) + 2000))
+        now = self.now()
+        for key in [k for k, ends in self.ends.items() if ends <= now]:
+            self.t.allows.discard(key)
+            self.t.allow_limits.pop(key, None)
+            del self.ends[key]
+        done("time passes")
+
+    @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(STORES[:3]),
+          perm=st.sampled_from(MONEY), limit=st.sampled_from(LIMITS))
+    def limited_grant(self, login, store, perm, limit):
+        expected = 404 if login not in self.t.accounts or store not in self.t.stores else 200
+        self.write("POST", "permissions", {"subject": login, "store": store,
+                                           "permission": perm, "limit": limit}, expected)
+        if expected == 200:
+            key = (("user", login), store, perm)
+            self.t.allows.add(key)
+            self.t.allow_limits[key] = Decimal(limit)
+            self.ends.pop(key, None)
+            done("limited grant")
+
+    @rule(role=st.sampled_from(ROLES), perm=st.sampled_from(MONEY),
+          limit=st.sampled_from((None, *LIMITS)))
+    def role_limits(self, role, perm, limit):
+        held = sorted(self.t.roles[role] | {perm})
+        self.write("PUT", f"roles/{role}", {"permissions": held,
+                                            "limits": {} if limit is None else {perm: limit}},
+                   200)
+        self.t.roles[role] = set(held)
+        self.t.role_limits[role] = {} if limit is None else {perm: Decimal(limit)}
+        done("role limits")
+
+    @rule(on=st.booleans())
+    def step_up(self, on):
+        self.write("PATCH", "settings", {"step_up": on}, 200)
+        self.t.step_up = on
+        done("step-up")
+
+    @rule(dept=st.sampled_from(DEPTS))
+    def create_department(self, dept):
+        expected = 409 if dept in self.depts else 201
+        self.write("POST", "departments", {"department": dept, "name": dept}, expected)
+        if expected == 201:
+            self.depts.add(dept)
+            done("department")
+
+    @rule(dept=st.sampled_from(DEPTS), login=st.sampled_from(LOGINS))
+    def department_member(self, dept, login):
+        expected = 404 if dept not in self.depts or login not in self.t.accounts else 200
+        self.write("PUT", f"departments/{dept}/members/{login}", {}, expected)
+        if expected == 200:
+            self.t.members.setdefault(login, set()).add(dept)
+            done("department member")
+
+    @rule(dept=st.sampled_from(DEPTS), role=st.sampled_from(ROLES),
+          where=st.sampled_from(("all", "s1", "s2")), deny=st.sampled_from((None, *PERMS)))
+    def department_rules(self, dept, role, where, deny):
+        expected = 404 if dept not in self.depts or (
+            where != "all" and where not in self.t.stores) else 200
+        if deny is None:
+            self.write("POST", "grants", {"department": dept, "role": role,
+                                          "stores": "all" if where == "all" else [where]},
+                       expected)
+            if expected == 200:
+                self.t.grants.add((("dept", dept), role, None if where == "all" else where))
+        else:
+            self.write("POST", "denies", {"department": dept, "store": where,
+                                          "permission": deny}, expected)
+            if expected == 200:
+                self.t.denies.add((("dept", dept), None if where == "all" else where, deny))
+        if expected == 200:
+            done("department rules")
+
+    @rule(perm=st.sampled_from(MONEY), mode=st.sampled_from(("never", "over_limit", "always")))
+    def approval_mode(self, perm, mode):
+        self.write("PUT", f"approval-modes/{perm}", {"mode": mode}, 200)
+        (self.t.always_approved.add if mode == "always"
+         else self.t.always_approved.discard)(perm)
+        done("approval mode")
+
+    def full(self, local: str) -> str:
+        return f"{self.app}.{local}"
+
+    def _app_rules(self) -> list:
+        """The model's supplementary grants and denies of the app's permissions."""
+        prefix = self.app + "."
+        return [k for k in self.t.allows if k[2].startswith(prefix)]
+
+    @rule(rename=st.booleans(), marked=st.booleans(), owner_only=st.booleans())
+    def publish_version(self, rename, marked, owner_only):
+        new_pay = RENAMED[self.pay] if rename and self.published else self.pay
+        body = {"permissions": [
+            {"name": "items:view", "owner_only": owner_only,
+             "description": {"en": "See items", "zh-CN": "查看"}},
+            {"name": new_pay, "amount": marked,
+             "description": {"en": "Pay", "zh-CN": "付款"}}]}
+        if new_pay != self.pay:
+            body["renames"] = {self.pay: new_pay}
+        installed = self.app in self.t.apps
+        granted = self._app_rules()
+        lifts = not marked and any(k[2] == self.full(self.pay) and k in self.t.allow_limits
+                                   for k in granted)
+        kept_owner_only = owner_only and any(k[2] == self.full("items:view") for k in granted)
+        expected = 409 if installed and (lifts or kept_owner_only) else 200
+        before = self._export(0)
+        answer = requests.put(f"{self.instances[self._side()].url}/v1/apps/{self.app}/catalogue",
+                              json=body, timeout=30,
+                              headers={"Authorization": f"Bearer {self.app_key}"})
+        assert answer.status_code == expected, (body, answer.text)
+        if expected != 200:
+            assert self._export(0) == before, "a refused version changed the policy"
+            done("version refused")
+            return
+        if installed and new_pay != self.pay:
+            self.revision = max(self.revision,
+                                answer.json()["tenants"].get(self.tenant, {}).get(
+                                    "revision", self.revision))
+            old, new = self.full(self.pay), self.full(new_pay)
+            for key in [k for k in self.t.allows if k[2] == old]:
+                moved = (key[0], key[1], new)
+                self.t.allows.discard(key)
+                self.t.allows.add(moved)
+                if key in self.t.allow_limits:
+                    self.t.allow_limits[moved] = self.t.allow_limits.pop(key)
+                if key in self.ends:
+                    self.ends[moved] = self.ends.pop(key)
+            self.t.denies = {(w, where, new if p == old else p)
+                             for w, where, p in self.t.denies}
+        self.pay, self.pay_marked, self.view_owner_only = new_pay, marked, owner_only
+        self.published = True
+        done("version published")
+
+    @rule()
+    def install_app(self):
+        expected = 200 if self.published else 409
+        if self.app in self.t.apps:
+            expected = 409
+        self.write("PUT", f"apps/{self.app}", {}, expected)
+        if expected == 200:
+            self.t.apps.add(self.app)
+            done("install")
+
+    @rule()
+    def uninstall_app(self):
+        expected = 200 if self.app in self.t.apps else 404
+        self.write("DELETE", f"apps/{self.app}", None, expected)
+        if expected == 200:
+            self.t.apps.discard(self.app)
+            prefix = self.app + "."
+            for key in self._app_rules():
+                self.t.allows.discard(key)
+                self.t.allow_limits.pop(key, None)
+                self.ends.pop(key, None)
+            self.t.denies = {d for d in self.t.denies if not d[2].startswith(prefix)}
+            done("uninstall")
+
+    @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(STORES[:3]),
+          which=st.sampled_from(("view", "pay")), limit=st.sampled_from((None, *LIMITS)))
+    def app_grant(self, login, store, which, limit):
+        if login not in self.t.accounts or store not in self.t.stores:
+            return
+        perm = self.full("items:view" if which == "view" else self.pay)
+        body = {"subject": login, "store": store, "permission": perm}
+        if limit is not None and which == "pay":
+            body["limit"] = limit
+        else:
+            limit = None
+        grantable = self.app in self.t.apps and not (which == "view" and self.view_owner_only) \
+            and (limit is None or self.pay_marked)
+        self.write("POST", "permissions", body, 200 if grantable else 422)
+        if grantable:
+            key = (("user", login), store, perm)
+            self.t.allows.add(key)
+            self.ends.pop(key, None)
+            if limit is None:
+                self.t.allow_limits.pop(key, None)
+            else:
+                self.t.allow_limits[key] = Decimal(limit)
+            done("app grant")
 
     @rule()
     def rotate_owner_key(self):
@@ -282,6 +553,7 @@ class Writes(RuleBasedStateMachine):
                 assert time.monotonic() < deadline, "the replaced key still works"
                 time.sleep(0.05)
         self.console = None  # its session was the old key's
+        done("owner key rotated")
 
     @rule(login=st.sampled_from(LOGINS), disabled=st.booleans())
     def console_status_form(self, login, disabled):
@@ -301,6 +573,7 @@ class Writes(RuleBasedStateMachine):
         assert answer.ok, answer.text[:300]
         (self.t.disabled.add if disabled else self.t.disabled.discard)(login)
         self.revision = max(self.revision, _head(self.engine, self.tenant))
+        done("console form")
 
     # -- after every step -------------------------------------------------------------------
     @invariant()
@@ -311,14 +584,35 @@ class Writes(RuleBasedStateMachine):
                 "SELECT tenant, max(revision) FROM revision_log GROUP BY tenant")).all())
         assert heads == logged  # every tenant's
 
+    def _sample(self) -> list[tuple[str, str, str, str | None]]:
+        """40 checks of this step: subjects x stores x permissions x amounts."""
+        perms = PERMS + tuple(self.full(p) for p in ("items:view", self.pay))
+        money = set(MONEY) | {self.full(self.pay)}
+        out = []
+        for i in range(40):
+            n = self.turn * 7919 + i * 104729
+            subject = (*LOGINS, OWNER, "ghost")[n % 8]
+            store = ("s1", "s2", "s3")[(n // 8) % 3]
+            perm = perms[(n // 24) % len(perms)]
+            amount = AMOUNTS[(n // 7) % len(AMOUNTS)] if perm in money else None
+            out.append((subject, store, perm, amount))
+        return out
+
     @invariant()
-    def both_workers_decide_as_the_model(self):
-        picks = [SAMPLE[(self.turn * 7919 + i * 104729) % len(SAMPLE)] for i in range(40)]
-        checks = [{"subject": s, "store": store, "object": p.split(":")[0],
-                   "action": p.split(":")[1]} for s, store, p in picks]
-        want = [self.model.decide(self.tenant, s, store, p) for s, store, p in picks]
-        # the second worker's budget holds one of the two: asking about globex drops the
-        # tenant under test, which it then loads again for the checks below
+    def every_worker_and_pycasbin_decide_as_the_model(self):
+        picks = self._sample()
+        checks = []
+        for subject, store, perm, amount in picks:
+            area, action = perm.rsplit(":", 1)
+            check = {"subject": subject, "store": store, "object": area, "action": action}
+            if amount is not None:
+                check["context"] = {"amount": amount}
+            checks.append(check)
+        want = [self.model.reason(self.tenant, s, store, p, False,
+                                  None if a is None else Decimal(a))
+                for s, store, p, a in picks]
+        # the second instance's budget holds about two tenants: asking about globex drops
+        # the tenant under test, which it then loads again for the checks below
         other = self._post(1, "/check", {"subject": "kim", "store": "ebay-de",
                                          "object": "orders", "action": "view"}, GLOBEX_CHECK)
         assert other.status_code == 200 and other.json()["allowed"] is True, other.text
@@ -327,9 +621,40 @@ class Writes(RuleBasedStateMachine):
                                                         "at_least_revision": self.revision},
                                 self.check_token)
             assert answer.status_code == 200, answer.text
-            got = [r["allowed"] for r in answer.json()["results"]]
-            wrong = [(c, w) for c, g, w in zip(checks, got, want, strict=True) if g != w]
+            got = [r["reason"] for r in answer.json()["results"]]
+            wrong = [(c, g, w) for c, g, w in zip(checks, got, want, strict=True) if g != w]
             assert not wrong, (side, wrong[:5])
+        # the auditor's replay: stock pycasbin on the export, the same answers
+        enforcer = casbin.Enforcer(MODEL)
+        for line in self._export(0).splitlines():
+            if line.strip() and not line.startswith("#"):
+                ptype, *values = [x.strip() for x in line.split(",")]
+                (enforcer.add_named_policy if ptype == "p"
+                 else enforcer.add_named_grouping_policy)(ptype, *values)
+        t = self.tenant
+        for (subject, store, perm, amount), reason in zip(picks, want, strict=True):
+            if subject == OWNER and reason == "app_not_installed":
+                continue  # issue 26 finding 9, left: the model file cannot say it yet
+            area, action = perm.rsplit(":", 1)
+            allowed = enforcer.enforce(f"user:{t}:{subject}", f"{t}/{store}", area, action,
+                                       "", "", _fixed(amount), "")
+            assert allowed == (reason == "granted"), (subject, store, perm, amount, reason)
+
+    @invariant()
+    def rules_name_only_catalogue_permissions_and_lint_finds_no_error(self):
+        answer = requests.get(f"{self.instances[1].url}/v1/tenants/{self.tenant}/catalogue",
+                              headers={"Authorization": f"Bearer {self.owner}"}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        known = {p["name"] for p in answer.json()["permissions"]}
+        export = self._export(1)
+        for line in export.splitlines():
+            v = [x.strip() for x in line.split(",")]
+            if v[0] == "p" and v[3] != "*":
+                assert f"{v[3]}:{v[4].partition('<=')[0]}" in known, line
+        status = self._call(0, "POST", "lint", {"csv": export})
+        assert status == 200, self.last.text
+        errors = [f for f in self.last.json()["findings"] if f["severity"] == "error"]
+        assert not errors, errors
 
     @invariant()
     def the_ledger_verifies(self):
@@ -356,16 +681,30 @@ def _head(engine, tenant: str) -> int:
                                   {"t": tenant}).scalar_one()
 
 
-def test_random_write_sequences_keep_every_invariant(pg_url):
-    a = Instance(pg_url, workers=1)
-    b = Instance(pg_url, workers=1, AUTHZ_TENANT_CACHE_MB=0.05)  # about two small tenants
+def test_random_write_sequences_keep_every_invariant(pg_url, tmp_path):
+    clock = tmp_path / "clock"
+    clock.write_text("0")
+    a = Instance(pg_url, AUTHZ_TEST_CLOCK=clock)
+    b = Instance(pg_url, AUTHZ_TENANT_CACHE_MB=0.05, AUTHZ_TEST_CLOCK=clock)  # ~2 tenants
     engine = create_engine(pg_url)
-    Writes.instances, Writes.engine = (a, b), engine
+    Writes.instances, Writes.engine, Writes.clock_file = (a, b), engine, clock
+    STEPS_DONE.clear()
     try:
         run_state_machine_as_test(Writes, settings=settings(
             max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-            suppress_health_check=list(HealthCheck), database=None))
+            derandomize=True, suppress_health_check=list(HealthCheck), database=None))
     finally:
         a.stop()
         b.stop()
         engine.dispose()
+    missing = sorted(set(KINDS) - set(STEPS_DONE))
+    assert not missing, f"never reached: {missing} (reached: {dict(STEPS_DONE)})"
+
+
+# Every kind of step the run must have seen succeed at least once.
+KINDS = ("store", "sub-account", "role grant", "role revoke", "direct allow", "direct deny",
+         "status", "batch stores", "store revoked", "import", "time-boxed grant",
+         "time passes", "limited grant", "role limits", "step-up", "department",
+         "department member", "department rules", "approval mode", "version published",
+         "version refused", "install", "uninstall", "app grant", "owner key rotated",
+         "console form")

@@ -45,7 +45,8 @@ def test_a_swept_end_leaves_another_grant_of_the_same_limit_counting():
 ORDER = (W.EXPLICIT_DENY, W.DISABLED, W.NOT_ASSIGNED, W.NOT_PRODUCT_OPERATOR, W.NO_GRANT,
          W.STEP_UP_REQUIRED)
 CAUSES = {
-    W.EXPLICIT_DENY: ["p, user:acme:u, acme/s1, products, edit, deny"],
+    # (a department's deny: the subject's own causes must not hide it)
+    W.EXPLICIT_DENY: ["p, dept:acme:d, acme/s1, products, edit, deny"],
     W.DISABLED: ["p, user:acme:u, acme, *, *, deny"],
     W.NOT_PRODUCT_OPERATOR: ["p, by-product, acme/s1, products, edit, deny"],
     W.STEP_UP_REQUIRED: ["p, step-up, acme, products, edit, deny"],
