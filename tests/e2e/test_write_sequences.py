@@ -111,6 +111,7 @@ class Writes(RuleBasedStateMachine):
         self.turn = 0
         self.console: requests.Session | None = None
         self.ends: dict = {}  # supplementary grant -> when it ends (the test's clock)
+        self.ended: set = set()  # supplementary grants that ended (asked after every step)
         self.depts: set[str] = set()
         # the machine's own app: registered here, published at the first step
         self.app = f"wsm{next(counter)}x{os.getpid()}"
@@ -334,9 +335,16 @@ class Writes(RuleBasedStateMachine):
         """The test's clock, as every worker reads it."""
         return time.time() + float(self.clock_file.read_text())
 
+    def _existing(self, n: int, login: str, store: str) -> tuple[str, str]:
+        """Mostly (n < 6 of 10) an assignment that exists, so that grants succeed."""
+        assigned = sorted(self.t.assigned)
+        return assigned[n % len(assigned)] if assigned and n < 6 else (login, store)
+
     @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(STORES[:3]),
-          perm=st.sampled_from(PERMS), limit=st.sampled_from((None, *LIMITS)))
-    def time_boxed_grant(self, login, store, perm, limit):
+          perm=st.sampled_from(PERMS + MONEY * 4), limit=st.sampled_from((None, *LIMITS)),
+          n=st.integers(0, 9))
+    def time_boxed_grant(self, login, store, perm, limit, n):
+        login, store = self._existing(n, login, store)
         if limit is not None and perm not in MONEY:
             limit = None
         expected = 404 if login not in self.t.accounts or store not in self.t.stores else 200
@@ -365,11 +373,13 @@ class Writes(RuleBasedStateMachine):
             self.t.allows.discard(key)
             self.t.allow_limits.pop(key, None)
             del self.ends[key]
+            self.ended.add(key)
         done("time passes")
 
     @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(STORES[:3]),
-          perm=st.sampled_from(MONEY), limit=st.sampled_from(LIMITS))
-    def limited_grant(self, login, store, perm, limit):
+          perm=st.sampled_from(MONEY), limit=st.sampled_from(LIMITS), n=st.integers(0, 9))
+    def limited_grant(self, login, store, perm, limit, n):
+        login, store = self._existing(n, login, store)
         expected = 404 if login not in self.t.accounts or store not in self.t.stores else 200
         self.write("POST", "permissions", {"subject": login, "store": store,
                                            "permission": perm, "limit": limit}, expected)
@@ -585,10 +595,13 @@ class Writes(RuleBasedStateMachine):
         assert heads == logged  # every tenant's
 
     def _sample(self) -> list[tuple[str, str, str, str | None]]:
-        """40 checks of this step: subjects x stores x permissions x amounts."""
+        """The checks of this step: every supplementary grant held or ended (at an amount
+        within any limit), and 40 more over subjects x stores x permissions x amounts."""
         perms = PERMS + tuple(self.full(p) for p in ("items:view", self.pay))
         money = set(MONEY) | {self.full(self.pay)}
-        out = []
+        out = [(who[1], store, perm, "10.00" if perm in money else None)
+               for who, store, perm in sorted(self.t.allows | self.ended)
+               if who[0] == "user"]
         for i in range(40):
             n = self.turn * 7919 + i * 104729
             subject = (*LOGINS, OWNER, "ghost")[n % 8]
@@ -616,7 +629,7 @@ class Writes(RuleBasedStateMachine):
         other = self._post(1, "/check", {"subject": "kim", "store": "ebay-de",
                                          "object": "orders", "action": "view"}, GLOBEX_CHECK)
         assert other.status_code == 200 and other.json()["allowed"] is True, other.text
-        for side in (0, 1):
+        for side in (1, 0):  # (the one that just loaded the tenant again first)
             answer = self._post(side, "/check/batch", {"checks": checks,
                                                         "at_least_revision": self.revision},
                                 self.check_token)
