@@ -268,17 +268,24 @@ TENANT_RULES_SQL = text(f"SELECT ptype, {', '.join(RULE_COLUMNS)} FROM policy_ru
 
 
 def snapshot(tenant: str) -> Snapshot:
-    """The tenant's rules, keys and time-boxed grants, and a revision they are at least as
-    new as (it is read first). Plain SQL and no Rule objects: this is a cold load, on
-    the request that needs the tenant."""
+    """The tenant's rules, keys and time-boxed grants, and the revision they are at, read
+    as of one moment. Plain SQL and no Rule objects: this is a cold load, on the request
+    that needs the tenant."""
     parameters = {"tenant": tenant}
     with failures.reading():
-        row = db.session.execute(SNAPSHOT_HEAD_SQL, parameters).first()
-        if row is None:
-            return Snapshot(0, False, [], [], {})
-        rules = [(r[0], _values(r)) for r in db.session.execute(TENANT_RULES_SQL, parameters)]
-        return Snapshot(int(row[1] or 0), True, rules, keys_store.records(tenant),
-                        dict(db.session.execute(EXPIRIES_SQL, parameters).all()))
+        # One moment for all of it: a sweep committing between the rules and the ends
+        # would leave a rule without its end, allowed until its removal was applied.
+        _one_snapshot()
+        try:
+            row = db.session.execute(SNAPSHOT_HEAD_SQL, parameters).first()
+            if row is None:
+                return Snapshot(0, False, [], [], {})
+            rules = [(r[0], _values(r))
+                     for r in db.session.execute(TENANT_RULES_SQL, parameters)]
+            return Snapshot(int(row[1] or 0), True, rules, keys_store.records(tenant),
+                            dict(db.session.execute(EXPIRIES_SQL, parameters).all()))
+        finally:
+            _end_snapshot()
 
 
 def tenant_changes(tenant: str, after: int, up_to: int | None = None) -> list[Change]:
@@ -487,6 +494,14 @@ def _one_snapshot() -> None:
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.rollback()  # (a read outside any write: nothing of it is lost)
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def _end_snapshot() -> None:
+    """End _one_snapshot's read-only transaction, so that a write after it in the same
+    request starts its own at the default isolation (it waits for a tenant's head lock
+    rather than failing to serialise)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.rollback()
 
 
 def read(tenant: str) -> TenantPolicy:
