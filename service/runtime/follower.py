@@ -47,13 +47,11 @@ class Follower:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self._interval)
             self._wake.clear()
-            if self._stop.is_set():
-                return
             try:
                 with self._app.app_context():
                     self._replica.follow()
             except Exception:  # noqa: BLE001 - the thread must outlive any one failure
                 log.exception("policy follower failed; trying again")
                 self._stop.wait(0.5)
+            self._wake.wait(self._interval)
