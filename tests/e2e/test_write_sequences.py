@@ -177,6 +177,7 @@ class Writes(RuleBasedStateMachine):
         self.department_member("d1", "cat")
         self.direct("ben", "s1", "reports:view", "allow", False)
         self.direct("cat", "s2", "chat:reply", "deny", True)
+        self.import_file("ben", "s1", "reports:export", False, True)
         self.publish_version(False, True, False)
         self.install_app()
         self.app_grant("ben", "s2", "pay", "50.00")
@@ -366,6 +367,19 @@ class Writes(RuleBasedStateMachine):
             else:
                 self.t.allow_limits[key] = Decimal(limit)
             done("time-boxed grant")
+
+    @rule(perm=st.sampled_from(LIMITED), limit=st.sampled_from(LIMITS), n=st.integers(0, 9))
+    def shared_limit_one_ends(self, perm, limit, n):
+        """Two sub-accounts hold the same permission up to the same limit, one until an end:
+        when it ends, the other's must still count on every worker."""
+        assigned = sorted(self.t.assigned)
+        pairs = [(a, b) for a in assigned for b in assigned if a[0] < b[0]]
+        if not pairs:
+            return
+        (one, here), (other, there) = pairs[n % len(pairs)]
+        self.time_boxed_grant(one, here, perm, limit, 9)
+        self.limited_grant(other, there, perm, limit, 9)
+        done("shared limit, one ends")
 
     @rule()
     def time_passes(self):
@@ -720,7 +734,8 @@ def test_random_write_sequences_keep_every_invariant(pg_url, tmp_path):
 # Every kind of step the run must have seen succeed at least once.
 KINDS = ("store", "sub-account", "role grant", "role revoke", "direct allow", "direct deny",
          "status", "batch stores", "store revoked", "import", "time-boxed grant",
-         "time passes", "limited grant", "role limits", "step-up", "department",
+         "time passes", "limited grant", "shared limit, one ends", "role limits", "step-up",
+         "department",
          "department member", "department rules", "approval mode", "version published",
          "version refused", "install", "uninstall", "app grant", "owner key rotated",
          "console form")
