@@ -306,9 +306,9 @@ def upgrade(policy: TenantPolicy, version: AppVersion) -> dict:
         return {"renamed_rules": {}, "step_up_added": [], "step_up_removed": [],
                 "by_product_added": [], "by_product_removed": []}
     policy.catalogue = policy.catalogue.with_app(app, version.permissions)
-    _require_kept(policy, version)
-    renamed: dict[str, str] = {}
     moves = {version.full(old): version.full(new) for old, new in version.renames.items()}
+    _require_kept(policy, version, moves)
+    renamed: dict[str, str] = {}
     for rule in _rules_of(policy, app):
         action, limit = amounts.split(rule.values[3])
         name = f"{rule.values[2]}:{action}"
@@ -339,20 +339,17 @@ def upgrade(policy: TenantPolicy, version: AppVersion) -> dict:
             "by_product_removed": [r for r in marks_removed if r.startswith("p, by-product")]}
 
 
-# The rules that give a permission to someone other than the owner (R13 forbids these of an
-# owner-only permission) and those that may carry a limit (R22).
-_GRANTING = (Kind.ROLE_PERMISSION, Kind.DIRECT, Kind.APPROVAL)
-
-
-def _require_kept(policy: TenantPolicy, version: AppVersion) -> None:
-    """A version never lifts a limit nor leaves an owner-only permission granted: refused
-    (409) naming each grant, for the publisher to rename differently or for the owner to
-    change the grants first."""
-    moves = {version.full(old): version.full(new) for old, new in version.renames.items()}
+def _require_kept(policy: TenantPolicy, version: AppVersion, moves: dict[str, str]) -> None:
+    """A version (its renames `moves`, full names) never lifts a limit nor leaves an
+    owner-only permission granted: refused (409) naming each grant, for the publisher to
+    rename differently or for the owner to change the grants first. The rules that give a
+    permission to someone other than the owner are the ones that matter (R13), and the
+    ones a limit rides on (R22)."""
+    prefix = f"{version.app}."
     lifted, owner_only = [], []
-    for rule in _rules_of(policy, version.app):
-        parsed_kind = R.classify(rule)
-        if parsed_kind not in _GRANTING or rule.values[4] != "allow":
+    for parsed in policy.of_kind(Kind.ROLE_PERMISSION, Kind.DIRECT, Kind.APPROVAL):
+        rule = parsed.rule
+        if not rule.values[2].startswith(prefix) or rule.values[4] != "allow":
             continue
         action, limit = amounts.split(rule.values[3])
         name = f"{rule.values[2]}:{action}"

@@ -19,8 +19,11 @@ _last = 0.0  # the offset last read (kept while the file is being rewritten)
 
 def use_offset_file(path: str | Path | None) -> None:
     """Add the seconds written in `path` to every reading (None: the host's clock)."""
-    global _offset_file
+    global _offset_file, now
     _offset_file = None if path is None else Path(path)
+    # Without a file, now() is time.time itself: read on every decision, it costs no
+    # extra call there.
+    now = time.time if _offset_file is None else _offset_now
 
 
 def offset() -> float:
@@ -34,11 +37,11 @@ def offset() -> float:
     return _last
 
 
-def now() -> float:
-    """Unix seconds."""
-    if _offset_file is None:
-        return time.time()
+def _offset_now() -> float:
     return time.time() + offset()
+
+
+now = time.time  # Unix seconds (use_offset_file may move it)
 
 
 def utcnow() -> datetime:

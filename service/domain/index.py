@@ -315,10 +315,8 @@ class TenantIndex:
             denies = who.denies
             if denies and (here in denies or (in_tenant and everywhere in denies)):
                 return W.EXPLICIT_DENY
-        if in_tenant:
-            for who in chain:
-                if who.disabled:
-                    return W.DISABLED
+        if in_tenant and me.disabled:  # (the grammar disables only sub-accounts)
+            return W.DISABLED
         # Every allow needs the store assigned to the subject (matcher clauses 1, 2 and 6),
         # so without it the answer is a deny whatever else applies (but a deny or disabled,
         # final as well, is named first).

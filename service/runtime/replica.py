@@ -188,7 +188,7 @@ class Replica:
         """Drop least recently used tenants until the held ones fit the budget (never one
         of `keep`: for one batch the budget may be exceeded rather than a tenant
         answered as if it did not exist)."""
-        if self._budget is None:
+        if self._budget is None or self._bytes <= self._budget:
             return
         droppable = [t for t in self._used if t not in keep]
         for oldest in droppable:
@@ -293,11 +293,15 @@ class Replica:
             self.evict(tenant)
             self.hold(tenant)
             return
-        self._apply(tenant, entries, keys_store.load(tenant)
-                    if any(e.keys_changed for e in entries) else None)
+        self._apply(tenant, entries, self._keys_after(tenant, entries))
         # Whatever was committed has been read; a revision announced beyond it (one a
         # request asked for that no write has made) is not waited for here.
         self._announced.pop(tenant, None)
+
+    @staticmethod
+    def _keys_after(tenant: str, entries: list[policy_store.Change]) -> list | None:
+        """The tenant's keys as now read, when one of `entries` changed them (else None)."""
+        return keys_store.load(tenant) if any(e.keys_changed for e in entries) else None
 
     def _apply(self, tenant: str, entries: list[policy_store.Change], records) -> None:
         """Apply a held tenant's ledger entries in order (those already applied are
@@ -325,7 +329,7 @@ class Replica:
                 for rule in back:
                     if rule in held:
                         heapq.heappush(self._expiring, (held[rule], tenant, rule))
-                self._next_expiry = self._expiring[0][0] if self._expiring else float("inf")
+                self._soonest()
         self._set_ends(tenant, ends)
 
     # -- what the follower reads (its thread), applied by requests ---------------------------
@@ -358,9 +362,8 @@ class Replica:
                 if len(entries) > RELOAD_AFTER:
                     self._fetched.append(("snapshot", tenant, policy_store.snapshot(tenant)))
                 elif entries:
-                    records = keys_store.load(tenant) \
-                        if any(e.keys_changed for e in entries) else None
-                    self._fetched.append(("entries", tenant, entries, records))
+                    self._fetched.append(("entries", tenant, entries,
+                                          self._keys_after(tenant, entries)))
                 if entries:
                     self._read_up_to[tenant] = entries[-1].revision
             self.synced_at = now
@@ -412,9 +415,12 @@ class Replica:
                 withdrawn.discard(rule)
                 self.decider.reinstate(tenant, rule)
             heapq.heappush(self._expiring, (when, tenant, rule))
-        self._next_expiry = self._expiring[0][0] if self._expiring else float("inf")
+        self._soonest()
         if now >= self._next_expiry:
             self.expire_due()
+
+    def _soonest(self) -> None:
+        self._next_expiry = self._expiring[0][0] if self._expiring else float("inf")
 
     def expire_due(self) -> None:
         """Withdraw from this worker's copy every held grant whose end has come (memory
@@ -431,7 +437,7 @@ class Replica:
             if not self._sweep_due:
                 self._sweep_due = True
                 self.on_news()
-        self._next_expiry = heap[0][0] if heap else float("inf")
+        self._soonest()
 
     def committed(self, result: policy_store.WriteResult) -> None:
         """After this worker's own commit: apply its diff straight away when nothing else
