@@ -69,6 +69,7 @@ def random_tenant(rng: random.Random, tenant: str = "t1") -> RandomTenant:
     out: set[Rule] = {Rule("p", (owner, tenant, R.ANY, R.ANY, "allow"))}
     if installed:
         out.add(Rule("g2", (R.installed(APP), tenant)))
+        out.add(R.owner_app(tenant, APP))
     for s in stores:
         out.add(Rule("g2", (dom[s], tenant)))
         if rng.random() < 0.9:

@@ -890,6 +890,9 @@ class AppCatalogueVersion(Request):
 class Published(ma.Schema):
     app = fields.String()
     version = fields.Integer()
+    republished = fields.Boolean(metadata={"description": "The newest version was sent "
+                                                          "again: nothing new was published; "
+                                                          "tenants behind it were brought up"})
     dry_run = fields.Boolean()
     tenants = fields.Dict(metadata={"description": "Per tenant: the rules the version "
                                                    "changed (or would change) there"})

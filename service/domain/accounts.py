@@ -78,8 +78,9 @@ class Approval:
 class Directory:
     """A tenant's sub-accounts, departments (id -> display name), settings, the expiry
     of its time-boxed grants (rule as CSV -> ISO 8601 UTC time), its stores' currencies
-    (store id -> ISO 4217 code, R22) and its open approval requests (id -> Approval:
-    pending or approved and not used, R24; a write that closes one keeps it here)."""
+    (store id -> ISO 4217 code, R22), its open approval requests (id -> Approval:
+    pending or approved and not used, R24; a write that closes one keeps it here) and the
+    catalogue version it is at of each app it installed (app -> version, R21)."""
 
     accounts: dict[str, Account] = field(default_factory=dict)
     departments: dict[str, str] = field(default_factory=dict)
@@ -87,10 +88,12 @@ class Directory:
     expiries: dict[str, str] = field(default_factory=dict)
     currencies: dict[str, str] = field(default_factory=dict)
     approvals: dict[str, Approval] = field(default_factory=dict)
+    app_versions: dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> Directory:
         """An independent copy (accounts, settings and approvals are edited in place)."""
         return Directory({k: replace(a) for k, a in self.accounts.items()},
                          dict(self.departments), replace(self.settings), dict(self.expiries),
                          dict(self.currencies),
-                         {k: replace(a) for k, a in self.approvals.items()})
+                         {k: replace(a) for k, a in self.approvals.items()},
+                         dict(self.app_versions))

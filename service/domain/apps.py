@@ -253,6 +253,8 @@ def install(policy: TenantPolicy, version: AppVersion) -> dict:
     step_up, by_product = _marks(policy, version)
     policy.catalogue = policy.catalogue.with_app(app, version.permissions)
     policy.add(marker)
+    policy.add(R.owner_app(policy.tenant, app))
+    policy.directory.app_versions[app] = version.version
     roles = policy.roles()
     added, skipped = [], []
     for role, names in sorted(version.role_templates.items()):
@@ -290,9 +292,13 @@ def uninstall(policy: TenantPolicy, app: str) -> dict:
               if p.rule.values[1].partition("@")[0].split(":", 2)[2] in emptied]
     for rule in grants:
         policy.remove(rule)
+    owner = R.owner_app(policy.tenant, app)
     policy.remove(marker)
+    policy.remove(owner)
+    policy.directory.app_versions.pop(app, None)
     policy.catalogue = policy.catalogue.without_app(app)
-    return {"app": app, "removed_rules": sorted(r.csv() for r in gone + grants + [marker]),
+    return {"app": app,
+            "removed_rules": sorted(r.csv() for r in gone + grants + [marker, owner]),
             "roles_removed": emptied}
 
 
@@ -306,6 +312,8 @@ def upgrade(policy: TenantPolicy, version: AppVersion) -> dict:
         return {"renamed_rules": {}, "step_up_added": [], "step_up_removed": [],
                 "by_product_added": [], "by_product_removed": []}
     policy.catalogue = policy.catalogue.with_app(app, version.permissions)
+    policy.directory.app_versions[app] = version.version
+    policy.add(R.owner_app(policy.tenant, app))  # (held since the owner's app rules came)
     moves = {version.full(old): version.full(new) for old, new in version.renames.items()}
     _require_kept(policy, version, moves)
     renamed: dict[str, str] = {}
@@ -337,6 +345,27 @@ def upgrade(policy: TenantPolicy, version: AppVersion) -> dict:
             "step_up_removed": [r for r in marks_removed if r.startswith("p, step-up")],
             "by_product_added": [r for r in marks_added if r.startswith("p, by-product")],
             "by_product_removed": [r for r in marks_removed if r.startswith("p, by-product")]}
+
+
+def bring_up(policy: TenantPolicy, app: str, steps: list[AppVersion]) -> dict:
+    """upgrade() through each of `steps` (the app's versions, oldest first) above the one
+    the tenant is at, in order, as one change: a tenant that missed versions takes each
+    one's renames in turn. A tenant whose version is not recorded takes the last step."""
+    at = policy.directory.app_versions.get(app)
+    todo = [v for v in steps if v.version > at] if at is not None else steps[-1:]
+    out: dict = {"versions": [v.version for v in todo], "renamed_rules": {},
+                 "step_up_added": [], "step_up_removed": [], "by_product_added": [],
+                 "by_product_removed": []}
+    for version in todo:
+        report = upgrade(policy, version)
+        renamed = out["renamed_rules"]
+        for old, new in report["renamed_rules"].items():
+            first = next((k for k, v in renamed.items() if v == old), old)
+            renamed[first] = new
+        for key in ("step_up_added", "step_up_removed", "by_product_added",
+                    "by_product_removed"):
+            out[key] += report[key]
+    return out
 
 
 def _require_kept(policy: TenantPolicy, version: AppVersion, moves: dict[str, str]) -> None:

@@ -131,9 +131,11 @@ def explain(index: TenantIndex | None, tenant: str, subject: str, store_name: st
                                                who, scope, area, act, "allow")).csv()], shown))
             if not in_tenant:
                 continue
-            if index.rules_of(who).owner:
+            if index.rules_of(who).owner and index.owner_holds(area):
+                rule = R.owner_app(tenant, area.partition(".")[0]) if "." in area \
+                    else Rule("p", (who, tenant, R.ANY, R.ANY, "allow"))
                 allows.append(Path("allow", "owner", _who(who), "all stores", None, [
-                    assignment, Rule("p", (who, tenant, R.ANY, R.ANY, "allow")).csv()]))
+                    assignment, rule.csv()]))
             for role, scope in sorted(index.rules_of(who).grants):
                 for act, shown in acts:
                     if (scope == store or scope == tenant) and \

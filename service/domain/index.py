@@ -19,11 +19,13 @@ from . import rules as R
 from .rules import Kind, Rule
 
 Permission = tuple[str, str]  # (area, action)
-(STORE, ASSIGNMENT, MEMBERSHIP, GRANT, ROLE_PERMISSION, DIRECT, DISABLED, OWNER, STEP_UP,
- BY_PRODUCT, APP, APPROVAL, APPROVAL_SUBJECT, APPROVAL_ALWAYS, APPROVAL_OVER_LIMIT) = (
+(STORE, ASSIGNMENT, MEMBERSHIP, GRANT, ROLE_PERMISSION, DIRECT, DISABLED, OWNER, OWNER_APP,
+ STEP_UP, BY_PRODUCT, APP, APPROVAL, APPROVAL_SUBJECT, APPROVAL_ALWAYS,
+ APPROVAL_OVER_LIMIT) = (
     Kind.STORE, Kind.ASSIGNMENT, Kind.MEMBERSHIP, Kind.GRANT, Kind.ROLE_PERMISSION,
-    Kind.DIRECT, Kind.DISABLED, Kind.OWNER, Kind.STEP_UP, Kind.BY_PRODUCT, Kind.APP,
-    Kind.APPROVAL, Kind.APPROVAL_SUBJECT, Kind.APPROVAL_ALWAYS, Kind.APPROVAL_OVER_LIMIT)
+    Kind.DIRECT, Kind.DISABLED, Kind.OWNER, Kind.OWNER_APP, Kind.STEP_UP, Kind.BY_PRODUCT,
+    Kind.APP, Kind.APPROVAL, Kind.APPROVAL_SUBJECT, Kind.APPROVAL_ALWAYS,
+    Kind.APPROVAL_OVER_LIMIT)
 GRANTED, NO_GRANT = W.GRANTED, W.NO_GRANT
 Scoped = tuple[str, str, str]  # (store domain or tenant, area, action)
 NOTHING: frozenset = frozenset()
@@ -92,8 +94,9 @@ class TenantIndex:
     """
 
     __slots__ = ("tenant", "stores", "subjects", "role_permissions", "step_up",
-                 "by_product", "operators", "apps", "limits", "approvals", "approval_of",
-                 "approval_always", "approval_over_limit", "owner", "_permits_made")
+                 "by_product", "operators", "apps", "owner_apps", "limits", "approvals",
+                 "approval_of", "approval_always", "approval_over_limit", "owner",
+                 "_permits_made")
 
     def __init__(self, tenant: str, rules: Iterable[Rule] = ()):
         self.tenant = tenant
@@ -104,6 +107,9 @@ class TenantIndex:
         self.by_product: set[tuple[str, str, str]] = set()  # store, area, action
         self.operators: set[tuple[str, str]] = set()  # (user, store~product/<id> or ~products)
         self.apps: set[str] = set()  # the apps the tenant installed (R21)
+        # The apps the owner's app rules name: the apps installed (the invariants), so
+        # decisions read `apps`; kept for rules().
+        self.owner_apps: set[str] = set()
         # (area, action) -> {limit: how many grants carry it} (R22): the limits to try
         self.limits: dict[Permission, dict[str, int]] = {}
         # R24: approval:<t>:<id> -> (store[~product/<id>], area, action[<=limit]), and whose
@@ -182,6 +188,8 @@ class TenantIndex:
                 members, item = self.by_product, (v[1], v[2], v[3])
             elif kind is APP:
                 members, item = self.apps, v[0][len(R.APP_PREFIX):]
+            elif kind is OWNER_APP:
+                members, item = self.owner_apps, v[2][:-2]
             elif kind is APPROVAL or kind is APPROVAL_SUBJECT:
                 table = self.approvals if kind is APPROVAL else self.approval_of
                 item = (v[1], v[2], v[3]) if kind is APPROVAL else v[1]
@@ -262,6 +270,7 @@ class TenantIndex:
         t = self.tenant
         out = {Rule("g2", (s, t)) for s in self.stores}
         out |= {Rule("g2", (R.installed(app), t)) for app in self.apps}
+        out |= {R.owner_app(t, app) for app in self.owner_apps}
         out |= {Rule("g", pair) for pair in self.operators}
         out |= {Rule("p", (role, t, a, b, "allow"))
                 for role, perms in self.role_permissions.items() for a, b in perms}
@@ -339,7 +348,7 @@ class TenantIndex:
                     break
                 if not in_tenant:
                     continue
-                if who.owner:
+                if who.owner and self.owner_holds(area):
                     allowed = True
                     break
                 permits = who.permits
@@ -365,6 +374,11 @@ class TenantIndex:
             return W.STEP_UP_REQUIRED
         return code
 
+    def owner_holds(self, area: str) -> bool:
+        """Whether the owner's rules reach `area`: `*` every built-in area, `<app>.*` the
+        areas of an installed app (an app's area holds a '.')."""
+        return "." not in area or area.partition(".")[0] in self.owner_apps
+
     def _allows(self, chain: list[SubjectRules], in_tenant: bool, here: Scoped,
                 everywhere: Scoped, permission: Permission) -> bool:
         """Does some allow of clause 1 or 2 apply (the request using no approval)?"""
@@ -375,7 +389,7 @@ class TenantIndex:
                 return True
             if not in_tenant:
                 continue
-            if who.owner:
+            if who.owner and self.owner_holds(permission[0]):
                 return True
             permits = who.permits
             if permits is None:

@@ -13,8 +13,9 @@ A state the API refuses to produce is refused here too:
   - every role granted is defined (R6), every sub-account and department a rule names
     exists in the directory (R4, R5), and every default store is an assigned one (R15);
   - a write never takes the number of sub-accounts past the tenant's cap (R11);
-  - an app's permissions appear only in a tenant that installed the app, and only as its
-    current catalogue version names them (R21); step-up covers the apps' high-risk
+  - an app's permissions appear only in a tenant that installed the app, and only as the
+    catalogue version the tenant is at names them; the owner holds each installed app's
+    permissions by a rule of its own (R3, R21); step-up covers the apps' high-risk
     permissions too;
   - a role or grantee holds a permission once, with a limit or without (R22); a
     permission has one approval mode; an approved request's grant and the rule naming
@@ -58,6 +59,10 @@ def rule_violations(tenant: str, parsed: Iterable[Parsed],
     step_up: set[tuple[str, str]] = set()
     by_product: dict[str, int] = {}
     apps = {p.rule.values[0][len(R.APP_PREFIX):] for p in parsed if p.kind is Kind.APP}
+    for app in sorted(apps):
+        if R.owner_app(tenant, app) not in rules:
+            out.append(Violation("owner-missing", f"the owner's rule for app {app!r} is "
+                                 "missing (R3, R21)"))
     for p in parsed:
         v = p.rule.values
         kind = p.kind
@@ -79,7 +84,8 @@ def rule_violations(tenant: str, parsed: Iterable[Parsed],
                 out.append(Violation("app-not-installed",
                                      f"a rule of app {app!r}, which this tenant has not "
                                      "installed (R21)", p.rule))
-            elif known.get(f"{v[2]}:{amounts.split(v[3])[0]}") is None:
+            elif kind is not Kind.OWNER_APP \
+                    and known.get(f"{v[2]}:{amounts.split(v[3])[0]}") is None:
                 out.append(Violation("permission-unknown",
                                      f"{v[2]}:{v[3]} is not in app {app!r}'s catalogue (R21)",
                                      p.rule))

@@ -97,7 +97,8 @@ class Kind(Enum):
     ROLE_PERMISSION = "role_permission"  # p, <role>, <tenant>, area, action, allow
     DIRECT = "direct"  # p, <user|department>, <store|tenant>, area, action, allow|deny
     DISABLED = "disabled"  # p, <user>, <tenant>, *, *, deny
-    OWNER = "owner"  # p, <owner>, <tenant>, *, *, allow
+    OWNER = "owner"  # p, <owner>, <tenant>, *, *, allow: every built-in permission
+    OWNER_APP = "owner_app"  # p, <owner>, <tenant>, <app>.*, *, allow: an installed app's
     STEP_UP = "step_up"  # p, step-up, <tenant>, area, action, deny
     BY_PRODUCT = "by_product"  # p, by-product, <store>, products, action, deny
     PRODUCT_OPERATOR = "product_operator"  # g, <user>, <store>~product/<id>
@@ -169,6 +170,13 @@ def _scope(value: str, tenant: str) -> None:
 def installed(app: str) -> str:
     """The g2 value that says a tenant installed `app` (g2, app:<app>, <tenant>)."""
     return f"{APP_PREFIX}{app}"
+
+
+def owner_app(tenant: str, app: str) -> Rule:
+    """The owner's rule for an installed app's permissions (R3, R21): the owner's `*` rule
+    matches no app's object in the model, so that stock pycasbin answers "not installed"
+    for the owner too; this one matches the app's objects (keyMatch on `<app>.*`)."""
+    return Rule("p", (owner(tenant), tenant, f"{app}.{ANY}", ANY, "allow"))
 
 
 APP_PREFIX = "app:"
@@ -291,6 +299,13 @@ def _parse(rule: Rule, known: catalogue.Catalogue) -> Parsed:
             if eft != "deny" or perm is None or not perm.per_product:
                 raise _Bad("by-product rules deny per-product permissions only")
             return Parsed(Kind.BY_PRODUCT, tenant, rule)
+        if act == ANY and obj.endswith(f".{ANY}") and obj != ANY:
+            kind, tenant, name = _principal(sub, ("user",))
+            if not catalogue.APP_ID.fullmatch(obj[:-2]) or dom != tenant \
+                    or name != OWNER_LOGIN or eft != "allow":
+                raise _Bad("'<app>.*' appears only in the owner's '<tenant>, <app>.*, *, "
+                           "allow'")
+            return Parsed(Kind.OWNER_APP, tenant, rule)
         if obj == ANY or act == ANY:
             kind, tenant, name = _principal(sub, ("user",))
             if (obj, act, dom) != (ANY, ANY, tenant):
@@ -355,6 +370,8 @@ def classify_values(ptype: str, v: tuple[str, ...]) -> Kind:
         return Kind.BY_PRODUCT
     if v[2] == ANY:
         return Kind.OWNER if v[4] == "allow" else Kind.DISABLED
+    if v[3] == ANY:
+        return Kind.OWNER_APP
     if sub.startswith("role:"):
         return Kind.ROLE_PERMISSION
     if sub.startswith(APPROVAL_ALWAYS):

@@ -32,6 +32,29 @@ def init_db() -> None:
         stamp(directory=str(MIGRATIONS), revision=BASELINE)
     upgrade(directory=str(MIGRATIONS))
     policy_store.repair_heads()
+    _give_the_owner_its_apps()
+
+
+def _give_the_owner_its_apps() -> None:
+    """The owner's rule of each installed app (the model's "not installed" needs it: issue
+    26), written once into tenants that installed apps before it existed: one ordinary
+    write each, in its ledger."""
+    installed = {(t, v0[len(R.APP_PREFIX):]) for t, v0 in db.session.execute(
+        select(PolicyRule.tenant, PolicyRule.v0).where(
+            PolicyRule.ptype == "g2", PolicyRule.v0.like(f"{R.APP_PREFIX}%")))}
+    held = {(t, v2[:-2]) for t, v2 in db.session.execute(
+        select(PolicyRule.tenant, PolicyRule.v2).where(
+            PolicyRule.ptype == "p", PolicyRule.v3 == R.ANY, PolicyRule.v2 != R.ANY))}
+    db.session.rollback()
+    missing = installed - held
+    for tenant in sorted({t for t, _ in missing}):
+        apps = sorted(app for t, app in missing if t == tenant)
+
+        def edit(policy, apps=apps) -> None:
+            for app in apps:
+                policy.add(R.owner_app(policy.tenant, app))
+
+        policy_store.write(tenant, "init-db", "the owner's rule of each installed app", edit)
 
 
 def ensure_file() -> None:

@@ -19,7 +19,7 @@ from ..domain import rules as R
 from ..domain.catalogue import BUILT_IN, Catalogue
 from ..domain.errors import Conflict
 from . import failures, keys_store
-from .models import ApiKey, App, AppCatalogue, PolicyRule, db, utcnow
+from .models import ApiKey, App, AppCatalogue, PolicyRule, TenantApp, db, utcnow
 
 
 def _commit() -> None:
@@ -86,13 +86,76 @@ def newest(apps) -> dict[str, A.AppVersion]:
     return out
 
 
+def at_versions(wanted: dict[str, int | None]) -> dict[str, A.AppVersion]:
+    """The given version of each app (None: its newest), in the caller's transaction: a
+    tenant's apps at the versions it is at."""
+    exact = {app: v for app, v in wanted.items() if v is not None}
+    out = newest([app for app, v in wanted.items() if v is None])
+    if exact:
+        rows = db.session.execute(select(AppCatalogue.document).where(or_(*(
+            and_(AppCatalogue.app == app, AppCatalogue.version == v)
+            for app, v in exact.items())))).scalars()
+        for document in rows:
+            version = A.from_document(json.loads(document))
+            out[version.app] = version
+    return out
+
+
 def catalogue(apps) -> Catalogue:
     """The catalogue of the built-in permissions and the newest version of each of `apps`
-    that has one, in a read transaction of its own."""
+    that has one, in a read transaction of its own (what an import installs)."""
     if not apps:
         return BUILT_IN
     with failures.reading():
         return A.catalogue_of(newest(apps))
+
+
+def tenant_versions(tenant: str, apps) -> dict[str, A.AppVersion]:
+    """Each of `apps` at the version the tenant is at (the newest where it has none), in
+    a read transaction of its own."""
+    if not apps:
+        return {}
+    with failures.reading():
+        at = dict(db.session.execute(select(TenantApp.app, TenantApp.version)
+                                     .where(TenantApp.tenant == tenant)).all())
+        return at_versions({app: at.get(app) for app in apps})
+
+
+def tenant_catalogue(tenant: str, apps) -> Catalogue:
+    """The tenant's catalogue: the built-in permissions and each of its installed `apps`
+    at the version the tenant is at, in a read transaction of its own."""
+    return A.catalogue_of(tenant_versions(tenant, apps)) if apps else BUILT_IN
+
+
+def version(app: str, number: int) -> A.AppVersion | None:
+    """One version of the app, in a read transaction of its own."""
+    with failures.reading():
+        row = db.session.execute(select(AppCatalogue.document).where(
+            AppCatalogue.app == app, AppCatalogue.version == number)).scalar()
+        return None if row is None else A.from_document(json.loads(row))
+
+
+def versions(app: str, after: int) -> list[A.AppVersion]:
+    """The app's versions numbered above `after`, oldest first, in a read transaction of
+    its own: the steps that bring a tenant at `after` up to the newest."""
+    with failures.reading():
+        return [A.from_document(json.loads(d)) for d in db.session.execute(
+            select(AppCatalogue.document).where(AppCatalogue.app == app,
+                                                AppCatalogue.version > after)
+            .order_by(AppCatalogue.version)).scalars()]
+
+
+def installed_versions(app: str) -> dict[str, int | None]:
+    """Each tenant that installed the app and the version it is at (None: not recorded,
+    taken as the newest)."""
+    with failures.reading():
+        at = dict(db.session.execute(select(TenantApp.tenant, TenantApp.version)
+                                     .where(TenantApp.app == app)).all())
+        tenants = db.session.execute(
+            select(PolicyRule.tenant).where(PolicyRule.ptype == "g2",
+                                            PolicyRule.v0 == R.installed(app))
+            .order_by(PolicyRule.tenant)).scalars()
+        return {tenant: at.get(tenant) for tenant in tenants}
 
 
 def high_risk() -> frozenset[tuple[str, str]]:

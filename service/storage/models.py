@@ -211,6 +211,18 @@ class StoreCurrency(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
 
 
+class TenantApp(db.Model):
+    """The catalogue version of an app a tenant is at (R21): written by the tenant's own
+    write that installed or upgraded it, so a tenant is at a version only once that
+    version's change to its rules committed."""
+
+    __tablename__ = "tenant_app"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
 class ApprovalRequest(db.Model):
     """A request for a second person's approval of one action (R24): domain/approvals.py.
     Times are ISO 8601 UTC text, as rule_expiry's; "" where not yet."""

@@ -38,6 +38,7 @@ from .models import (
     StoreCurrency,
     SubAccount,
     Tenant,
+    TenantApp,
     TenantHead,
     db,
 )
@@ -161,12 +162,14 @@ def tenant_rules(tenant: str) -> list[Rule]:
             for r in db.session.execute(TENANT_RULES_SQL, {"tenant": tenant})]
 
 
-def catalogue(rules: list[Rule]) -> Catalogue:
-    """The tenant's catalogue: the built-in permissions and the newest version of each app
-    its rules say it installed (read in the caller's transaction)."""
+def catalogue(rules: list[Rule], versions: dict[str, int]) -> Catalogue:
+    """The tenant's catalogue: the built-in permissions and, of each app its rules say it
+    installed, the version it is at (`versions`), read in the caller's transaction."""
     installed = [r.values[0][len(R.APP_PREFIX):] for r in rules
                  if r.ptype == "g2" and r.values[0].startswith(R.APP_PREFIX)]
-    return apps.catalogue_of(apps_store.newest(installed)) if installed else BUILT_IN
+    if not installed:
+        return BUILT_IN
+    return apps.catalogue_of(apps_store.at_versions({a: versions.get(a) for a in installed}))
 
 
 ACCOUNT_FIELDS = ("display_name", "email", "phone", "note", "default_store")
@@ -191,8 +194,10 @@ def directory(tenant: str, row: Tenant | None = None) -> Directory:
     currencies = dict(db.session.execute(
         select(StoreCurrency.store, StoreCurrency.currency)
         .where(StoreCurrency.tenant == tenant)).all())
+    app_versions = dict(db.session.execute(
+        select(TenantApp.app, TenantApp.version).where(TenantApp.tenant == tenant)).all())
     return Directory(accounts, departments, settings, expiries, currencies,
-                     approvals_store.open_ones(tenant))
+                     approvals_store.open_ones(tenant), app_versions)
 
 
 def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
@@ -213,6 +218,8 @@ def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
               RuleExpiry.rule, "expires_at", details)
     _save_map(tenant, "currencies", before.currencies, after.currencies, StoreCurrency,
               StoreCurrency.store, "currency", details)
+    _save_map(tenant, "app_versions", before.app_versions, after.app_versions, TenantApp,
+              TenantApp.app, "version", details)
     for key, approval in after.approvals.items():
         old = before.approvals.get(key)
         if old != approval:
@@ -228,7 +235,7 @@ def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
     return details
 
 
-def _save_map(tenant: str, name: str, before: dict[str, str], after: dict[str, str], model,
+def _save_map(tenant: str, name: str, before: dict, after: dict, model,
               key, value: str, details: dict) -> None:
     """A directory map of one row per key (`key` the column, `value` the other): write
     the keys that changed, and record them, before and after, under `name`."""
@@ -359,8 +366,10 @@ def write(
         if row is None and must_exist:
             raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
         rules = tenant_rules(tenant)
-        policy = TenantPolicy(tenant, rules, directory(tenant, row), keys_store.ring(tenant),
-                              exists=row is not None, catalogue=catalogue(rules))
+        held = directory(tenant, row)
+        policy = TenantPolicy(tenant, rules, held, keys_store.ring(tenant),
+                              exists=row is not None,
+                              catalogue=catalogue(rules, held.app_versions))
         loaded = policy.directory.copy()
         policy.end_expired(expiry_text(clock.utcnow()))
         db.session.info[EDITING] = True
@@ -511,8 +520,9 @@ def read(tenant: str) -> TenantPolicy:
         revision = db.session.execute(select(TenantHead.revision)
                                       .where(TenantHead.tenant == tenant)).scalar()
         rules = tenant_rules(tenant)
-        policy = TenantPolicy(tenant, rules, directory(tenant), revision=int(revision or 0),
-                              catalogue=catalogue(rules))
+        held = directory(tenant)
+        policy = TenantPolicy(tenant, rules, held, revision=int(revision or 0),
+                              catalogue=catalogue(rules, held.app_versions))
         policy.end_expired(expiry_text(clock.utcnow()))  # what is in force now
         return policy
 

@@ -3,9 +3,10 @@ and installing into tenants. One implementation for the API (and the CLI, consol
 
 Publishing a version touches every tenant that installed the app: each is an ordinary
 write of that tenant (its own revision and ledger entry, by `app:<id>`), made after the
-version is stored. There is no transaction across tenants; a tenant whose write fails is
-listed in the answer and brought up to date by publishing again (upgrades are
-idempotent: a tenant already at the version changes nothing).
+version is stored, that also records the version the tenant is at. There is no
+transaction across tenants: a tenant whose write fails stays at its version (its rules
+and its catalogue agree) and is listed in the answer; sending the newest version again
+brings every tenant behind it up, through each version it missed.
 """
 
 from __future__ import annotations
@@ -95,20 +96,27 @@ def revoke_key(service: Authz, caller: keys.Caller, app: str, key_id: str) -> di
 def publish(service: Authz, caller: keys.Caller, app: str, body: object,
             dry_run: bool = False) -> dict:
     """Publish the next catalogue version. Refused whole when it removes a permission some
-    tenant still grants (rename it instead). The answer lists, per tenant that installed
-    the app, the rules the version changes there; with `dry_run` nothing is stored."""
+    tenant still grants (rename it instead), or when some tenant's change would be
+    refused. The answer lists, per tenant that installed the app, the rules the version
+    changes there; with `dry_run` nothing is stored. The newest version sent again
+    publishes nothing: it brings every tenant still behind it up (`republished`)."""
     _require(app)
     service.limiter.hit(caller.key_id)
     previous = apps_store.latest(app)
-    version = A.read_version(app, body, previous)
-    gone = A.removed(previous, version)
-    still = apps_store.granting(app, gone)
-    if still:
-        raise Conflict("the version removes permissions that tenants still grant; rename "
-                       "or deprecate them instead",
-                       {"permissions": [f"{t}: {rule}" for t, rules in sorted(still.items())
-                                        for rule in rules][:100]})
-    tenants = apps_store.installed_in(app)
+    again = previous is not None and _same(app, body, previous)
+    version = previous if again else A.read_version(app, body, previous)
+    if not again:
+        gone = A.removed(previous, version)
+        still = apps_store.granting(app, gone)
+        if still:
+            raise Conflict("the version removes permissions that tenants still grant; "
+                           "rename or deprecate them instead",
+                           {"permissions": [f"{t}: {rule}"
+                                            for t, rules in sorted(still.items())
+                                            for rule in rules][:100]})
+    tenants = {t: at for t, at in apps_store.installed_versions(app).items()
+               if at is None or at < version.version}
+    steps = _steps(app, tenants, None if again else version)
     # Every tenant's change is tried first: a version that one tenant would refuse (a
     # limit lifted, an owner-only permission left granted, an invariant broken) is
     # refused whole, naming the tenants, rather than published with that tenant behind.
@@ -116,7 +124,7 @@ def publish(service: Authz, caller: keys.Caller, app: str, body: object,
     for tenant in tenants:
         try:
             _, report = service.preview(caller_for(app), tenant,
-                                        lambda p: A.upgrade(p, version), limited=False)
+                                        lambda p: A.bring_up(p, app, steps), limited=False)
         except (Conflict, InvalidInput) as exc:
             refused[tenant] = {"message": exc.message, "errors": exc.errors}
             continue
@@ -126,25 +134,46 @@ def publish(service: Authz, caller: keys.Caller, app: str, body: object,
         raise Conflict(f"the version cannot be applied in {len(refused)} tenant(s) that "
                        "installed the app; nothing was published",
                        {"tenants": refused})
+    answer = {"app": app, "version": version.version, "republished": again}
     if dry_run:
-        return {"app": app, "version": version.version, "dry_run": True,
-                "tenants": affected}
-    apps_store.publish(version, caller.describe())
-    return {"app": app, "version": version.version, "dry_run": False,
-            **upgrade_tenants(service, app, version, tenants)}
+        return {**answer, "dry_run": True, "tenants": affected, "failed": {}}
+    if not again:
+        apps_store.publish(version, caller.describe())
+    return {**answer, "dry_run": False, **upgrade_tenants(service, app, steps, tenants)}
 
 
-def upgrade_tenants(service: Authz, app: str, version: A.AppVersion,
-                    tenants: list[str]) -> dict:
-    """Bring each tenant's rules of the app to `version`: one write per tenant that
-    changes, in its ledger by `app:<id>`."""
+def _same(app: str, body: object, newest: A.AppVersion) -> bool:
+    """Whether `body` is the newest version sent again (read against the one before it)."""
+    before = apps_store.version(app, newest.version - 1)
+    try:
+        return A.read_version(app, body, before).document() == newest.document()
+    except InvalidInput:
+        return False
+
+
+def _steps(app: str, tenants: dict[str, int | None],
+           new: A.AppVersion | None) -> list[A.AppVersion]:
+    """The versions that bring each of `tenants` (-> the version it is at) up to the
+    newest, oldest first, `new` (not stored yet) last."""
+    known = [at for at in tenants.values() if at is not None]
+    after = min(known) if known else (new.version - 1 if new else 0)
+    steps = apps_store.versions(app, after) if tenants else []
+    return steps + [new] if new is not None else steps
+
+
+def upgrade_tenants(service: Authz, app: str, steps: list[A.AppVersion],
+                    tenants) -> dict:
+    """Bring each tenant's rules of the app through `steps` to the newest version: one
+    write per tenant, in its ledger by `app:<id>`. A tenant whose write fails stays at
+    the version it was at, its rules and catalogue together, until publishing again."""
     done, failed = {}, {}
     actor = caller_for(app)
+    newest = steps[-1].version if steps else None
     for tenant in tenants:
         try:
             revision, report = service.write(
-                actor, tenant, f"catalogue version {version.version} of app {app}",
-                lambda p: A.upgrade(p, version), limited=False)
+                actor, tenant, f"catalogue version {newest} of app {app}",
+                lambda p: A.bring_up(p, app, steps), limited=False)
         except ServiceError as exc:
             failed[tenant] = str(exc)
             continue

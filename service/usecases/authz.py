@@ -223,9 +223,9 @@ class Authz:
 
     def catalogue(self, tenant: str) -> Catalogue:
         """The tenant's catalogue: built-in permissions and its installed apps' (the
-        tenant held here, its apps' newest versions read)."""
+        tenant held here, each app at the version the tenant is at)."""
         self.replica.hold(tenant)
-        return apps_store.catalogue(self.decider.apps(tenant))
+        return apps_store.tenant_catalogue(tenant, self.decider.apps(tenant))
 
     @operation(rights.EXPLAIN)
     def explain(self, caller: keys.Caller, tenant: str, request: CheckRequest) -> dict:

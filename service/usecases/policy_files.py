@@ -3,6 +3,7 @@ and the CLI. An import is one write: all of it or none of it."""
 
 from __future__ import annotations
 
+from ..domain import apps as A
 from ..domain import keys
 from ..domain import policy_files as PF
 from ..domain import subaccounts as S
@@ -37,13 +38,17 @@ def import_policy(service: Authz, caller: Caller, tenant: str, text: str, *,
     and decisions that change) is worked out outside any transaction, from what the edit
     replaced."""
     service.require_tenant(tenant)
-    known = apps_store.catalogue(PF.apps_named(text))  # the apps the file installs
+    # The apps the file installs, each at the version the tenant is at if it has the app
+    # (its export names that version's permissions), else at the newest.
+    versions = apps_store.tenant_versions(tenant, PF.apps_named(text))
+    known = A.catalogue_of(versions)
     rules = PF.read_for_import(text, tenant, source, progress, known)
     recent = decision_log.recent(tenant)  # before the write: an edit reads nothing
 
     def edit(policy) -> set[Rule]:
         before = set(policy.rules())
         policy.catalogue = known  # what the tenant can grant once the file is its policy
+        policy.directory.app_versions = {app: v.version for app, v in versions.items()}
         S.replace_rules(policy, rules)
         if directory is not None:
             PF.restore_directory(policy, directory, may_set_cap=caller.scope == keys.ADMIN)
@@ -53,7 +58,7 @@ def import_policy(service: Authz, caller: Caller, tenant: str, text: str, *,
         revision, before = service.preview(caller, tenant, edit)
     else:
         revision, before = service.write(caller, tenant, reason, edit)
-    known = apps_store.catalogue(PF.apps_named(text) | PF.apps_named(
+    known = apps_store.tenant_catalogue(tenant, PF.apps_named(text) | PF.apps_named(
         "".join(r.csv() + "\n" for r in before)))
     return {"dry_run": dry_run, "revision": revision,
             **_plan(tenant, before, rules, recent, known)}
@@ -79,8 +84,8 @@ def diff(service: Authz, caller: Caller, tenant: str, start: int, end: int) -> d
 @operation(rights.READ)
 def lint(caller: Caller, tenant: str, text: str, source: str = "policy.csv") -> list[dict]:
     """Findings for a file meant for `tenant`: a read (it changes nothing), against the
-    catalogues of the apps the file installs."""
-    known = apps_store.catalogue(PF.apps_named(text))
+    catalogues of the apps the file installs, at the versions the tenant is at."""
+    known = apps_store.tenant_catalogue(tenant, PF.apps_named(text))
     return [f.as_dict() for f in PF.lint(text, tenant, source, known=known)]
 
 

@@ -81,11 +81,12 @@ class AppSequences(RuleBasedStateMachine):
         return response.get_data(True)
 
     def granted(self, tenant: str) -> set[str]:
-        """Local names the tenant's rules name (step-up apart)."""
+        """Local names the tenant's rules name (step-up and the owner's app rule apart)."""
         out = set()
         for line in self.export(tenant).splitlines():
             v = [x.strip() for x in line.split(",")]
-            if v[0] == "p" and v[3].startswith(self.app_id + ".") and v[1] != "step-up":
+            if v[0] == "p" and v[3].startswith(self.app_id + ".") and v[1] != "step-up" \
+                    and v[3] != f"{self.app_id}.*":
                 out.add(f"{v[3].split('.', 1)[1]}:{v[4]}")
         return out
 

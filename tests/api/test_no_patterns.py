@@ -12,12 +12,21 @@ from service.domain.errors import InvalidInput
 
 from ..support import ACME_CHECK, ACME_OWNER, ROOT, bearer
 
-PATTERN_FUNCTIONS = re.compile(r"\b(keyMatch\d?|keyGet\d?|regexMatch|globMatch|ipMatch)\b")
+PATTERN_CALLS = re.compile(r"\b(keyMatch\d?|keyGet\d?|regexMatch|globMatch|ipMatch)"
+                           r"\(([^,()]+), ([^()]+)\)")
 
 
-def test_the_model_and_the_service_use_no_pattern_matching():
-    matcher = (ROOT / "policies" / "model.conf").read_text()
-    assert not PATTERN_FUNCTIONS.search(matcher)
+def test_no_request_value_is_ever_a_pattern():
+    # The model matches the owner's app rules by keyMatch(r.obj, p.obj) and tells an app's
+    # area by regexMatch(r.obj, "^[^.]*[.]"): the pattern is a policy value the grammar
+    # allows a '*' in only as the owner's `<app>.*`, or a constant; never a caller's value.
+    matcher = next(line for line in (ROOT / "policies" / "model.conf").read_text()
+                   .splitlines() if line.startswith("m = "))
+    calls = PATTERN_CALLS.findall(matcher)
+    assert calls == [("keyMatch", "r.obj", "p.obj"), ("regexMatch", "r.obj", '"^[^.]*[.]"')]
+    assert "Match" not in PATTERN_CALLS.sub("", matcher)
+    with pytest.raises(InvalidInput):  # '*' in an area: only the owner's app rule
+        R.parse(R.Rule("p", ("user:acme:alice", "acme/amazon-us", "shop.*", "*", "allow")))
     for path in Path(ROOT / "service").rglob("*.py"):
         text = path.read_text()
         assert "matching_func" not in text and "domain_matching" not in text, path
