@@ -48,8 +48,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
-    precondition,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
