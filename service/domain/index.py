@@ -107,8 +107,8 @@ class TenantIndex:
         self.by_product: set[tuple[str, str, str]] = set()  # store, area, action
         self.operators: set[tuple[str, str]] = set()  # (user, store~product/<id> or ~products)
         self.apps: set[str] = set()  # the apps the tenant installed (R21)
-        # The apps the owner's app rules name: the apps installed (the invariants), so
-        # decisions read `apps`; kept for rules().
+        # The apps the owner's `<app>.*` rules name (the apps installed: the invariants):
+        # the app areas the owner's rules reach, as in the model (owner_holds).
         self.owner_apps: set[str] = set()
         # (area, action) -> {limit: how many grants carry it} (R22): the limits to try
         self.limits: dict[Permission, dict[str, int]] = {}

@@ -101,15 +101,6 @@ def at_versions(wanted: dict[str, int | None]) -> dict[str, A.AppVersion]:
     return out
 
 
-def catalogue(apps) -> Catalogue:
-    """The catalogue of the built-in permissions and the newest version of each of `apps`
-    that has one, in a read transaction of its own (what an import installs)."""
-    if not apps:
-        return BUILT_IN
-    with failures.reading():
-        return A.catalogue_of(newest(apps))
-
-
 def tenant_versions(tenant: str, apps) -> dict[str, A.AppVersion]:
     """Each of `apps` at the version the tenant is at (the newest where it has none), in
     a read transaction of its own."""
@@ -151,11 +142,8 @@ def installed_versions(app: str) -> dict[str, int | None]:
     with failures.reading():
         at = dict(db.session.execute(select(TenantApp.tenant, TenantApp.version)
                                      .where(TenantApp.app == app)).all())
-        tenants = db.session.execute(
-            select(PolicyRule.tenant).where(PolicyRule.ptype == "g2",
-                                            PolicyRule.v0 == R.installed(app))
-            .order_by(PolicyRule.tenant)).scalars()
-        return {tenant: at.get(tenant) for tenant in tenants}
+        return {tenant: at.get(tenant)
+                for tenant in db.session.execute(_installed_in(app)).scalars()}
 
 
 def high_risk() -> frozenset[tuple[str, str]]:
@@ -187,10 +175,13 @@ def publish(version: A.AppVersion, actor: str) -> None:
 def installed_in(app: str) -> list[str]:
     """The tenants that installed the app (their `g2, app:<app>, <tenant>` rule)."""
     with failures.reading():
-        return list(db.session.execute(
-            select(PolicyRule.tenant).where(PolicyRule.ptype == "g2",
-                                            PolicyRule.v0 == R.installed(app))
-            .order_by(PolicyRule.tenant)).scalars())
+        return list(db.session.execute(_installed_in(app)).scalars())
+
+
+def _installed_in(app: str):
+    return select(PolicyRule.tenant).where(PolicyRule.ptype == "g2",
+                                           PolicyRule.v0 == R.installed(app)) \
+        .order_by(PolicyRule.tenant)
 
 
 def granting(app: str, local_names: list[str]) -> dict[str, list[str]]:
