@@ -17,8 +17,8 @@ invalid), owner key rotation, console forms, and an app of its own: catalogue ve
 failed write of its own and brought up by the version sent again), install, uninstall and
 grants of its permissions, and approvals (over a limit: filed where a check says an
 approval is required, decided on one instance, used on the other). Next to it a
-plain-Python model (reference_model.py plus the refusals the rules call for) says whether each write must succeed and how every check is
-answered. After every step:
+plain-Python model (reference_model.py plus the refusals the rules call for) says whether
+each write must succeed and how every check is answered. After every step:
   - the write answered as the model says (refusals change nothing);
   - every tenant's head equals its newest logged revision;
   - every worker asked answers a sample of checks (subjects x stores x permissions x
