@@ -1,7 +1,8 @@
 """Issue 26 through real gunicorn workers on PostgreSQL: the end of a grant is part of the
 decision on every worker, whenever it loaded the tenant and whether or not the database
 answers (finding 1); an end does not make another grant stop counting (finding 2); a
-stalled database does not stall /check of held tenants (finding 6).
+stalled database does not stall /check of held tenants (finding 6); only a check key
+spends an approval (7); a batch over tenants under a budget answers each that exists (8).
 
 Time is the test's: every worker reads the clock offset from AUTHZ_TEST_CLOCK's file."""
 
@@ -16,7 +17,8 @@ from sqlalchemy import create_engine, text
 
 from harness.servers import Instance, Proxy
 
-from ..support import ACME_CHECK, ACME_OWNER, bearer
+from ..api.test_approvals import ok, setup_limits
+from ..support import ACME_AUDIT, ACME_CHECK, ACME_OWNER, ADMIN, bearer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -128,4 +130,65 @@ def test_a_stalled_database_leaves_checks_of_held_tenants_as_fast(pg_url):
         assert max(age for _, age in seen) > 2.0  # X-Policy-Age grew instead
     finally:
         engine.dispose()
+        service.stop()
+
+
+class _Http:
+    """tests.support.Caller's shape, over HTTP to a running instance."""
+
+    def __init__(self, base: str, token: str):
+        self.base, self.token = base, token
+
+    def __call__(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        answer = requests.request(method, self.base + path, json=body, timeout=30,
+                                  headers=bearer(self.token))
+        return answer.status_code, answer.json()
+
+
+def test_only_a_check_key_spends_an_approval_on_either_worker(pg_url):
+    """Finding 7 through two gunicorn workers: the audit key's use is a 403 that spends
+    nothing; the storefront's own use is then allowed, once."""
+    service = Instance(pg_url)
+    try:
+        owner, checker = _Http(service.url, ACME_OWNER), _Http(service.url, ACME_CHECK)
+        auditor = _Http(service.url, ACME_AUDIT)
+        setup_limits(owner)
+        ok(owner("PUT", "/v1/tenants/acme/approval-modes/refunds:approve",
+                 {"mode": "over_limit"}))
+        request = ok(checker("POST", "/v1/tenants/acme/approvals", {
+            "subject": "bob", "store": "amazon-us", "permission": "refunds:approve",
+            "amount": "250.00"}))
+        ok(owner("POST", f"/v1/tenants/acme/approvals/{request['id']}/decision",
+                 {"approve": True}))
+        use = {"subject": "bob", "store": "amazon-us", "object": "refunds",
+               "action": "approve", "context": {"amount": "250.00",
+                                                "approval": request["id"]}}
+        for _ in range(4):  # (both workers are asked)
+            status, body = auditor("POST", "/check", use)
+            assert status == 403, body
+        reasons = [checker("POST", "/check", use)[1]["reason"] for _ in range(4)]
+        assert reasons == ["granted"] + ["approval_used"] * 3, reasons
+    finally:
+        service.stop()
+
+
+def test_a_batch_over_tenants_under_a_budget_answers_each_that_exists(pg_url):
+    """Finding 8 through two gunicorn workers whose budget holds about no tenant."""
+    service = Instance(pg_url, AUTHZ_TENANT_CACHE_MB=0.01)
+    try:
+        admin = _Http(service.url, ADMIN)
+        item = {"subject": "alice", "store": "amazon-us", "object": "orders",
+                "action": "view"}
+        batch = {"checks": [{**item, "tenant": "acme"}, {**item, "tenant": "globex"},
+                            {**item, "tenant": "acme", "object": "products"},
+                            {**item, "tenant": "globex", "object": "products"},
+                            {**item, "tenant": "nobody"}]}
+        for _ in range(6):
+            status, body = admin("POST", "/check/batch", batch)
+            assert status == 200, body
+            reasons = [r["reason"] for r in body["results"]]
+            assert reasons.count("unknown_tenant") == 1 and reasons[-1] == "unknown_tenant"
+            assert reasons[0] == "granted", reasons  # alice views acme's orders
+            assert body["revisions"]["acme"] >= 1 and body["revisions"]["globex"] >= 1
+    finally:
         service.stop()
