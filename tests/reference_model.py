@@ -1,5 +1,5 @@
-"""The sub-account rules (R3-R14, R21, R22, R24's modes) restated in plain Python sets, for
-the isolation tests.
+"""The sub-account rules (R3-R14, R17, R21, R22, R24's modes) restated in plain Python
+sets, for the isolation tests and the whole-service machine.
 
 Written from ../shared/SUBACCOUNT_RULES.md, independently of the model file, the rule
 grammar and the compiled index: a world is built by calling these methods next to the
@@ -32,11 +32,15 @@ class Tenant:
     role_limits: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     allow_limits: dict[tuple[tuple[str, str], str, str], Decimal] = field(default_factory=dict)
     always_approved: set[str] = field(default_factory=set)  # R24: "always" permissions
+    by_product: set[str] = field(default_factory=set)  # stores run by product (R17)
+    operators: set[tuple[str, str, str]] = field(default_factory=set)  # store, product, login
+    currencies: dict[str, str] = field(default_factory=dict)  # store -> not USD (R22)
 
 
 class Reference:
-    def __init__(self, high_risk: set[str]):
+    def __init__(self, high_risk: set[str], per_product: frozenset[str] = frozenset()):
         self.high_risk = high_risk
+        self.per_product = per_product  # the permissions a store run by product limits
         self.tenants: dict[str, Tenant] = {}
 
     def decide(self, tenant: str, subject: str, store: str, permission: str,
@@ -72,10 +76,12 @@ class Reference:
                    for limit in limits)
 
     def reason(self, tenant: str, subject: str, store: str, permission: str,
-               second_factor: bool = False, amount: Decimal | None = None) -> str:
+               second_factor: bool = False, amount: Decimal | None = None,
+               product: str = "") -> str:
         """decide() as the service's reason code (R23), written from the README's order:
-        the app not installed; a deny, disabled, not assigned (final); no grant; a second
-        factor; then the amount, the limit or an approval."""
+        the app not installed; a deny, disabled, not assigned, not the product's operator
+        (final); no grant; a second factor; then the amount, the limit or an approval.
+        `product`: the check is about one product (R17)."""
         t = self.tenants.get(tenant)
         if t is None:
             return "unknown_tenant"
@@ -99,6 +105,9 @@ class Reference:
             return "disabled"
         if (subject, store) not in t.assigned or not in_tenant:
             return "not_assigned"
+        if product and store in t.by_product and permission in self.per_product \
+                and (store, product, subject) not in t.operators:
+            return "not_product_operator"  # R17: the owner operates every product
         limits = [t.allow_limits.get((who, store, permission)) for who in principals
                   if (who, store, permission) in t.allows]
         limits += [t.role_limits.get(role, {}).get(permission)

@@ -8,22 +8,27 @@ loaded on demand within a small budget on the second, which is asked about the s
 tenant globex after every step, so the tenant under test is dropped and loaded again
 between steps. Every process reads the test's clock (AUTHZ_TEST_CLOCK): time passes when
 the machine says so, never with the host's. A hypothesis state machine writes through
-both, alternating: stores, sub-accounts (with emails, against a small cap), departments
+both, alternating: stores (with a currency, or one set later), stores run by product and
+their products' operators, sub-accounts (with emails, against a small cap), departments
 and their members and roles, role grants, supplementary grants with and without a limit
 or an end, denies, disabling, step-up, role limits, approval modes, batch store
 assignment, store revocation (dry run first), imports (applied and dry run, valid and
 invalid), owner key rotation, console forms, and an app of its own: catalogue versions
 (renames, the amount mark kept or dropped, an owner-only mark, a tenant left behind by a
-failed write of its own and brought up by the version sent again), install, uninstall and
-grants of its permissions, and approvals (over a limit: filed where a check says an
-approval is required, decided on one instance, used on the other). Next to it a
+failed write of its own and brought up by the version sent again), install, uninstall,
+grants of its permissions and its own settings moved in, and approvals (over a limit:
+filed where a check says an approval is required, decided on one instance by the owner
+or a sub-account holding approvals:decide, or whose grant of it ended, used on the
+other). Next to it a
 plain-Python model (reference_model.py plus the refusals the rules call for) says whether
 each write must succeed and how every check is answered. After every step:
   - the write answered as the model says (refusals change nothing);
   - every tenant's head equals its newest logged revision;
   - every worker asked answers a sample of checks (subjects x stores x permissions x
-    amounts) as the model does, reason included, at the written revision (the budgeted
-    instance after loading the tenant again);
+    amounts, and products) as the model does, reason included, at the written revision
+    (the budgeted instance after loading the tenant again);
+  - both instances show the model's stores and currencies, and each store's mode and
+    product operators;
   - stock pycasbin on the export answers the same sample as the service;
   - no rule names a permission outside the tenant's catalogue (the version it is at), and
     lint finds no error;
@@ -76,6 +81,10 @@ EMAILS = ("a", "A", "b", "c", "d", "e", "f")  # @<tenant>.test: "a" and "A" are 
 ROLES = tuple(BUILTIN_ROLES)
 PERMS = tuple(p.name for p in catalogue.PERMISSIONS if not p.owner_only)
 MONEY = tuple(p.name for p in catalogue.PERMISSIONS if p.amount)
+PER_PRODUCT = tuple(p.name for p in catalogue.PERMISSIONS if p.per_product)
+PRODUCTS = ("p1", "p2")
+CURRENCIES = ("USD", "EUR", "JPY")
+DECIDE = "approvals:decide"
 HIGH_RISK = {p.name for p in catalogue.PERMISSIONS if p.high_risk}
 DEPTS = ("d1", "d2")
 # Mostly one limit on two permissions, so that grants of the same limit meet (a limit is
@@ -111,7 +120,8 @@ class Writes(RuleBasedStateMachine):
         self.owner, self.check_token = body["owner_key"], body["check_key"]
         self.revision = body["revision"]
         assert self._call(1, "PATCH", "settings", {"max_sub_accounts": CAP}, ADMIN) == 200
-        self.model = Reference({p.name for p in catalogue.PERMISSIONS if p.high_risk})
+        self.model = Reference({p.name for p in catalogue.PERMISSIONS if p.high_risk},
+                               frozenset(PER_PRODUCT))
         self.t = self.model.tenants[self.tenant] = Tenant(
             roles={r: set(p) for r, p in BUILTIN_ROLES.items()})
         self.emails: dict[str, str] = {}
@@ -178,6 +188,10 @@ class Writes(RuleBasedStateMachine):
         self.create_subaccount("ben", ["s1", "s2"], "b")
         self.create_subaccount("cat", ["s2"], "c")
         self.grant_role("ann", "customer-service", "all")
+        self.grant_role("ben", "finance", "s2")
+        self.revoke_role("ben", "finance", "s2", 9)
+        self.store_mode("s1", True)
+        self.product_operator("s1", "p1", "ben", True, 9)
         self.create_department("d1")
         self.department_member("d1", "cat")
         self.direct("ben", "s1", "reports:view", "allow", False)
@@ -186,16 +200,61 @@ class Writes(RuleBasedStateMachine):
         self.publish_version(False, True, False, False)
         self.install_app()
         self.app_grant("ben", "s2", "pay", "50.00")
+        self.import_app_settings("cat", "all", "view", False, True, 9)
         self.publish_version(False, False, False, False)  # refused: it would lift a limit
         self.publish_version(True, True, False, True)  # renamed; the tenant left behind
+        # Seen once in every example, so that later steps meet their state (the random
+        # steps reach them too, but more rules dilute each):
+        self.batch_assign("add", ["ann"], ["s2"])
+        self.role_limits("finance", LIMITED[0], "200.00")
+        self.approver_until_an_end(LIMITED[1], 0)  # ben decides for ann in s1
+        self.add_store("s3", "EUR")
+        self.revoke_store("s3")
 
-    @rule(store=st.sampled_from(STORES))
-    def add_store(self, store):
+    @rule(store=st.sampled_from(STORES), currency=st.sampled_from((None, *CURRENCIES)))
+    def add_store(self, store, currency=None):
         expected = 422 if store == "all" else 409 if store in self.t.stores else 201
-        self.write("POST", "stores", {"store": store}, expected)
+        body = {"store": store} if currency is None else {"store": store, "currency": currency}
+        self.write("POST", "stores", body, expected)
         if expected == 201:
             self.t.stores.add(store)
+            if currency not in (None, "USD"):
+                self.t.currencies[store] = currency
             done("store")
+
+    @rule(store=st.sampled_from(STORES[:3]), currency=st.sampled_from(CURRENCIES))
+    def store_currency(self, store, currency):
+        expected = 404 if store not in self.t.stores else 200
+        self.write("PUT", f"stores/{store}/currency", {"currency": currency}, expected)
+        if expected == 200:
+            if currency == "USD":
+                self.t.currencies.pop(store, None)
+            else:
+                self.t.currencies[store] = currency
+            done("store currency")
+
+    @rule(store=st.sampled_from(STORES[:3]), by_product=st.booleans())
+    def store_mode(self, store, by_product):
+        expected = 404 if store not in self.t.stores else 200
+        self.write("PUT", f"stores/{store}/mode",
+                   {"mode": "by-product" if by_product else "by-store"}, expected)
+        if expected == 200:
+            (self.t.by_product.add if by_product else self.t.by_product.discard)(store)
+            done("store mode")
+
+    @rule(store=st.sampled_from(STORES[:3]), product=st.sampled_from(PRODUCTS),
+          login=st.sampled_from(LOGINS), add=st.booleans(), n=st.integers(0, 9))
+    def product_operator(self, store, product, login, add, n):
+        """R17: a sub-account made (or no longer) an operator of one product of a store."""
+        login, store = self._existing(n, login, store)
+        key = (store, product, login)
+        expected = 404 if store not in self.t.stores or login not in self.t.accounts or (
+            not add and key not in self.t.operators) else 200
+        path = f"stores/{store}/products/{product}/operators/{login}"
+        self.write("PUT" if add else "DELETE", path, {} if add else None, expected)
+        if expected == 200:
+            (self.t.operators.add if add else self.t.operators.discard)(key)
+            done("product operator")
 
     @rule(login=st.sampled_from(LOGINS), stores=st.lists(st.sampled_from(STORES[:3]),
           min_size=1, max_size=3, unique=True), email=st.sampled_from(EMAILS))
@@ -309,6 +368,9 @@ class Writes(RuleBasedStateMachine):
         t.grants = {g for g in t.grants if g[2] != store}
         t.allows = {a for a in t.allows if a[1] != store}
         t.denies = {d for d in t.denies if d[1] != store}
+        t.by_product.discard(store)
+        t.operators = {o for o in t.operators if o[0] != store}
+        t.currencies.pop(store, None)
         for login in affected:
             if not any(x == login for x, _ in t.assigned):
                 t.disabled.add(login)
@@ -474,13 +536,17 @@ class Writes(RuleBasedStateMachine):
 
     @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(STORES[:3]),
           perm=st.sampled_from(LIMITED), amount=st.sampled_from(AMOUNTS[2:]),
-          approve=st.booleans(), n=st.integers(0, 9))
-    def approval_flow(self, login, store, perm, amount, approve, n):
+          approve=st.booleans(), n=st.integers(0, 9), by_staff=st.booleans())
+    def approval_flow(self, login, store, perm, amount, approve, n, by_staff,
+                      approver=None):
         """R24 between the instances: over a limit of 50.00 with the `over_limit` mode,
         file a request where a check answers `requires: approval` (and only there), the
-        owner decides on one instance, the storefront uses it on the other: allowed once
-        when approved, then `approval_used`; a rejected one is never allowed."""
-        login, store = self._existing(n, login, store)
+        owner or a sub-account decides on one instance (a sub-account only while it holds
+        approvals:decide there: an ended grant counts for no write either), the storefront
+        uses it on the other: allowed once when approved, then `approval_used`; a rejected
+        one is never allowed."""
+        if approver is None:
+            login, store = self._existing(n, login, store)
         self.approval_mode(perm, "over_limit")
         self.limited_grant(login, store, perm, "50.00", 9)  # (9: this login and store)
         area, action = perm.rsplit(":", 1)
@@ -499,8 +565,20 @@ class Writes(RuleBasedStateMachine):
             return
         assert filed.status_code == 201, (asked, filed.text)
         request = filed.json()["id"]
-        decided = self._post(0, f"/v1/tenants/{self.tenant}/approvals/{request}/decision",
-                             {"approve": approve}, self.owner)
+        decision = f"/v1/tenants/{self.tenant}/approvals/{request}/decision"
+        if approver is None and by_staff:
+            approver = self._approver(login, store, n)
+        if approver is not None:  # recorded by the storefront, on the approver's behalf
+            may = self.model.reason(self.tenant, approver, store, DECIDE) == "granted"
+            decided = self._post(0, decision, {"approve": approve, "approver": approver},
+                                 self.check_token)
+            assert decided.status_code == (200 if may else 403), (approver, decided.text)
+            if may:
+                done("approver decided")
+            elif (("user", approver), store, DECIDE) in self.ended:
+                done("ended approver refused")
+        if approver is None or decided.status_code != 200:
+            decided = self._post(1, decision, {"approve": approve}, self.owner)
         assert decided.status_code == 200, decided.text
         self.revision = max(self.revision, decided.json().get("revision", self.revision))
         using = {**ask, "context": {**ask["context"], "approval": request}}
@@ -515,6 +593,29 @@ class Writes(RuleBasedStateMachine):
         else:
             assert "granted" not in reasons, reasons
             done("approval rejected")
+
+    def _approver(self, login: str, store: str, n: int) -> str | None:
+        """Another sub-account, mostly one that holds (or held) approvals:decide here."""
+        others = sorted(self.t.accounts - {login})
+        holders = [x for x in others
+                   if (("user", x), store, DECIDE) in self.t.allows | self.ended]
+        pool = holders if holders and n < 7 else others
+        return pool[n % len(pool)] if pool else None
+
+    @rule(perm=st.sampled_from(LIMITED), n=st.integers(0, 9))
+    def approver_until_an_end(self, perm, n):
+        """Finding 1 in a write: a sub-account given approvals:decide until an end decides
+        before it (n < 5); after it, the clock moved past (no sweep asked for), it is
+        refused on the worker it reaches, and the owner decides instead."""
+        assigned = sorted(self.t.assigned)
+        pairs = [(a, b) for a in assigned for b in assigned if a[1] == b[1] and a[0] != b[0]]
+        if not pairs:
+            return
+        (login, store), (approver, _) = pairs[n % len(pairs)]
+        self.time_boxed_grant(approver, store, DECIDE, None, 9)
+        if n >= 5:
+            self.time_passes()
+        self.approval_flow(login, store, perm, "150.00", True, 9, True, approver=approver)
 
     def full(self, local: str) -> str:
         return f"{self.app}.{local}"
@@ -671,6 +772,43 @@ class Writes(RuleBasedStateMachine):
                 self.t.allow_limits[key] = Decimal(limit)
             done("app grant")
 
+    @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(("all", *STORES[:3])),
+          which=st.sampled_from(("view", "pay")), dry_run=st.booleans(),
+          as_file=st.booleans(), n=st.integers(0, 9))
+    def import_app_settings(self, login, store, which, dry_run, as_file, n):
+        """The app's own per-sub-account settings moved in (R21), by the app's key: refused
+        whole (naming the item) or one revision; a grant already held stays as it is."""
+        if store != "all":
+            login, store = self._existing(n, login, store)
+        name = "items:view" if which == "view" else self.pay
+        scopes = sorted(s for x, s in self.t.assigned if x == login) if store == "all" \
+            else [store]
+        keys = [(("user", login), s, self.full(name)) for s in scopes]
+        expected = (409 if self.app not in self.t.apps
+                    else 422 if login not in self.t.accounts or not scopes
+                    or any(s not in self.t.stores or (login, s) not in self.t.assigned
+                           for s in scopes)
+                    or (which == "view" and self.view_owner_only)
+                    or any(k in self.t.allow_limits for k in keys)  # R22: limit-twice
+                    else 200)
+        body = {"dry_run": dry_run}
+        if as_file:
+            body["csv"] = f"# moved from the app\n{login}, {store}, {name}\n"
+        else:
+            body["grants"] = [{"subject": login, "store": store, "permissions": [name]}]
+        before = self._export(0)
+        answer = requests.post(
+            f"{self.instances[self._side()].url}/v1/tenants/{self.tenant}/apps/{self.app}/import",
+            json=body, timeout=30, headers={"Authorization": f"Bearer {self.app_key}"})
+        assert answer.status_code == expected, (body, answer.text)
+        if expected != 200 or dry_run:
+            assert self._export(1) == before, "a refused or dry-run import changed the policy"
+            return
+        self.revision = max(self.revision, answer.json()["revision"])
+        for key in keys:
+            self.t.allows.add(key)  # (one already held keeps its end)
+        done("app settings import")
+
     @rule()
     def rotate_owner_key(self):
         old = self.owner
@@ -716,36 +854,42 @@ class Writes(RuleBasedStateMachine):
                 "SELECT tenant, max(revision) FROM revision_log GROUP BY tenant")).all())
         assert heads == logged  # every tenant's
 
-    def _sample(self) -> list[tuple[str, str, str, str | None]]:
+    def _sample(self) -> list[tuple[str, str, str, str | None, str]]:
         """The checks of this step: every supplementary grant held or ended (at an amount
-        within any limit), and 40 more over subjects x stores x permissions x amounts."""
+        within any limit), 40 more over subjects x stores x permissions x amounts, and 12
+        about one product of a per-product permission."""
         perms = PERMS + tuple(self.full(p) for p in ("items:view", self.pay))
         money = set(MONEY) | {self.full(self.pay)}
-        out = [(who[1], store, perm, "10.00" if perm in money else None)
+        out = [(who[1], store, perm, "10.00" if perm in money else None, "")
                for who, store, perm in sorted(self.t.allows | self.ended)
                if who[0] == "user"]
-        for i in range(40):
+        for i in range(52):
             n = self.turn * 7919 + i * 104729
             subject = (*LOGINS, OWNER, "ghost")[n % 8]
             store = ("s1", "s2", "s3")[(n // 8) % 3]
-            perm = perms[(n // 24) % len(perms)]
+            if i < 40:
+                perm, product = perms[(n // 24) % len(perms)], ""
+            else:
+                perm = PER_PRODUCT[(n // 24) % len(PER_PRODUCT)]
+                product = PRODUCTS[(n // 48) % len(PRODUCTS)]
             amount = AMOUNTS[(n // 7) % len(AMOUNTS)] if perm in money else None
-            out.append((subject, store, perm, amount))
+            out.append((subject, store, perm, amount, product))
         return out
 
     @invariant()
     def every_worker_and_pycasbin_decide_as_the_model(self):
         picks = self._sample()
         checks = []
-        for subject, store, perm, amount in picks:
+        for subject, store, perm, amount, product in picks:
             area, action = perm.rsplit(":", 1)
-            check = {"subject": subject, "store": store, "object": area, "action": action}
+            check = {"subject": subject, "store": store, "action": action,
+                     "object": f"product/{product}" if product else area}
             if amount is not None:
                 check["context"] = {"amount": amount}
             checks.append(check)
         want = [self.model.reason(self.tenant, s, store, p, False,
-                                  None if a is None else Decimal(a))
-                for s, store, p, a in picks]
+                                  None if a is None else Decimal(a), product)
+                for s, store, p, a, product in picks]
         # the second instance's budget holds about two tenants: asking about globex drops
         # the tenant under test, which it then loads again for the checks below
         other = self._post(1, "/check", {"subject": "kim", "store": "ebay-de",
@@ -767,11 +911,12 @@ class Writes(RuleBasedStateMachine):
                 (enforcer.add_named_policy if ptype == "p"
                  else enforcer.add_named_grouping_policy)(ptype, *values)
         t = self.tenant
-        for (subject, store, perm, amount), reason in zip(picks, want, strict=True):
+        for (subject, store, perm, amount, product), reason in zip(picks, want, strict=True):
             area, action = perm.rsplit(":", 1)
             allowed = enforcer.enforce(f"user:{t}:{subject}", f"{t}/{store}", area, action,
-                                       "", "", _fixed(amount), "")
-            assert allowed == (reason == "granted"), (subject, store, perm, amount, reason)
+                                       "", product, _fixed(amount), "")
+            assert allowed == (reason == "granted"), (subject, store, perm, amount, product,
+                                                      reason)
 
     @invariant()
     def rules_name_only_catalogue_permissions_and_lint_finds_no_error(self):
@@ -788,6 +933,24 @@ class Writes(RuleBasedStateMachine):
         assert status == 200, self.last.text
         errors = [f for f in self.last.json()["findings"] if f["severity"] == "error"]
         assert not errors, errors
+
+    @invariant()
+    def stores_modes_operators_and_currencies_are_the_models(self):
+        for side in (0, 1):
+            status = self._call(side, "GET", "policy")
+            assert status == 200, self.last.text
+            shown = self.last.json()
+            assert set(shown["stores"]) == self.t.stores, shown["stores"]
+            assert shown["currencies"] == {s: self.t.currencies.get(s, "USD")
+                                           for s in self.t.stores}, shown["currencies"]
+        for store in sorted(self.t.stores):
+            assert self._call(self.turn % 2, "GET", f"stores/{store}/products") == 200
+            shown = self.last.json()
+            assert shown["mode"] == ("by-product" if store in self.t.by_product
+                                     else "by-store"), (store, shown)
+            operators = {(store, product, login) for product, logins
+                         in shown["operators"].items() for login in logins}
+            assert operators == {o for o in self.t.operators if o[0] == store}, shown
 
     @invariant()
     def the_ledger_verifies(self):
@@ -866,6 +1029,8 @@ KINDS = ("store", "sub-account", "role grant", "role revoke", "direct allow", "d
          "time passes", "limited grant", "shared limit, one ends", "role limits", "step-up",
          "department",
          "department member", "department rules", "approval mode", "approval used",
-         "approval rejected", "version published",
+         "approval rejected", "approver decided", "ended approver refused",
+         "version published",
          "version refused", "tenant left behind", "tenant brought up", "install",
-         "uninstall", "app grant", "owner key rotated", "console form")
+         "uninstall", "app grant", "owner key rotated", "console form", "store currency",
+         "store mode", "product operator", "app settings import")
