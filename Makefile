@@ -30,10 +30,11 @@ browser:
 haproxy:
 	command -v haproxy >/dev/null || (apt-get update -qq && apt-get install -y -qq haproxy)
 
-## Lint, then the whole suite on SQLite and PostgreSQL, the console in headless Chromium.
+## Lint, then the whole suite on SQLite and PostgreSQL, the console in headless Chromium,
+## on both cores (each xdist worker has its own databases and free ports).
 test: install browser haproxy
 	$(BIN)/ruff check service tests bench authz_client examples harness
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 ## The inner loop: the unit tests (domain rules in memory) and the API tests on SQLite.
 test-fast: install

@@ -9,18 +9,18 @@ tenant globex after every step, so the tenant under test is dropped and loaded a
 between steps. Every process reads the test's clock (AUTHZ_TEST_CLOCK): time passes when
 the machine says so, never with the host's. A hypothesis state machine writes through
 both, alternating: stores (with a currency, or one set later), stores run by product and
-their products' operators, sub-accounts (with emails, against a small cap), departments
-and their members and roles, role grants, supplementary grants with and without a limit
-or an end, denies, disabling, step-up, role limits, approval modes, batch store
-assignment, store revocation (dry run first), imports (applied and dry run, valid and
-invalid), owner key rotation, console forms, and an app of its own: catalogue versions
-(renames, the amount mark kept or dropped, an owner-only mark, a tenant left behind by a
-failed write of its own and brought up by the version sent again), install, uninstall,
-grants of its permissions and its own settings moved in, and approvals (over a limit:
-filed where a check says an approval is required, decided on one instance by the owner
-or a sub-account holding approvals:decide, or whose grant of it ended, used on the
-other). Next to it a
-plain-Python model (reference_model.py plus the refusals the rules call for) says whether
+their products' operators, sub-accounts (with emails, against a small cap, and a default
+store), departments and their members and roles, role grants, supplementary grants with
+and without a limit or an end, denies, disabling, step-up, role limits, approval modes,
+batch store assignment, store revocation (dry run first), imports (applied and dry run,
+valid and invalid), owner key rotation, console forms, and an app of its own: catalogue
+versions (renames, the amount mark kept or dropped, an owner-only mark, items:view
+deprecated or removed, a tenant left behind by a failed write of its own and brought up by
+the version sent again), install, uninstall, grants of its permissions and its own
+settings moved in, and approvals (over a limit: filed where a check says an approval is
+required, decided on one instance by the owner or a sub-account holding approvals:decide,
+or whose grant of it ended, used on the other). Next to it a plain-Python model
+(reference_model.py plus the refusals the rules call for) says whether
 each write must succeed and how every check is answered. After every step:
   - the write answered as the model says (refusals change nothing);
   - every tenant's head equals its newest logged revision;
@@ -29,6 +29,7 @@ each write must succeed and how every check is answered. After every step:
     (the budgeted instance after loading the tenant again);
   - both instances show the model's stores and currencies, and each store's mode and
     product operators;
+  - every default store is an assigned one, the one set while it stays assigned (R15);
   - stock pycasbin on the export answers the same sample as the service;
   - no rule names a permission outside the tenant's catalogue (the version it is at), and
     lint finds no error;
@@ -139,6 +140,8 @@ class Writes(RuleBasedStateMachine):
         self.pay = "items:pay"  # its money permission's name in the newest version
         self.pay_marked = True  # ... whether it carries the amount mark
         self.view_owner_only = False
+        self.view = "kept"  # the app's items:view at the tenant's version: or deprecated, removed
+        self.defaults: dict[str, str] = {}  # login -> its default store, where the model knows it
         self.published = False
         self.behind = None  # the newest version when the tenant was left behind at the one before
 
@@ -194,18 +197,25 @@ class Writes(RuleBasedStateMachine):
         self.product_operator("s1", "p1", "ben", True, 9)
         self.create_department("d1")
         self.department_member("d1", "cat")
+        self.department_rules("d1", "customer-service", "s2", None)
         self.direct("ben", "s1", "reports:view", "allow", False)
         self.direct("cat", "s2", "chat:reply", "deny", True)
         self.import_file("ben", "s1", "reports:export", False, True)
         self.publish_version(False, True, False, False)
         self.install_app()
         self.app_grant("ben", "s2", "pay", "50.00")
+        self.publish_version(False, True, False, False, "removed")  # nobody holds it yet
+        self.publish_version(False, True, False, False)  # back
         self.import_app_settings("cat", "all", "view", False, True, 9)
         self.publish_version(False, False, False, False)  # refused: it would lift a limit
         self.publish_version(True, True, False, True)  # renamed; the tenant left behind
+        self.publish_again()
+        self.publish_version(False, True, False, False, "deprecated")  # cat keeps it
         # Seen once in every example, so that later steps meet their state (the random
         # steps reach them too, but more rules dilute each):
         self.batch_assign("add", ["ann"], ["s2"])
+        self.set_status("cat", True)
+        self.set_status("cat", False)
         self.role_limits("finance", LIMITED[0], "200.00")
         self.approver_until_an_end(LIMITED[1], 0)  # ben decides for ann in s1
         self.add_store("s3", "EUR")
@@ -269,8 +279,20 @@ class Writes(RuleBasedStateMachine):
         if expected == 201:
             self.t.accounts.add(login)
             self.t.assigned |= {(login, s) for s in stores}
+            self.defaults[login] = stores[0]
             self.emails[login] = email
             done("sub-account")
+
+    @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(STORES[:3]), n=st.integers(0, 9))
+    def default_store(self, login, store, n):
+        """R15: only one of the sub-account's stores; kept until that store is unassigned."""
+        login, store = self._existing(n, login, store)
+        expected = 404 if login not in self.t.accounts \
+            else 200 if (login, store) in self.t.assigned else 422
+        self.write("PUT", f"subaccounts/{login}/default-store", {"store": store}, expected)
+        if expected == 200:
+            self.defaults[login] = store
+            done("default store")
 
     @rule(login=st.sampled_from(LOGINS), role=st.sampled_from(ROLES),
           where=st.sampled_from(("all", "s1", "s2", "s3")))
@@ -625,13 +647,40 @@ class Writes(RuleBasedStateMachine):
         prefix = self.app + "."
         return [k for k in self.t.allows if k[2].startswith(prefix)]
 
-    def _refused(self, new_pay: str, marked: bool, owner_only: bool) -> bool:
+    def _refused(self, new_pay: str, marked: bool, owner_only: bool, view: str) -> bool:
         """Whether the tenant, at the version it is at, would refuse the next (409)."""
         granted = self._app_rules()
         lifts = not marked and any(k[2] == self.full(self.pay) and k in self.t.allow_limits
                                    for k in granted)
-        kept_owner_only = owner_only and any(k[2] == self.full("items:view") for k in granted)
+        kept_owner_only = owner_only and view != "removed" \
+            and any(k[2] == self.full("items:view") for k in granted)
         return self.app in self.t.apps and (lifts or kept_owner_only)
+
+    def _removal_refused(self, view: str) -> bool:
+        """A version that drops items:view while the tenant still grants it: refused whole
+        (rename or deprecate instead). An ended grant counts until the sweep tidies it, so
+        the step waits for that first."""
+        if view != "removed" or self.view == "removed" or self.app not in self.t.apps:
+            return False
+        named = self.full("items:view")
+        if any(k[2] == named for k in self.t.allows) or any(d[2] == named for d in self.t.denies):
+            return True
+        area, action = named.split(":")
+        deadline = time.monotonic() + 20
+        while True:
+            with self.engine.connect() as connection:
+                left = connection.execute(text(
+                    "SELECT count(*) FROM policy_rule WHERE tenant = :t AND ptype = 'p' "
+                    "AND v2 = :area AND (v3 = :action OR v3 LIKE :limited)"),
+                    {"t": self.tenant, "area": area, "action": action,
+                     "limited": f"{action}<=%"}).scalar()
+            if not left:
+                return False
+            assert time.monotonic() < deadline, f"{left} ended grant(s) of {named} never tidied"
+            for side in (0, 1):  # a worker notices an end when it is asked
+                self._post(side, "/check", {"subject": "ann", "store": "s1", "object": area,
+                                            "action": action}, self.check_token)
+            time.sleep(0.2)
 
     def _put_version(self, body: dict) -> requests.Response:
         return requests.put(f"{self.instances[self._side()].url}/v1/apps/{self.app}/catalogue",
@@ -640,19 +689,26 @@ class Writes(RuleBasedStateMachine):
 
     @precondition(lambda self: self.behind is None)
     @rule(rename=st.booleans(), marked=st.booleans(), owner_only=st.booleans(),
-          fails_here=st.booleans())
-    def publish_version(self, rename, marked, owner_only, fails_here):
+          fails_here=st.booleans(), view=st.sampled_from(("kept", "kept", "deprecated",
+                                                           "removed")))
+    def publish_version(self, rename, marked, owner_only, fails_here, view="kept"):
         """The next version; with `fails_here`, the tenant's own write of it fails (as a
-        lock timeout would), leaving the tenant at the version it was at (finding 5)."""
+        lock timeout would), leaving the tenant at the version it was at (finding 5).
+        `view`: items:view kept, deprecated (held grants stay, no new ones) or removed
+        (refused while the tenant grants it)."""
         new_pay = RENAMED[self.pay] if rename and self.published else self.pay
         body = {"permissions": [
-            {"name": "items:view", "owner_only": owner_only,
-             "description": {"en": "See items", "zh-CN": "查看"}},
             {"name": new_pay, "amount": marked,
              "description": {"en": "Pay", "zh-CN": "付款"}}]}
+        if view != "removed":
+            body["permissions"].insert(0, {"name": "items:view", "owner_only": owner_only,
+                                           "description": {"en": "See items", "zh-CN": "查看"}})
+        if view == "deprecated":
+            body["deprecated"] = ["items:view"]
         if new_pay != self.pay:
             body["renames"] = {self.pay: new_pay}
-        expected = 409 if self._refused(new_pay, marked, owner_only) else 200
+        expected = 409 if self._removal_refused(view) \
+            or self._refused(new_pay, marked, owner_only, view) else 200
         before = self._export(0)
         fails = fails_here and self.app in self.t.apps
         if fails:
@@ -675,27 +731,29 @@ class Writes(RuleBasedStateMachine):
                                  headers={"Authorization": f"Bearer {self.owner}"}, timeout=30)
             assert self.full(self.pay) in {p["name"] for p in known.json()["permissions"]}, \
                 "the tenant left behind is not at the version it was at"
-            self.behind = (new_pay, marked, owner_only, body)
+            self.behind = (new_pay, marked, owner_only, view, body)
             done("tenant left behind")
             return
-        self._take_version(new_pay, marked, owner_only, answer)
+        self._take_version(new_pay, marked, owner_only, view, answer)
         done("version published")
+        if view != "kept":
+            done(f"permission {view}")
 
     @precondition(lambda self: self.behind is not None)
     @rule()
     def publish_again(self):
         """The newest version sent again: it brings the tenant left behind up."""
-        new_pay, marked, owner_only, body = self.behind
-        expected = 409 if self._refused(new_pay, marked, owner_only) else 200
+        new_pay, marked, owner_only, view, body = self.behind
+        expected = 409 if self._refused(new_pay, marked, owner_only, view) else 200
         answer = self._put_version(body)
         assert answer.status_code == expected, answer.text
         if expected == 200:
             assert answer.json()["republished"] is True, answer.text
-            self._take_version(new_pay, marked, owner_only, answer)
+            self._take_version(new_pay, marked, owner_only, view, answer)
             self.behind = None
             done("tenant brought up")
 
-    def _take_version(self, new_pay: str, marked: bool, owner_only: bool,
+    def _take_version(self, new_pay: str, marked: bool, owner_only: bool, view: str,
                       answer: requests.Response) -> None:
         """The model after the tenant took the version: renamed grants keep limits, ends."""
         if self.app in self.t.apps:
@@ -715,6 +773,7 @@ class Writes(RuleBasedStateMachine):
             self.t.denies = {(w, where, new if p == old else p)
                              for w, where, p in self.t.denies}
         self.pay, self.pay_marked, self.view_owner_only = new_pay, marked, owner_only
+        self.view = view
 
     @rule()
     def install_app(self):
@@ -745,7 +804,7 @@ class Writes(RuleBasedStateMachine):
     def _catch_up_uninstalled(self) -> None:
         """A tenant without the app is at no version: an install takes the newest."""
         if self.behind is not None:
-            self.pay, self.pay_marked, self.view_owner_only = self.behind[:3]
+            self.pay, self.pay_marked, self.view_owner_only, self.view = self.behind[:4]
             self.behind = None
 
     @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(STORES[:3]),
@@ -759,8 +818,8 @@ class Writes(RuleBasedStateMachine):
             body["limit"] = limit
         else:
             limit = None
-        grantable = self.app in self.t.apps and not (which == "view" and self.view_owner_only) \
-            and (limit is None or self.pay_marked)
+        grantable = self.app in self.t.apps and not (which == "view" and (
+            self.view_owner_only or self.view != "kept")) and (limit is None or self.pay_marked)
         self.write("POST", "permissions", body, 200 if grantable else 422)
         if grantable:
             key = (("user", login), store, perm)
@@ -788,7 +847,7 @@ class Writes(RuleBasedStateMachine):
                     else 422 if login not in self.t.accounts or not scopes
                     or any(s not in self.t.stores or (login, s) not in self.t.assigned
                            for s in scopes)
-                    or (which == "view" and self.view_owner_only)
+                    or (which == "view" and (self.view_owner_only or self.view != "kept"))
                     or any(k in self.t.allow_limits for k in keys)  # R22: limit-twice
                     else 200)
         body = {"dry_run": dry_run}
@@ -953,6 +1012,21 @@ class Writes(RuleBasedStateMachine):
             assert operators == {o for o in self.t.operators if o[0] == store}, shown
 
     @invariant()
+    def every_default_store_is_assigned_and_the_one_set(self):
+        """R15 on both instances: the default set stays until its store is unassigned, then
+        it is one of the stores left (none when none is)."""
+        for login in [x for x, s in self.defaults.items() if (x, s) not in self.t.assigned]:
+            del self.defaults[login]  # the service picks among the stores left
+        for side in (0, 1):
+            assert self._call(side, "GET", "subaccounts?per_page=100") == 200, self.last.text
+            shown = {a["login"]: a["default_store"] for a in self.last.json()["items"]}
+            assert set(shown) == self.t.accounts, shown
+            for login, default in shown.items():
+                mine = {s for x, s in self.t.assigned if x == login}
+                want = self.defaults.get(login, default if default in mine else "(assigned)")
+                assert default == (want if mine else None), (side, login, default, mine)
+
+    @invariant()
     def the_ledger_verifies(self):
         answer = requests.get(self.instances[0].url + "/v1/ledger/verify", timeout=30,
                               headers={"Authorization": f"Bearer {ADMIN}"})
@@ -1033,4 +1107,5 @@ KINDS = ("store", "sub-account", "role grant", "role revoke", "direct allow", "d
          "version published",
          "version refused", "tenant left behind", "tenant brought up", "install",
          "uninstall", "app grant", "owner key rotated", "console form", "store currency",
-         "store mode", "product operator", "app settings import")
+         "store mode", "product operator", "app settings import", "default store",
+         "permission deprecated", "permission removed")
