@@ -473,14 +473,40 @@ class Writes(RuleBasedStateMachine):
 
     @rule()
     def time_passes(self):
-        """Past every end given so far, in every process at once."""
-        self.clock_file.write_text(str(float(self.clock_file.read_text()) + 2000))
-        now = self.now()
-        for key in [k for k, ends in self.ends.items() if ends <= now]:
-            self.t.allows.discard(key)
-            self.t.allow_limits.pop(key, None)
-            del self.ends[key]
-            self.ended.add(key)
+        """Past every end given so far, in every process at once. While the tenant's writes
+        fail, so that no sweep can tidy them, every worker asked already denies what ended
+        (finding 1: the end is part of the decision; the sweep only tidies)."""
+        _refuse_writes(self.engine, self.tenant, True)
+        try:
+            self.clock_file.write_text(str(float(self.clock_file.read_text()) + 2000))
+            now = self.now()
+            ending = sorted(k for k, ends in self.ends.items() if ends <= now)
+            for key in ending:
+                self.t.allows.discard(key)
+                self.t.allow_limits.pop(key, None)
+                del self.ends[key]
+                self.ended.add(key)
+            money = set(MONEY) | {self.full(self.pay)}
+            asked = [(who[1], store, perm, "10.00" if perm in money else None)
+                     for who, store, perm in ending]
+            checks = [{"subject": subject, "store": store, "object": perm.rsplit(":", 1)[0],
+                       "action": perm.rsplit(":", 1)[1],
+                       **({"context": {"amount": amount}} if amount else {})}
+                      for subject, store, perm, amount in asked]
+            want = [self.model.reason(self.tenant, subject, store, perm, False,
+                                      None if amount is None else Decimal(amount))
+                    for subject, store, perm, amount in asked]
+            for side in (0, 1, 0, 1):  # (each instance twice: most often both workers)
+                if not checks:
+                    break
+                answer = self._post(side, "/check/batch", {"checks": checks},
+                                    self.check_token)
+                assert answer.status_code == 200, answer.text
+                got = [r["reason"] for r in answer.json()["results"]]
+                assert got == want, ("an ended grant still answered before any sweep",
+                                     side, list(zip(checks, got, want, strict=True))[:5])
+        finally:
+            _refuse_writes(self.engine, self.tenant, False)
         done("time passes")
 
     @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(STORES[:3]),
