@@ -25,7 +25,7 @@ def on_starting(server):
     from sqlalchemy.exc import SQLAlchemyError
 
     from service import serving_url
-    from service.startup import config
+    from service import config
     from service.storage import policy_store
 
     engine = create_engine(serving_url(config.resolve().database_url))
@@ -53,7 +53,7 @@ def on_exit(server):
 
 def when_ready(server):
     """In development mode, print the fixed keys and a first request to try."""
-    from service.startup import config
+    from service import config
 
     settings = config.resolve()
     if settings.production:

@@ -31,7 +31,7 @@ from sqlalchemy import create_engine, text
 
 from bench.generate import MARKETS, SCALES, generate, tenants
 from harness.servers import Instance, free_port
-from service.startup import config
+from service import config
 from service.storage.notifier import libpq_dsn
 
 ROOT = Path(__file__).resolve().parent.parent

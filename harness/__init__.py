@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from service.startup import config as _config
+from service import config as _config
 
 PG_ADMIN_URL = os.environ.get(
     "AUTHZ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -8,8 +8,8 @@ from pathlib import Path
 from flask import Flask
 from flask_migrate import Migrate
 
-from .startup import config as config_module
-from .startup.config import sqlite_path
+from . import config as config_module
+from .config import sqlite_path
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -17,6 +17,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def create_app(config: object = None) -> Flask:
     """Build the app. `config` is a mapping or a class of UPPERCASE settings."""
     settings = config_module.resolve(config)
+    _check_formats(settings)
     app = Flask(__name__)
     app.config.update(settings.as_keys())
     app.config["SQLALCHEMY_DATABASE_URI"] = serving_url(settings.database_url)
@@ -29,22 +30,64 @@ def create_app(config: object = None) -> Flask:
 
     from . import api, console
     from .domain import clock
-    from .runtime.decision_log import DecisionLog
     from .startup import cli
     from .storage.models import db
-    from .usecases.authz import Authz
 
     clock.use_offset_file(settings.test_clock)
     db.init_app(app)
     # `flask db ...` (Flask-Migrate): the schema is Alembic's, applied by init-db and `make run`.
     Migrate(app, db, directory=str(MIGRATIONS), render_as_batch=True)
-    app.extensions["authz"] = Authz(settings, DecisionLog(app, settings), app)
+    app.extensions["authz"] = _service(app, settings)
     api.init_app(app)
     console.init_app(app)
     cli.init_app(app)
     if settings.production:
         _refuse_development_keys(app)
     return app
+
+
+def _check_formats(settings: config_module.Settings) -> None:
+    """The settings whose format another layer owns (config.py imports nothing of ours)."""
+    from .domain.keys import key_id_of
+    from .runtime.rate_limit import parse
+
+    if key_id_of(settings.admin_key) is None:
+        raise config_module.ConfigError(
+            "AUTHZ_ADMIN_KEY", "must look like <id>.<secret of 16+ characters>")
+    try:
+        parse(settings.write_rate_limit)
+    except ValueError as exc:
+        raise config_module.ConfigError("AUTHZ_WRITE_RATE_LIMIT", str(exc)) from None
+
+
+def _service(app: Flask, settings: config_module.Settings):
+    """The service object and its parts, built here and handed in (the composition root:
+    the only module that knows every layer)."""
+    from flask import has_request_context, request
+
+    from .domain import keys
+    from .domain.decider import Decider
+    from .runtime.background import Background
+    from .runtime.decision_log import DecisionLog
+    from .runtime.rate_limit import WriteLimiter
+    from .runtime.replica import Replica
+    from .storage.notifier import SqliteWatcher
+    from .usecases import expiry
+    from .usecases.authz import Authz
+
+    refused = frozenset(map(keys.digest, config_module.DEV_TOKENS)) \
+        if settings.production else frozenset()
+    path = sqlite_path(settings.database_url)
+    replica = Replica(Decider(), settings.admin_key, settings.sync_interval, refused,
+                      SqliteWatcher(path).changed if path is not None else None,
+                      settings.tenant_cache_mb, expiry.sweep_written)
+
+    def request_id() -> str:  # telemetry.RequestLog accepted or made it
+        return request.environ.get("HTTP_X_REQUEST_ID", "") if has_request_context() else ""
+
+    return Authz(settings, replica,
+                 WriteLimiter(settings.write_rate_limit, settings.rate_limit_redis_url),
+                 DecisionLog(app, settings), Background(app, replica, settings), request_id)
 
 
 def _refuse_development_keys(app: Flask) -> None:

@@ -16,7 +16,7 @@ def authz() -> Authz:
 def authenticate() -> None:
     """before_request: catch up with the database, then identify the caller (401 if unknown)."""
     service = current_app.extensions["authz"]
-    service.ensure_listening()
+    service.background.ensure_started()
     service.replica.catch_up()
     g.caller = service.replica.authenticate(request.headers.get("Authorization"))
     request.environ[TENANT] = (request.view_args or {}).get("tenant") or g.caller.tenant

@@ -95,7 +95,7 @@ class FastCheck:
         """(JSON text, allowed, decisions, the revision answered at), or None to let Flask
         answer."""
         service = self.service
-        service.ensure_listening()
+        service.background.ensure_started()
         replica = service.replica
         if replica.catch_up_due():
             with self.app.app_context():

@@ -8,8 +8,8 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..config import sqlite_path
 from ..runtime import telemetry
-from ..startup.config import sqlite_path
 from . import schemas
 from .auth import authz
 
@@ -26,11 +26,11 @@ def _age(replica) -> float | None:
 def health():
     """Alive: this worker answers, and says the revision it serves."""
     service = authz()
-    service.ensure_listening()
+    service.background.ensure_started()
     replica = service.replica
     replica.catch_up()
     return {"status": "ok", "tenants_held": replica.held_tenants(),
-            "policy_age_seconds": _age(replica), "listening": service.listening,
+            "policy_age_seconds": _age(replica), "listening": service.background.listening,
             "pid": os.getpid()}
 
 
@@ -42,7 +42,7 @@ def ready():
     not but this worker has caught up before and serves the tenants it holds from the last
     committed state it applied, and says how old that is."""
     service = authz()
-    service.ensure_listening()
+    service.background.ensure_started()
     replica = service.replica
     replica.catch_up()
     path = sqlite_path(current_app.config["AUTHZ_DATABASE_URL"])

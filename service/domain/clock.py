@@ -46,3 +46,8 @@ now = time.time  # Unix seconds (use_offset_file may move it)
 
 def utcnow() -> datetime:
     return datetime.fromtimestamp(now(), UTC)
+
+
+def unix_seconds(text: str) -> float:
+    """An end as stored (tenant_policy.expiry_text) in Unix seconds, the clock's unit."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()

@@ -28,8 +28,8 @@ from prometheus_client import Counter
 from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..config import Settings
 from ..domain import catalogue, reasons
-from ..startup.config import Settings
 from ..storage import apps_store
 from ..storage.models import DecisionLogEntry as Row
 from ..storage.models import db

@@ -23,8 +23,9 @@ what is held; the listener and the follower only queue what they heard and read.
 The end of a time-boxed grant is part of the held state: every load and every revision
 applied brings the ends it set (Change.ends), and a request at or after an end withdraws
 the grant from this worker's copy before deciding, whenever the tenant was loaded and
-whether or not the database answers. The sweep (usecases/expiry.py) only tidies the rules
-afterwards; its removal of a rule already withdrawn changes nothing here.
+whether or not the database answers. The sweep (usecases/expiry.py, run by
+runtime/background.py) only tidies the rules afterwards; its removal of a rule already
+withdrawn changes nothing here.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..domain import clock, keys
+from ..domain import rules as R
 from ..domain.decider import Decider
 from ..domain.errors import (
     ServiceError,
@@ -48,7 +50,6 @@ from ..domain.errors import (
     Unauthorized,
 )
 from ..storage import keys_store, policy_store
-from ..usecases import expiry
 from .telemetry import DATABASE_ERRORS, TENANT_EVICTIONS, TENANT_LOADS
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,11 @@ class Replica:
     def __init__(self, decider: Decider, admin_key: str, sync_interval: float,
                  refused_digests: frozenset[str] = frozenset(),
                  changed: Callable[[], bool] | None = None,
-                 cache_mb: float | None = None):
+                 cache_mb: float | None = None,
+                 sweep: Callable[[], list[tuple[str, int]]] = list):
         self.decider = decider
+        # the use case that tidies ended grants (usecases/expiry.py), handed in by create_app
+        self._sweep_ended = sweep
         self._refused = refused_digests  # development keys, in production mode
         self._admin_digest = keys.digest(admin_key)
         self._sync_interval = sync_interval
@@ -233,7 +237,7 @@ class Replica:
         now = time.monotonic()
         return now >= self._retry_at and (
             self._recheck or bool(self._inbox) or bool(self._announced)
-            or self._sweep_due or now - self._checked_at >= self._sync_interval)
+            or now - self._checked_at >= self._sync_interval)
 
     def catch_up(self, force: bool = False) -> None:
         """Apply every committed change of the held tenants not yet applied, when one may
@@ -250,8 +254,6 @@ class Replica:
         self._checked_at = now
         self._recheck = False
         try:
-            for tenant, revision in self._sweep():
-                self._heard(tenant, revision)
             self._catch_up_tenants(poll)
             self.synced_at = now
         except (SQLAlchemyError, ServiceError):
@@ -260,13 +262,20 @@ class Replica:
             self._retry_at = now + RETRY_AFTER_FAILURE
             log.warning("policy catch-up failed; serving what is held", exc_info=True)
 
-    def _sweep(self) -> list[tuple[str, int]]:
-        """Tidy the ended grants' rules (one revision per tenant) once one ended here;
-        the (tenant, revision)s it wrote."""
+    def sweep(self) -> list[tuple[str, int]]:
+        """Tidy the ended grants' rules (one revision per tenant) once one ended here: on
+        the follower's or the sweeper's thread (runtime/background.py), never a check's.
+        The (tenant, revision)s it wrote."""
         if not self._sweep_due:
             return []
-        written = [(r.tenant, r.revision) for r in expiry.sweep() if r.changed]
-        self._sweep_due = False
+        self._sweep_due = False  # first: a grant that ends meanwhile asks again
+        try:
+            written = self._sweep_ended()
+        except BaseException:
+            self._sweep_due = True
+            raise
+        if written and not self.following:
+            self._recheck = True  # the next catch-up reads what the sweep wrote
         return written
 
     def _heard(self, tenant: str, revision: int) -> None:
@@ -340,7 +349,7 @@ class Replica:
         now = time.monotonic()
         poll = self._recheck or now - self._checked_at >= self._sync_interval
         try:
-            heard: dict[str, int] = dict(self._sweep())
+            heard: dict[str, int] = dict(self.sweep())
             inbox = self._inbox
             while inbox:
                 tenant, revision = inbox.popleft()
@@ -402,14 +411,14 @@ class Replica:
         now = clock.now()
         withdrawn = self._withdrawn[tenant]
         for text, at in ends:
-            rule = expiry.rule_of(text)
+            rule = R.stored(text)
             if at is None:
                 held.pop(rule, None)
                 if rule in withdrawn:  # made permanent (a removal was applied before)
                     withdrawn.discard(rule)
                     self.decider.reinstate(tenant, rule)
                 continue
-            when = expiry.unix_seconds(at)
+            when = clock.unix_seconds(at)
             held[rule] = when
             if rule in withdrawn and when > now:  # given again with a later end
                 withdrawn.discard(rule)

@@ -6,13 +6,13 @@ from collections import defaultdict
 
 from sqlalchemy import func, inspect, select
 
+from .. import config as config_module
 from ..domain import keys
 from ..domain import policy_admin as A
 from ..domain import rules as R
 from ..domain import subaccounts as S
 from ..storage import policy_store
 from ..storage.models import PolicyRule, db
-from . import config as config_module
 
 BASELINE = "0001"  # the first migration: the schema that create_all made before migrations
 
@@ -61,7 +61,7 @@ def ensure_file() -> None:
     """Create the SQLite file of the embedded default (serving never creates it)."""
     from flask import current_app
 
-    from .config import sqlite_path
+    from ..config import sqlite_path
 
     path = sqlite_path(current_app.config["AUTHZ_DATABASE_URL"])
     if path is not None and not path.exists():

@@ -4,12 +4,10 @@ how a change is committed and then seen by this worker."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import has_request_context, request
-
+from ..config import Settings
 from ..domain import invariants, keys
 from ..domain import reasons as W
 from ..domain import rules as R
@@ -17,14 +15,12 @@ from ..domain.catalogue import Catalogue
 from ..domain.decider import CheckRequest, Decider
 from ..domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
 from ..domain.tenant_policy import TenantPolicy
+from ..runtime.background import Background
 from ..runtime.decision_log import DecisionLog
-from ..runtime.follower import Follower
 from ..runtime.rate_limit import WriteLimiter
 from ..runtime.replica import Replica
 from ..runtime.telemetry import DATABASE_ERRORS, WRITES
-from ..startup.config import DEV_TOKENS, Settings, sqlite_path
 from ..storage import apps_store, console_sessions, failures, policy_store
-from ..storage.notifier import Listener, SqliteWatcher
 from . import rights
 from .rights import operation
 
@@ -33,51 +29,18 @@ T = TypeVar("T")
 
 
 class Authz:
-    def __init__(self, settings: Settings, decision_log: DecisionLog, app=None):
+    """The service object. Its parts (the replica, the write limiter, the decision log's
+    writer, the worker's threads) are built by create_app and handed in."""
+
+    def __init__(self, settings: Settings, replica: Replica, limiter: WriteLimiter,
+                 decision_log: DecisionLog, background: Background,
+                 request_id: Callable[[], str] = str):
         self.settings = settings
-        self._app = app  # for the follower's app context (runtime/follower.py)
+        self.replica = replica
+        self.limiter = limiter
         self.decision_log = decision_log
-        refused = frozenset(map(keys.digest, DEV_TOKENS)) \
-            if settings.production else frozenset()
-        path = sqlite_path(settings.database_url)
-        self.replica = Replica(Decider(), settings.admin_key, settings.sync_interval, refused,
-                               SqliteWatcher(path).changed if path is not None else None,
-                               settings.tenant_cache_mb)
-        self.limiter = WriteLimiter(settings.write_rate_limit,
-                                    settings.rate_limit_redis_url)
-        self._listener: Listener | None = None
-        self._follower: Follower | None = None
-        self._listener_pid: int | None = None
-
-    def ensure_listening(self) -> None:
-        """Start this process's notification listener and follower (PostgreSQL only),
-        once per process: from then on requests never read the database for a held tenant.
-
-        Started on the first request rather than at import so that a forked gunicorn
-        worker gets threads of its own."""
-        url = self.settings.database_url
-        if (self._listener_pid == os.getpid() or not self.settings.listen
-                or not url.startswith("postgresql")):
-            return
-        self._listener_pid = os.getpid()
-        if self._app is not None:
-            self._follower = Follower(self._app, self.replica, self.settings.sync_interval)
-            self._follower.start()
-        self._listener = Listener(url, self.replica.announce, self.replica.recheck)
-        self._listener.start()
-
-    def close(self) -> None:
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
-            self._listener_pid = None
-        if self._follower is not None:
-            self._follower.stop()
-            self._follower = None
-
-    @property
-    def listening(self) -> bool:
-        return self._listener is not None and self._listener.connected
+        self.background = background
+        self._request_id = request_id  # the HTTP request's, for the ledger ("" outside one)
 
     @property
     def decider(self) -> Decider:
@@ -164,7 +127,8 @@ class Authz:
             if limited:
                 self.limiter.hit(caller.key_id)
             result = policy_store.write(tenant, caller.describe(), reason or "", edit,
-                                        must_exist=must_exist, request_id=_request_id())
+                                        must_exist=must_exist,
+                                        request_id=self._request_id())
         except ServiceError as exc:
             WRITES.labels(exc.code).inc()
             if isinstance(exc, Unavailable):
@@ -243,7 +207,3 @@ class Authz:
         self.replica.hold(tenant)
         return self.decider
 
-
-def _request_id() -> str:
-    """The HTTP request's id (telemetry.RequestLog accepted or made it), for the ledger."""
-    return request.environ.get("HTTP_X_REQUEST_ID", "") if has_request_context() else ""

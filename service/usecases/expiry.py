@@ -13,7 +13,7 @@ the later ones find nothing left and write nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ..domain import clock
 from ..domain import rules as R
@@ -21,15 +21,6 @@ from ..domain.tenant_policy import TenantPolicy, expiry_text
 from ..storage import policy_store
 
 ACTOR = "system:expiry"
-
-
-def unix_seconds(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-
-
-def rule_of(text: str) -> R.Rule:
-    """The rule an expiry names (stored as CSV)."""
-    return R.stored(text)
 
 
 def sweep(now: datetime | None = None) -> list[policy_store.WriteResult]:
@@ -45,3 +36,9 @@ def sweep(now: datetime | None = None) -> list[policy_store.WriteResult]:
 
     return [policy_store.write(tenant, ACTOR, f"time-boxed grants expired by {cutoff}",
                                expire) for tenant in tenants]
+
+
+def sweep_written() -> list[tuple[str, int]]:
+    """sweep(), as the (tenant, revision)s it wrote: what a worker's sweeper or follower
+    runs (runtime/background.py) when a grant ended in its copy."""
+    return [(r.tenant, r.revision) for r in sweep() if r.changed]

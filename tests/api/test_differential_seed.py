@@ -36,7 +36,7 @@ def test_every_seed_combination_matches_plain_pycasbin(client):
          for product in ("sku-1001", "sku-1002", "sku-404")]
     compared = allowed = 0
     for tenant, token in (("acme", "acme-check"), ("globex", "globex-check")):
-        from service.startup.config import DEV_TENANT_KEYS
+        from service.config import DEV_TENANT_KEYS
 
         caller = Caller(client, DEV_TENANT_KEYS[tenant]["check"])
         assert token.startswith(tenant)

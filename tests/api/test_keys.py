@@ -8,10 +8,9 @@ import time
 import pytest
 from sqlalchemy import select
 
-from service import create_app
+from service import config, create_app
 from service.domain import keys
 from service.runtime.rate_limit import WriteLimiter
-from service.startup import config
 from service.storage.models import ApiKey, db
 
 from ..support import ACME_CHECK, ACME_OWNER, ADMIN, GLOBEX_OWNER, Caller, bearer, make_app

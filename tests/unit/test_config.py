@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service import create_app
-from service.startup import config
+from service import config, create_app
 
 
 @pytest.mark.parametrize("settings,key", [
