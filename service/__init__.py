@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from flask import Flask
 from flask_migrate import Migrate
 
 from . import config as config_module
-from .config import sqlite_path
-
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+from .config import MIGRATIONS, sqlite_path
 
 
 def create_app(config: object = None) -> Flask:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: service/config.py
+MIGRATIONS = ROOT / "service" / "migrations"  # Alembic's (Flask-Migrate)
 PREFIX = "AUTHZ_"
 
 # Fixed development keys, printed at start-up and written in the README. Production mode

@@ -8,8 +8,14 @@ import io
 from flask import Response
 from flask_smorest import Blueprint
 
+from ..schemas.access import AccessPage, AccessQuery, Matrix, MatrixQuery, WhoCanQuery
+from ..schemas.apps import (
+    AllowedPermissions,
+    AllowedPermissionsQuery,
+    AllowedStores,
+    AllowedStoresQuery,
+)
 from ..usecases import access as Q
-from . import schemas
 from .auth import authenticate, authz, caller
 
 blp = Blueprint("access", __name__, url_prefix="/v1", description="Who can do what")
@@ -24,8 +30,8 @@ def _page(items: list[dict], query: dict, revision: int) -> dict:
 
 
 @blp.route("/tenants/<tenant>/who-can", methods=["GET"])
-@blp.arguments(schemas.WhoCanQuery, location="query")
-@blp.response(200, schemas.AccessPage)
+@blp.arguments(WhoCanQuery, location="query")
+@blp.response(200, AccessPage)
 def who_can(query: dict, tenant: str):
     """Every subject who can do `permission` in `store`, each with the role, department or
     direct grant and the scope that allow it."""
@@ -36,8 +42,8 @@ def who_can(query: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>/can", methods=["GET"])
-@blp.arguments(schemas.AccessQuery, location="query")
-@blp.response(200, schemas.AccessPage)
+@blp.arguments(AccessQuery, location="query")
+@blp.response(200, AccessPage)
 def stores_where(query: dict, tenant: str, login: str):
     """Every store where the sub-account (or `owner`) can do `permission`, and why."""
     service = authz()
@@ -47,8 +53,8 @@ def stores_where(query: dict, tenant: str, login: str):
 
 
 @blp.route("/tenants/<tenant>/stores/<store>/matrix", methods=["GET"])
-@blp.arguments(schemas.MatrixQuery, location="query")
-@blp.response(200, schemas.Matrix)
+@blp.arguments(MatrixQuery, location="query")
+@blp.response(200, Matrix)
 def matrix(query: dict, tenant: str, store: str):
     """The store's permission matrix: every subject assigned to it x every permission."""
     service = authz()
@@ -60,7 +66,7 @@ def matrix(query: dict, tenant: str, store: str):
 
 
 @blp.route("/tenants/<tenant>/stores/<store>/matrix.csv", methods=["GET"])
-@blp.arguments(schemas.MatrixQuery, location="query")
+@blp.arguments(MatrixQuery, location="query")
 @blp.response(200, content_type="text/csv")
 def matrix_csv(query: dict, tenant: str, store: str):
     """The same matrix as CSV: a row per subject, a column per permission, 1 = allowed."""
@@ -77,8 +83,8 @@ def matrix_csv(query: dict, tenant: str, store: str):
 
 
 @blp.route("/tenants/<tenant>/allowed/permissions", methods=["GET"])
-@blp.arguments(schemas.AllowedPermissionsQuery, location="query")
-@blp.response(200, schemas.AllowedPermissions)
+@blp.arguments(AllowedPermissionsQuery, location="query")
+@blp.response(200, AllowedPermissions)
 def allowed_permissions(query: dict, tenant: str):
     """What can this user do here: every permission `subject` is allowed in `store`,
     as /check decides each (for menus and buttons; a check key may ask)."""
@@ -89,8 +95,8 @@ def allowed_permissions(query: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/allowed/stores", methods=["GET"])
-@blp.arguments(schemas.AllowedStoresQuery, location="query")
-@blp.response(200, schemas.AllowedStores)
+@blp.arguments(AllowedStoresQuery, location="query")
+@blp.response(200, AllowedStores)
 def allowed_stores(query: dict, tenant: str):
     """Every store where `subject` is allowed `permission`, a page at a time (complete)."""
     revision, stores = Q.stores_allowed(authz(), caller(), tenant, query["subject"],

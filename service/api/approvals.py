@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from ..schemas.approvals import (
+    Approval,
+    ApprovalAnswer,
+    ApprovalDecision,
+    ApprovalMode,
+    ApprovalModes,
+    ApprovalPage,
+    ApprovalQuery,
+    NewApproval,
+)
+from ..schemas.base import Revision
 from ..usecases import approvals
-from . import schemas
 from .auth import authenticate, authz, caller
 
 blp = Blueprint("approvals", __name__, url_prefix="/v1",
@@ -16,15 +26,15 @@ blp.before_request(authenticate)
 
 
 @blp.route("/tenants/<tenant>/approval-modes", methods=["GET"])
-@blp.response(200, schemas.ApprovalModes)
+@blp.response(200, ApprovalModes)
 def get_modes(tenant: str):
     """Which permissions need an approval, and when."""
     return {"modes": approvals.modes(authz(), caller(), tenant)}
 
 
 @blp.route("/tenants/<tenant>/approval-modes/<permission>", methods=["PUT"])
-@blp.arguments(schemas.ApprovalMode)
-@blp.response(200, schemas.Revision)
+@blp.arguments(ApprovalMode)
+@blp.response(200, Revision)
 def set_mode(body: dict, tenant: str, permission: str):
     """When an action needs a second person: never, over the requester's limit, always."""
     return {"revision": approvals.set_mode(authz(), caller(), tenant, permission,
@@ -32,8 +42,8 @@ def set_mode(body: dict, tenant: str, permission: str):
 
 
 @blp.route("/tenants/<tenant>/approvals", methods=["POST"])
-@blp.arguments(schemas.NewApproval)
-@blp.response(201, schemas.ApprovalAnswer)
+@blp.arguments(NewApproval)
+@blp.response(201, ApprovalAnswer)
 def file(body: dict, tenant: str):
     """File a request for a sub-account's action: possible exactly when /check of that
     action answers `requires: approval`. Approved, it allows the action once."""
@@ -42,8 +52,8 @@ def file(body: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/approvals", methods=["GET"])
-@blp.arguments(schemas.ApprovalQuery, location="query")
-@blp.response(200, schemas.ApprovalPage)
+@blp.arguments(ApprovalQuery, location="query")
+@blp.response(200, ApprovalPage)
 def find(query: dict, tenant: str):
     """The tenant's requests, newest first (owner, auditor), or an approver's queue."""
     total, items = approvals.find(authz(), caller(), tenant, query)
@@ -52,15 +62,15 @@ def find(query: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/approvals/<approval_id>", methods=["GET"])
-@blp.response(200, schemas.Approval)
+@blp.response(200, Approval)
 def get(tenant: str, approval_id: str):
     """One request and what became of it."""
     return approvals.get(authz(), caller(), tenant, approval_id)
 
 
 @blp.route("/tenants/<tenant>/approvals/<approval_id>/decision", methods=["POST"])
-@blp.arguments(schemas.ApprovalDecision)
-@blp.response(200, schemas.ApprovalAnswer)
+@blp.arguments(ApprovalDecision)
+@blp.response(200, ApprovalAnswer)
 def decide(body: dict, tenant: str, approval_id: str):
     """Approve or reject, as the owner or on behalf of an approver (never the requester)."""
     revision, approval = approvals.decide(authz(), caller(), tenant, approval_id,

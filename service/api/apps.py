@@ -7,8 +7,25 @@ from flask import request
 from flask_smorest import Blueprint
 
 from ..domain.errors import InvalidInput
+from ..schemas.apps import (
+    AppCatalogueVersion,
+    AppCreated,
+    AppGrantsImport,
+    AppGrantsImported,
+    AppInfo,
+    AppInstalled,
+    AppKeyCreated,
+    AppKeyRevoked,
+    AppRemoved,
+    AvailableApps,
+    NewApp,
+    NewAppKey,
+    Published,
+    TenantCatalogue,
+)
+from ..schemas.base import Write
+from ..schemas.subaccounts import DryRunQuery
 from ..usecases import apps
-from . import schemas
 from .auth import authenticate, authz, caller
 
 blp = Blueprint("apps", __name__, url_prefix="/v1",
@@ -17,15 +34,15 @@ blp.before_request(authenticate)
 
 
 @blp.route("/apps", methods=["POST"])
-@blp.arguments(schemas.NewApp)
-@blp.response(201, schemas.AppCreated)
+@blp.arguments(NewApp)
+@blp.response(201, AppCreated)
 def register(body: dict):
     """Register an app (platform admin only); the answer carries its key, shown once."""
     return apps.register(authz(), caller(), body["app"], body["name"])
 
 
 @blp.route("/apps/<app>", methods=["GET"])
-@blp.response(200, schemas.AppInfo)
+@blp.response(200, AppInfo)
 def describe(app: str):
     """The app, its newest catalogue version and the tenants that installed it (the
     app's own key, or the admin)."""
@@ -33,8 +50,8 @@ def describe(app: str):
 
 
 @blp.route("/apps/<app>/keys", methods=["POST"])
-@blp.arguments(schemas.NewAppKey)
-@blp.response(201, schemas.AppKeyCreated)
+@blp.arguments(NewAppKey)
+@blp.response(201, AppKeyCreated)
 def rotate_key(body: dict, app: str):
     """A new app key; with `replaces`, the old one keeps working for `overlap_seconds`."""
     return apps.rotate_key(authz(), caller(), app, body.get("replaces"),
@@ -42,17 +59,17 @@ def rotate_key(body: dict, app: str):
 
 
 @blp.route("/apps/<app>/keys/<key_id>", methods=["DELETE"])
-@blp.response(200, schemas.AppKeyRevoked)
+@blp.response(200, AppKeyRevoked)
 def revoke_key(app: str, key_id: str):
     """Revoke an app key at once; the app's last working key only by the admin."""
     return apps.revoke_key(authz(), caller(), app, key_id)
 
 
 @blp.route("/apps/<app>/catalogue", methods=["PUT"])
-@blp.arguments(schemas.DryRunQuery, location="query")
+@blp.arguments(DryRunQuery, location="query")
 @blp.doc(requestBody={"required": True, "content": {
-    "application/json": {"schema": schemas.AppCatalogueVersion}}})
-@blp.response(200, schemas.Published)
+    "application/json": {"schema": AppCatalogueVersion}}})
+@blp.response(200, Published)
 def publish(query: dict, app: str):
     """Publish the app's next catalogue version (its own key, or the admin). Renames are
     carried into every tenant that installed the app (one ledger entry each, by
@@ -64,8 +81,8 @@ def publish(query: dict, app: str):
 
 
 @blp.route("/tenants/<tenant>/apps/<app>", methods=["PUT"])
-@blp.arguments(schemas.Write)
-@blp.response(200, schemas.AppInstalled)
+@blp.arguments(Write)
+@blp.response(200, AppInstalled)
 def install(body: dict, tenant: str, app: str):
     """Install the app in the tenant: its permissions become grantable here and its
     suggested role templates are added (editable like any)."""
@@ -74,8 +91,8 @@ def install(body: dict, tenant: str, app: str):
 
 
 @blp.route("/tenants/<tenant>/apps/<app>", methods=["DELETE"])
-@blp.arguments(schemas.DryRunQuery, location="query")
-@blp.response(200, schemas.AppRemoved)
+@blp.arguments(DryRunQuery, location="query")
+@blp.response(200, AppRemoved)
 def uninstall(query: dict, tenant: str, app: str):
     """Uninstall: every role permission, grant and deny of the app goes, and the grants
     of roles left empty; `dry_run=true` lists exactly that and changes nothing."""
@@ -84,15 +101,15 @@ def uninstall(query: dict, tenant: str, app: str):
 
 
 @blp.route("/tenants/<tenant>/catalogue", methods=["GET"])
-@blp.response(200, schemas.TenantCatalogue)
+@blp.response(200, TenantCatalogue)
 def tenant_catalogue(tenant: str):
     """The permissions of this tenant: built-in and of the apps it installed."""
     return apps.tenant_catalogue(authz(), caller(), tenant)
 
 
 @blp.route("/tenants/<tenant>/apps/<app>/import", methods=["POST"])
-@blp.arguments(schemas.AppGrantsImport)
-@blp.response(200, schemas.AppGrantsImported)
+@blp.arguments(AppGrantsImport)
+@blp.response(200, AppGrantsImported)
 def import_grants(body: dict, tenant: str, app: str):
     """Move in the app's existing per-sub-account permissions (the app's key, or the
     owner): a dry run by default, showing what would change and every problem; applied,
@@ -104,7 +121,7 @@ def import_grants(body: dict, tenant: str, app: str):
 
 
 @blp.route("/tenants/<tenant>/apps", methods=["GET"])
-@blp.response(200, schemas.AvailableApps)
+@blp.response(200, AvailableApps)
 def available(tenant: str):
     """Every registered app and whether this tenant installed it."""
     return {"apps": apps.available(authz(), caller(), tenant)}

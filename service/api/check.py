@@ -13,8 +13,9 @@ from flask_smorest import Blueprint
 from ..domain import reasons as W
 from ..domain.errors import InvalidInput
 from ..runtime import telemetry
+from ..schemas.check import CheckBatch, CheckBatchResult, CheckResult, Explanation, SingleCheck
 from ..usecases import approvals
-from . import check_answer, check_input, schemas
+from . import check_answer, check_input
 from .auth import authenticate
 
 JSON = "application/json"
@@ -22,8 +23,8 @@ blp = Blueprint("check", __name__, description="Allow/deny decisions")
 blp.before_request(authenticate)
 
 # The bodies are read by check_input (the hot path); these schemas document them.
-_DOC_SINGLE = {"required": True, "content": {"application/json": {"schema": schemas.SingleCheck}}}
-_DOC_BATCH = {"required": True, "content": {"application/json": {"schema": schemas.CheckBatch}}}
+_DOC_SINGLE = {"required": True, "content": {"application/json": {"schema": SingleCheck}}}
+_DOC_BATCH = {"required": True, "content": {"application/json": {"schema": CheckBatch}}}
 
 
 def _body() -> object:
@@ -150,10 +151,10 @@ def _route(path: str, view, request_doc: dict, response_schema) -> None:
     blp.route(path, methods=["POST"])(view)
 
 
-_route("/check", check, _DOC_SINGLE, schemas.CheckResult)
-_route("/check/batch", check_batch, _DOC_BATCH, schemas.CheckBatchResult)
+_route("/check", check, _DOC_SINGLE, CheckResult)
+_route("/check/batch", check_batch, _DOC_BATCH, CheckBatchResult)
 # The same checks on a path that names the tenant, so a load balancer can route on it
 # (the key must be that tenant's, or the admin's). Same bodies, same answers.
-_route("/v1/tenants/<tenant>/check", check, _DOC_SINGLE, schemas.CheckResult)
-_route("/v1/tenants/<tenant>/check/batch", check_batch, _DOC_BATCH, schemas.CheckBatchResult)
-_route("/explain", explain, _DOC_SINGLE, schemas.Explanation)
+_route("/v1/tenants/<tenant>/check", check, _DOC_SINGLE, CheckResult)
+_route("/v1/tenants/<tenant>/check/batch", check_batch, _DOC_BATCH, CheckBatchResult)
+_route("/explain", explain, _DOC_SINGLE, Explanation)

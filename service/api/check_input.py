@@ -1,6 +1,6 @@
 """Reading /check bodies by hand: the hot path.
 
-Exactly the rules of schemas.SingleCheck / schemas.CheckBatch (which document the API
+Exactly the rules of schemas/check.py SingleCheck / CheckBatch (which document the API
 and are tested to agree with this), at a fraction of marshmallow's cost per request.
 Errors have marshmallow's shape, keyed by field, so a caller sees no difference.
 """

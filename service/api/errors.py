@@ -9,16 +9,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..domain.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
     ServiceError,
     TooManyRequests,
-    Unauthorized,
     Unavailable,
 )
 from ..runtime.telemetry import DATABASE_ERRORS
+from ..schemas.errors import status_of
 from . import check
 
 log = logging.getLogger(__name__)
@@ -26,17 +22,6 @@ log = logging.getLogger(__name__)
 _STATUS_NAMES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
                  409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests",
                  503: "Service Unavailable"}
-
-
-# The HTTP status of each of the service's errors (subclasses take their base's: a
-# LimitReached or a StaleRevision is a Conflict).
-STATUS: dict[type[ServiceError], int] = {
-    InvalidInput: 422, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
-    TooManyRequests: 429, Unavailable: 503, ServiceError: 400}
-
-
-def status_of(exc: ServiceError) -> int:
-    return next(STATUS[k] for k in type(exc).__mro__ if k in STATUS)
 
 
 def payload(status: int, message: str, errors: dict | None = None) -> dict:

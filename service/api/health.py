@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import sqlite_path
 from ..runtime import telemetry
-from . import schemas
+from ..schemas.health import Health, Ready
 from .auth import authz
 
 blp = Blueprint("health", __name__, description="Service health and metrics")
@@ -22,7 +22,7 @@ def _age(replica) -> float | None:
 
 
 @blp.route("/health", methods=["GET"])
-@blp.response(200, schemas.Health)
+@blp.response(200, Health)
 def health():
     """Alive: this worker answers, and says the revision it serves."""
     service = authz()
@@ -35,8 +35,8 @@ def health():
 
 
 @blp.route("/ready", methods=["GET"])
-@blp.response(200, schemas.Ready)
-@blp.alt_response(503, schema=schemas.Ready, description="No policy loaded yet")
+@blp.response(200, Ready)
+@blp.alt_response(503, schema=Ready, description="No policy loaded yet")
 def ready():
     """Ready to decide: the database answers (tenants are loaded on demand), or it does
     not but this worker has caught up before and serves the tenants it holds from the last

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from ..schemas.keys import KeyCreated, KeyList, KeyRevoked, NewKey
 from ..usecases import tenant_admin
-from . import schemas
 from .auth import authenticate, authz, caller
 
 blp = Blueprint("keys", __name__, url_prefix="/v1", description="A tenant's API keys")
@@ -17,7 +17,7 @@ blp.before_request(authenticate)
 
 
 @blp.route("/tenants/<tenant>/keys", methods=["GET"])
-@blp.response(200, schemas.KeyList)
+@blp.response(200, KeyList)
 def list_keys(tenant: str):
     """The tenant's keys: ids, scopes and validity (never secrets or hashes)."""
     service = authz()
@@ -26,8 +26,8 @@ def list_keys(tenant: str):
 
 
 @blp.route("/tenants/<tenant>/keys", methods=["POST"])
-@blp.arguments(schemas.NewKey)
-@blp.response(201, schemas.KeyCreated)
+@blp.arguments(NewKey)
+@blp.response(201, KeyCreated)
 def create_key(body: dict, tenant: str):
     """A new owner or check key; with `replaces`, the old key keeps working for
     `overlap_seconds` (default a day) so callers can switch without an outage."""
@@ -38,7 +38,7 @@ def create_key(body: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/keys/<key_id>", methods=["DELETE"])
-@blp.response(200, schemas.KeyRevoked)
+@blp.response(200, KeyRevoked)
 def revoke_key(tenant: str, key_id: str):
     """Revoke a key at once. The last working owner key cannot be revoked: rotate it."""
     revision, until = tenant_admin.revoke_key(authz(), caller(), tenant, key_id)

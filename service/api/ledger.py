@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from ..schemas.ledger import LedgerPage, LedgerQuery, LedgerVerification
 from ..usecases import ledger
-from . import schemas
 from .auth import authenticate, authz, caller
 
 blp = Blueprint("ledger", __name__, url_prefix="/v1", description="The change ledger (R18)")
@@ -13,8 +13,8 @@ blp.before_request(authenticate)
 
 
 @blp.route("/tenants/<tenant>/ledger", methods=["GET"])
-@blp.arguments(schemas.LedgerQuery, location="query")
-@blp.response(200, schemas.LedgerPage)
+@blp.arguments(LedgerQuery, location="query")
+@blp.response(200, LedgerPage)
 def entries(query: dict, tenant: str):
     """The tenant's changes, newest first: filter by store, sub-account, actor and time."""
     total, page = ledger.page(authz(), caller(), tenant, query)
@@ -23,7 +23,7 @@ def entries(query: dict, tenant: str):
 
 
 @blp.route("/ledger/verify", methods=["GET"])
-@blp.response(200, schemas.LedgerVerification)
+@blp.response(200, LedgerVerification)
 def verify():
     """Recompute every hash chain (platform admin): the first broken entry of each."""
     result = ledger.verify(caller())

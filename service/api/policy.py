@@ -11,8 +11,30 @@ from ..domain import policy_admin as A
 from ..domain import policy_files as PF
 from ..domain import rules as R
 from ..domain import subaccounts as S
+from ..schemas.base import Revision
+from ..schemas.policy import (
+    AssignmentReport,
+    Direct,
+    ExpiringGrants,
+    Grant,
+    NewRole,
+    NewStore,
+    NewTenant,
+    Policy,
+    Reason,
+    RolePermissions,
+    Roles,
+    Status,
+    StoreCurrency,
+    StoreMode,
+    StoreProducts,
+    StoreRevoked,
+    Stores,
+    TenantCreated,
+)
+from ..schemas.policy_files import ExportDocument
+from ..schemas.subaccounts import DryRunQuery
 from ..usecases import tenant_admin
-from . import schemas
 from .auth import authenticate, authz, caller
 
 blp = Blueprint("policy", __name__, url_prefix="/v1", description="Edit a tenant's policy")
@@ -38,8 +60,8 @@ def _who(body: dict) -> A.Grantee:
 
 
 @blp.route("/tenants", methods=["POST"])
-@blp.arguments(schemas.NewTenant)
-@blp.response(201, schemas.TenantCreated)
+@blp.arguments(NewTenant)
+@blp.response(201, TenantCreated)
 def create_tenant(body: dict):
     """Create a tenant with its owner and check keys (platform admin only)."""
     revision, created = tenant_admin.create_tenant(authz(), caller(), body["tenant"],
@@ -48,7 +70,7 @@ def create_tenant(body: dict):
 
 
 @blp.route("/tenants/<tenant>/policy", methods=["GET"])
-@blp.response(200, schemas.Policy)
+@blp.response(200, Policy)
 def get_policy(tenant: str):
     """The tenant's stores, roles, grants, supplementary permissions and denies."""
     policy = read(tenant)
@@ -63,7 +85,7 @@ def export_csv(tenant: str):
 
 
 @blp.route("/tenants/<tenant>/export.json", methods=["GET"])
-@blp.response(200, schemas.ExportDocument)
+@blp.response(200, ExportDocument)
 def export_json(tenant: str):
     """The export with what the CSV does not hold (profiles, department names, settings,
     expiries): import both to restore the tenant. The CSV is byte for byte export.csv."""
@@ -73,8 +95,8 @@ def export_json(tenant: str):
 
 
 @blp.route("/tenants/<tenant>/stores", methods=["POST"])
-@blp.arguments(schemas.NewStore)
-@blp.response(201, schemas.Revision)
+@blp.arguments(NewStore)
+@blp.response(201, Revision)
 def create_store(body: dict, tenant: str):
     """Add a store (a Casbin domain) to the tenant; the owner acts in it at once. Its
     currency (R22) is USD unless given."""
@@ -83,8 +105,8 @@ def create_store(body: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/stores/<store>/currency", methods=["PUT"])
-@blp.arguments(schemas.StoreCurrency)
-@blp.response(200, schemas.Revision)
+@blp.arguments(StoreCurrency)
+@blp.response(200, Revision)
 def set_currency(body: dict, tenant: str, store: str):
     """The currency of the store's amounts and limits (R22)."""
     return {"revision": _write(tenant, body, lambda p: A.set_currency(p, store,
@@ -92,8 +114,8 @@ def set_currency(body: dict, tenant: str, store: str):
 
 
 @blp.route("/tenants/<tenant>/stores/<store>", methods=["DELETE"])
-@blp.arguments(schemas.DryRunQuery, location="query")
-@blp.response(200, schemas.StoreRevoked)
+@blp.arguments(DryRunQuery, location="query")
+@blp.response(200, StoreRevoked)
 def revoke_store(query: dict, tenant: str, store: str):
     """Revoke a store: every grant, assignment and deny in it goes; defaults move to the
     earliest assigned remaining store; a sub-account left with none is disabled (R16).
@@ -107,8 +129,8 @@ def revoke_store(query: dict, tenant: str, store: str):
 
 
 @blp.route("/tenants/<tenant>/stores/<store>/mode", methods=["PUT"])
-@blp.arguments(schemas.StoreMode)
-@blp.response(200, schemas.StoreProducts)
+@blp.arguments(StoreMode)
+@blp.response(200, StoreProducts)
 def set_store_mode(body: dict, tenant: str, store: str):
     """Run the store by store or by product (R17); an explicit, logged change."""
     def edit(policy):
@@ -120,7 +142,7 @@ def set_store_mode(body: dict, tenant: str, store: str):
 
 
 @blp.route("/tenants/<tenant>/stores/<store>/products", methods=["GET"])
-@blp.response(200, schemas.StoreProducts)
+@blp.response(200, StoreProducts)
 def store_products(tenant: str, store: str):
     """The store's mode and each product's operators."""
     policy = read(tenant)
@@ -129,8 +151,8 @@ def store_products(tenant: str, store: str):
 
 @blp.route("/tenants/<tenant>/stores/<store>/products/<product>/operators/<login>",
            methods=["PUT"])
-@blp.arguments(schemas.Reason)
-@blp.response(200, schemas.Revision)
+@blp.arguments(Reason)
+@blp.response(200, Revision)
 def add_product_operator(body: dict, tenant: str, store: str, product: str, login: str):
     """Make a sub-account an operator of one product (R17)."""
     return {"revision": _write(tenant, body, lambda p: S.add_product_operator(
@@ -139,7 +161,7 @@ def add_product_operator(body: dict, tenant: str, store: str, product: str, logi
 
 @blp.route("/tenants/<tenant>/stores/<store>/products/<product>/operators/<login>",
            methods=["DELETE"])
-@blp.response(200, schemas.Revision)
+@blp.response(200, Revision)
 def remove_product_operator(tenant: str, store: str, product: str, login: str):
     """Take one product of a by-product store away from an operator (R17)."""
     return {"revision": _write(tenant, {}, lambda p: S.remove_product_operator(
@@ -153,7 +175,7 @@ def _products(policy, store: str) -> dict:
 
 
 @blp.route("/tenants/<tenant>/roles", methods=["GET"])
-@blp.response(200, schemas.Roles)
+@blp.response(200, Roles)
 def list_roles(tenant: str):
     """The tenant's role templates and their permissions."""
     policy = read(tenant)
@@ -164,8 +186,8 @@ def list_roles(tenant: str):
 
 
 @blp.route("/tenants/<tenant>/roles", methods=["POST"])
-@blp.arguments(schemas.NewRole)
-@blp.response(201, schemas.Revision)
+@blp.arguments(NewRole)
+@blp.response(201, Revision)
 def create_role(body: dict, tenant: str):
     """A role template: defined once, granted in any of the tenant's stores (R6)."""
     return {"revision": _write(
@@ -174,8 +196,8 @@ def create_role(body: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/roles/<role>", methods=["PUT"])
-@blp.arguments(schemas.RolePermissions)
-@blp.response(200, schemas.Revision)
+@blp.arguments(RolePermissions)
+@blp.response(200, Revision)
 def set_role_permissions(body: dict, tenant: str, role: str):
     """Make the role's permissions exactly these."""
     return {"revision": _write(
@@ -184,15 +206,15 @@ def set_role_permissions(body: dict, tenant: str, role: str):
 
 
 @blp.route("/tenants/<tenant>/roles/<role>", methods=["DELETE"])
-@blp.response(200, schemas.Revision)
+@blp.response(200, Revision)
 def delete_role(tenant: str, role: str):
     """Delete a role nobody holds (409 while it is granted)."""
     return {"revision": _write(tenant, {}, lambda p: A.delete_role(p, role))}
 
 
 @blp.route("/tenants/<tenant>/grants", methods=["POST"])
-@blp.arguments(schemas.Grant)
-@blp.response(200, schemas.Revision)
+@blp.arguments(Grant)
+@blp.response(200, Revision)
 def grant_role(body: dict, tenant: str):
     """Grant a role to a sub-account or department in some stores or "all" (R5, R6)."""
     return {"revision": _write(tenant, body, lambda p: A.grant_role(
@@ -200,8 +222,8 @@ def grant_role(body: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/grants/revoke", methods=["POST"])
-@blp.arguments(schemas.Grant)
-@blp.response(200, schemas.Revision)
+@blp.arguments(Grant)
+@blp.response(200, Revision)
 def revoke_role(body: dict, tenant: str):
     """Take a role back from a sub-account or department in some stores or "all"."""
     return {"revision": _write(tenant, body, lambda p: A.revoke_role(
@@ -209,7 +231,7 @@ def revoke_role(body: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/expiring-grants", methods=["GET"])
-@blp.response(200, schemas.ExpiringGrants)
+@blp.response(200, ExpiringGrants)
 def expiring_grants(tenant: str):
     """Time-boxed grants (role grants and supplementary permissions with an expiry) not
     yet expired, soonest first. At expiry a grant stops counting and its removal is a
@@ -231,7 +253,7 @@ def _direct_routes(path: str, effect: str, doc: str) -> None:
     for view, suffix in ((add, ""), (remove, "/revoke")):
         view.__name__ = f"{effect}_{'remove' if suffix else 'add'}"
         blp.route(f"/tenants/<tenant>/{path}{suffix}", methods=["POST"])(
-            blp.arguments(schemas.Direct)(blp.response(200, schemas.Revision)(view)))
+            blp.arguments(Direct)(blp.response(200, Revision)(view)))
 
 
 _direct_routes("permissions", "allow", "A supplementary permission in one store (R7).")
@@ -239,8 +261,8 @@ _direct_routes("denies", "deny", 'An explicit deny in one store or "all"; deny w
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>/stores", methods=["PUT"])
-@blp.arguments(schemas.Stores)
-@blp.response(200, schemas.AssignmentReport)
+@blp.arguments(Stores)
+@blp.response(200, AssignmentReport)
 def set_stores(body: dict, tenant: str, login: str):
     """Assign exactly these stores; a sub-account acts only in its stores (R14)."""
     revision, report = write(tenant, body, lambda p: S.set_stores(p, login, body["stores"]))
@@ -248,8 +270,8 @@ def set_stores(body: dict, tenant: str, login: str):
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>/status", methods=["PUT"])
-@blp.arguments(schemas.Status)
-@blp.response(200, schemas.Revision)
+@blp.arguments(Status)
+@blp.response(200, Revision)
 def set_status(body: dict, tenant: str, login: str):
     """Disable (deny everything, grants kept) or enable a sub-account (R12)."""
     return {"revision": _write(
@@ -257,15 +279,15 @@ def set_status(body: dict, tenant: str, login: str):
 
 
 @blp.route("/tenants/<tenant>/departments/<department>/members/<login>", methods=["PUT"])
-@blp.arguments(schemas.Reason)
-@blp.response(200, schemas.Revision)
+@blp.arguments(Reason)
+@blp.response(200, Revision)
 def add_member(body: dict, tenant: str, department: str, login: str):
     """Add a sub-account to a department; it gets the department's grants (R5)."""
     return {"revision": _write(tenant, body, lambda p: A.add_member(p, department, login))}
 
 
 @blp.route("/tenants/<tenant>/departments/<department>/members/<login>", methods=["DELETE"])
-@blp.response(200, schemas.Revision)
+@blp.response(200, Revision)
 def remove_member(tenant: str, department: str, login: str):
     """Remove a sub-account from a department; it loses the department's grants."""
     return {"revision": _write(tenant, {}, lambda p: A.remove_member(p, department, login))}

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from ..schemas.policy_files import (
+    Diff,
+    DiffQuery,
+    ImportPlan,
+    ImportRequest,
+    LintReport,
+    PolicyFile,
+)
 from ..usecases import policy_files
-from . import schemas
 from .auth import authenticate, authz, caller
 
 blp = Blueprint("policy_files", __name__, url_prefix="/v1",
@@ -14,8 +21,8 @@ blp.before_request(authenticate)
 
 
 @blp.route("/tenants/<tenant>/lint", methods=["POST"])
-@blp.arguments(schemas.PolicyFile)
-@blp.response(200, schemas.LintReport)
+@blp.arguments(PolicyFile)
+@blp.response(200, LintReport)
 def lint(body: dict, tenant: str):
     """Findings for a policy file meant for this tenant: invalid lines, rules of another
     tenant, owner-only grants, a missing owner rule, roles nobody holds, denies that
@@ -24,8 +31,8 @@ def lint(body: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/import", methods=["POST"])
-@blp.arguments(schemas.ImportRequest)
-@blp.response(200, schemas.ImportPlan)
+@blp.arguments(ImportRequest)
+@blp.response(200, ImportPlan)
 def import_policy(body: dict, tenant: str):
     """Make the tenant's rules exactly the file's. With dry_run (the default): the rules
     that would be added and removed and the decisions that would change. Without: the
@@ -36,8 +43,8 @@ def import_policy(body: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/diff", methods=["GET"])
-@blp.arguments(schemas.DiffQuery, location="query")
-@blp.response(200, schemas.Diff)
+@blp.arguments(DiffQuery, location="query")
+@blp.response(200, Diff)
 def diff(query: dict, tenant: str):
     """The rules added and removed between two revisions (`from`, `to`), from the log."""
     return policy_files.diff(authz(), caller(), tenant, query["start"], query["end"])

@@ -9,8 +9,24 @@ from marshmallow import RAISE
 
 from ..domain import catalogue
 from ..domain import subaccounts as S
+from ..schemas.base import Revision
+from ..schemas.policy import AssignmentReport, Catalogue
+from ..schemas.subaccounts import (
+    BatchStores,
+    DefaultStore,
+    DepartmentName,
+    Departments,
+    NewDepartment,
+    NewSubAccount,
+    Profile,
+    SubAccount,
+    SubAccountPage,
+    SubAccountQuery,
+    SubAccountWritten,
+    TenantSettings,
+    TenantSettingsRead,
+)
 from ..usecases import tenant_admin
-from . import schemas
 from .auth import authenticate, authz, caller
 from .policy import read, write
 
@@ -20,7 +36,7 @@ blp.before_request(authenticate)
 
 
 @blp.route("/catalogue", methods=["GET"])
-@blp.response(200, schemas.Catalogue)
+@blp.response(200, Catalogue)
 def get_catalogue():
     """Every permission, with its description and risk (R9)."""
     return {"version": catalogue.CATALOGUE_VERSION,
@@ -28,8 +44,8 @@ def get_catalogue():
 
 
 @blp.route("/tenants/<tenant>/subaccounts", methods=["POST"])
-@blp.arguments(schemas.NewSubAccount)
-@blp.response(201, schemas.SubAccountWritten)
+@blp.arguments(NewSubAccount)
+@blp.response(201, SubAccountWritten)
 def create_sub_account(body: dict, tenant: str):
     """Create a sub-account (R4); refused past the tenant's cap (R11)."""
     return _write_account(tenant, body, body["login"], lambda p: S.create_sub_account(
@@ -48,8 +64,8 @@ def _write_account(tenant: str, body: dict, login: str, change) -> dict:
 
 @blp.route("/tenants/<tenant>/subaccounts", methods=["GET"])
 # webargs ignores unknown query parameters by default; a typo in a filter must not pass.
-@blp.arguments(schemas.SubAccountQuery, location="query", unknown=RAISE)
-@blp.response(200, schemas.SubAccountPage)
+@blp.arguments(SubAccountQuery, location="query", unknown=RAISE)
+@blp.response(200, SubAccountPage)
 def list_sub_accounts(query: dict, tenant: str):
     """Sub-accounts, filtered by status, store, department or text, a page at a time."""
     policy = read(tenant)
@@ -66,23 +82,23 @@ def list_sub_accounts(query: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>", methods=["GET"])
-@blp.response(200, schemas.SubAccount)
+@blp.response(200, SubAccount)
 def get_sub_account(tenant: str, login: str):
     """One sub-account: profile, status, stores, departments, grants and denies."""
     return S.view(read(tenant), login)
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>", methods=["PATCH"])
-@blp.arguments(schemas.Profile)
-@blp.response(200, schemas.SubAccountWritten)
+@blp.arguments(Profile)
+@blp.response(200, SubAccountWritten)
 def update_sub_account(body: dict, tenant: str, login: str):
     """Edit the profile; there is no delete: disable instead (R12)."""
     return _write_account(tenant, body, login, lambda p: S.update_profile(p, login, body))
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>/default-store", methods=["PUT"])
-@blp.arguments(schemas.DefaultStore)
-@blp.response(200, schemas.SubAccountWritten)
+@blp.arguments(DefaultStore)
+@blp.response(200, SubAccountWritten)
 def set_default_store(body: dict, tenant: str, login: str):
     """Set the default store; it must be one of the sub-account's stores (R15)."""
     return _write_account(tenant, body, login,
@@ -90,8 +106,8 @@ def set_default_store(body: dict, tenant: str, login: str):
 
 
 @blp.route("/tenants/<tenant>/subaccounts/batch-stores", methods=["POST"])
-@blp.arguments(schemas.BatchStores)
-@blp.response(200, schemas.AssignmentReport)
+@blp.arguments(BatchStores)
+@blp.response(200, AssignmentReport)
 def batch_stores(body: dict, tenant: str):
     """Add, remove or reset stores for many sub-accounts at once; all or nothing (R14).
     With dry_run: what would change, nothing written."""
@@ -106,8 +122,8 @@ def batch_stores(body: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/departments", methods=["POST"])
-@blp.arguments(schemas.NewDepartment)
-@blp.response(201, schemas.Revision)
+@blp.arguments(NewDepartment)
+@blp.response(201, Revision)
 def create_department(body: dict, tenant: str):
     """Create a department; grant it roles, add members, and they all get them (R5)."""
     revision, _ = write(tenant, body, lambda p: S.create_department(
@@ -116,7 +132,7 @@ def create_department(body: dict, tenant: str):
 
 
 @blp.route("/tenants/<tenant>/departments", methods=["GET"])
-@blp.response(200, schemas.Departments)
+@blp.response(200, Departments)
 def list_departments(tenant: str):
     """The tenant's departments with their members."""
     policy = read(tenant)
@@ -126,8 +142,8 @@ def list_departments(tenant: str):
 
 
 @blp.route("/tenants/<tenant>/departments/<department>", methods=["PATCH"])
-@blp.arguments(schemas.DepartmentName)
-@blp.response(200, schemas.Revision)
+@blp.arguments(DepartmentName)
+@blp.response(200, Revision)
 def rename_department(body: dict, tenant: str, department: str):
     """Rename a department (its id, used in rules, stays)."""
     revision, _ = write(tenant, body, lambda p: S.rename_department(p, department,
@@ -136,7 +152,7 @@ def rename_department(body: dict, tenant: str, department: str):
 
 
 @blp.route("/tenants/<tenant>/settings", methods=["GET"])
-@blp.response(200, schemas.TenantSettingsRead)
+@blp.response(200, TenantSettingsRead)
 def get_settings(tenant: str):
     """The tenant's settings: the sub-account cap (R11), step-up (R10), console language."""
     policy = read(tenant)
@@ -150,8 +166,8 @@ def _settings(policy) -> dict:
 
 
 @blp.route("/tenants/<tenant>/settings", methods=["PATCH"])
-@blp.arguments(schemas.TenantSettings)
-@blp.response(200, schemas.TenantSettingsRead)
+@blp.arguments(TenantSettings)
+@blp.response(200, TenantSettingsRead)
 def update_settings(body: dict, tenant: str):
     """Step-up (R10) is the owner's; the sub-account cap (R11) is the platform's plan."""
     revision, policy = tenant_admin.update_settings(authz(), caller(), tenant, body)

@@ -23,9 +23,9 @@ from flask import (
     url_for,
 )
 
-from ..api.errors import status_of
 from ..domain.accounts import LANGUAGES
 from ..domain.errors import ServiceError
+from ..schemas.errors import status_of
 from . import i18n, signin
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",

@@ -10,8 +10,10 @@ from pathlib import Path
 from flask import Response, g, render_template, request
 from marshmallow import ValidationError
 
-from ..api import schemas
 from ..domain import rules as R
+from ..schemas.decision_log import DecisionQuery
+from ..schemas.ledger import LedgerQuery
+from ..schemas.policy_files import DiffQuery
 from ..usecases import access as Q
 from ..usecases import decision_log, ledger, policy_files
 from . import bp
@@ -63,7 +65,7 @@ def matrix():
 
 @bp.get("/ledger")
 def ledger_page():
-    query, errors = _query(schemas.LedgerQuery, {"per_page": PER_PAGE})
+    query, errors = _query(LedgerQuery, {"per_page": PER_PAGE})
     total, entries = ledger.page(service(), g.caller, g.caller.tenant, query)
     chain = ledger.chain_status(g.caller, g.caller.tenant)
     # Another tenant's entry is named by nothing but "not this tenant's".
@@ -74,7 +76,7 @@ def ledger_page():
 
 @bp.get("/decisions")
 def decisions():
-    query, errors = _query(schemas.DecisionQuery, {"per_page": PER_PAGE})
+    query, errors = _query(DecisionQuery, {"per_page": PER_PAGE})
     total, entries = decision_log.entries(service(), g.caller, g.caller.tenant, query)
     return render_template("console/decisions.html", entries=entries, total=total,
                            page=query["page"], pages=_pages(total, query["per_page"]),
@@ -89,7 +91,7 @@ def files():
     diff, errors = None, {}
     if "from" in request.args or "to" in request.args:
         try:
-            query = schemas.DiffQuery().load({k: request.args.get(k, "")
+            query = DiffQuery().load({k: request.args.get(k, "")
                                               for k in ("from", "to")})
             diff = policy_files.diff(authz, g.caller, g.caller.tenant, query["start"],
                                   query["end"])

@@ -9,11 +9,18 @@ import math
 from flask import g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from ..api import schemas
 from ..domain import catalogue
 from ..domain import policy_admin as A
 from ..domain import subaccounts as S
 from ..domain.errors import Forbidden, Unauthorized
+from ..schemas.policy import Grant, NewRole, NewStore, Stores
+from ..schemas.subaccounts import (
+    BatchStores,
+    NewDepartment,
+    NewSubAccount,
+    Profile,
+    SubAccountQuery,
+)
 from . import bp, i18n, signin
 from .forms import (
     EMPTY,
@@ -98,7 +105,7 @@ def subaccounts():
     policy = current_policy()
     errors = {}
     try:
-        query = schemas.SubAccountQuery().load({k: v for k, v in request.args.items() if v})
+        query = SubAccountQuery().load({k: v for k, v in request.args.items() if v})
     except ValidationError as exc:
         errors, query = {k: list(v) for k, v in exc.messages.items()}, {"page": 1}
     items = S.listing(policy, status=query.get("status"), store=query.get("store"),
@@ -132,7 +139,7 @@ def new_subaccount():
                      "roles": [{"role": r, "stores": stores} for r in listed("roles")]},
                     phone=text("phone"), note=text("note"), reason=text("reason"))
     try:
-        body = schemas.NewSubAccount().load(body)
+        body = NewSubAccount().load(body)
         revision, _ = commit(lambda p: S.create_sub_account(
             p, body["login"], body["stores"], body, body["departments"], body["roles"]),
             body.get("reason"))
@@ -172,7 +179,7 @@ def subaccount_profile(login: str):
                      "phone": text("phone"), "note": request.form.get("note", "")},
                     reason=text("reason"))
     return _account_write(login, "profile", Checked(
-        schemas.Profile(), body, lambda changes: lambda p: S.update_profile(p, login, changes)))
+        Profile(), body, lambda changes: lambda p: S.update_profile(p, login, changes)))
 
 
 @bp.post("/subaccounts/<login>/status")
@@ -195,7 +202,7 @@ def subaccount_stores(login: str):
             return report
         return edit
 
-    return _account_write(login, "stores", Checked(schemas.Stores(), {"stores": stores}, make))
+    return _account_write(login, "stores", Checked(Stores(), {"stores": stores}, make))
 
 
 @bp.post("/subaccounts/<login>/grants")
@@ -223,7 +230,7 @@ def _grant(who: dict, write):
             policy, A.grantee(loaded.get("subject"), loaded.get("department")),
             loaded["role"], loaded["stores"], loaded.get("expires_at"))
 
-    return write(Checked(schemas.Grant(), body, make))
+    return write(Checked(Grant(), body, make))
 
 
 @bp.post("/subaccounts/<login>/departments")
@@ -270,7 +277,7 @@ def create_department():
     body = {"department": text("department"), "name": text("name")}
 
     return _departments_write("new", Checked(
-        schemas.NewDepartment(), body,
+        NewDepartment(), body,
         lambda loaded: lambda p: S.create_department(p, loaded["department"], loaded["name"])))
 
 
@@ -337,7 +344,7 @@ def create_role():
     body = {"role": text("role"), "permissions": listed("permissions")}
 
     return _roles_write("new", Checked(
-        schemas.NewRole(), body,
+        NewRole(), body,
         lambda loaded: lambda p: A.create_role(p, loaded["role"], loaded["permissions"])))
 
 
@@ -375,7 +382,7 @@ def stores():
 def create_store():
     owner_only()
     body = {"store": text("store")}
-    return write_or_show(Checked(schemas.NewStore(), body,
+    return write_or_show(Checked(NewStore(), body,
                                  lambda loaded: lambda p: A.create_store(p, loaded["store"])),
                          "new", _stores_page, url_for("console.stores"))
 
@@ -408,7 +415,7 @@ def batch():
     if text("reason"):
         body["reason"] = text("reason")
     try:
-        loaded = schemas.BatchStores().load(body)
+        loaded = BatchStores().load(body)
 
         def edit(policy):
             return S.batch_assign(policy, loaded["mode"], loaded["subjects"], loaded["stores"])

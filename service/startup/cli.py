@@ -170,7 +170,7 @@ def _export_document(text: str) -> dict:
     """An export.json, checked by the import's own schema (the API's)."""
     from marshmallow import ValidationError
 
-    from ..api.schemas import ImportRequest
+    from ..schemas.policy_files import ImportRequest
 
     try:
         raw = json.loads(text)

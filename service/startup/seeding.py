@@ -24,7 +24,7 @@ def init_db() -> None:
     the baseline first, so its later migrations apply instead of failing on CREATE TABLE."""
     from flask_migrate import stamp, upgrade
 
-    from .. import MIGRATIONS
+    from ..config import MIGRATIONS
 
     ensure_file()
     tables = set(inspect(db.engine).get_table_names())

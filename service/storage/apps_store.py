@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import amounts, keys
-from ..domain import apps as A
+from ..domain import apps as app_model
 from ..domain import rules as R
 from ..domain.catalogue import BUILT_IN, Catalogue
 from ..domain.errors import Conflict
@@ -68,7 +68,7 @@ def listing() -> list[dict]:
                 for row in db.session.execute(select(App).order_by(App.id)).scalars()]
 
 
-def newest(apps) -> dict[str, A.AppVersion]:
+def newest(apps) -> dict[str, app_model.AppVersion]:
     """The newest published version of each of `apps` that has one (in the caller's
     transaction: a write reads its tenant's catalogue with its rules)."""
     apps = sorted(set(apps))
@@ -81,12 +81,12 @@ def newest(apps) -> dict[str, A.AppVersion]:
         AppCatalogue.version == newest_of.c.version))).scalars()
     out = {}
     for document in rows:
-        version = A.from_document(json.loads(document))
+        version = app_model.from_document(json.loads(document))
         out[version.app] = version
     return out
 
 
-def at_versions(wanted: dict[str, int | None]) -> dict[str, A.AppVersion]:
+def at_versions(wanted: dict[str, int | None]) -> dict[str, app_model.AppVersion]:
     """The given version of each app (None: its newest), in the caller's transaction: a
     tenant's apps at the versions it is at."""
     exact = {app: v for app, v in wanted.items() if v is not None}
@@ -96,12 +96,12 @@ def at_versions(wanted: dict[str, int | None]) -> dict[str, A.AppVersion]:
             and_(AppCatalogue.app == app, AppCatalogue.version == v)
             for app, v in exact.items())))).scalars()
         for document in rows:
-            version = A.from_document(json.loads(document))
+            version = app_model.from_document(json.loads(document))
             out[version.app] = version
     return out
 
 
-def tenant_versions(tenant: str, apps) -> dict[str, A.AppVersion]:
+def tenant_versions(tenant: str, apps) -> dict[str, app_model.AppVersion]:
     """Each of `apps` at the version the tenant is at (the newest where it has none), in
     a read transaction of its own."""
     if not apps:
@@ -115,22 +115,22 @@ def tenant_versions(tenant: str, apps) -> dict[str, A.AppVersion]:
 def tenant_catalogue(tenant: str, apps) -> Catalogue:
     """The tenant's catalogue: the built-in permissions and each of its installed `apps`
     at the version the tenant is at, in a read transaction of its own."""
-    return A.catalogue_of(tenant_versions(tenant, apps)) if apps else BUILT_IN
+    return app_model.catalogue_of(tenant_versions(tenant, apps)) if apps else BUILT_IN
 
 
-def version(app: str, number: int) -> A.AppVersion | None:
+def version(app: str, number: int) -> app_model.AppVersion | None:
     """One version of the app, in a read transaction of its own."""
     with failures.reading():
         row = db.session.execute(select(AppCatalogue.document).where(
             AppCatalogue.app == app, AppCatalogue.version == number)).scalar()
-        return None if row is None else A.from_document(json.loads(row))
+        return None if row is None else app_model.from_document(json.loads(row))
 
 
-def versions(app: str, after: int) -> list[A.AppVersion]:
+def versions(app: str, after: int) -> list[app_model.AppVersion]:
     """The app's versions numbered above `after`, oldest first, in a read transaction of
     its own: the steps that bring a tenant at `after` up to the newest."""
     with failures.reading():
-        return [A.from_document(json.loads(d)) for d in db.session.execute(
+        return [app_model.from_document(json.loads(d)) for d in db.session.execute(
             select(AppCatalogue.document).where(AppCatalogue.app == app,
                                                 AppCatalogue.version > after)
             .order_by(AppCatalogue.version)).scalars()]
@@ -154,16 +154,16 @@ def high_risk() -> frozenset[tuple[str, str]]:
                          for p in version.permissions if p.high_risk)
 
 
-def latest(app: str) -> A.AppVersion | None:
+def latest(app: str) -> app_model.AppVersion | None:
     """newest() of one app, in a read transaction of its own."""
     with failures.reading():
         row = db.session.execute(
             select(AppCatalogue.document).where(AppCatalogue.app == app)
             .order_by(AppCatalogue.version.desc()).limit(1)).scalar()
-        return None if row is None else A.from_document(json.loads(row))
+        return None if row is None else app_model.from_document(json.loads(row))
 
 
-def publish(version: A.AppVersion, actor: str) -> None:
+def publish(version: app_model.AppVersion, actor: str) -> None:
     """Store the version; 409 when another was published meanwhile (the same number)."""
     with failures.committing():
         db.session.add(AppCatalogue(app=version.app, version=version.version,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
-from ..domain import apps as A
+from ..domain import apps as app_model
 from ..domain import keys
 from ..domain.errors import Conflict, InvalidInput, NotFound, ServiceError
 from ..domain.tenant_policy import TenantPolicy
@@ -27,15 +27,15 @@ from .rights import operation
 @operation(rights.APP_REGISTER)
 def register(service: Authz, caller: keys.Caller, app: str, names: dict) -> dict:
     """Register the app; the answer carries its key, shown this once."""
-    A.app_id(app)
-    texts = A.display_names(names)
+    app_model.app_id(app)
+    texts = app_model.display_names(names)
     key_id, token = keys.new_token()
     apps_store.register(app, texts, key_id, keys.digest(token))
     return {"app": app, "name": texts, "key_id": key_id, "token": token}
 
 
 def _require(app: str) -> dict:
-    A.app_id(app)
+    app_model.app_id(app)
     found = apps_store.describe(app)
     if found is None:
         raise NotFound(f"no such app {app!r}", {"app": ["not registered"]})
@@ -104,9 +104,9 @@ def publish(service: Authz, caller: keys.Caller, app: str, body: object,
     service.limiter.hit(caller.key_id)
     previous = apps_store.latest(app)
     again = previous is not None and _same(app, body, previous)
-    version = previous if again else A.read_version(app, body, previous)
+    version = previous if again else app_model.read_version(app, body, previous)
     if not again:
-        gone = A.removed(previous, version)
+        gone = app_model.removed(previous, version)
         still = apps_store.granting(app, gone)
         if still:
             raise Conflict("the version removes permissions that tenants still grant; "
@@ -124,7 +124,7 @@ def publish(service: Authz, caller: keys.Caller, app: str, body: object,
     for tenant in tenants:
         try:
             _, report = service.preview(caller_for(app), tenant,
-                                        lambda p: A.bring_up(p, app, steps), limited=False)
+                                        lambda p: app_model.bring_up(p, app, steps), limited=False)
         except (Conflict, InvalidInput) as exc:
             refused[tenant] = {"message": exc.message, "errors": exc.errors}
             continue
@@ -142,17 +142,17 @@ def publish(service: Authz, caller: keys.Caller, app: str, body: object,
     return {**answer, "dry_run": False, **upgrade_tenants(service, app, steps, tenants)}
 
 
-def _same(app: str, body: object, newest: A.AppVersion) -> bool:
+def _same(app: str, body: object, newest: app_model.AppVersion) -> bool:
     """Whether `body` is the newest version sent again (read against the one before it)."""
     before = apps_store.version(app, newest.version - 1)
     try:
-        return A.read_version(app, body, before).document() == newest.document()
+        return app_model.read_version(app, body, before).document() == newest.document()
     except InvalidInput:
         return False
 
 
 def _steps(app: str, tenants: dict[str, int | None],
-           new: A.AppVersion | None) -> list[A.AppVersion]:
+           new: app_model.AppVersion | None) -> list[app_model.AppVersion]:
     """The versions that bring each of `tenants` (-> the version it is at) up to the
     newest, oldest first, `new` (not stored yet) last."""
     known = [at for at in tenants.values() if at is not None]
@@ -161,7 +161,7 @@ def _steps(app: str, tenants: dict[str, int | None],
     return steps + [new] if new is not None else steps
 
 
-def upgrade_tenants(service: Authz, app: str, steps: list[A.AppVersion],
+def upgrade_tenants(service: Authz, app: str, steps: list[app_model.AppVersion],
                     tenants) -> dict:
     """Bring each tenant's rules of the app through `steps` to the newest version: one
     write per tenant, in its ledger by `app:<id>`. A tenant whose write fails stays at
@@ -173,7 +173,7 @@ def upgrade_tenants(service: Authz, app: str, steps: list[A.AppVersion],
         try:
             revision, report = service.write(
                 actor, tenant, f"catalogue version {newest} of app {app}",
-                lambda p: A.bring_up(p, app, steps), limited=False)
+                lambda p: app_model.bring_up(p, app, steps), limited=False)
         except ServiceError as exc:
             failed[tenant] = str(exc)
             continue
@@ -201,17 +201,17 @@ def install(service: Authz, caller: keys.Caller, tenant: str, app: str,
     if version is None:
         raise Conflict(f"app {app!r} has published no catalogue yet",
                        {"app": ["no catalogue published"]})
-    return service.write(caller, tenant, reason, lambda p: A.install(p, version))
+    return service.write(caller, tenant, reason, lambda p: app_model.install(p, version))
 
 
 @operation(rights.APP_INSTALL)
 def uninstall(service: Authz, caller: keys.Caller, tenant: str, app: str,
               dry_run: bool = False, reason: str | None = None) -> tuple[int, dict]:
     """Remove the app and every rule of it from the tenant; `dry_run`: report only."""
-    A.app_id(app)
+    app_model.app_id(app)
 
     def edit(policy: TenantPolicy) -> dict:
-        return A.uninstall(policy, app)
+        return app_model.uninstall(policy, app)
 
     if dry_run:
         revision, report = service.preview(caller, tenant, edit)
@@ -227,16 +227,16 @@ def import_grants(service: Authz, caller: keys.Caller, tenant: str, app: str, gr
     revision (or, `dry_run`, report what would change and every problem). `grants`: a
     list of items, or the text of a file (domain/apps.grants_from_csv), whose problems
     are then named by line."""
-    A.app_id(app)
+    app_model.app_id(app)
     lines = None
     if isinstance(grants, str):  # a file of the app's own settings, line by line
-        grants, lines = A.grants_from_csv(grants)
+        grants, lines = app_model.grants_from_csv(grants)
 
     def edit(policy: TenantPolicy) -> dict:
         try:
-            return A.import_grants(policy, app, grants)
+            return app_model.import_grants(policy, app, grants)
         except InvalidInput as exc:
-            raise A.by_line(exc, lines) if lines is not None else exc from None
+            raise app_model.by_line(exc, lines) if lines is not None else exc from None
 
     if dry_run:
         revision, report = service.preview(_writer(caller), tenant, edit)

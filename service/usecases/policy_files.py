@@ -3,7 +3,7 @@ and the CLI. An import is one write: all of it or none of it."""
 
 from __future__ import annotations
 
-from ..domain import apps as A
+from ..domain import apps as app_model
 from ..domain import keys
 from ..domain import policy_files as PF
 from ..domain import subaccounts as S
@@ -41,7 +41,7 @@ def import_policy(service: Authz, caller: Caller, tenant: str, text: str, *,
     # The apps the file installs, each at the version the tenant is at if it has the app
     # (its export names that version's permissions), else at the newest.
     versions = apps_store.tenant_versions(tenant, PF.apps_named(text))
-    known = A.catalogue_of(versions)
+    known = app_model.catalogue_of(versions)
     rules = PF.read_for_import(text, tenant, source, progress, known)
     recent = decision_log.recent(tenant)  # before the write: an edit reads nothing
 

@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from service.api import check_input, schemas
+from service.api import check_input
 from service.domain.errors import Forbidden, InvalidInput
+from service.schemas.check import CheckBatch, SingleCheck
 
 VALUES = st.one_of(
     st.sampled_from(["alice", "amazon-us", "orders", "view", "product/sku-1", "product/",
@@ -47,7 +48,7 @@ def reader_verdict(read, body) -> set[str] | None:
 @given(body=BODIES)
 def test_single_check_reader_matches_schema(body):
     assert reader_verdict(check_input.read_single, body) == \
-        schema_verdict(schemas.SingleCheck, body)
+        schema_verdict(SingleCheck, body)
 
 
 @settings(max_examples=300, deadline=None)
@@ -57,7 +58,7 @@ def test_single_check_reader_matches_schema(body):
 def test_batch_reader_matches_schema(items, extra):
     body = {"checks": items, **extra}
     got = reader_verdict(lambda b: check_input.read_batch(b, 1000), body)
-    assert got == schema_verdict(schemas.CheckBatch, body)
+    assert got == schema_verdict(CheckBatch, body)
 
 
 @pytest.mark.parametrize("path", ["/check", "/check/batch"])

@@ -49,7 +49,7 @@ def test_a_database_from_before_migrations_is_adopted(tmp_path):
         # with no record of it.
         from flask_migrate import upgrade
 
-        from service import MIGRATIONS
+        from service.config import MIGRATIONS
 
         upgrade(directory=str(MIGRATIONS), revision=seeding.BASELINE)
         with db.engine.begin() as connection:
@@ -67,7 +67,7 @@ def test_a_platform_chain_from_before_per_tenant_revisions_still_verifies(databa
     highest one and its new entries chain to its last old one."""
     from flask_migrate import upgrade
 
-    from service import MIGRATIONS
+    from service.config import MIGRATIONS
 
     app = make_app(database_url)
     with app.app_context():
