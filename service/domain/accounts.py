@@ -45,7 +45,7 @@ class Account:
 
 
 @dataclass
-class Settings:
+class TenantSettings:
     max_sub_accounts: int = DEFAULT_MAX_SUB_ACCOUNTS
     language: str = LANGUAGES[0]
 
@@ -84,7 +84,7 @@ class Directory:
 
     accounts: dict[str, Account] = field(default_factory=dict)
     departments: dict[str, str] = field(default_factory=dict)
-    settings: Settings = field(default_factory=Settings)
+    settings: TenantSettings = field(default_factory=TenantSettings)
     expiries: dict[str, str] = field(default_factory=dict)
     currencies: dict[str, str] = field(default_factory=dict)
     approvals: dict[str, Approval] = field(default_factory=dict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from . import amounts
@@ -18,6 +19,21 @@ def expiry_text(when: datetime) -> str:
     """How an expiry is kept: ISO 8601 in UTC to the microsecond, so text order is time
     order and the ledger shows the instant unambiguously."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed revision of a tenant, as a worker applies it: the write's own answer
+    (storage/policy_store.WriteResult) and each ledger entry replayed (storage/ledger.py's
+    rows, LedgerEntry) both come as a Change."""
+
+    revision: int
+    tenant: str
+    added: tuple[Rule, ...]
+    removed: tuple[Rule, ...]
+    keys_changed: bool = False
+    # the time-boxed grants whose end this revision set or cleared: (rule CSV, end or None)
+    ends: tuple[tuple[str, str | None], ...] = ()
 
 
 class TenantPolicy:

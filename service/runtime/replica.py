@@ -49,6 +49,7 @@ from ..domain.errors import (
     TenantUnavailable,
     Unauthorized,
 )
+from ..domain.tenant_policy import Change
 from ..storage import keys_store, policy_store
 from .telemetry import DATABASE_ERRORS, TENANT_EVICTIONS, TENANT_LOADS
 
@@ -308,11 +309,11 @@ class Replica:
         self._announced.pop(tenant, None)
 
     @staticmethod
-    def _keys_after(tenant: str, entries: list[policy_store.Change]) -> list | None:
+    def _keys_after(tenant: str, entries: list[Change]) -> list | None:
         """The tenant's keys as now read, when one of `entries` changed them (else None)."""
         return keys_store.load(tenant) if any(e.keys_changed for e in entries) else None
 
-    def _apply(self, tenant: str, entries: list[policy_store.Change], records) -> None:
+    def _apply(self, tenant: str, entries: list[Change], records) -> None:
         """Apply a held tenant's ledger entries in order (those already applied are
         skipped), with the ends they set and, if keys changed, its keys as now read."""
         for entry in entries:
@@ -452,16 +453,17 @@ class Replica:
         """After this worker's own commit: apply its diff straight away when nothing else
         came in between (the usual case), else catch up from the log. A tenant not held
         here is loaded, as it is then, when a request needs it."""
-        if not result.changed:
+        change = result.change
+        if change is None:
             return
-        tenant = result.tenant
+        tenant = change.tenant
         if not self.decider.holds(tenant):
             return
-        if result.keys_changed or self.decider.revision(tenant) != result.revision - 1:
-            self._heard(tenant, result.revision)
+        if change.keys_changed or self.decider.revision(tenant) != change.revision - 1:
+            self._heard(tenant, change.revision)
             self.catch_up(force=True)
         else:
-            self._applied(tenant, result.revision, result.added, result.removed, result.ends)
+            self._applied(tenant, change.revision, change.added, change.removed, change.ends)
             self._account(tenant)
 
     def require(self, tenant: str, revision: int | None, wait: float) -> None:

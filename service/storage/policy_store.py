@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from ..domain import apps, clock, invariants
 from ..domain import rules as R
-from ..domain.accounts import Account, Directory, Settings
+from ..domain.accounts import Account, Directory, TenantSettings
 from ..domain.catalogue import BUILT_IN, Catalogue
 from ..domain.errors import Conflict, NotFound, Unavailable
 from ..domain.rules import Rule
-from ..domain.tenant_policy import TenantPolicy, expiry_text
+from ..domain.tenant_policy import Change, TenantPolicy, expiry_text
 from . import approvals_store, apps_store, failures, keys_store, ledger, notifier
 from .models import (
     RULE_COLUMNS,
@@ -44,17 +44,6 @@ from .models import (
 )
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Change:
-    revision: int
-    tenant: str
-    added: tuple[Rule, ...]
-    removed: tuple[Rule, ...]
-    keys_changed: bool = False
-    # the time-boxed grants whose end this revision set or cleared: (rule CSV, end or None)
-    ends: tuple[tuple[str, str | None], ...] = ()
 
 
 def _ends(expiries: dict) -> tuple[tuple[str, str | None], ...]:
@@ -187,7 +176,8 @@ def directory(tenant: str, row: Tenant | None = None) -> Directory:
         select(Department.id, Department.name).where(Department.tenant == tenant)
         .order_by(Department.id)).all())
     row = row if row is not None else db.session.get(Tenant, tenant)
-    settings = Settings(row.max_sub_accounts, row.language) if row is not None else Settings()
+    settings = (TenantSettings(row.max_sub_accounts, row.language) if row is not None
+                else TenantSettings())
     expiries = dict(db.session.execute(
         select(RuleExpiry.rule, RuleExpiry.expires_at).where(RuleExpiry.tenant == tenant)
         .order_by(RuleExpiry.rule)).all())
@@ -313,14 +303,16 @@ def tenant_changes(tenant: str, after: int, up_to: int | None = None) -> list[Ch
 
 @dataclass(frozen=True)
 class WriteResult:
+    """A write's answer: the revision the tenant is at after it, what the edit returned,
+    and the change it committed (None: it changed nothing, so nothing was committed)."""
+
     revision: int
-    changed: bool
     value: object
-    tenant: str = ""
-    added: tuple[Rule, ...] = ()
-    removed: tuple[Rule, ...] = ()
-    keys_changed: bool = False
-    ends: tuple[tuple[str, str | None], ...] = ()  # as Change.ends
+    change: Change | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.change is not None
 
 
 class BrokenWrite(RuntimeError):
@@ -384,7 +376,7 @@ def write(
         if not (policy.changed or key_changes or policy.created_name is not None
                 or loaded != policy.directory):
             db.session.rollback()
-            return WriteResult(revision - 1, False, value)
+            return WriteResult(revision - 1, value)
         if policy.created_name is not None:
             db.session.add(Tenant(id=tenant, name=policy.created_name))
             db.session.flush()
@@ -404,9 +396,9 @@ def write(
                 or _head_revision(tenant) != revision:
             raise BrokenWrite(f"the head is no longer revision {revision} at commit")
         db.session.commit()
-        return WriteResult(revision, True, value, tenant, tuple(policy.added),
-                           tuple(policy.removed), bool(key_changes),
-                           _ends(details.get("expiries", {})))
+        return WriteResult(revision, value, Change(
+            revision, tenant, tuple(policy.added), tuple(policy.removed), bool(key_changes),
+            _ends(details.get("expiries", {}))))
     except IntegrityError as exc:
         db.session.rollback()
         for field in ("email", "phone"):  # the unique indexes of R4 (models.SubAccount)
@@ -533,10 +525,10 @@ def tenant_exists(tenant: str) -> bool:
 
 
 def tenant_language(tenant: str) -> str:
-    """The tenant's console language (Settings.language), without reading its policy."""
+    """The tenant's console language (TenantSettings.language), without reading its policy."""
     with failures.reading():
         row = db.session.execute(select(Tenant.language).where(Tenant.id == tenant)).first()
-        return row[0] if row else Settings().language
+        return row[0] if row else TenantSettings().language
 
 
 def expiries() -> list[tuple[str, str, str]]:

@@ -2,7 +2,7 @@
 acting.
 
 The rule is an ordinary rule and its end a fact of the tenant's directory, both written in
-the grant's revision (the ledger entry carries the end, policy_store.Change.ends). The end
+the grant's revision (the ledger entry carries the end, tenant_policy.Change.ends). The end
 is part of the decision: each worker holding the tenant withdraws the grant from its own
 copy at that instant, in memory (runtime/replica.py), and every write starts without the
 ended grants (TenantPolicy.end_expired). The sweep below only tidies: one write per
@@ -41,4 +41,4 @@ def sweep(now: datetime | None = None) -> list[policy_store.WriteResult]:
 def sweep_written() -> list[tuple[str, int]]:
     """sweep(), as the (tenant, revision)s it wrote: what a worker's sweeper or follower
     runs (runtime/background.py) when a grant ended in its copy."""
-    return [(r.tenant, r.revision) for r in sweep() if r.changed]
+    return [(r.change.tenant, r.revision) for r in sweep() if r.change is not None]

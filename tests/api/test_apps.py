@@ -709,7 +709,7 @@ def test_an_expired_app_grant_is_swept_like_any_other(app, client):
     assert check(checker, "dave", "amazon-us", "quantum.campaigns", "edit")["allowed"]
     with app.app_context():
         [swept] = expiry.sweep(datetime(2999, 1, 2, tzinfo=UTC))
-        assert swept.changed and [r.csv() for r in swept.removed] == [
+        assert swept.changed and [r.csv() for r in swept.change.removed] == [
             "p, user:acme:dave, acme/amazon-us, quantum.campaigns, edit, allow"]
         app.extensions["authz"].replica.committed(swept)
     assert not check(checker, "dave", "amazon-us", "quantum.campaigns", "edit")["allowed"]

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from service.domain.accounts import Settings
+from service.domain.accounts import TenantSettings
 from service.startup import seeding
 from service.storage import ledger, policy_store
 from service.storage.models import LedgerEntry, db
@@ -110,7 +110,7 @@ def test_a_platform_chain_from_before_per_tenant_revisions_still_verifies(databa
         assert migrated.ok and migrated.entries == 3 and migrated.chains == 1
         assert (policy_store.head("acme"), policy_store.head("globex")) == (3, 2)
         written = policy_store.write("acme", "test", "", lambda p: setattr(
-            p.directory, "settings", Settings(50, "en")))
+            p.directory, "settings", TenantSettings(50, "en")))
         assert written.revision == 4
         entry = db.session.get(LedgerEntry, ("acme", 4))
         assert entry.prev_hash == hashes[3] and entry.platform_chain is False
