@@ -68,6 +68,7 @@ def _service(app: Flask, settings: config_module.Settings):
     from .runtime.decision_log import DecisionLog
     from .runtime.rate_limit import WriteLimiter
     from .runtime.replica import Replica
+    from .storage.held_writes import HeldWrites
     from .storage.notifier import SqliteWatcher
     from .usecases import expiry
     from .usecases.authz import Authz
@@ -84,7 +85,8 @@ def _service(app: Flask, settings: config_module.Settings):
 
     return Authz(settings, replica,
                  WriteLimiter(settings.write_rate_limit, settings.rate_limit_redis_url),
-                 DecisionLog(app, settings), Background(app, replica, settings), request_id)
+                 DecisionLog(app, settings), Background(app, replica, settings),
+                 HeldWrites(verify=settings.verify_held_writes), request_id)
 
 
 def _refuse_development_keys(app: Flask) -> None:

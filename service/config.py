@@ -73,6 +73,9 @@ DEFAULTS = {
     # Each worker loads a tenant on the first request that needs it and keeps the tenants
     # it holds within this many MB, least recently used out first (None: no limit).
     "AUTHZ_TENANT_CACHE_MB": None,
+    # Tests: every write also reads its tenant whole and refuses when the copy this worker
+    # keeps of it (storage/held_writes.py) differs from it.
+    "AUTHZ_VERIFY_HELD_WRITES": False,
     # Tests only (refused in production): a file holding seconds added to the clock that
     # grants' and approvals' ends are compared with, read by every process (domain/clock.py).
     "AUTHZ_TEST_CLOCK": None,
@@ -145,6 +148,7 @@ class Settings:
     session_secret: str
     session_hours: float
     tenant_cache_mb: float | None
+    verify_held_writes: bool
     test_clock: str | None
 
     @property
@@ -211,6 +215,7 @@ def resolve(config: object = None, environ: Mapping[str, str] | None = None) -> 
     settings["AUTHZ_LISTEN"] = _flag(settings, "AUTHZ_LISTEN")
     settings["AUTHZ_REQUEST_LOG"] = _flag(settings, "AUTHZ_REQUEST_LOG")
     settings["AUTHZ_DECISION_LOG"] = _flag(settings, "AUTHZ_DECISION_LOG")
+    settings["AUTHZ_VERIFY_HELD_WRITES"] = _flag(settings, "AUTHZ_VERIFY_HELD_WRITES")
     _number(settings, "AUTHZ_DECISION_LOG_SAMPLE", float, 0)
     if settings["AUTHZ_DECISION_LOG_SAMPLE"] > 1:
         raise ConfigError("AUTHZ_DECISION_LOG_SAMPLE", "must be between 0 and 1")

@@ -13,7 +13,11 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from harness.servers import init_database, scratch_database
+# Every write of every test, in process or in a served worker, also reads its tenant whole
+# and refuses when the worker's held copy differs (storage/held_writes.py).
+os.environ.setdefault("AUTHZ_VERIFY_HELD_WRITES", "1")
+
+from harness.servers import init_database, scratch_database  # noqa: E402
 from service.storage.models import db
 
 from .support import (

@@ -36,6 +36,72 @@ class Change:
     ends: tuple[tuple[str, str | None], ...] = ()
 
 
+def once_key(p: Parsed) -> tuple | None:
+    """What a role or grantee may hold once (R22): who, where, which permission, whatever
+    its limit; None for a rule that is not such a holding."""
+    v = p.rule.values
+    if p.kind in (Kind.ROLE_PERMISSION, Kind.DIRECT) and v[4] == "allow":
+        return (v[0], v[1], v[2], amounts.split(v[3])[0])
+    return None
+
+
+class CommittedRules:
+    """A tenant's rules as committed, parsed once and filed by kind: the base a write's
+    TenantPolicy stages its changes over without copying it. A worker keeps it across
+    writes (storage/held_writes.py) and moves it to the next revision with `apply`, so a
+    write costs what it changes, not the tenant's size."""
+
+    def __init__(self, tenant: str, rules: Iterable[Rule] = ()):
+        self.tenant = tenant
+        # Rules given here were validated when they were written; new ones are parsed in
+        # TenantPolicy.add. In the order given (storage gives them oldest first).
+        self.parsed: dict[Rule, Parsed] = {}
+        self.by_kind: dict[Kind, dict[Rule, Parsed]] = {kind: {} for kind in Kind}
+        for rule in rules:
+            parsed = Parsed(R.classify(rule), tenant, rule)
+            self.parsed[rule] = parsed
+            self.by_kind[parsed.kind][rule] = parsed
+        # what each role or grantee holds once (invariants.once_key -> its rules): filed on
+        # the first write that asks
+        self._once: dict[tuple, set[Rule]] | None = None
+
+    def apply(self, added: Iterable[Parsed], removed: Iterable[Rule]) -> None:
+        """Move to the next revision: its exact set difference."""
+        for rule in removed:
+            parsed = self.parsed.pop(rule, None)
+            if parsed is not None:
+                del self.by_kind[parsed.kind][rule]
+                self._file_once(parsed, add=False)
+        for parsed in added:
+            self.parsed[parsed.rule] = parsed
+            self.by_kind[parsed.kind][parsed.rule] = parsed
+            self._file_once(parsed, add=True)
+
+    def once_held(self, key: tuple, removed) -> bool:
+        """Whether a committed rule not in `removed` holds `key` (invariants.once_key)."""
+        if self._once is None:
+            self._once = {}
+            for kind in (Kind.ROLE_PERMISSION, Kind.DIRECT):
+                for parsed in self.by_kind[kind].values():
+                    self._file_once(parsed, add=True)
+        return any(rule not in removed for rule in self._once.get(key, ()))
+
+    def _file_once(self, parsed: Parsed, add: bool) -> None:
+        if self._once is None:
+            return
+        key = once_key(parsed)
+        if key is None:
+            return
+        if add:
+            self._once.setdefault(key, set()).add(parsed.rule)
+        else:
+            held = self._once.get(key)
+            if held is not None:
+                held.discard(parsed.rule)
+                if not held:
+                    del self._once[key]
+
+
 class TenantPolicy:
     """A write's unit of work for one tenant: its rules plus the exact difference an
     operation made to them, its directory (sub-account profiles, departments, settings),
@@ -45,25 +111,26 @@ class TenantPolicy:
     Domain operations call `add`/`remove` and edit the directory and keys; storage writes
     what was staged here and nothing else, so what is committed, logged and applied to
     memory is one and the same diff. An edit has no way to commit, roll back or open a
-    transaction: it only stages. Rules keep the order they were given in (storage gives
-    them oldest first), which is what "the earliest assigned store" means.
+    transaction: it only stages. The committed rules (`base`) are never changed here:
+    added and removed rules are kept beside them. Rules keep the order they were given in
+    (storage gives them oldest first), which is what "the earliest assigned store" means.
     """
 
     def __init__(self, tenant: str, rules: Iterable[Rule] = (),
                  directory: Directory | None = None, keys: KeyRing | None = None,
-                 exists: bool = True, revision: int = 0, catalogue: Catalogue = BUILT_IN):
+                 exists: bool = True, revision: int = 0, catalogue: Catalogue = BUILT_IN,
+                 base: CommittedRules | None = None):
         self.tenant = tenant
         self.catalogue = catalogue
+        self.loaded_catalogue = catalogue  # an edit that installs or upgrades an app moves
         self.revision = revision  # the tenant's committed revision the rules were read at
         self.directory = directory if directory is not None else Directory()
         self.keys = keys if keys is not None else KeyRing(tenant)
         self.exists = exists
         self.created_name: str | None = None  # set by create(): the tenant row to insert
-        # Rules given here were validated when they were written; new ones are parsed in add.
-        self._parsed: dict[Rule, Parsed] = {
-            rule: Parsed(R.classify(rule), tenant, rule) for rule in rules}
+        self.base = base if base is not None else CommittedRules(tenant, rules)
         # dicts as ordered sets: rules are stored in the order they were added
-        self.added: dict[Rule, None] = {}
+        self.added: dict[Rule, Parsed] = {}
         self.removed: dict[Rule, None] = {}
 
     def create(self, name: str) -> None:
@@ -73,44 +140,60 @@ class TenantPolicy:
         self.created_name = name
 
     def __contains__(self, rule: Rule) -> bool:
-        return rule in self._parsed
+        return rule in self.added or (rule in self.base.parsed and rule not in self.removed)
 
     def __len__(self) -> int:
-        return len(self._parsed)
+        return len(self.base.parsed) - len(self.removed) + len(self.added)
+
+    def _all(self) -> Iterable[Parsed]:
+        removed = self.removed
+        for rule, parsed in self.base.parsed.items():
+            if rule not in removed:
+                yield parsed
+        yield from self.added.values()
 
     def rules(self) -> list[Rule]:
-        return sorted(self._parsed)
+        return sorted(p.rule for p in self._all())
 
     def original_rules(self) -> list[Rule]:
         """The rules as they were before this unit of work's changes."""
-        return [r for r in self._parsed if r not in self.added] + list(self.removed)
+        return list(self.base.parsed)
 
     def of_kind(self, *kinds: Kind) -> list[Parsed]:
-        return [p for p in self._parsed.values() if p.kind in kinds]
+        if len(kinds) == 1:  # the usual question: from the kind's own file
+            kind = kinds[0]
+            removed = self.removed
+            found = [p for r, p in self.base.by_kind[kind].items() if r not in removed]
+            return found + [p for p in self.added.values() if p.kind is kind]
+        return [p for p in self._all() if p.kind in kinds]
+
+    def parsed(self, rule: Rule) -> Parsed | None:
+        if rule in self.added:
+            return self.added[rule]
+        return None if rule in self.removed else self.base.parsed.get(rule)
 
     def add(self, rule: Rule) -> bool:
         """Add a rule (validated against the grammar and this tenant); False if present."""
         parsed = R.parse(rule, known=self.catalogue)
         if parsed.tenant != self.tenant:
             raise InvalidInput(f"rule {rule.csv()!r} belongs to tenant {parsed.tenant!r}")
-        if rule in self._parsed:
+        if rule in self:
             return False
-        self._parsed[rule] = parsed
         if rule in self.removed:
             del self.removed[rule]
         else:
-            self.added[rule] = None
+            self.added[rule] = parsed
         return True
 
     def remove(self, rule: Rule) -> bool:
         """Remove a rule (and its expiry); False if it was not there."""
-        if self._parsed.pop(rule, None) is None:
-            return False
-        self.directory.expiries.pop(rule.csv(), None)
         if rule in self.added:
             del self.added[rule]
-        else:
+        elif rule in self.base.parsed and rule not in self.removed:
             self.removed[rule] = None
+        else:
+            return False
+        self.directory.expiries.pop(rule.csv(), None)
         return True
 
     def set_expiry(self, rule: Rule, expires_at: datetime | None) -> None:
@@ -118,7 +201,7 @@ class TenantPolicy:
         if expires_at is None:
             self.directory.expiries.pop(rule.csv(), None)
             return
-        if rule not in self._parsed:
+        if rule not in self:
             raise ValueError(f"no rule {rule.csv()!r} to expire")
         self.directory.expiries[rule.csv()] = expiry_text(expires_at)
 

@@ -57,12 +57,13 @@ def load(tenant: str) -> list[keys.KeyRecord]:
         db.session.rollback()
 
 
-def ring(tenant: str) -> keys.KeyRing:
-    """The tenant's keys, for a write's unit of work (inside its transaction)."""
+def staged(tenant: str) -> tuple[keys.StagedKey, ...]:
+    """The tenant's keys as committed, for a write's unit of work (inside its
+    transaction)."""
     rows = db.session.execute(select(ApiKey).where(ApiKey.tenant == tenant)
                               .order_by(ApiKey.id)).scalars()
-    return keys.KeyRing(tenant, [keys.StagedKey(r.id, r.scope, r.secret_hash,
-                                                _unix_seconds(r.revoked_at)) for r in rows])
+    return tuple(keys.StagedKey(r.id, r.scope, r.secret_hash, _unix_seconds(r.revoked_at))
+                 for r in rows)
 
 
 def save(tenant: str, changes: list[keys.StagedKey]) -> dict:

@@ -46,10 +46,11 @@ def last_hash(tenant: str) -> str:
     return value or GENESIS
 
 
-def seal(row: LedgerEntry) -> None:
-    """Chain a new entry to its tenant's newest one before it is inserted."""
+def seal(row: LedgerEntry, previous: str | None = None) -> None:
+    """Chain a new entry to its tenant's newest one (`previous`: its hash, if known) before
+    it is inserted."""
     row.created_at = row.created_at or datetime.now(UTC)
-    row.prev_hash = last_hash(row.tenant)
+    row.prev_hash = previous if previous is not None else last_hash(row.tenant)
     row.hash = entry_hash(row, row.prev_hash)
 
 

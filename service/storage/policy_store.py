@@ -27,8 +27,9 @@ from ..domain.accounts import Account, Directory, TenantSettings
 from ..domain.catalogue import BUILT_IN, Catalogue
 from ..domain.errors import Conflict, NotFound, Unavailable
 from ..domain.rules import Rule
-from ..domain.tenant_policy import Change, TenantPolicy, expiry_text
-from . import approvals_store, apps_store, failures, keys_store, ledger, notifier
+from ..domain.tenant_policy import Change, CommittedRules, TenantPolicy, expiry_text
+from . import approvals_store, apps_store, failures, held_writes, keys_store, ledger, notifier
+from .held_writes import HeldTenant, HeldWrites
 from .models import (
     RULE_COLUMNS,
     Department,
@@ -337,6 +338,7 @@ def write(
     *,
     must_exist: bool = True,
     request_id: str = "",
+    held: HeldWrites | None = None,
 ) -> WriteResult:
     """Run `edit` on the tenant's unit of work (TenantPolicy: rules, directory, keys, the
     tenant row) and commit what it staged as one revision, or nothing.
@@ -351,18 +353,17 @@ def write(
     `must_exist`: refuse (404) when the tenant has not been created. Every write, whoever
     makes it, is held to domain/invariants.py before it commits.
     """
+    kept: HeldTenant | None = None
     try:
         revision = _next_revision(tenant)
         transaction = db.session().get_transaction()
-        row = db.session.get(Tenant, tenant)
-        if row is None and must_exist:
+        kept = _held_state(tenant, revision - 1, held)
+        if not kept.exists and must_exist:
             raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
-        rules = tenant_rules(tenant)
-        held = directory(tenant, row)
-        policy = TenantPolicy(tenant, rules, held, keys_store.ring(tenant),
-                              exists=row is not None,
-                              catalogue=catalogue(rules, held.app_versions))
-        loaded = policy.directory.copy()
+        loaded = kept.directory
+        policy = TenantPolicy(tenant, (), loaded.copy(), kept.key_ring(tenant),
+                              exists=kept.exists, revision=revision - 1,
+                              catalogue=kept.catalogue, base=kept.rules)
         policy.end_expired(expiry_text(clock.utcnow()))
         db.session.info[EDITING] = True
         try:
@@ -376,31 +377,45 @@ def write(
         if not (policy.changed or key_changes or policy.created_name is not None
                 or loaded != policy.directory):
             db.session.rollback()
+            _keep(held, tenant, kept)
             return WriteResult(revision - 1, value)
         if policy.created_name is not None:
             db.session.add(Tenant(id=tenant, name=policy.created_name))
             db.session.flush()
         _require_unique_contacts(tenant, loaded, policy.directory)
         details = _save_directory(tenant, loaded, policy.directory)
+        keys_after = kept.keys
         if key_changes:
             details["keys"] = keys_store.save(tenant, key_changes)
+            keys_after = keys_store.staged(tenant)  # as stored (ends at the column's precision)
         _apply(tenant, policy)
         entry = LedgerEntry(revision=revision, tenant=tenant, actor=actor, reason=reason or "",
                             added=_encode(policy.added), removed=_encode(policy.removed),
                             request_id=request_id[:128],
                             details=json.dumps(details, sort_keys=True, default=str))
-        ledger.seal(entry)
+        ledger.seal(entry, kept.last_hash)
         db.session.add(entry)
         db.session.flush()
         if db.session().get_transaction() is not transaction \
                 or _head_revision(tenant) != revision:
             raise BrokenWrite(f"the head is no longer revision {revision} at commit")
+        sealed = entry.hash  # (read before commit expires the row)
         db.session.commit()
+        committed, kept = kept, None  # from here on, it is at the new revision or dropped
+        committed.rules.apply(policy.added.values(), policy.removed)
+        committed.revision = revision
+        committed.exists = True
+        committed.directory = held_writes.committed(policy.directory)
+        committed.keys = keys_after
+        committed.catalogue = policy.catalogue
+        committed.last_hash = sealed
+        _keep(held, tenant, committed)
         return WriteResult(revision, value, Change(
             revision, tenant, tuple(policy.added), tuple(policy.removed), bool(key_changes),
             _ends(details.get("expiries", {}))))
     except IntegrityError as exc:
         db.session.rollback()
+        _keep(held, tenant, kept)
         for field in ("email", "phone"):  # the unique indexes of R4 (models.SubAccount)
             if f"uq_sub_account_{field}" in str(exc.orig) \
                     or f"sub_account.{field}" in str(exc.orig):
@@ -409,10 +424,49 @@ def write(
         raise Conflict("the change conflicts with a concurrent one; retry") from exc
     except failures.CONNECTION_FAILURES as exc:
         db.session.rollback()
+        _keep(held, tenant, kept)
         raise Unavailable("the policy database is unavailable; nothing was changed") from exc
     except BaseException:
         db.session.rollback()
+        _keep(held, tenant, kept)
         raise
+
+
+def _keep(held: HeldWrites | None, tenant: str, kept: HeldTenant | None) -> None:
+    """Give back what a write took: a tenant's committed state at the revision it names
+    (whether or not the write committed, it stays true of that revision)."""
+    if held is not None and kept is not None and kept.exists:
+        held.put(tenant, kept)
+
+
+def _held_state(tenant: str, at: int, held: HeldWrites | None) -> HeldTenant:
+    """The tenant's committed state at revision `at` (its head is locked): the one this
+    worker holds, caught up from the ledger if it is behind, or read whole."""
+    kept = held.take(tenant) if held is not None else None
+    if kept is not None:
+        kept = held_writes.catch_up(
+            tenant, kept, at, lambda: keys_store.staged(tenant),
+            lambda h: catalogue(list(h.rules.parsed), h.directory.app_versions))
+    if kept is None:
+        return load_state(tenant, at)
+    if held is not None and held.verify:
+        differs = held_writes.same(kept, load_state(tenant, at))
+        if differs:
+            raise BrokenWrite(f"the held copy of {tenant} at revision {at} differs from "
+                              f"the database: {', '.join(differs)}")
+    return kept
+
+
+def load_state(tenant: str, at: int) -> HeldTenant:
+    """The tenant's committed state read whole (inside a write: its head locked at `at`)."""
+    row = db.session.get(Tenant, tenant)
+    if row is None:
+        return HeldTenant(at, CommittedRules(tenant), Directory(), (), BUILT_IN,
+                          ledger.last_hash(tenant), exists=False)
+    rules = tenant_rules(tenant)
+    held = directory(tenant, row)
+    return HeldTenant(at, CommittedRules(tenant, rules), held, keys_store.staged(tenant),
+                      catalogue(rules, held.app_versions), ledger.last_hash(tenant))
 
 
 def _head_revision(tenant: str) -> int:

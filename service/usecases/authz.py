@@ -21,6 +21,7 @@ from ..runtime.rate_limit import WriteLimiter
 from ..runtime.replica import Replica
 from ..runtime.telemetry import DATABASE_ERRORS, WRITES
 from ..storage import apps_store, console_sessions, failures, policy_store
+from ..storage.held_writes import HeldWrites
 from . import rights
 from .rights import operation
 
@@ -34,12 +35,14 @@ class Authz:
 
     def __init__(self, settings: Settings, replica: Replica, limiter: WriteLimiter,
                  decision_log: DecisionLog, background: Background,
+                 held_writes: HeldWrites | None = None,
                  request_id: Callable[[], str] = str):
         self.settings = settings
         self.replica = replica
         self.limiter = limiter
         self.decision_log = decision_log
         self.background = background
+        self.held_writes = held_writes  # the tenants this worker wrote, at their revision
         self._request_id = request_id  # the HTTP request's, for the ledger ("" outside one)
 
     @property
@@ -128,7 +131,8 @@ class Authz:
                 self.limiter.hit(caller.key_id)
             result = policy_store.write(tenant, caller.describe(), reason or "", edit,
                                         must_exist=must_exist,
-                                        request_id=self._request_id())
+                                        request_id=self._request_id(),
+                                        held=self.held_writes)
         except ServiceError as exc:
             WRITES.labels(exc.code).inc()
             if isinstance(exc, Unavailable):
