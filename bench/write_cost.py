@@ -24,7 +24,7 @@ from service.domain import policy_admin as A
 from service.domain import rules as R
 from service.domain.catalogue import PERMISSIONS
 from service.domain.decider import CheckRequest
-from service.domain.keys import OWNER, Caller
+from service.domain.keys import CHECK, OWNER, Caller
 from service.domain.rules import Rule
 from service.storage.models import db
 from service.usecases import approvals
@@ -85,7 +85,7 @@ def _approvals(service, statements, tenant: str, size: int, n: int) -> list:
         decided.append(filed[i])
 
     def use(i):
-        code, _ = approvals.use(service, owner, CheckRequest(
+        code, _ = approvals.use(service, Caller("bench-check", CHECK, tenant), CheckRequest(
             tenant, subject, store, "refunds", "approve", True, approval=decided[i]))
         assert code == "granted", code
 

@@ -100,9 +100,10 @@ def set_mode(policy: TenantPolicy, permission: str, wanted: str) -> None:
 # -- requests --------------------------------------------------------------------------------
 def file(policy: TenantPolicy, approval_id: str, subject: str, store: str, permission: str,
          amount: object, product: object, note: object, requested_by: str, now: datetime,
-         ttl: timedelta = DEFAULT_TTL) -> Approval:
+         ttl: timedelta = DEFAULT_TTL, index: TenantIndex | None = None) -> Approval:
     """A request for `subject` to take one action: allowed only when a check of exactly
-    that action (a second factor assumed passed) answers `requires: approval`."""
+    that action (a second factor assumed passed) answers `requires: approval`. `index`:
+    the policy's rules filed for decisions, when the caller holds them (else built)."""
     A.require_account(policy, subject)
     A.require_stores(policy, [store], "store")
     perm = policy.catalogue.grantable(permission)
@@ -115,7 +116,8 @@ def file(policy: TenantPolicy, approval_id: str, subject: str, store: str, permi
     if not timedelta(minutes=1) <= ttl <= MAX_TTL:
         raise InvalidInput("expires_in_minutes is 1 minute to 7 days",
                            {"expires_in_minutes": ["1 to 10080"]})
-    index = TenantIndex(policy.tenant, policy.rules())
+    if index is None:
+        index = TenantIndex(policy.tenant, policy.rules())
     code = index.answer(R.user(policy.tenant, subject), R.store(policy.tenant, store),
                         perm.area, perm.action, True, product or "", fixed)
     if W.requires(code, index.approvable(perm.area, perm.action)) != W.APPROVAL:
@@ -139,9 +141,10 @@ def _open(policy: TenantPolicy, approval_id: str, now: datetime) -> Approval:
 
 
 def decide(policy: TenantPolicy, approval_id: str, approver: str | None, approve: bool,
-           note: object, now: datetime) -> Approval:
+           note: object, now: datetime, index: TenantIndex | None = None) -> Approval:
     """The owner's decision (`approver` None) or a sub-account's, who must hold
-    approvals:decide in the request's store now and not be its requester."""
+    approvals:decide in the request's store now and not be its requester. `index`: as
+    for file."""
     approval = _open(policy, approval_id, now)
     if approval.status != PENDING:
         raise Conflict(f"approval request {approval_id} is already {approval.status}",
@@ -154,7 +157,8 @@ def decide(policy: TenantPolicy, approval_id: str, approver: str | None, approve
         if approver == approval.subject:
             raise Forbidden("a requester cannot decide their own request (R24)",
                             {"approver": ["is the requester"]})
-        index = TenantIndex(policy.tenant, policy.rules())
+        if index is None:
+            index = TenantIndex(policy.tenant, policy.rules())
         if not index.decide(R.user(policy.tenant, approver),
                             R.store(policy.tenant, approval.store), *DECIDE, False, ""):
             raise Forbidden(f"{approver} may not decide approvals in store {approval.store}",

@@ -94,6 +94,10 @@ class Decider:
     def holds(self, tenant: str) -> bool:
         return tenant in self._revisions
 
+    def index_at(self, tenant: str, revision: int) -> TenantIndex | None:
+        """The tenant's index when it is held at exactly `revision`, else None."""
+        return self._indexes.get(tenant) if self._revisions.get(tenant) == revision else None
+
     def size(self, tenant: str) -> int:
         return self._sizes.get(tenant, 0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from ..domain.accounts import Approval
 from . import failures
@@ -26,9 +26,15 @@ def open_ones(tenant: str) -> dict[str, Approval]:
     return {row.id: _approval(row) for row in rows}
 
 
-def save(tenant: str, approval: Approval) -> None:
-    """Inside a write (policy_store._save_directory)."""
-    db.session.merge(ApprovalRequest(tenant=tenant, **asdict(approval)))
+def save(tenant: str, approval: Approval, exists: bool) -> None:
+    """Inside a write (policy_store._save_directory), which knows whether it is new."""
+    values = asdict(approval)
+    if exists:
+        db.session.execute(update(ApprovalRequest).where(
+            ApprovalRequest.tenant == tenant, ApprovalRequest.id == values.pop("id"))
+            .values(**values).execution_options(synchronize_session=False))
+    else:
+        db.session.execute(insert(ApprovalRequest).values(tenant=tenant, **values))
 
 
 def get(tenant: str, approval_id: str) -> Approval | None:

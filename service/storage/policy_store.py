@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
-from sqlalchemy import and_, delete, event, func, insert, select, text
+from sqlalchemy import delete, event, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -192,17 +192,22 @@ def directory(tenant: str, row: Tenant | None = None) -> Directory:
 
 
 def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
-    """Write what changed in the directory; returns it, before and after, for the ledger."""
+    """Write what changed in the directory; returns it, before and after, for the ledger.
+    `before` is the directory as committed, so whether a row exists is known: each change
+    is one INSERT or UPDATE, with no read first."""
     details: dict = {}
     for login, account in after.accounts.items():
         old = before.accounts.get(login)
         if old != account:
-            db.session.merge(SubAccount(tenant=tenant, **asdict(account)))
+            _save_row(SubAccount, {"tenant": tenant, "login": login},
+                      {k: v for k, v in asdict(account).items() if k != "login"},
+                      old is not None)
             details.setdefault("accounts", {})[login] = {
                 "before": asdict(old) if old else None, "after": asdict(account)}
     for dept, name in after.departments.items():
         if before.departments.get(dept) != name:
-            db.session.merge(Department(tenant=tenant, id=dept, name=name))
+            _save_row(Department, {"tenant": tenant, "id": dept}, {"name": name},
+                      dept in before.departments)
             details.setdefault("departments", {})[dept] = {
                 "before": before.departments.get(dept), "after": name}
     _save_map(tenant, "expiries", before.expiries, after.expiries, RuleExpiry,
@@ -214,31 +219,49 @@ def _save_directory(tenant: str, before: Directory, after: Directory) -> dict:
     for key, approval in after.approvals.items():
         old = before.approvals.get(key)
         if old != approval:
-            approvals_store.save(tenant, approval)
+            approvals_store.save(tenant, approval, exists=old is not None)
             details.setdefault("approvals", {})[key] = {
                 "before": asdict(old) if old else None, "after": asdict(approval)}
     if before.settings != after.settings:
-        row = db.session.get(Tenant, tenant)
-        row.max_sub_accounts = after.settings.max_sub_accounts
-        row.language = after.settings.language
+        _save_row(Tenant, {"id": tenant}, {
+            "max_sub_accounts": after.settings.max_sub_accounts,
+            "language": after.settings.language}, True)
         details["settings"] = {"before": asdict(before.settings),
                                "after": asdict(after.settings)}
     return details
 
 
+def _save_row(model, key: dict, values: dict, exists: bool) -> None:
+    """One row of the directory, by its primary key: updated, or inserted when new."""
+    if exists:
+        db.session.execute(update(model).where(*(getattr(model, k) == v for k, v in key.items()))
+                           .values(**values).execution_options(synchronize_session=False))
+    else:
+        db.session.execute(insert(model).values(**key, **values))
+
+
 def _save_map(tenant: str, name: str, before: dict, after: dict, model,
               key, value: str, details: dict) -> None:
     """A directory map of one row per key (`key` the column, `value` the other): write
-    the keys that changed, and record them, before and after, under `name`."""
-    for item in before.keys() | after.keys():
+    the keys that changed (new ones in one INSERT, gone ones in one DELETE), and record
+    them, before and after, under `name`."""
+    new_rows, gone = [], []
+    for item in sorted(before.keys() | after.keys()):
         old, new = before.get(item), after.get(item)
         if old == new:
             continue
         if new is None:
-            db.session.execute(delete(model).where(model.tenant == tenant, key == item))
+            gone.append(item)
+        elif old is None:
+            new_rows.append({"tenant": tenant, key.key: item, value: new})
         else:
-            db.session.merge(model(tenant=tenant, **{key.key: item, value: new}))
+            _save_row(model, {"tenant": tenant, key.key: item}, {value: new}, True)
         details.setdefault(name, {})[item] = {"before": old, "after": new}
+    if gone:
+        db.session.execute(delete(model).where(model.tenant == tenant, key.in_(gone))
+                           .execution_options(synchronize_session=False))
+    if new_rows:
+        db.session.execute(insert(model), new_rows)
 
 
 @dataclass(frozen=True)
@@ -526,17 +549,16 @@ def _next_revision(tenant: str) -> int:
 
 
 def _apply(tenant: str, policy: TenantPolicy) -> None:
-    for rule in sorted(policy.removed):
-        cols = _columns(rule)
+    """The rules' exact set difference: one DELETE and one INSERT at most."""
+    if policy.removed:
+        columns = [PolicyRule.ptype, *(getattr(PolicyRule, c) for c in RULE_COLUMNS)]
+        rows = [tuple(_columns(rule).values()) for rule in sorted(policy.removed)]
         result = db.session.execute(
-            delete(PolicyRule).where(
-                and_(PolicyRule.tenant == tenant, *(getattr(PolicyRule, k) == v
-                                                    for k, v in cols.items()))
-            )
-        )
-        if result.rowcount != 1:
-            # The row vanished under us: refuse rather than log a removal that did not happen.
-            raise Conflict(f"rule {rule.csv()!r} changed concurrently; retry")
+            delete(PolicyRule).where(PolicyRule.tenant == tenant, tuple_(*columns).in_(rows))
+            .execution_options(synchronize_session=False))
+        if result.rowcount != len(rows):
+            # A row vanished under us: refuse rather than log a removal that did not happen.
+            raise Conflict("a rule changed concurrently; retry")
     if policy.added:
         db.session.execute(
             insert(PolicyRule), [{"tenant": tenant, **_columns(r)} for r in policy.added]
@@ -585,9 +607,10 @@ def tenant_language(tenant: str) -> str:
         return row[0] if row else TenantSettings().language
 
 
-def expiries() -> list[tuple[str, str, str]]:
-    """Every time-boxed grant as (expires_at, tenant, rule CSV), soonest first."""
+def ended(cutoff: str) -> list[str]:
+    """The tenants with a time-boxed grant whose end (expiry_text) is at or before
+    `cutoff`, by the end's index: the sweep reads only what has ended."""
     with failures.reading():
-        return [tuple(r) for r in db.session.execute(
-            select(RuleExpiry.expires_at, RuleExpiry.tenant, RuleExpiry.rule)
-            .order_by(RuleExpiry.expires_at)).all()]
+        return list(db.session.execute(
+            select(RuleExpiry.tenant).where(RuleExpiry.expires_at <= cutoff).distinct()
+            .order_by(RuleExpiry.tenant)).scalars())

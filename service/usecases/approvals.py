@@ -65,7 +65,7 @@ def file(service: Authz, caller: keys.Caller, tenant: str, body: dict) -> tuple[
         caller, tenant, f"approval {approval_id} requested for {body['subject']}",
         lambda p: AP.file(p, approval_id, body["subject"], body["store"], body["permission"],
                           body.get("amount"), body.get("product"), body.get("note", ""),
-                          caller.describe(), now, ttl))
+                          caller.describe(), now, ttl, service.index_of(p)))
     return revision, AP.document(approval, expiry_text(now))
 
 
@@ -86,7 +86,8 @@ def decide(service: Authz, caller: keys.Caller, tenant: str, approval_id: str,
     verdict = "approved" if approve else "rejected"
     revision, approval = service.commit(
         caller, tenant, f"approval {approval_id} {verdict} by {approver or AP.OWNER}",
-        lambda p: AP.decide(p, approval_id, approver, approve, note, now))
+        lambda p: AP.decide(p, approval_id, approver, approve, note, now,
+                            service.index_of(p)))
     return revision, AP.document(approval, expiry_text(now))
 
 
@@ -149,7 +150,8 @@ def use(service: Authz, caller: keys.Caller, request: CheckRequest) -> tuple[str
             held = policy.directory.approvals.get(request.approval)
             if held is None or held.status != AP.APPROVED:
                 return W.APPROVAL_USED  # (approved when read above: spent since)
-            answer = answer_on(TenantIndex(tenant, policy.rules()), *request)
+            index = service.index_of(policy) or TenantIndex(tenant, policy.rules())
+            answer = answer_on(index, *request)
             if answer is W.GRANTED and not AP.use(policy, request.approval,
                                                   caller.describe(), now):
                 return W.APPROVAL_USED

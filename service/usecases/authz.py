@@ -14,6 +14,7 @@ from ..domain import rules as R
 from ..domain.catalogue import Catalogue
 from ..domain.decider import CheckRequest, Decider
 from ..domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
+from ..domain.index import TenantIndex
 from ..domain.tenant_policy import TenantPolicy
 from ..runtime.background import Background
 from ..runtime.decision_log import DecisionLog
@@ -204,6 +205,14 @@ class Authz:
         answer["requires"] = decider.requires(tenant, request.area, request.action,
                                               answer["reason"])
         return answer
+
+    def index_of(self, policy: TenantPolicy) -> TenantIndex | None:
+        """Inside a write: this worker's index of the tenant when it holds exactly the
+        write's rules (the revision the write started from, nothing staged yet, no grant
+        ended since), so that a decision there builds no index of its own; else None."""
+        if policy.added or policy.removed:
+            return None
+        return self.decider.index_at(policy.tenant, policy.revision)
 
     def held(self, tenant: str) -> Decider:
         """The decider, with the tenant held (loaded if need be), for reads of its

@@ -26,7 +26,7 @@ ACTOR = "system:expiry"
 def sweep(now: datetime | None = None) -> list[policy_store.WriteResult]:
     """Remove every grant whose expiry has passed, one revision per tenant."""
     cutoff = expiry_text(now or clock.utcnow())
-    tenants = sorted({tenant for at, tenant, _ in policy_store.expiries() if at <= cutoff})
+    tenants = policy_store.ended(cutoff)
 
     def expire(policy: TenantPolicy) -> list[str]:
         due = sorted(rule for rule, at in policy.directory.expiries.items() if at <= cutoff)
