@@ -80,8 +80,9 @@ bench-scale: install haproxy
 
 ## Writes/s with 1, 2, 4, 8 writers on tenants of their own, and the CPU each write costs
 ## (part of bench-scale; this alone takes about a minute once the platform is generated).
+## BASE=<rev>: 8 writers, this tree against that revision, interleaved round by round.
 bench-writes: install
-	$(BIN)/python -m bench.writes
+	$(BIN)/python -m bench.writes $(if $(BASE),--base $(BASE))
 
 ## Revoke visibility across workers and instances (needs the local PostgreSQL).
 bench-propagation: install

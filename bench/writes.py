@@ -16,16 +16,19 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import requests
 
 from bench.generate import tenants
 from bench.run import ADMIN, database
-from harness.servers import Instance
+from harness.servers import ROOT, Instance
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 UNLIMITED_WRITES = "1000000/minute"
@@ -97,9 +100,11 @@ def run(instance: Instance, names: list[str], writers: int, seconds: float) -> d
             "busy": (service + dbase + client) / (wall * (os.cpu_count() or 1))}
 
 
-def measure(url: str, names: list[str], seconds: float, counts=(1, 2, 4, 8)) -> dict:
-    """{writers: figures} on one instance of 8 sync workers (warmed on every tenant)."""
-    instance = Instance(url, workers=8, AUTHZ_WRITE_RATE_LIMIT=UNLIMITED_WRITES)
+def measure(url: str, names: list[str], seconds: float, counts=(1, 2, 4, 8),
+            root: Path = ROOT) -> dict:
+    """{writers: figures} on one instance of 8 sync workers (warmed on every tenant),
+    serving the checkout at `root`."""
+    instance = Instance(url, workers=8, root=root, AUTHZ_WRITE_RATE_LIMIT=UNLIMITED_WRITES)
     try:
         run(instance, names, max(counts), 3)  # every worker has seen every tenant
         return {n: run(instance, names, n, seconds) for n in counts}
@@ -123,12 +128,52 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def against(base_rev: str, url: str, names: list[str], seconds: float, rounds: int) -> str:
+    """This tree against `base_rev` with 8 writers, interleaved round by round on one
+    database (the base checked out with git worktree, served by this tree's gunicorn):
+    the table, and the ratio of the medians."""
+    runs: dict[str, list[dict]] = {"base": [], "this": []}
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder) / "base"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base), base_rev],
+                       cwd=ROOT, check=True)
+        try:
+            for n in range(rounds):
+                for name, tree in (("base", base), ("this", ROOT)):
+                    print(f"round {n + 1}: {name}...", file=sys.stderr)
+                    runs[name].append(measure(url, names, seconds, (8,), tree)[8])
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT,
+                           check=False)
+    lines = ["| round | code | writes/s, 8 writers | CPU ms per write: service / PostgreSQL "
+             "/ client |", "|---:|---|---:|---|"]
+    for n in range(rounds):
+        for name in ("base", "this"):
+            r = runs[name][n]
+            lines.append(f"| {n + 1} | {name} | {r['rate']:.0f} | {r['service_ms']:.1f} / "
+                         f"{r['database_ms']:.1f} / {r['client_ms']:.1f} |")
+    rate = {k: statistics.median(r["rate"] for r in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(r["service_ms"] for r in v) for k, v in runs.items()}
+    lines.append(f"\nmedian writes/s: base {rate['base']:.0f}, this {rate['this']:.0f}: "
+                 f"this / base = {rate['this'] / rate['base']:.2f}x; service CPU per write: "
+                 f"base {cpu['base']:.1f} ms, this {cpu['this']:.1f} ms")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.writes")
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--base", help="a revision to compare against (8 writers, "
+                                       "interleaved)")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print("bench data (generated once, then reused)...", file=sys.stderr)
     url = database("platform")
+    if args.base:
+        print(f"\n8 sync workers, PostgreSQL, {os.cpu_count()} cores; {args.seconds:g} s "
+              f"each, base {args.base}\n")
+        print(against(args.base, url, tenants("platform"), args.seconds, args.rounds))
+        return 0
     results = measure(url, tenants("platform"), args.seconds)
     print(f"\n8 sync workers, PostgreSQL, {os.cpu_count()} cores; {args.seconds:g} s each\n")
     print(table(results))

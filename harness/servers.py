@@ -30,7 +30,8 @@ def free_port() -> int:
 class Instance:
     """One gunicorn master with `workers` sync workers serving the app on a free port."""
 
-    def __init__(self, database_url: str, workers: int = 2, **env):
+    def __init__(self, database_url: str, workers: int = 2, root: Path = ROOT, **env):
+        self.root = root  # the checkout served (bench: another revision's worktree)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers),
@@ -42,7 +43,7 @@ class Instance:
         """Start gunicorn (again, after kill(): on the same port)."""
         self.process = subprocess.Popen(
             [BIN / "gunicorn", "--config", "gunicorn.conf.py", "service:create_app()"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=self.root, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_ready()
 
     def kill(self) -> None:
