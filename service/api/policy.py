@@ -34,7 +34,7 @@ from ..schemas.policy import (
 )
 from ..schemas.policy_files import ExportDocument
 from ..schemas.subaccounts import DryRunQuery
-from ..usecases import tenant_admin
+from ..usecases import subaccounts, tenant_admin
 from .auth import authenticate, authz, caller
 
 blp = Blueprint("policy", __name__, url_prefix="/v1", description="Edit a tenant's policy")
@@ -265,8 +265,9 @@ _direct_routes("denies", "deny", 'An explicit deny in one store or "all"; deny w
 @blp.response(200, AssignmentReport)
 def set_stores(body: dict, tenant: str, login: str):
     """Assign exactly these stores; a sub-account acts only in its stores (R14)."""
-    revision, report = write(tenant, body, lambda p: S.set_stores(p, login, body["stores"]))
-    return {"revision": revision, **report}
+    revision, view = subaccounts.set_stores(authz(), caller(), tenant, login, body["stores"],
+                                            reason=body.get("reason"))
+    return {"revision": revision, **view["report"]}
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>/status", methods=["PUT"])
@@ -274,8 +275,8 @@ def set_stores(body: dict, tenant: str, login: str):
 @blp.response(200, Revision)
 def set_status(body: dict, tenant: str, login: str):
     """Disable (deny everything, grants kept) or enable a sub-account (R12)."""
-    return {"revision": _write(
-        tenant, body, lambda p: A.set_disabled(p, login, body["disabled"]))}
+    return {"revision": subaccounts.set_disabled(authz(), caller(), tenant, login,
+                                                 body["disabled"], body.get("reason"))[0]}
 
 
 @blp.route("/tenants/<tenant>/departments/<department>/members/<login>", methods=["PUT"])
@@ -283,11 +284,12 @@ def set_status(body: dict, tenant: str, login: str):
 @blp.response(200, Revision)
 def add_member(body: dict, tenant: str, department: str, login: str):
     """Add a sub-account to a department; it gets the department's grants (R5)."""
-    return {"revision": _write(tenant, body, lambda p: A.add_member(p, department, login))}
+    return {"revision": subaccounts.join(authz(), caller(), tenant, login, department,
+                                         body.get("reason"))[0]}
 
 
 @blp.route("/tenants/<tenant>/departments/<department>/members/<login>", methods=["DELETE"])
 @blp.response(200, Revision)
 def remove_member(tenant: str, department: str, login: str):
     """Remove a sub-account from a department; it loses the department's grants."""
-    return {"revision": _write(tenant, {}, lambda p: A.remove_member(p, department, login))}
+    return {"revision": subaccounts.leave(authz(), caller(), tenant, login, department)[0]}

@@ -26,7 +26,7 @@ from ..schemas.subaccounts import (
     TenantSettings,
     TenantSettingsRead,
 )
-from ..usecases import tenant_admin
+from ..usecases import subaccounts, tenant_admin
 from .auth import authenticate, authz, caller
 from .policy import read, write
 
@@ -48,17 +48,13 @@ def get_catalogue():
 @blp.response(201, SubAccountWritten)
 def create_sub_account(body: dict, tenant: str):
     """Create a sub-account (R4); refused past the tenant's cap (R11)."""
-    return _write_account(tenant, body, body["login"], lambda p: S.create_sub_account(
-        p, body["login"], body["stores"], body, body["departments"], body["roles"]))
+    return _written(subaccounts.create(
+        authz(), caller(), tenant, body["login"], body["stores"], body, body["departments"],
+        body["roles"], body.get("reason")))
 
 
-def _write_account(tenant: str, body: dict, login: str, change) -> dict:
-    """Commit `change` and answer the sub-account as it then is."""
-    def edit(policy):
-        change(policy)
-        return S.view(policy, login)
-
-    revision, view = write(tenant, body, edit)
+def _written(answer: tuple[int, dict]) -> dict:
+    revision, view = answer
     return {"revision": revision, "sub_account": view}
 
 
@@ -93,7 +89,8 @@ def get_sub_account(tenant: str, login: str):
 @blp.response(200, SubAccountWritten)
 def update_sub_account(body: dict, tenant: str, login: str):
     """Edit the profile; there is no delete: disable instead (R12)."""
-    return _write_account(tenant, body, login, lambda p: S.update_profile(p, login, body))
+    return _written(subaccounts.update_profile(authz(), caller(), tenant, login, body,
+                                               body.get("reason")))
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>/default-store", methods=["PUT"])
@@ -101,8 +98,8 @@ def update_sub_account(body: dict, tenant: str, login: str):
 @blp.response(200, SubAccountWritten)
 def set_default_store(body: dict, tenant: str, login: str):
     """Set the default store; it must be one of the sub-account's stores (R15)."""
-    return _write_account(tenant, body, login,
-                          lambda p: S.set_default_store(p, login, body["store"]))
+    return _written(subaccounts.set_default_store(authz(), caller(), tenant, login,
+                                                  body["store"], body.get("reason")))
 
 
 @blp.route("/tenants/<tenant>/subaccounts/batch-stores", methods=["POST"])

@@ -71,11 +71,25 @@ class Checked:
         return self.make(self.schema.load(self.body))
 
 
+class Call:
+    """A named use case (usecases/) to run as the signed-in key, in its tenant: what the
+    API calls for the same change."""
+
+    def __init__(self, use_case, *args, **kwargs):
+        self.use_case, self.args, self.kwargs = use_case, args, kwargs
+
+    def __call__(self, reason: str | None):
+        return self.use_case(service(), g.caller, g.caller.tenant, *self.args,
+                             reason=reason, **self.kwargs)
+
+
 def commit(edit, reason: str | None = None):
-    """Commit `edit` (a function of the unit of work, or Checked) as the signed-in key:
-    (revision, what edit returned)."""
+    """Commit `edit` (a Call, a function of the unit of work, or Checked making either) as
+    the signed-in key: (revision, what it returned)."""
     if isinstance(edit, Checked):
         edit = edit.edit()
+    if isinstance(edit, Call):
+        return edit(reason)
     return service().write(g.caller, g.caller.tenant, reason, edit)
 
 

@@ -21,10 +21,13 @@ from ..schemas.subaccounts import (
     Profile,
     SubAccountQuery,
 )
+from ..usecases import subaccounts as subaccount_edits
+from ..usecases import tenant_admin
 from . import bp, i18n, signin
 from .forms import (
     EMPTY,
     FIELD_ERRORS,
+    Call,
     Checked,
     commit,
     field_errors,
@@ -140,9 +143,8 @@ def new_subaccount():
                     phone=text("phone"), note=text("note"), reason=text("reason"))
     try:
         body = NewSubAccount().load(body)
-        revision, _ = commit(lambda p: S.create_sub_account(
-            p, body["login"], body["stores"], body, body["departments"], body["roles"]),
-            body.get("reason"))
+        revision, _ = commit(Call(subaccount_edits.create, body["login"], body["stores"], body,
+                                  body["departments"], body["roles"]), body.get("reason"))
     except FIELD_ERRORS as exc:
         return invalid("console/subaccount_new.html", exc, **_new_form(policy))
     saved("sub.created", login=body["login"], revision=revision)
@@ -179,14 +181,14 @@ def subaccount_profile(login: str):
                      "phone": text("phone"), "note": request.form.get("note", "")},
                     reason=text("reason"))
     return _account_write(login, "profile", Checked(
-        Profile(), body, lambda changes: lambda p: S.update_profile(p, login, changes)))
+        Profile(), body, lambda changes: Call(subaccount_edits.update_profile, login, changes)))
 
 
 @bp.post("/subaccounts/<login>/status")
 def subaccount_status(login: str):
     owner_only()
     disabled = request.form.get("disabled") == "1"
-    return _account_write(login, "status", lambda p: A.set_disabled(p, login, disabled))
+    return _account_write(login, "status", Call(subaccount_edits.set_disabled, login, disabled))
 
 
 @bp.post("/subaccounts/<login>/stores")
@@ -195,12 +197,8 @@ def subaccount_stores(login: str):
     stores, default = listed("stores"), text("default_store")
 
     def make(loaded):
-        def edit(policy):
-            report = S.set_stores(policy, login, loaded["stores"])
-            if default and default in stores:
-                S.set_default_store(policy, login, default)
-            return report
-        return edit
+        return Call(subaccount_edits.set_stores, login, loaded["stores"],
+                    default if default and default in stores else None)
 
     return _account_write(login, "stores", Checked(Stores(), {"stores": stores}, make))
 
@@ -238,14 +236,8 @@ def subaccount_departments(login: str):
     owner_only()
     wanted = set(listed("departments"))
 
-    def edit(policy):
-        current = set(S.departments_of(policy, login))
-        for dept in sorted(wanted - current):
-            A.add_member(policy, dept, login)
-        for dept in sorted(current - wanted):
-            A.remove_member(policy, dept, login)
-
-    return _account_write(login, "departments", edit)
+    return _account_write(login, "departments",
+                          Call(subaccount_edits.set_departments, login, sorted(wanted)))
 
 
 # -- departments ---------------------------------------------------------------------------
@@ -436,12 +428,10 @@ def settings():
     owner_only()
     if request.method == "POST":
         language, step_up = text("language"), request.form.get("step_up") == "1"
-        def edit(policy):
-            S.set_language(policy, language)
-            S.set_step_up(policy, step_up)
-
-        try:
-            revision, _ = commit(edit, text("reason") or None)
+        try:  # the API's use case: the owner's settings, never the cap (R11)
+            revision, _ = tenant_admin.update_settings(
+                service(), g.caller, g.caller.tenant,
+                {"language": language, "step_up": step_up, "reason": text("reason") or None})
         except FIELD_ERRORS as exc:
             policy = current_policy()
             return render_template("console/settings.html", policy=policy,

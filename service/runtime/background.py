@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 
 from ..config import Settings
 from ..storage.notifier import Listener
-from .follower import Follower
+from .follower import Follower, Woken
 from .replica import Replica
 
 log = logging.getLogger(__name__)
@@ -59,40 +58,15 @@ class Background:
         return self._listener is not None and self._listener.connected
 
 
-class Sweeper:
+class Sweeper(Woken):
     """Without a follower: runs the sweep (Replica.sweep) when a grant ended in this
-    worker's copy, on its own thread, so that no check ever writes."""
+    worker's copy, on its own thread, so that no check ever writes. A failed sweep is
+    tried again a second later (the grant stays withdrawn in memory meanwhile)."""
+
+    name = "authz-sweeper"
 
     def __init__(self, app, replica: Replica):
-        self._app = app
-        self._replica = replica
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(app, replica, None, retry=RETRY_AFTER_FAILURE)
 
-    def start(self) -> None:
-        self._replica.on_news = self._wake.set
-        self._thread = threading.Thread(target=self._run, name="authz-sweeper", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._replica.on_news = lambda: None
-
-    def _run(self) -> None:
-        timeout: float | None = None
-        while not self._stop.is_set():
-            self._wake.wait(timeout)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                with self._app.app_context():
-                    self._replica.sweep()
-                timeout = None
-            except Exception:  # noqa: BLE001 - the thread must outlive any one failure
-                log.warning("sweep of ended grants failed; trying again", exc_info=True)
-                timeout = RETRY_AFTER_FAILURE
+    def work(self) -> None:
+        self._replica.sweep()

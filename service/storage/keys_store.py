@@ -59,9 +59,11 @@ def load(tenant: str) -> list[keys.KeyRecord]:
 
 def staged(tenant: str) -> tuple[keys.StagedKey, ...]:
     """The tenant's keys as committed, for a write's unit of work (inside its
-    transaction)."""
-    rows = db.session.execute(select(ApiKey).where(ApiKey.tenant == tenant)
-                              .order_by(ApiKey.id)).scalars()
+    transaction). Columns, not ORM objects: a key row the session already holds (the
+    request's own key, looked up before the write) must not stand in for what is stored."""
+    rows = db.session.execute(
+        select(ApiKey.id, ApiKey.scope, ApiKey.secret_hash, ApiKey.revoked_at)
+        .where(ApiKey.tenant == tenant).order_by(ApiKey.id)).all()
     return tuple(keys.StagedKey(r.id, r.scope, r.secret_hash, _unix_seconds(r.revoked_at))
                  for r in rows)
 

@@ -361,6 +361,7 @@ def write(
     must_exist: bool = True,
     request_id: str = "",
     held: HeldWrites | None = None,
+    use_case: str | None = None,
 ) -> WriteResult:
     """Run `edit` on the tenant's unit of work (TenantPolicy: rules, directory, keys, the
     tenant row) and commit what it staged as one revision, or nothing.
@@ -372,6 +373,8 @@ def write(
     transaction (a rollback releases the head lock) the write is refused whole: the
     transaction must be the one that holds the lock, and the head must still be the
     revision being logged, at commit. Only this function commits or rolls back.
+    `held`: this worker's held writes, where the write starts; `use_case`: the named use
+    case writing, recorded in the entry's details.
     `must_exist`: refuse (404) when the tenant has not been created. Every write, whoever
     makes it, is held to domain/invariants.py before it commits.
     """
@@ -412,6 +415,8 @@ def write(
         if key_changes:
             details["keys"] = keys_store.save(tenant, key_changes)
             keys_after = keys_store.staged(tenant)  # as stored (ends at the column's precision)
+        if use_case is not None:
+            details["use_case"] = use_case
         _apply(tenant, policy)
         entry = LedgerEntry(revision=revision, tenant=tenant, actor=actor, reason=reason or "",
                             added=_encode(policy.added), removed=_encode(policy.removed),

@@ -113,19 +113,19 @@ class Authz:
     @operation(rights.WRITE)
     def write(self, caller: keys.Caller, tenant: str, reason: str | None,
               edit: Callable[[TenantPolicy], T], *, must_exist: bool = True,
-              limited: bool = True) -> tuple[int, T]:
+              limited: bool = True, use_case: str | None = None) -> tuple[int, T]:
         """Commit `edit` as one revision, then apply it here before answering. `limited`:
         counted against the caller's write rate limit (not the tenant writes one app
         catalogue version makes: the publish was counted)."""
         return self.commit(caller, tenant, reason, edit, must_exist=must_exist,
-                           limited=limited)
+                           limited=limited, use_case=use_case)
 
     def commit(self, caller: keys.Caller, tenant: str, reason: str | None,
                edit: Callable[[TenantPolicy], T], *, must_exist: bool = True,
-               limited: bool = True) -> tuple[int, T]:
-        """write() for an operation that checked the caller's right itself (a storefront
-        filing or deciding an approval, R24: a write of the tenant that is not a policy
-        edit). Logged with the caller as its actor."""
+               limited: bool = True, use_case: str | None = None) -> tuple[int, T]:
+        """write() for an operation that checked the caller's right itself (a named use
+        case, a storefront filing or deciding an approval, R24). Logged with the caller as
+        its actor and `use_case` (its row in the rights table) in the entry's details."""
         try:
             R.identifier(tenant, "tenant")  # (a name no tenant can have is a 422, not a query)
             if limited:
@@ -133,7 +133,7 @@ class Authz:
             result = policy_store.write(tenant, caller.describe(), reason or "", edit,
                                         must_exist=must_exist,
                                         request_id=self._request_id(),
-                                        held=self.held_writes)
+                                        held=self.held_writes, use_case=use_case)
         except ServiceError as exc:
             WRITES.labels(exc.code).inc()
             if isinstance(exc, Unavailable):

@@ -42,6 +42,12 @@ APPROVAL_QUEUE = "approval.queue"
 # an app's key) act for the sub-account; an owner's, auditor's or the admin's check
 # naming one must not spend it behind the storefront's back
 APPROVAL_USE = "approval.use"
+# A sub-account's edits, each a named use case (usecases/subaccounts.py)
+SUBACCOUNT_CREATE = "subaccount.create"
+SUBACCOUNT_PROFILE = "subaccount.profile"
+SUBACCOUNT_STATUS = "subaccount.status"
+SUBACCOUNT_STORES = "subaccount.stores"
+SUBACCOUNT_DEPARTMENTS = "subaccount.departments"
 
 RIGHTS: dict[str, frozenset[str]] = {
     READ: frozenset({OWNER, AUDIT, ADMIN}),
@@ -63,6 +69,11 @@ RIGHTS: dict[str, frozenset[str]] = {
     APPROVAL_DECIDE: frozenset({OWNER, CHECK, ADMIN, APP}),
     APPROVAL_QUEUE: frozenset({OWNER, AUDIT, CHECK, ADMIN, APP}),
     APPROVAL_USE: frozenset({CHECK, APP}),
+    SUBACCOUNT_CREATE: frozenset({OWNER, ADMIN}),
+    SUBACCOUNT_PROFILE: frozenset({OWNER, ADMIN}),
+    SUBACCOUNT_STATUS: frozenset({OWNER, ADMIN}),
+    SUBACCOUNT_STORES: frozenset({OWNER, ADMIN}),
+    SUBACCOUNT_DEPARTMENTS: frozenset({OWNER, ADMIN}),
 }
 # What an app key may do in any tenant, as for decisions: about its own permissions only
 # (the operation checks that).
@@ -84,7 +95,10 @@ _REFUSALS = {READ: "this key may not read this tenant",
              APPROVAL_DECIDE: "this key may not decide approvals in this tenant",
              APPROVAL_QUEUE: "this key may not read this tenant's approvals",
              APPROVAL_USE: "only the storefront's check key or an app's key may use an "
-                           "approval"}
+                           "approval",
+             **dict.fromkeys((SUBACCOUNT_CREATE, SUBACCOUNT_PROFILE, SUBACCOUNT_STATUS,
+                              SUBACCOUNT_STORES, SUBACCOUNT_DEPARTMENTS),
+                             "this key may not change this tenant")}
 
 
 def allowed(caller: Caller, name: str, tenant: str | None = None,

@@ -326,3 +326,33 @@ def test_another_tenants_owner_sees_only_its_own(app):
 def test_unknown_owner_page_target_is_not_found(owner_console):
     assert owner_console.get("/console/subaccounts/nobody").status_code == 404
     assert owner_console.get("/console/stores/nowhere/revoke").status_code == 404
+
+
+@pytest.mark.parametrize(("console_path", "form", "api", "body", "use_case"), [
+    ("/console/subaccounts/alice/status", {"disabled": "1"},
+     ("PUT", "/v1/tenants/acme/subaccounts/alice/status"), {"disabled": False},
+     "subaccount.status"),
+    ("/console/subaccounts/alice/stores", {"stores": ["amazon-us"]},
+     ("PUT", "/v1/tenants/acme/subaccounts/alice/stores"),
+     {"stores": ["amazon-us", "tmall-flagship"]},
+     "subaccount.stores"),
+    ("/console/subaccounts/alice/profile", {"display_name": "Alice", "email": "a@acme.test",
+                                            "phone": "", "note": "on leave"},
+     ("PATCH", "/v1/tenants/acme/subaccounts/alice"), {"note": "back"},
+     "subaccount.profile"),
+])
+def test_the_console_and_the_api_make_a_change_through_one_use_case(
+        owner_console, owner, console_path, form, api, body, use_case):
+    """Issue 27: the same named use case, named in the ledger entry, whichever way in."""
+    def newest() -> dict:
+        return owner("GET", "/v1/tenants/acme/ledger?per_page=1")[1]["entries"][0]
+
+    before = newest()["revision"]
+    post(owner_console, console_path, form)
+    by_console = newest()
+    assert by_console["revision"] == before + 1
+    assert by_console["details"]["use_case"] == use_case
+    assert owner(*api, body)[0] == 200
+    by_api = newest()
+    assert by_api["revision"] == before + 2
+    assert by_api["details"]["use_case"] == use_case
