@@ -99,7 +99,7 @@ def main() -> int:
     args = parser.parse_args()
     url = database("medium")
     names = tenants("medium")
-    small, large = names[3], names[4]
+    small, large = names[5], names[6]
     app = create_app({"AUTHZ_DATABASE_URL": url, "AUTHZ_LISTEN": False,
                       "AUTHZ_WRITE_RATE_LIMIT": "1000000/minute", "AUTHZ_REQUEST_LOG": False})
     statements = [0]

@@ -265,9 +265,9 @@ _direct_routes("denies", "deny", 'An explicit deny in one store or "all"; deny w
 @blp.response(200, AssignmentReport)
 def set_stores(body: dict, tenant: str, login: str):
     """Assign exactly these stores; a sub-account acts only in its stores (R14)."""
-    revision, view = subaccounts.set_stores(authz(), caller(), tenant, login, body["stores"],
-                                            reason=body.get("reason"))
-    return {"revision": revision, **view["report"]}
+    revision, report = subaccounts.set_stores(authz(), caller(), tenant, login,
+                                              body["stores"], reason=body.get("reason"))
+    return {"revision": revision, **report}
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>/status", methods=["PUT"])

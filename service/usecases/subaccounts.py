@@ -1,7 +1,8 @@
 """A sub-account's edits (R4, R5, R12, R14, R15): one named use case per edit, the one the
 API and the console both call, each its own row in the rights table and named in its
-ledger entry (`details.use_case`). Each is one write; each answers (revision, the
-sub-account as it then is)."""
+ledger entry (`details.use_case`). Each is one write; each answers (revision, what the
+API shows of it): the sub-account as it then is where the API shows it (a view reads
+the tenant's grants, so the others do not build one)."""
 
 from __future__ import annotations
 
@@ -53,12 +54,10 @@ def update_profile(service: Authz, caller: keys.Caller, tenant: str, login: str,
 
 @operation(rights.SUBACCOUNT_STATUS)
 def set_disabled(service: Authz, caller: keys.Caller, tenant: str, login: str,
-                 disabled: bool, reason: str | None = None) -> tuple[int, dict]:
+                 disabled: bool, reason: str | None = None) -> tuple[int, None]:
     """Disable (deny everything, grants kept) or enable again (R12)."""
-    def change(policy: TenantPolicy) -> None:
-        A.set_disabled(policy, login, disabled)
-
-    return service.commit(caller, tenant, reason, _viewed(login, change),
+    return service.commit(caller, tenant, reason,
+                          lambda policy: A.set_disabled(policy, login, disabled),
                           use_case=rights.SUBACCOUNT_STATUS)
 
 
@@ -67,17 +66,14 @@ def set_stores(service: Authz, caller: keys.Caller, tenant: str, login: str,
                stores: Sequence[str], default_store: str | None = None,
                reason: str | None = None) -> tuple[int, dict]:
     """Exactly these stores (R14), and with `default_store` (one of them) its default
-    (R15) in the same write. The view carries the report of what changed (`report`)."""
-    report: dict = {}
-
-    def change(policy: TenantPolicy) -> None:
-        report.update(S.set_stores(policy, login, stores))
+    (R15) in the same write. Answers the report of what changed."""
+    def change(policy: TenantPolicy) -> dict:
+        report = S.set_stores(policy, login, stores)
         if default_store is not None:
             S.set_default_store(policy, login, default_store)
+        return report
 
-    revision, view = service.commit(caller, tenant, reason, _viewed(login, change),
-                                    use_case=rights.SUBACCOUNT_STORES)
-    return revision, {**view, "report": report}
+    return service.commit(caller, tenant, reason, change, use_case=rights.SUBACCOUNT_STORES)
 
 
 @operation(rights.SUBACCOUNT_STORES)
@@ -94,7 +90,7 @@ def set_default_store(service: Authz, caller: keys.Caller, tenant: str, login: s
 @operation(rights.SUBACCOUNT_DEPARTMENTS)
 def set_departments(service: Authz, caller: keys.Caller, tenant: str, login: str,
                     departments: Sequence[str], reason: str | None = None
-                    ) -> tuple[int, dict]:
+                    ) -> tuple[int, None]:
     """Exactly these departments; it holds their grants (R5)."""
     wanted = set(departments)
 
@@ -105,27 +101,23 @@ def set_departments(service: Authz, caller: keys.Caller, tenant: str, login: str
         for dept in sorted(current - wanted):
             A.remove_member(policy, dept, login)
 
-    return service.commit(caller, tenant, reason, _viewed(login, change),
+    return service.commit(caller, tenant, reason, change,
                           use_case=rights.SUBACCOUNT_DEPARTMENTS)
 
 
 @operation(rights.SUBACCOUNT_DEPARTMENTS)
 def join(service: Authz, caller: keys.Caller, tenant: str, login: str, department: str,
-         reason: str | None = None) -> tuple[int, dict]:
+         reason: str | None = None) -> tuple[int, None]:
     """Add it to a department (R5)."""
-    def change(policy: TenantPolicy) -> None:
-        A.add_member(policy, department, login)
-
-    return service.commit(caller, tenant, reason, _viewed(login, change),
+    return service.commit(caller, tenant, reason,
+                          lambda policy: A.add_member(policy, department, login),
                           use_case=rights.SUBACCOUNT_DEPARTMENTS)
 
 
 @operation(rights.SUBACCOUNT_DEPARTMENTS)
 def leave(service: Authz, caller: keys.Caller, tenant: str, login: str, department: str,
-          reason: str | None = None) -> tuple[int, dict]:
+          reason: str | None = None) -> tuple[int, None]:
     """Take it out of a department (R5)."""
-    def change(policy: TenantPolicy) -> None:
-        A.remove_member(policy, department, login)
-
-    return service.commit(caller, tenant, reason, _viewed(login, change),
+    return service.commit(caller, tenant, reason,
+                          lambda policy: A.remove_member(policy, department, login),
                           use_case=rights.SUBACCOUNT_DEPARTMENTS)
