@@ -41,7 +41,10 @@ def make_app(database_url: str, **overrides):
 
 
 def close_connections() -> None:
+    """After each test: its apps' threads stopped (a sweeper holds its app alive; the
+    next request starts them again) and their connections closed."""
     for app in list(APPS):
+        app.extensions["authz"].background.stop()
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -24,8 +24,8 @@ def expiry_text(when: datetime) -> str:
 @dataclass(frozen=True)
 class Change:
     """One committed revision of a tenant, as a worker applies it: the write's own answer
-    (storage/policy_store.WriteResult) and each ledger entry replayed (storage/ledger.py's
-    rows, LedgerEntry) both come as a Change."""
+    carries one (storage/policy_store.WriteResult), and each ledger entry read back
+    (policy_store.tenant_changes) is one."""
 
     revision: int
     tenant: str
@@ -166,11 +166,6 @@ class TenantPolicy:
             found = [p for r, p in self.base.by_kind[kind].items() if r not in removed]
             return found + [p for p in self.added.values() if p.kind is kind]
         return [p for p in self._all() if p.kind in kinds]
-
-    def parsed(self, rule: Rule) -> Parsed | None:
-        if rule in self.added:
-            return self.added[rule]
-        return None if rule in self.removed else self.base.parsed.get(rule)
 
     def add(self, rule: Rule) -> bool:
         """Add a rule (validated against the grammar and this tenant); False if present."""

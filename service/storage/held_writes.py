@@ -65,10 +65,6 @@ class HeldWrites:
             while len(self._held) > self.size:
                 self._held.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._held.clear()
-
 
 def committed(directory: Directory) -> Directory:
     """A directory as a fresh read would give it after commit: open approvals only."""
