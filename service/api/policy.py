@@ -34,7 +34,7 @@ from ..schemas.policy import (
 )
 from ..schemas.policy_files import ExportDocument
 from ..schemas.subaccounts import DryRunQuery
-from ..usecases import subaccounts, tenant_admin
+from ..usecases import policy_edits, subaccounts, tenant_admin
 from .auth import authenticate, authz, caller
 
 blp = Blueprint("policy", __name__, url_prefix="/v1", description="Edit a tenant's policy")
@@ -100,8 +100,9 @@ def export_json(tenant: str):
 def create_store(body: dict, tenant: str):
     """Add a store (a Casbin domain) to the tenant; the owner acts in it at once. Its
     currency (R22) is USD unless given."""
-    return {"revision": _write(tenant, body, lambda p: A.create_store(
-        p, body["store"], body.get("currency")))}
+    return {"revision": policy_edits.create_store(
+        authz(), caller(), tenant, body["store"], body.get("currency"),
+        reason=body.get("reason"))[0]}
 
 
 @blp.route("/tenants/<tenant>/stores/<store>/currency", methods=["PUT"])
@@ -109,8 +110,9 @@ def create_store(body: dict, tenant: str):
 @blp.response(200, Revision)
 def set_currency(body: dict, tenant: str, store: str):
     """The currency of the store's amounts and limits (R22)."""
-    return {"revision": _write(tenant, body, lambda p: A.set_currency(p, store,
-                                                                      body["currency"]))}
+    return {"revision": policy_edits.set_currency(authz(), caller(), tenant, store,
+                                                  body["currency"],
+                                                  reason=body.get("reason"))[0]}
 
 
 @blp.route("/tenants/<tenant>/stores/<store>", methods=["DELETE"])
@@ -124,7 +126,7 @@ def revoke_store(query: dict, tenant: str, store: str):
         revision, report = authz().preview(caller(), tenant,
                                            lambda p: S.revoke_store(p, store))
     else:
-        revision, report = write(tenant, {}, lambda p: S.revoke_store(p, store))
+        revision, report = policy_edits.revoke_store(authz(), caller(), tenant, store)
     return {"revision": revision, "dry_run": query["dry_run"], **report}
 
 
@@ -155,8 +157,8 @@ def store_products(tenant: str, store: str):
 @blp.response(200, Revision)
 def add_product_operator(body: dict, tenant: str, store: str, product: str, login: str):
     """Make a sub-account an operator of one product (R17)."""
-    return {"revision": _write(tenant, body, lambda p: S.add_product_operator(
-        p, store, product, login))}
+    return {"revision": policy_edits.add_product_operator(
+        authz(), caller(), tenant, store, product, login, reason=body.get("reason"))[0]}
 
 
 @blp.route("/tenants/<tenant>/stores/<store>/products/<product>/operators/<login>",
@@ -164,8 +166,8 @@ def add_product_operator(body: dict, tenant: str, store: str, product: str, logi
 @blp.response(200, Revision)
 def remove_product_operator(tenant: str, store: str, product: str, login: str):
     """Take one product of a by-product store away from an operator (R17)."""
-    return {"revision": _write(tenant, {}, lambda p: S.remove_product_operator(
-        p, store, product, login))}
+    return {"revision": policy_edits.remove_product_operator(
+        authz(), caller(), tenant, store, product, login)[0]}
 
 
 def _products(policy, store: str) -> dict:
@@ -190,9 +192,9 @@ def list_roles(tenant: str):
 @blp.response(201, Revision)
 def create_role(body: dict, tenant: str):
     """A role template: defined once, granted in any of the tenant's stores (R6)."""
-    return {"revision": _write(
-        tenant, body, lambda p: A.create_role(p, body["role"], body["permissions"],
-                                              body.get("limits")))}
+    return {"revision": policy_edits.create_role(
+        authz(), caller(), tenant, body["role"], body["permissions"], body.get("limits"),
+        reason=body.get("reason"))[0]}
 
 
 @blp.route("/tenants/<tenant>/roles/<role>", methods=["PUT"])
@@ -200,16 +202,16 @@ def create_role(body: dict, tenant: str):
 @blp.response(200, Revision)
 def set_role_permissions(body: dict, tenant: str, role: str):
     """Make the role's permissions exactly these."""
-    return {"revision": _write(
-        tenant, body, lambda p: A.set_role_permissions(p, role, body["permissions"],
-                                                       body.get("limits")))}
+    return {"revision": policy_edits.set_role_permissions(
+        authz(), caller(), tenant, role, body["permissions"], body.get("limits"),
+        reason=body.get("reason"))[0]}
 
 
 @blp.route("/tenants/<tenant>/roles/<role>", methods=["DELETE"])
 @blp.response(200, Revision)
 def delete_role(tenant: str, role: str):
     """Delete a role nobody holds (409 while it is granted)."""
-    return {"revision": _write(tenant, {}, lambda p: A.delete_role(p, role))}
+    return {"revision": policy_edits.delete_role(authz(), caller(), tenant, role)[0]}
 
 
 @blp.route("/tenants/<tenant>/grants", methods=["POST"])
@@ -217,8 +219,9 @@ def delete_role(tenant: str, role: str):
 @blp.response(200, Revision)
 def grant_role(body: dict, tenant: str):
     """Grant a role to a sub-account or department in some stores or "all" (R5, R6)."""
-    return {"revision": _write(tenant, body, lambda p: A.grant_role(
-        p, _who(body), body["role"], body["stores"], body.get("expires_at")))}
+    return {"revision": policy_edits.grant_role(
+        authz(), caller(), tenant, _who(body), body["role"], body["stores"],
+        body.get("expires_at"), reason=body.get("reason"))[0]}
 
 
 @blp.route("/tenants/<tenant>/grants/revoke", methods=["POST"])
@@ -226,8 +229,9 @@ def grant_role(body: dict, tenant: str):
 @blp.response(200, Revision)
 def revoke_role(body: dict, tenant: str):
     """Take a role back from a sub-account or department in some stores or "all"."""
-    return {"revision": _write(tenant, body, lambda p: A.revoke_role(
-        p, _who(body), body["role"], body["stores"]))}
+    return {"revision": policy_edits.revoke_role(
+        authz(), caller(), tenant, _who(body), body["role"], body["stores"],
+        reason=body.get("reason"))[0]}
 
 
 @blp.route("/tenants/<tenant>/expiring-grants", methods=["GET"])
@@ -241,13 +245,15 @@ def expiring_grants(tenant: str):
 
 def _direct_routes(path: str, effect: str, doc: str) -> None:
     def add(body: dict, tenant: str):
-        return {"revision": _write(tenant, body, lambda p: A.add_direct(
-            p, _who(body), body["store"], body["permission"], effect,
-            body.get("expires_at"), body.get("limit")))}
+        return {"revision": policy_edits.add_direct(
+            authz(), caller(), tenant, _who(body), body["store"], body["permission"],
+            effect, body.get("expires_at"), body.get("limit"),
+            reason=body.get("reason"))[0]}
 
     def remove(body: dict, tenant: str):
-        return {"revision": _write(tenant, body, lambda p: A.remove_direct(
-            p, _who(body), body["store"], body["permission"], effect))}
+        return {"revision": policy_edits.remove_direct(
+            authz(), caller(), tenant, _who(body), body["store"], body["permission"],
+            effect, reason=body.get("reason"))[0]}
 
     add.__doc__, remove.__doc__ = doc, f"Remove: {doc[0].lower()}{doc[1:]}"
     for view, suffix in ((add, ""), (remove, "/revoke")):

@@ -26,7 +26,7 @@ from ..schemas.subaccounts import (
     TenantSettings,
     TenantSettingsRead,
 )
-from ..usecases import subaccounts, tenant_admin
+from ..usecases import policy_edits, subaccounts, tenant_admin
 from .auth import authenticate, authz, caller
 from .policy import read, write
 
@@ -123,8 +123,9 @@ def batch_stores(body: dict, tenant: str):
 @blp.response(201, Revision)
 def create_department(body: dict, tenant: str):
     """Create a department; grant it roles, add members, and they all get them (R5)."""
-    revision, _ = write(tenant, body, lambda p: S.create_department(
-        p, body["department"], body["name"]))
+    revision, _ = policy_edits.create_department(authz(), caller(), tenant,
+                                                 body["department"], body["name"],
+                                                 reason=body.get("reason"))
     return {"revision": revision}
 
 
@@ -143,8 +144,8 @@ def list_departments(tenant: str):
 @blp.response(200, Revision)
 def rename_department(body: dict, tenant: str, department: str):
     """Rename a department (its id, used in rules, stays)."""
-    revision, _ = write(tenant, body, lambda p: S.rename_department(p, department,
-                                                                     body["name"]))
+    revision, _ = policy_edits.rename_department(authz(), caller(), tenant, department,
+                                                 body["name"], reason=body.get("reason"))
     return {"revision": revision}
 
 

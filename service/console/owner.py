@@ -21,8 +21,8 @@ from ..schemas.subaccounts import (
     Profile,
     SubAccountQuery,
 )
+from ..usecases import policy_edits, tenant_admin
 from ..usecases import subaccounts as subaccount_edits
-from ..usecases import tenant_admin
 from . import bp, i18n, signin
 from .forms import (
     EMPTY,
@@ -213,8 +213,8 @@ def subaccount_grant(login: str):
 def subaccount_revoke(login: str):
     owner_only()
     stores = A.ALL_STORES if text("stores") == A.ALL_STORES else listed("stores")
-    return _account_write(login, "grants", lambda p: A.revoke_role(
-        p, A.grantee(login, None), text("role"), stores))
+    return _account_write(login, "grants", Call(
+        policy_edits.revoke_role, A.grantee(login, None), text("role"), stores))
 
 
 def _grant(who: dict, write):
@@ -224,9 +224,9 @@ def _grant(who: dict, write):
                     expires_at=text("expires_at"), reason=text("reason"))
 
     def make(loaded):
-        return lambda policy: A.grant_role(
-            policy, A.grantee(loaded.get("subject"), loaded.get("department")),
-            loaded["role"], loaded["stores"], loaded.get("expires_at"))
+        return Call(policy_edits.grant_role,
+                    A.grantee(loaded.get("subject"), loaded.get("department")),
+                    loaded["role"], loaded["stores"], loaded.get("expires_at"))
 
     return write(Checked(Grant(), body, make))
 
@@ -270,20 +270,21 @@ def create_department():
 
     return _departments_write("new", Checked(
         NewDepartment(), body,
-        lambda loaded: lambda p: S.create_department(p, loaded["department"], loaded["name"])))
+        lambda loaded: Call(policy_edits.create_department, loaded["department"],
+                            loaded["name"])))
 
 
 @bp.post("/departments/<department>/members")
 def add_member(department: str):
     owner_only()
     login = text("login")
-    return _departments_write(department, lambda p: A.add_member(p, department, login))
+    return _departments_write(department, Call(subaccount_edits.join, login, department))
 
 
 @bp.post("/departments/<department>/members/<login>/remove")
 def remove_member(department: str, login: str):
     owner_only()
-    return _departments_write(department, lambda p: A.remove_member(p, department, login))
+    return _departments_write(department, Call(subaccount_edits.leave, login, department))
 
 
 @bp.post("/departments/<department>/grants")
@@ -337,20 +338,21 @@ def create_role():
 
     return _roles_write("new", Checked(
         NewRole(), body,
-        lambda loaded: lambda p: A.create_role(p, loaded["role"], loaded["permissions"])))
+        lambda loaded: Call(policy_edits.create_role, loaded["role"],
+                            loaded["permissions"])))
 
 
 @bp.post("/roles/<role>")
 def set_role(role: str):
     owner_only()
     permissions = listed("permissions")
-    return _roles_write(role, lambda p: A.set_role_permissions(p, role, permissions))
+    return _roles_write(role, Call(policy_edits.set_role_permissions, role, permissions))
 
 
 @bp.post("/roles/<role>/delete")
 def delete_role(role: str):
     owner_only()
-    return _roles_write(role, lambda p: A.delete_role(p, role))
+    return _roles_write(role, Call(policy_edits.delete_role, role))
 
 
 # -- stores, batch assignment, revocation ---------------------------------------------------
@@ -375,7 +377,8 @@ def create_store():
     owner_only()
     body = {"store": text("store")}
     return write_or_show(Checked(NewStore(), body,
-                                 lambda loaded: lambda p: A.create_store(p, loaded["store"])),
+                                 lambda loaded: Call(policy_edits.create_store,
+                                                     loaded["store"])),
                          "new", _stores_page, url_for("console.stores"))
 
 
@@ -386,7 +389,7 @@ def revoke_store(store: str):
         _, report = service().preview(g.caller, g.caller.tenant,
                                       lambda p: S.revoke_store(p, store))
         return render_template("console/revoke.html", store=store, report=report)
-    revision, _ = commit(lambda p: S.revoke_store(p, store), text("reason") or None)
+    revision, _ = commit(Call(policy_edits.revoke_store, store), text("reason") or None)
     saved("store.revoked", store=store, revision=revision)
     return redirect(url_for("console.stores"))
 

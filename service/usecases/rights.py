@@ -48,6 +48,25 @@ SUBACCOUNT_PROFILE = "subaccount.profile"
 SUBACCOUNT_STATUS = "subaccount.status"
 SUBACCOUNT_STORES = "subaccount.stores"
 SUBACCOUNT_DEPARTMENTS = "subaccount.departments"
+# The owner's edits of stores, roles, grants and departments (usecases/policy_edits.py)
+STORE_CREATE = "store.create"
+STORE_CURRENCY = "store.currency"
+STORE_REVOKE = "store.revoke"
+PRODUCT_OPERATORS = "store.product_operators"
+ROLE_CREATE = "role.create"
+ROLE_PERMISSIONS = "role.permissions"
+ROLE_DELETE = "role.delete"
+GRANT_ROLE = "grant.role"
+REVOKE_ROLE = "grant.revoke_role"
+DIRECT_ADD = "grant.direct"
+DIRECT_REMOVE = "grant.revoke_direct"
+DEPARTMENT_CREATE = "department.create"
+DEPARTMENT_RENAME = "department.rename"
+# every named edit of the tenant: the owner's and the admin's, as WRITE
+NAMED_EDITS = (SUBACCOUNT_CREATE, SUBACCOUNT_PROFILE, SUBACCOUNT_STATUS, SUBACCOUNT_STORES,
+               SUBACCOUNT_DEPARTMENTS, STORE_CREATE, STORE_CURRENCY, STORE_REVOKE,
+               PRODUCT_OPERATORS, ROLE_CREATE, ROLE_PERMISSIONS, ROLE_DELETE, GRANT_ROLE,
+               REVOKE_ROLE, DIRECT_ADD, DIRECT_REMOVE, DEPARTMENT_CREATE, DEPARTMENT_RENAME)
 
 RIGHTS: dict[str, frozenset[str]] = {
     READ: frozenset({OWNER, AUDIT, ADMIN}),
@@ -74,6 +93,19 @@ RIGHTS: dict[str, frozenset[str]] = {
     SUBACCOUNT_STATUS: frozenset({OWNER, ADMIN}),
     SUBACCOUNT_STORES: frozenset({OWNER, ADMIN}),
     SUBACCOUNT_DEPARTMENTS: frozenset({OWNER, ADMIN}),
+    STORE_CREATE: frozenset({OWNER, ADMIN}),
+    STORE_CURRENCY: frozenset({OWNER, ADMIN}),
+    STORE_REVOKE: frozenset({OWNER, ADMIN}),
+    PRODUCT_OPERATORS: frozenset({OWNER, ADMIN}),
+    ROLE_CREATE: frozenset({OWNER, ADMIN}),
+    ROLE_PERMISSIONS: frozenset({OWNER, ADMIN}),
+    ROLE_DELETE: frozenset({OWNER, ADMIN}),
+    GRANT_ROLE: frozenset({OWNER, ADMIN}),
+    REVOKE_ROLE: frozenset({OWNER, ADMIN}),
+    DIRECT_ADD: frozenset({OWNER, ADMIN}),
+    DIRECT_REMOVE: frozenset({OWNER, ADMIN}),
+    DEPARTMENT_CREATE: frozenset({OWNER, ADMIN}),
+    DEPARTMENT_RENAME: frozenset({OWNER, ADMIN}),
 }
 # What an app key may do in any tenant, as for decisions: about its own permissions only
 # (the operation checks that).
@@ -96,9 +128,7 @@ _REFUSALS = {READ: "this key may not read this tenant",
              APPROVAL_QUEUE: "this key may not read this tenant's approvals",
              APPROVAL_USE: "only the storefront's check key or an app's key may use an "
                            "approval",
-             **dict.fromkeys((SUBACCOUNT_CREATE, SUBACCOUNT_PROFILE, SUBACCOUNT_STATUS,
-                              SUBACCOUNT_STORES, SUBACCOUNT_DEPARTMENTS),
-                             "this key may not change this tenant")}
+             **dict.fromkeys(NAMED_EDITS, "this key may not change this tenant")}
 
 
 def allowed(caller: Caller, name: str, tenant: str | None = None,

@@ -328,22 +328,27 @@ def test_unknown_owner_page_target_is_not_found(owner_console):
     assert owner_console.get("/console/stores/nowhere/revoke").status_code == 404
 
 
-@pytest.mark.parametrize(("console_path", "form", "api", "body", "use_case"), [
+@pytest.mark.parametrize(("console_path", "form", "api", "body", "use_cases"), [
     ("/console/subaccounts/alice/status", {"disabled": "1"},
      ("PUT", "/v1/tenants/acme/subaccounts/alice/status"), {"disabled": False},
-     "subaccount.status"),
+     ("subaccount.status",) * 2),
     ("/console/subaccounts/alice/stores", {"stores": ["amazon-us"]},
      ("PUT", "/v1/tenants/acme/subaccounts/alice/stores"),
-     {"stores": ["amazon-us", "tmall-flagship"]},
-     "subaccount.stores"),
+     {"stores": ["amazon-us", "tmall-flagship"]}, ("subaccount.stores",) * 2),
     ("/console/subaccounts/alice/profile", {"display_name": "Alice", "email": "a@acme.test",
                                             "phone": "", "note": "on leave"},
      ("PATCH", "/v1/tenants/acme/subaccounts/alice"), {"note": "back"},
-     "subaccount.profile"),
+     ("subaccount.profile",) * 2),
+    ("/console/subaccounts/alice/grants", {"role": "finance", "stores": ["amazon-us"]},
+     ("POST", "/v1/tenants/acme/grants/revoke"),
+     {"subject": "alice", "role": "finance", "stores": ["amazon-us"]},
+     ("grant.role", "grant.revoke_role")),
+    ("/console/roles", {"role": "greeter", "permissions": ["orders:view"]},
+     ("DELETE", "/v1/tenants/acme/roles/greeter"), None, ("role.create", "role.delete")),
 ])
 def test_the_console_and_the_api_make_a_change_through_one_use_case(
-        owner_console, owner, console_path, form, api, body, use_case):
-    """Issue 27: the same named use case, named in the ledger entry, whichever way in."""
+        owner_console, owner, console_path, form, api, body, use_cases):
+    """Issue 27: the same named use cases, named in the ledger entry, whichever way in."""
     def newest() -> dict:
         return owner("GET", "/v1/tenants/acme/ledger?per_page=1")[1]["entries"][0]
 
@@ -351,8 +356,8 @@ def test_the_console_and_the_api_make_a_change_through_one_use_case(
     post(owner_console, console_path, form)
     by_console = newest()
     assert by_console["revision"] == before + 1
-    assert by_console["details"]["use_case"] == use_case
+    assert by_console["details"]["use_case"] == use_cases[0]
     assert owner(*api, body)[0] == 200
     by_api = newest()
     assert by_api["revision"] == before + 2
-    assert by_api["details"]["use_case"] == use_case
+    assert by_api["details"]["use_case"] == use_cases[1]
