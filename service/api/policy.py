@@ -1,6 +1,7 @@
 """Admin API for the policy: tenants, stores, role templates, grants, supplementary
-permissions, denies, store assignment, departments and status. Views decode, call the
-domain through Authz.write, and encode; every write answers the new revision."""
+permissions, denies, store assignment, departments and status. Views decode, call a
+named use case (usecases/policy_edits.py, subaccounts.py, tenant_admin.py), and encode;
+every write answers the new revision."""
 
 from __future__ import annotations
 
@@ -39,15 +40,6 @@ from .auth import authenticate, authz, caller
 
 blp = Blueprint("policy", __name__, url_prefix="/v1", description="Edit a tenant's policy")
 blp.before_request(authenticate)
-
-
-def write(tenant: str, body: dict, edit, **kwargs):
-    """Commit `edit` for the tenant's owner (or the admin): (revision, what edit returned)."""
-    return authz().write(caller(), tenant, body.get("reason"), edit, **kwargs)
-
-
-def _write(tenant: str, body: dict, edit, **kwargs) -> int:
-    return write(tenant, body, edit, **kwargs)[0]
 
 
 def read(tenant: str) -> A.TenantPolicy:
@@ -135,11 +127,8 @@ def revoke_store(query: dict, tenant: str, store: str):
 @blp.response(200, StoreProducts)
 def set_store_mode(body: dict, tenant: str, store: str):
     """Run the store by store or by product (R17); an explicit, logged change."""
-    def edit(policy):
-        S.set_store_mode(policy, store, body["mode"])
-        return _products(policy, store)
-
-    revision, products = write(tenant, body, edit)
+    revision, products = policy_edits.set_store_mode(authz(), caller(), tenant, store,
+                                                     body["mode"], reason=body.get("reason"))
     return {"revision": revision, **products}
 
 
@@ -148,7 +137,7 @@ def set_store_mode(body: dict, tenant: str, store: str):
 def store_products(tenant: str, store: str):
     """The store's mode and each product's operators."""
     policy = read(tenant)
-    return {"revision": policy.revision, **_products(policy, store)}
+    return {"revision": policy.revision, **S.products(policy, store)}
 
 
 @blp.route("/tenants/<tenant>/stores/<store>/products/<product>/operators/<login>",
@@ -168,12 +157,6 @@ def remove_product_operator(tenant: str, store: str, product: str, login: str):
     """Take one product of a by-product store away from an operator (R17)."""
     return {"revision": policy_edits.remove_product_operator(
         authz(), caller(), tenant, store, product, login)[0]}
-
-
-def _products(policy, store: str) -> dict:
-    A.require_stores(policy, [store], "store")
-    return {"store": store, "mode": S.store_mode(policy, store),
-            "operators": S.product_operators(policy, store)}
 
 
 @blp.route("/tenants/<tenant>/roles", methods=["GET"])

@@ -28,7 +28,7 @@ from ..schemas.subaccounts import (
 )
 from ..usecases import policy_edits, subaccounts, tenant_admin
 from .auth import authenticate, authz, caller
-from .policy import read, write
+from .policy import read
 
 blp = Blueprint("subaccounts", __name__, url_prefix="/v1",
                 description="Sub-accounts, departments and tenant settings")
@@ -108,13 +108,13 @@ def set_default_store(body: dict, tenant: str, login: str):
 def batch_stores(body: dict, tenant: str):
     """Add, remove or reset stores for many sub-accounts at once; all or nothing (R14).
     With dry_run: what would change, nothing written."""
-    def edit(policy):
-        return S.batch_assign(policy, body["mode"], body["subjects"], body["stores"])
-
     if body["dry_run"]:
-        revision, report = authz().preview(caller(), tenant, edit)
+        revision, report = authz().preview(caller(), tenant, lambda policy: S.batch_assign(
+            policy, body["mode"], body["subjects"], body["stores"]))
     else:
-        revision, report = write(tenant, body, edit)
+        revision, report = policy_edits.batch_assign(
+            authz(), caller(), tenant, body["mode"], body["subjects"], body["stores"],
+            reason=body.get("reason"))
     return {"revision": revision, "dry_run": body["dry_run"], **report}
 
 

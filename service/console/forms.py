@@ -61,8 +61,8 @@ def service():
 
 
 class Checked:
-    """A form's body loaded by the API's schema, then made into an edit. The schema runs
-    before the write opens its transaction; the edit only stages changes."""
+    """A form's body loaded by the API's schema, then made into a Call of a named use
+    case. The schema runs before the write opens its transaction."""
 
     def __init__(self, schema, body: dict, make):
         self.schema, self.body, self.make = schema, body, make
@@ -83,14 +83,12 @@ class Call:
                              reason=reason, **self.kwargs)
 
 
-def commit(edit, reason: str | None = None):
-    """Commit `edit` (a Call, a function of the unit of work, or Checked making either) as
-    the signed-in key: (revision, what it returned)."""
+def commit(edit: Call | Checked, reason: str | None = None):
+    """Run a named use case (a Call, or Checked making one) as the signed-in key:
+    (revision, what it returned). The console has no other way to write."""
     if isinstance(edit, Checked):
         edit = edit.edit()
-    if isinstance(edit, Call):
-        return edit(reason)
-    return service().write(g.caller, g.caller.tenant, reason, edit)
+    return edit(reason)
 
 
 def write_or_show(edit, section: str, show, back: str):

@@ -412,13 +412,13 @@ def batch():
     try:
         loaded = BatchStores().load(body)
 
-        def edit(policy):
-            return S.batch_assign(policy, loaded["mode"], loaded["subjects"], loaded["stores"])
-
         if request.form.get("action") != "apply":
-            _, report = service().preview(g.caller, g.caller.tenant, edit)
+            _, report = service().preview(g.caller, g.caller.tenant, lambda policy: (
+                S.batch_assign(policy, loaded["mode"], loaded["subjects"], loaded["stores"])))
             return _batch_page(form=request.form, report=report)
-        revision, report = commit(edit, loaded.get("reason"))
+        revision, report = commit(Call(policy_edits.batch_assign, loaded["mode"],
+                                       loaded["subjects"], loaded["stores"]),
+                                  loaded.get("reason"))
     except FIELD_ERRORS as exc:
         return _batch_page(field_errors(exc), request.form)
     saved("batch.applied", count=len(report["subjects"]), revision=revision)

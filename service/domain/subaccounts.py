@@ -272,6 +272,19 @@ def product_operators(policy: TenantPolicy, store: str) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in sorted(out.items())}
 
 
+def products(policy: TenantPolicy, store: str) -> dict:
+    """A store's mode and each product's operators (R17)."""
+    A.require_stores(policy, [store], "store")
+    return {"store": store, "mode": store_mode(policy, store),
+            "operators": product_operators(policy, store)}
+
+
+def run_store(policy: TenantPolicy, store: str, mode: str) -> dict:
+    """set_store_mode, answering the store's products as they then are."""
+    set_store_mode(policy, store, mode)
+    return products(policy, store)
+
+
 # -- departments (R5) ----------------------------------------------------------------------
 def create_department(policy: TenantPolicy, department: str, name: str = "") -> None:
     R.identifier(department, "department")

@@ -37,6 +37,8 @@ def _named(right: str, edit: Callable[..., Any]) -> Callable[..., tuple[int, Any
 create_store = _named(rights.STORE_CREATE, A.create_store)
 set_currency = _named(rights.STORE_CURRENCY, A.set_currency)
 revoke_store = _named(rights.STORE_REVOKE, S.revoke_store)
+set_store_mode = _named(rights.STORE_MODE, S.run_store)
+batch_assign = _named(rights.BATCH_STORES, S.batch_assign)
 add_product_operator = _named(rights.PRODUCT_OPERATORS, S.add_product_operator)
 remove_product_operator = _named(rights.PRODUCT_OPERATORS, S.remove_product_operator)
 # role templates (R6, R22)

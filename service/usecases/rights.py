@@ -52,6 +52,8 @@ SUBACCOUNT_DEPARTMENTS = "subaccount.departments"
 STORE_CREATE = "store.create"
 STORE_CURRENCY = "store.currency"
 STORE_REVOKE = "store.revoke"
+STORE_MODE = "store.mode"
+BATCH_STORES = "store.batch_assign"
 PRODUCT_OPERATORS = "store.product_operators"
 ROLE_CREATE = "role.create"
 ROLE_PERMISSIONS = "role.permissions"
@@ -64,7 +66,8 @@ DEPARTMENT_CREATE = "department.create"
 DEPARTMENT_RENAME = "department.rename"
 # every named edit of the tenant: the owner's and the admin's, as WRITE
 NAMED_EDITS = (SUBACCOUNT_CREATE, SUBACCOUNT_PROFILE, SUBACCOUNT_STATUS, SUBACCOUNT_STORES,
-               SUBACCOUNT_DEPARTMENTS, STORE_CREATE, STORE_CURRENCY, STORE_REVOKE,
+               SUBACCOUNT_DEPARTMENTS, STORE_CREATE, STORE_CURRENCY, STORE_REVOKE, STORE_MODE,
+               BATCH_STORES,
                PRODUCT_OPERATORS, ROLE_CREATE, ROLE_PERMISSIONS, ROLE_DELETE, GRANT_ROLE,
                REVOKE_ROLE, DIRECT_ADD, DIRECT_REMOVE, DEPARTMENT_CREATE, DEPARTMENT_RENAME)
 
@@ -96,6 +99,8 @@ RIGHTS: dict[str, frozenset[str]] = {
     STORE_CREATE: frozenset({OWNER, ADMIN}),
     STORE_CURRENCY: frozenset({OWNER, ADMIN}),
     STORE_REVOKE: frozenset({OWNER, ADMIN}),
+    STORE_MODE: frozenset({OWNER, ADMIN}),
+    BATCH_STORES: frozenset({OWNER, ADMIN}),
     PRODUCT_OPERATORS: frozenset({OWNER, ADMIN}),
     ROLE_CREATE: frozenset({OWNER, ADMIN}),
     ROLE_PERMISSIONS: frozenset({OWNER, ADMIN}),
