@@ -115,8 +115,7 @@ def revoke_store(query: dict, tenant: str, store: str):
     earliest assigned remaining store; a sub-account left with none is disabled (R16).
     With ?dry_run=true: the same report (the cascade), nothing written."""
     if query["dry_run"]:
-        revision, report = authz().preview(caller(), tenant,
-                                           lambda p: S.revoke_store(p, store))
+        revision, report = policy_edits.revoke_store.preview(authz(), caller(), tenant, store)
     else:
         revision, report = policy_edits.revoke_store(authz(), caller(), tenant, store)
     return {"revision": revision, "dry_run": query["dry_run"], **report}

@@ -109,8 +109,8 @@ def batch_stores(body: dict, tenant: str):
     """Add, remove or reset stores for many sub-accounts at once; all or nothing (R14).
     With dry_run: what would change, nothing written."""
     if body["dry_run"]:
-        revision, report = authz().preview(caller(), tenant, lambda policy: S.batch_assign(
-            policy, body["mode"], body["subjects"], body["stores"]))
+        revision, report = policy_edits.batch_assign.preview(
+            authz(), caller(), tenant, body["mode"], body["subjects"], body["stores"])
     else:
         revision, report = policy_edits.batch_assign(
             authz(), caller(), tenant, body["mode"], body["subjects"], body["stores"],

@@ -386,8 +386,8 @@ def create_store():
 def revoke_store(store: str):
     owner_only()
     if request.method == "GET":
-        _, report = service().preview(g.caller, g.caller.tenant,
-                                      lambda p: S.revoke_store(p, store))
+        _, report = policy_edits.revoke_store.preview(service(), g.caller, g.caller.tenant,
+                                                      store)
         return render_template("console/revoke.html", store=store, report=report)
     revision, _ = commit(Call(policy_edits.revoke_store, store), text("reason") or None)
     saved("store.revoked", store=store, revision=revision)
@@ -413,8 +413,9 @@ def batch():
         loaded = BatchStores().load(body)
 
         if request.form.get("action") != "apply":
-            _, report = service().preview(g.caller, g.caller.tenant, lambda policy: (
-                S.batch_assign(policy, loaded["mode"], loaded["subjects"], loaded["stores"])))
+            _, report = policy_edits.batch_assign.preview(
+                service(), g.caller, g.caller.tenant, loaded["mode"], loaded["subjects"],
+                loaded["stores"])
             return _batch_page(form=request.form, report=report)
         revision, report = commit(Call(policy_edits.batch_assign, loaded["mode"],
                                        loaded["subjects"], loaded["stores"]),

@@ -27,9 +27,15 @@ def _named(right: str, edit: Callable[..., Any]) -> Callable[..., tuple[int, Any
         return service.commit(caller, tenant, reason,
                               lambda policy: edit(policy, *args, **kwargs), use_case=right)
 
+    def preview(service: Authz, caller: keys.Caller, tenant: str, *args: Any,
+                **kwargs: Any) -> tuple[int, Any]:
+        """What the use case would answer, nothing written (Authz.preview's own row)."""
+        return service.preview(caller, tenant, lambda policy: edit(policy, *args, **kwargs))
+
     use_case.__name__ = use_case.__qualname__ = edit.__name__
     use_case.__doc__ = edit.__doc__
     use_case.__module__ = __name__
+    use_case.preview = preview  # type: ignore[attr-defined]
     return use_case
 
 
