@@ -124,3 +124,41 @@ class Reference:
         if code == "granted" and permission in t.always_approved:
             code = "approval_required"
         return "step_up_required" if step_up else code
+
+
+# Issue 27: each policy write of the API is one named use case, and its ledger entry names
+# it. (method, path under /v1/tenants/<t>/ as a pattern, the use case); first match wins.
+USE_CASES = [
+    ("POST", r"stores", "store.create"),
+    ("PUT", r"stores/[^/]+/currency", "store.currency"),
+    ("PUT", r"stores/[^/]+/mode", "store.mode"),
+    ("PUT|DELETE", r"stores/[^/]+/products/[^/]+/operators/[^/]+", "store.product_operators"),
+    ("DELETE", r"stores/[^/]+", "store.revoke"),
+    ("POST", r"subaccounts/batch-stores", "store.batch_assign"),
+    ("POST", r"subaccounts", "subaccount.create"),
+    ("PATCH", r"subaccounts/[^/]+", "subaccount.profile"),
+    ("PUT", r"subaccounts/[^/]+/status", "subaccount.status"),
+    ("PUT", r"subaccounts/[^/]+/(stores|default-store)", "subaccount.stores"),
+    ("POST", r"roles", "role.create"),
+    ("PUT", r"roles/[^/]+", "role.permissions"),
+    ("DELETE", r"roles/[^/]+", "role.delete"),
+    ("POST", r"grants", "grant.role"),
+    ("POST", r"grants/revoke", "grant.revoke_role"),
+    ("POST", r"(permissions|denies)", "grant.direct"),
+    ("POST", r"(permissions|denies)/revoke", "grant.revoke_direct"),
+    ("POST", r"departments", "department.create"),
+    ("PATCH", r"departments/[^/]+", "department.rename"),
+    ("PUT|DELETE", r"departments/[^/]+/members/[^/]+", "subaccount.departments"),
+]
+
+
+def use_case(method: str, path: str) -> str | None:
+    """The named use case a write of the API at `path` (under the tenant, without its query)
+    is, or None for a write that is not one of the owner's policy edits."""
+    import re
+
+    path = path.partition("?")[0]
+    for methods, pattern, name in USE_CASES:
+        if re.fullmatch(methods, method) and re.fullmatch(pattern, path):
+            return name
+    return None
