@@ -264,7 +264,8 @@ def set_stores(body: dict, tenant: str, login: str):
 def set_status(body: dict, tenant: str, login: str):
     """Disable (deny everything, grants kept) or enable a sub-account (R12)."""
     return {"revision": subaccounts.set_disabled(authz(), caller(), tenant, login,
-                                                 body["disabled"], body.get("reason"))[0]}
+                                                 body["disabled"],
+                                                 reason=body.get("reason"))[0]}
 
 
 @blp.route("/tenants/<tenant>/departments/<department>/members/<login>", methods=["PUT"])
@@ -272,12 +273,12 @@ def set_status(body: dict, tenant: str, login: str):
 @blp.response(200, Revision)
 def add_member(body: dict, tenant: str, department: str, login: str):
     """Add a sub-account to a department; it gets the department's grants (R5)."""
-    return {"revision": subaccounts.join(authz(), caller(), tenant, login, department,
-                                         body.get("reason"))[0]}
+    return {"revision": subaccounts.join(authz(), caller(), tenant, department, login,
+                                         reason=body.get("reason"))[0]}
 
 
 @blp.route("/tenants/<tenant>/departments/<department>/members/<login>", methods=["DELETE"])
 @blp.response(200, Revision)
 def remove_member(tenant: str, department: str, login: str):
     """Remove a sub-account from a department; it loses the department's grants."""
-    return {"revision": subaccounts.leave(authz(), caller(), tenant, login, department)[0]}
+    return {"revision": subaccounts.leave(authz(), caller(), tenant, department, login)[0]}

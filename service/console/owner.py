@@ -278,13 +278,13 @@ def create_department():
 def add_member(department: str):
     owner_only()
     login = text("login")
-    return _departments_write(department, Call(subaccount_edits.join, login, department))
+    return _departments_write(department, Call(subaccount_edits.join, department, login))
 
 
 @bp.post("/departments/<department>/members/<login>/remove")
 def remove_member(department: str, login: str):
     owner_only()
-    return _departments_write(department, Call(subaccount_edits.leave, login, department))
+    return _departments_write(department, Call(subaccount_edits.leave, department, login))
 
 
 @bp.post("/departments/<department>/grants")

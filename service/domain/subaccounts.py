@@ -118,9 +118,14 @@ def _settle_default(policy: TenantPolicy, login: str, report: dict) -> None:
         report.setdefault("disabled", []).append(login)
 
 
-def set_stores(policy: TenantPolicy, login: str, stores: Sequence[str]) -> dict:
-    """Assign exactly these stores to one sub-account (R14)."""
-    return batch_assign(policy, "reset", [login], stores)
+def set_stores(policy: TenantPolicy, login: str, stores: Sequence[str],
+               default_store: str | None = None) -> dict:
+    """Assign exactly these stores to one sub-account (R14), and with `default_store` (one
+    of them) make it the default (R15)."""
+    report = batch_assign(policy, "reset", [login], stores)
+    if default_store is not None:
+        set_default_store(policy, login, default_store)
+    return report
 
 
 def batch_assign(policy: TenantPolicy, mode: str, logins: Sequence[str],
@@ -302,6 +307,15 @@ def members(policy: TenantPolicy, department: str) -> list[str]:
     value = R.department(policy.tenant, department)
     return sorted(p.rule.values[0].split(":", 2)[2] for p in policy.of_kind(Kind.MEMBERSHIP)
                   if p.rule.values[1] == value)
+
+
+def set_departments(policy: TenantPolicy, login: str, departments: Sequence[str]) -> None:
+    """Exactly these departments for one sub-account; it holds their grants (R5)."""
+    wanted, current = set(departments), set(departments_of(policy, login))
+    for dept in sorted(wanted - current):
+        A.add_member(policy, dept, login)
+    for dept in sorted(current - wanted):
+        A.remove_member(policy, dept, login)
 
 
 def departments_of(policy: TenantPolicy, login: str) -> list[str]:

@@ -14,6 +14,7 @@ from ..domain import subaccounts as S
 from ..domain.tenant_policy import TenantPolicy
 from . import rights
 from .authz import Authz
+from .named import named as _named
 from .rights import operation
 
 
@@ -52,30 +53,6 @@ def update_profile(service: Authz, caller: keys.Caller, tenant: str, login: str,
                           use_case=rights.SUBACCOUNT_PROFILE)
 
 
-@operation(rights.SUBACCOUNT_STATUS)
-def set_disabled(service: Authz, caller: keys.Caller, tenant: str, login: str,
-                 disabled: bool, reason: str | None = None) -> tuple[int, None]:
-    """Disable (deny everything, grants kept) or enable again (R12)."""
-    return service.commit(caller, tenant, reason,
-                          lambda policy: A.set_disabled(policy, login, disabled),
-                          use_case=rights.SUBACCOUNT_STATUS)
-
-
-@operation(rights.SUBACCOUNT_STORES)
-def set_stores(service: Authz, caller: keys.Caller, tenant: str, login: str,
-               stores: Sequence[str], default_store: str | None = None,
-               reason: str | None = None) -> tuple[int, dict]:
-    """Exactly these stores (R14), and with `default_store` (one of them) its default
-    (R15) in the same write. Answers the report of what changed."""
-    def change(policy: TenantPolicy) -> dict:
-        report = S.set_stores(policy, login, stores)
-        if default_store is not None:
-            S.set_default_store(policy, login, default_store)
-        return report
-
-    return service.commit(caller, tenant, reason, change, use_case=rights.SUBACCOUNT_STORES)
-
-
 @operation(rights.SUBACCOUNT_STORES)
 def set_default_store(service: Authz, caller: keys.Caller, tenant: str, login: str,
                       store: str, reason: str | None = None) -> tuple[int, dict]:
@@ -87,37 +64,9 @@ def set_default_store(service: Authz, caller: keys.Caller, tenant: str, login: s
                           use_case=rights.SUBACCOUNT_STORES)
 
 
-@operation(rights.SUBACCOUNT_DEPARTMENTS)
-def set_departments(service: Authz, caller: keys.Caller, tenant: str, login: str,
-                    departments: Sequence[str], reason: str | None = None
-                    ) -> tuple[int, None]:
-    """Exactly these departments; it holds their grants (R5)."""
-    wanted = set(departments)
-
-    def change(policy: TenantPolicy) -> None:
-        current = set(S.departments_of(policy, login))
-        for dept in sorted(wanted - current):
-            A.add_member(policy, dept, login)
-        for dept in sorted(current - wanted):
-            A.remove_member(policy, dept, login)
-
-    return service.commit(caller, tenant, reason, change,
-                          use_case=rights.SUBACCOUNT_DEPARTMENTS)
-
-
-@operation(rights.SUBACCOUNT_DEPARTMENTS)
-def join(service: Authz, caller: keys.Caller, tenant: str, login: str, department: str,
-         reason: str | None = None) -> tuple[int, None]:
-    """Add it to a department (R5)."""
-    return service.commit(caller, tenant, reason,
-                          lambda policy: A.add_member(policy, department, login),
-                          use_case=rights.SUBACCOUNT_DEPARTMENTS)
-
-
-@operation(rights.SUBACCOUNT_DEPARTMENTS)
-def leave(service: Authz, caller: keys.Caller, tenant: str, login: str, department: str,
-          reason: str | None = None) -> tuple[int, None]:
-    """Take it out of a department (R5)."""
-    return service.commit(caller, tenant, reason,
-                          lambda policy: A.remove_member(policy, department, login),
-                          use_case=rights.SUBACCOUNT_DEPARTMENTS)
+# the edits whose answer is the domain edit's own (nothing, or the stores' report)
+set_disabled = _named(__name__, rights.SUBACCOUNT_STATUS, A.set_disabled)
+set_stores = _named(__name__, rights.SUBACCOUNT_STORES, S.set_stores)
+set_departments = _named(__name__, rights.SUBACCOUNT_DEPARTMENTS, S.set_departments)
+join = _named(__name__, rights.SUBACCOUNT_DEPARTMENTS, A.add_member)
+leave = _named(__name__, rights.SUBACCOUNT_DEPARTMENTS, A.remove_member)
