@@ -68,10 +68,11 @@ def _service(app: Flask, settings: config_module.Settings):
     from .runtime.decision_log import DecisionLog
     from .runtime.rate_limit import WriteLimiter
     from .runtime.replica import Replica
-    from .storage.held_writes import HeldWrites
     from .storage.notifier import SqliteWatcher
+    from .storage.policy_store import SQL
     from .usecases import expiry
     from .usecases.authz import Authz
+    from .usecases.unit_of_work import HeldWrites
 
     refused = frozenset(map(keys.digest, config_module.DEV_TOKENS)) \
         if settings.production else frozenset()
@@ -85,7 +86,7 @@ def _service(app: Flask, settings: config_module.Settings):
 
     return Authz(settings, replica,
                  WriteLimiter(settings.write_rate_limit, settings.rate_limit_redis_url),
-                 DecisionLog(app, settings), Background(app, replica, settings),
+                 DecisionLog(app, settings), Background(app, replica, settings), SQL,
                  HeldWrites(verify=settings.verify_held_writes), request_id)
 
 

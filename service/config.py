@@ -74,7 +74,7 @@ DEFAULTS = {
     # it holds within this many MB, least recently used out first (None: no limit).
     "AUTHZ_TENANT_CACHE_MB": None,
     # Tests: every write also reads its tenant whole and refuses when the copy this worker
-    # keeps of it (storage/held_writes.py) differs from it.
+    # keeps of it (usecases/unit_of_work.HeldWrites) differs from it.
     "AUTHZ_VERIFY_HELD_WRITES": False,
     # Tests only (refused in production): a file holding seconds added to the clock that
     # grants' and approvals' ends are compared with, read by every process (domain/clock.py).

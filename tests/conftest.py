@@ -1,7 +1,8 @@
 """Fixtures: an app on each storage backend with the seed policy, a client, and callers.
 
-Storage-backed tests run on SQLite and on PostgreSQL. PostgreSQL tests skip only when no
-server answers, and fail instead when AUTHZ_REQUIRE_POSTGRES=1 (CI sets it).
+Storage tests (marked `storage`) run on SQLite and on PostgreSQL, the HTTP contract on
+SQLite (the rules and use cases run over memory: tests/unit/). PostgreSQL tests skip only
+when no server answers, and fail instead when AUTHZ_REQUIRE_POSTGRES=1 (CI sets it).
 """
 
 from __future__ import annotations
@@ -67,7 +68,17 @@ def pg_url(postgres_url):
         yield url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def pytest_generate_tests(metafunc):
+    """Storage tests (marked `storage`) run on SQLite and on PostgreSQL; the rest, the HTTP
+    contract, on SQLite alone (the storage they reach is the same code either way)."""
+    if "database_url" in metafunc.fixturenames:
+        backends = ["sqlite"]
+        if metafunc.definition.get_closest_marker("storage") is not None:
+            backends.append(pytest.param("postgresql", marks=pytest.mark.postgres))
+        metafunc.parametrize("database_url", backends, indirect=True)
+
+
+@pytest.fixture
 def database_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'authz.db'}"

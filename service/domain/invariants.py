@@ -1,6 +1,6 @@
 """What every state of a tenant's policy holds, however it was reached: the API, an import,
-the console, the CLI, the seed or an expiry sweep. One set of checks, run by storage on
-every write before it commits (storage.policy_store.write) and by lint on a file, so an
+the console, the CLI, the seed or an expiry sweep. One set of checks, run by the unit of
+work on every write before it commits (usecases/unit_of_work.write) and by lint on a file, so an
 import is accepted exactly when the API could have produced the same rules.
 
 A state the API refuses to produce is refused here too:

@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 OWNER = "owner"  # edits its tenant's policy
 AUDIT = "audit"  # reads its tenant's policy, ledger and decision log; can write nothing
@@ -111,3 +112,14 @@ class KeyRing:
         """Keys created or ended in this write, in the order of their ids."""
         return [k for key_id, k in sorted(self._keys.items())
                 if k.created or self._before.get(key_id) != k.valid_until]
+
+
+def ledger_details(changes) -> dict:
+    """The keys a write created or ended, as its ledger entry records them (never
+    secrets or digests)."""
+    out = {}
+    for key in changes:
+        until = (None if key.valid_until is None
+                 else datetime.fromtimestamp(key.valid_until, UTC).isoformat())
+        out[key.key_id] = {"scope": key.scope, "created": key.created, "valid_until": until}
+    return out

@@ -24,7 +24,7 @@ def expiry_text(when: datetime) -> str:
 @dataclass(frozen=True)
 class Change:
     """One committed revision of a tenant, as a worker applies it: the write's own answer
-    carries one (storage/policy_store.WriteResult), and each ledger entry read back
+    carries one (domain/revisions.WriteResult), and each ledger entry read back
     (policy_store.tenant_changes) is one."""
 
     revision: int
@@ -48,8 +48,8 @@ def once_key(p: Parsed) -> tuple | None:
 class CommittedRules:
     """A tenant's rules as committed, parsed once and filed by kind: the base a write's
     TenantPolicy stages its changes over without copying it. A worker keeps it across
-    writes (storage/held_writes.py) and moves it to the next revision with `apply`, so a
-    write costs what it changes, not the tenant's size."""
+    writes (usecases/unit_of_work.HeldWrites) and moves it to the next revision with
+    `apply`, so a write costs what it changes, not the tenant's size."""
 
     def __init__(self, tenant: str, rules: Iterable[Rule] = ()):
         self.tenant = tenant

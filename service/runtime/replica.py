@@ -49,6 +49,7 @@ from ..domain.errors import (
     TenantUnavailable,
     Unauthorized,
 )
+from ..domain.revisions import WriteResult
 from ..domain.tenant_policy import Change
 from ..storage import keys_store, policy_store
 from .telemetry import DATABASE_ERRORS, TENANT_EVICTIONS, TENANT_LOADS
@@ -449,7 +450,7 @@ class Replica:
                 self.on_news()
         self._soonest()
 
-    def committed(self, result: policy_store.WriteResult) -> None:
+    def committed(self, result: WriteResult) -> None:
         """After this worker's own commit: apply its diff straight away when nothing else
         came in between (the usual case), else catch up from the log. A tenant not held
         here is loaded, as it is then, when a request needs it."""

@@ -11,8 +11,10 @@ from ..domain import keys
 from ..domain import policy_admin as A
 from ..domain import rules as R
 from ..domain import subaccounts as S
+from ..domain.revisions import TenantStore
 from ..storage import policy_store
 from ..storage.models import PolicyRule, db
+from ..usecases import unit_of_work
 
 BASELINE = "0001"  # the first migration: the schema that create_all made before migrations
 
@@ -54,7 +56,8 @@ def _give_the_owner_its_apps() -> None:
             for app in apps:
                 policy.add(R.owner_app(policy.tenant, app))
 
-        policy_store.write(tenant, "init-db", "the owner's rule of each installed app", edit)
+        unit_of_work.write(policy_store.SQL, tenant, "init-db",
+                           "the owner's rule of each installed app", edit)
 
 
 def ensure_file() -> None:
@@ -83,8 +86,10 @@ def is_empty() -> bool:
     return count == 0
 
 
-def load_seed(text: str, source: str, *, dev_keys: bool) -> dict[str, dict[str, str]]:
-    """Load every tenant of a seed CSV; returns the keys created, by tenant and scope."""
+def load_seed(text: str, source: str, *, dev_keys: bool,
+              store: TenantStore = policy_store.SQL) -> dict[str, dict[str, str]]:
+    """Load every tenant of a seed CSV into `store`; returns the keys created, by tenant
+    and scope."""
     by_tenant: dict[str, list[R.Rule]] = defaultdict(list)
     for parsed in R.read_csv(text, source):
         by_tenant[parsed.tenant].append(parsed.rule)
@@ -102,6 +107,7 @@ def load_seed(text: str, source: str, *, dev_keys: bool) -> dict[str, dict[str, 
                 policy.add(rule)
             S.sync_directory(policy)
 
-        policy_store.write(tenant, "seed", f"seed from {source}", edit, must_exist=False)
+        unit_of_work.write(store, tenant, "seed", f"seed from {source}", edit,
+                           must_exist=False)
         created[tenant] = tokens
     return created

@@ -2,7 +2,7 @@
 
 An app's own changes (registering, a key, a catalogue version) are not any tenant's: each
 is one short transaction of its own here. What a version does to the tenants that
-installed it is one ordinary tenant write each (policy_store.write), in their ledgers.
+installed it is one ordinary tenant write each (usecases/unit_of_work.write), in their ledgers.
 """
 
 from __future__ import annotations

@@ -68,10 +68,8 @@ def staged(tenant: str) -> tuple[keys.StagedKey, ...]:
                  for r in rows)
 
 
-def save(tenant: str, changes: list[keys.StagedKey]) -> dict:
-    """Write the keys a unit of work created or ended; what changed, for the ledger (never
-    secrets or digests)."""
-    out = {}
+def save(tenant: str, changes) -> None:
+    """Write the keys a unit of work created or ended."""
     for key in changes:
         until = None if key.valid_until is None else datetime.fromtimestamp(key.valid_until, UTC)
         if key.created:
@@ -81,9 +79,6 @@ def save(tenant: str, changes: list[keys.StagedKey]) -> dict:
             db.session.execute(update(ApiKey).where(ApiKey.id == key.key_id,
                                                     ApiKey.tenant == tenant)
                                .values(revoked_at=until))
-        out[key.key_id] = {"scope": key.scope, "created": key.created,
-                           "valid_until": until.isoformat() if until else None}
-    return out
 
 
 def listing(tenant: str) -> list[dict]:

@@ -4,30 +4,31 @@ This replaces the stock sqlalchemy-adapter, whose defects we measured: rows rebu
 comma-joined text (a value with a comma became another rule), non-atomic batches, removes
 that deleted extra rows, no unique key, and memory updated before the write succeeded.
 Here a rule is stored column by column with a unique key; a change is one transaction
-that bumps the revision, writes the exact set difference and logs it; memory is updated
-only from committed log entries (see decisions.py).
+that bumps the revision, writes the exact set difference and logs it (SqlTenantStore, the
+port the unit of work writes through: usecases/unit_of_work.py); memory is updated only
+from committed log entries (runtime/replica.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import TypeVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy import delete, event, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..domain import apps, clock, invariants
+from ..domain import apps, clock
 from ..domain import rules as R
-from ..domain.accounts import Account, Directory, TenantSettings
+from ..domain.accounts import Account, Approval, Directory, TenantSettings
 from ..domain.catalogue import BUILT_IN, Catalogue
-from ..domain.errors import Conflict, NotFound, Unavailable
+from ..domain.errors import Conflict, ServiceError, Unavailable
+from ..domain.revisions import Appended, BrokenWrite, HeldTenant, Logged, Revision, ends
 from ..domain.rules import Rule
 from ..domain.tenant_policy import Change, CommittedRules, TenantPolicy, expiry_text
-from . import approvals_store, apps_store, failures, held_writes, keys_store, ledger, notifier
-from .held_writes import HeldTenant, HeldWrites
+from . import approvals_store, apps_store, failures, keys_store, ledger, notifier
 from .models import (
     RULE_COLUMNS,
     Department,
@@ -41,13 +42,6 @@ from .models import (
     TenantHead,
     db,
 )
-
-T = TypeVar("T")
-
-
-def _ends(expiries: dict) -> tuple[tuple[str, str | None], ...]:
-    """A ledger entry's expiry changes (its details' "expiries"), as Change.ends."""
-    return tuple(sorted((rule, change["after"]) for rule, change in expiries.items()))
 
 
 def _columns(rule: Rule) -> dict[str, str]:
@@ -64,7 +58,7 @@ def _values(row) -> tuple[str, ...]:
     return values[:n]
 
 
-def _encode(rules) -> str:
+def encode_rules(rules) -> str:
     return json.dumps(sorted([r.ptype, *r.values] for r in rules))
 
 
@@ -189,43 +183,30 @@ def directory(tenant: str, row: Tenant | None = None) -> Directory:
                      approvals_store.open_ones(tenant), app_versions)
 
 
-def _save_directory(tenant: str, before: Directory, after: Directory,
-                    changed: list[str]) -> dict:
-    """Write what changed in the directory (`changed`: the accounts that did); returns it,
-    before and after, for the ledger. `before` is the directory as committed, so whether a
-    row exists is known: each change is one INSERT or UPDATE, with no read first."""
-    details: dict = {}
-    for login in changed:
-        account, old = after.accounts[login], before.accounts.get(login)
+def _save_directory(tenant: str, details: dict) -> None:
+    """Write the directory's changes as the ledger records them (revisions.
+    directory_details): each is one INSERT or UPDATE, with no read first, since the
+    entry says whether the row existed."""
+    for login, change in details.get("accounts", {}).items():
         _save_row(SubAccount, {"tenant": tenant, "login": login},
-                  {k: v for k, v in asdict(account).items() if k != "login"}, old is not None)
-        details.setdefault("accounts", {})[login] = {
-            "before": asdict(old) if old else None, "after": asdict(account)}
-    for dept, name in after.departments.items():
-        if before.departments.get(dept) != name:
-            _save_row(Department, {"tenant": tenant, "id": dept}, {"name": name},
-                      dept in before.departments)
-            details.setdefault("departments", {})[dept] = {
-                "before": before.departments.get(dept), "after": name}
-    _save_map(tenant, "expiries", before.expiries, after.expiries, RuleExpiry,
-              RuleExpiry.rule, "expires_at", details)
-    _save_map(tenant, "currencies", before.currencies, after.currencies, StoreCurrency,
-              StoreCurrency.store, "currency", details)
-    _save_map(tenant, "app_versions", before.app_versions, after.app_versions, TenantApp,
-              TenantApp.app, "version", details)
-    for key, approval in after.approvals.items():
-        old = before.approvals.get(key)
-        if old != approval:
-            approvals_store.save(tenant, approval, exists=old is not None)
-            details.setdefault("approvals", {})[key] = {
-                "before": asdict(old) if old else None, "after": asdict(approval)}
-    if before.settings != after.settings:
-        _save_row(Tenant, {"id": tenant}, {
-            "max_sub_accounts": after.settings.max_sub_accounts,
-            "language": after.settings.language}, True)
-        details["settings"] = {"before": asdict(before.settings),
-                               "after": asdict(after.settings)}
-    return details
+                  {k: v for k, v in change["after"].items() if k != "login"},
+                  change["before"] is not None)
+    for dept, change in details.get("departments", {}).items():
+        _save_row(Department, {"tenant": tenant, "id": dept}, {"name": change["after"]},
+                  change["before"] is not None)
+    for name, model, key, value in MAPS:
+        _save_map(tenant, details.get(name, {}), model, key, value)
+    for change in details.get("approvals", {}).values():
+        approvals_store.save(tenant, Approval(**change["after"]),
+                             exists=change["before"] is not None)
+    if "settings" in details:
+        _save_row(Tenant, {"id": tenant}, details["settings"]["after"], True)
+
+
+# The directory's maps of one row per key: (ledger name, table, key column, value column).
+MAPS = (("expiries", RuleExpiry, RuleExpiry.rule, "expires_at"),
+        ("currencies", StoreCurrency, StoreCurrency.store, "currency"),
+        ("app_versions", TenantApp, TenantApp.app, "version"))
 
 
 def _save_row(model, key: dict, values: dict, exists: bool) -> None:
@@ -237,23 +218,16 @@ def _save_row(model, key: dict, values: dict, exists: bool) -> None:
         db.session.execute(insert(model).values(**key, **values))
 
 
-def _save_map(tenant: str, name: str, before: dict, after: dict, model,
-              key, value: str, details: dict) -> None:
-    """A directory map of one row per key (`key` the column, `value` the other): write
-    the keys that changed (new ones in one INSERT, gone ones in one DELETE), and record
-    them, before and after, under `name`."""
+def _save_map(tenant: str, changes: dict, model, key, value: str) -> None:
+    """A directory map's changed keys (new ones in one INSERT, gone ones in one DELETE)."""
     new_rows, gone = [], []
-    for item in sorted(before.keys() | after.keys()):
-        old, new = before.get(item), after.get(item)
-        if old == new:
-            continue
-        if new is None:
+    for item, change in changes.items():
+        if change["after"] is None:
             gone.append(item)
-        elif old is None:
-            new_rows.append({"tenant": tenant, key.key: item, value: new})
+        elif change["before"] is None:
+            new_rows.append({"tenant": tenant, key.key: item, value: change["after"]})
         else:
-            _save_row(model, {"tenant": tenant, key.key: item}, {value: new}, True)
-        details.setdefault(name, {})[item] = {"before": old, "after": new}
+            _save_row(model, {"tenant": tenant, key.key: item}, {value: change["after"]}, True)
     if gone:
         db.session.execute(delete(model).where(model.tenant == tenant, key.in_(gone))
                            .execution_options(synchronize_session=False))
@@ -317,31 +291,14 @@ def tenant_changes(tenant: str, after: int, up_to: int | None = None) -> list[Ch
         rows = db.session.execute(statement.order_by(LedgerEntry.revision)).all()
         return [Change(r.revision, tenant, _decode(r.added), _decode(r.removed),
                        '"keys"' in (r.details or ""),
-                       _ends(json.loads(r.details).get("expiries", {}))
+                       ends(json.loads(r.details))
                        if '"expiries"' in (r.details or "") else ())
                 for r in rows]
 
 
-@dataclass(frozen=True)
-class WriteResult:
-    """A write's answer: the revision the tenant is at after it, what the edit returned,
-    and the change it committed (None: it changed nothing, so nothing was committed)."""
-
-    revision: int
-    value: object
-    change: Change | None = None
-
-    @property
-    def changed(self) -> bool:
-        return self.change is not None
-
-
-class BrokenWrite(RuntimeError):
-    """Something inside a write ended or replaced its transaction: nothing is committed."""
-
-
 # Set in a session's info while an edit runs: committing then is refused (_refuse_commit).
 EDITING = "authz.editing"
+TRANSACTION = "authz.write_transaction"  # the transaction a write's lock opened
 
 
 @event.listens_for(Session, "before_commit")
@@ -350,190 +307,121 @@ def _refuse_commit(session: Session) -> None:
         raise BrokenWrite("an edit tried to commit its write's transaction")
 
 
-def write(
-    tenant: str,
-    actor: str,
-    reason: str,
-    edit: Callable[[TenantPolicy], T],
-    *,
-    must_exist: bool = True,
-    request_id: str = "",
-    held: HeldWrites | None = None,
-    use_case: str | None = None,
-) -> WriteResult:
-    """Run `edit` on the tenant's unit of work (TenantPolicy: rules, directory, keys, the
-    tenant row) and commit what it staged as one revision, or nothing.
+class SqlTenantStore:
+    """The tenants' revisions in the database (domain/revisions.TenantStore), in the
+    session's transaction. The head row is updated first: in PostgreSQL that locks it
+    until commit (only that tenant's writes wait; other tenants' commit in parallel), in
+    SQLite it takes the file's write lock, so a tenant's revisions commit in order. If
+    anything ends the transaction before commit (a rollback releases the head lock), the
+    write is refused whole: the transaction must be the one that holds the lock, and the
+    head must still be the revision being logged, at commit. Stateless: what a write
+    needs is in its session."""
 
-    The tenant's head row is updated first: in PostgreSQL that locks it until commit (only
-    that tenant's writes wait; other tenants' commit in parallel), in SQLite it takes the
-    file's write lock, so a tenant's revisions commit in order. The
-    edit only stages; it cannot commit (refused), and if anything it calls ends the
-    transaction (a rollback releases the head lock) the write is refused whole: the
-    transaction must be the one that holds the lock, and the head must still be the
-    revision being logged, at commit. Only this function commits or rolls back.
-    `held`: this worker's held writes, where the write starts; `use_case`: the named use
-    case writing, recorded in the entry's details.
-    `must_exist`: refuse (404) when the tenant has not been created. Every write, whoever
-    makes it, is held to domain/invariants.py before it commits.
-    """
-    kept: HeldTenant | None = None
-    try:
+    def lock(self, tenant: str) -> int:
         revision = _next_revision(tenant)
-        transaction = db.session().get_transaction()
-        kept = _held_state(tenant, revision - 1, held)
-        if not kept.exists and must_exist:
-            raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
-        loaded = kept.directory
-        policy = TenantPolicy(tenant, (), loaded.copy(), kept.key_ring(tenant),
-                              exists=kept.exists, revision=revision - 1,
-                              catalogue=kept.catalogue, base=kept.rules)
-        policy.end_expired(expiry_text(clock.utcnow()))
+        db.session.info[TRANSACTION] = db.session().get_transaction()
+        return revision
+
+    def load(self, tenant: str, at: int) -> HeldTenant:
+        row = db.session.get(Tenant, tenant)
+        if row is None:
+            return HeldTenant(at, CommittedRules(tenant), Directory(), (), BUILT_IN,
+                              ledger.last_hash(tenant), exists=False)
+        rules = tenant_rules(tenant)
+        held = directory(tenant, row)
+        return HeldTenant(at, CommittedRules(tenant, rules), held, keys_store.staged(tenant),
+                          catalogue(rules, held.app_versions), ledger.last_hash(tenant))
+
+    def since(self, tenant: str, after: int, to: int) -> list[Logged]:
+        rows = db.session.execute(
+            select(LedgerEntry.revision, LedgerEntry.added, LedgerEntry.removed,
+                   LedgerEntry.details, LedgerEntry.hash)
+            .where(LedgerEntry.tenant == tenant, LedgerEntry.revision > after,
+                   LedgerEntry.revision <= to)
+            .order_by(LedgerEntry.revision)).all()
+        return [Logged(r.revision, _decode(r.added), _decode(r.removed),
+                       json.loads(r.details or "{}"), r.hash) for r in rows]
+
+    def keys(self, tenant: str) -> tuple:
+        return keys_store.staged(tenant)
+
+    def catalogue(self, rules, versions: dict[str, int]) -> Catalogue:
+        return catalogue(list(rules), versions)
+
+    @contextmanager
+    def editing(self) -> Iterator[None]:
         db.session.info[EDITING] = True
         try:
-            value = edit(policy)
+            yield
         finally:
             db.session.info.pop(EDITING, None)
-        if db.session().get_transaction() is not transaction:
+        if db.session().get_transaction() is not db.session.info.get(TRANSACTION):
             raise BrokenWrite("the edit ended its write's transaction")
-        invariants.require(policy, loaded)
-        key_changes = policy.keys.changes()
-        if not (policy.changed or key_changes or policy.created_name is not None
-                or loaded != policy.directory):
-            db.session.rollback()
-            _keep(held, tenant, kept)
-            return WriteResult(revision - 1, value)
-        if policy.created_name is not None:
-            db.session.add(Tenant(id=tenant, name=policy.created_name))
+
+    def contact_taken(self, tenant: str, field: str, values: set[str]) -> bool:
+        column = getattr(SubAccount, field)
+        return db.session.execute(select(SubAccount.login).where(
+            SubAccount.tenant != tenant,
+            (func.lower(column) if field == "email" else column).in_(sorted(values)))
+            .limit(1)).first() is not None
+
+    def append(self, revision: Revision) -> Appended:
+        tenant = revision.tenant
+        if revision.created_name is not None:
+            db.session.add(Tenant(id=tenant, name=revision.created_name))
             db.session.flush()
-        changed = [login for login, account in policy.directory.accounts.items()
-                   if loaded.accounts.get(login) != account]
-        _require_unique_contacts(tenant, loaded, policy.directory, changed)
-        details = _save_directory(tenant, loaded, policy.directory, changed)
-        keys_after = kept.keys
-        if key_changes:
-            details["keys"] = keys_store.save(tenant, key_changes)
+        _save_directory(tenant, revision.details)
+        keys_after = None
+        if revision.key_changes:
+            keys_store.save(tenant, revision.key_changes)
             keys_after = keys_store.staged(tenant)  # as stored (ends at the column's precision)
-        if use_case is not None:
-            details["use_case"] = use_case
-        _apply(tenant, policy)
-        entry = LedgerEntry(revision=revision, tenant=tenant, actor=actor, reason=reason or "",
-                            added=_encode(policy.added), removed=_encode(policy.removed),
-                            request_id=request_id[:128],
-                            details=json.dumps(details, sort_keys=True, default=str))
-        ledger.seal(entry, kept.last_hash)
+        _apply(tenant, revision.added, revision.removed)
+        entry = LedgerEntry(revision=revision.number, tenant=tenant, actor=revision.actor,
+                            reason=revision.reason, added=encode_rules(revision.added),
+                            removed=encode_rules(revision.removed), request_id=revision.request_id,
+                            details=json.dumps(revision.details, sort_keys=True, default=str))
+        ledger.seal(entry, revision.previous_hash)
         # one INSERT of the sealed row, without the ORM's unit of work (a third of a write)
         db.session.execute(LedgerEntry.__table__.insert(), {
             c.key: getattr(entry, c.key) for c in LedgerEntry.__table__.columns
             if c.key != "platform_chain"})
-        if db.session().get_transaction() is not transaction \
-                or _head_revision(tenant) != revision:
-            raise BrokenWrite(f"the head is no longer revision {revision} at commit")
-        sealed = entry.hash  # (read before commit expires the row)
+        if db.session().get_transaction() is not db.session.info.get(TRANSACTION) \
+                or _head_revision(tenant) != revision.number:
+            raise BrokenWrite(f"the head is no longer revision {revision.number} at commit")
+        return Appended(entry.hash, keys_after)
+
+    def commit(self) -> None:
+        db.session.info.pop(TRANSACTION, None)
         db.session.commit()
-        committed, kept = kept, None  # from here on, it is at the new revision or dropped
-        committed.rules.apply(policy.added.values(), policy.removed)
-        committed.revision = revision
-        committed.exists = True
-        committed.directory = held_writes.committed(policy.directory)
-        committed.keys = keys_after
-        committed.catalogue = policy.catalogue
-        committed.last_hash = sealed
-        _keep(held, tenant, committed)
-        return WriteResult(revision, value, Change(
-            revision, tenant, tuple(policy.added), tuple(policy.removed), bool(key_changes),
-            _ends(details.get("expiries", {}))))
-    except IntegrityError as exc:
+
+    def rollback(self) -> None:
+        db.session.info.pop(TRANSACTION, None)
         db.session.rollback()
-        _keep(held, tenant, kept)
-        for field in ("email", "phone"):  # the unique indexes of R4 (models.SubAccount)
-            if f"uq_sub_account_{field}" in str(exc.orig) \
-                    or f"sub_account.{field}" in str(exc.orig):
-                raise Conflict(f"this {field} belongs to another account",
-                               {field: ["already in use by another account"]}) from exc
-        raise Conflict("the change conflicts with a concurrent one; retry") from exc
-    except failures.CONNECTION_FAILURES as exc:
-        db.session.rollback()
-        _keep(held, tenant, kept)
-        raise Unavailable("the policy database is unavailable; nothing was changed") from exc
-    except BaseException:
-        db.session.rollback()
-        _keep(held, tenant, kept)
-        raise
+
+    def refusal(self, exc: BaseException) -> ServiceError | None:
+        if isinstance(exc, IntegrityError):
+            for field in ("email", "phone"):  # the unique indexes of R4 (models.SubAccount)
+                if f"uq_sub_account_{field}" in str(exc.orig) \
+                        or f"sub_account.{field}" in str(exc.orig):
+                    return Conflict(f"this {field} belongs to another account",
+                                    {field: ["already in use by another account"]})
+            return Conflict("the change conflicts with a concurrent one; retry")
+        if isinstance(exc, failures.CONNECTION_FAILURES):
+            return Unavailable("the policy database is unavailable; nothing was changed")
+        return None
+
+    def read(self, tenant: str) -> TenantPolicy:
+        return read(tenant)
+
+    def exists(self, tenant: str) -> bool:
+        return tenant_exists(tenant)
 
 
-def _keep(held: HeldWrites | None, tenant: str, kept: HeldTenant | None) -> None:
-    """Give back what a write took: a tenant's committed state at the revision it names
-    (whether or not the write committed, it stays true of that revision)."""
-    if held is not None and kept is not None and kept.exists:
-        held.put(tenant, kept)
-
-
-def _held_state(tenant: str, at: int, held: HeldWrites | None) -> HeldTenant:
-    """The tenant's committed state at revision `at` (its head is locked): the one this
-    worker holds, caught up from the ledger if it is behind, or read whole."""
-    kept = held.take(tenant) if held is not None else None
-    if kept is not None:
-        kept = held_writes.catch_up(
-            tenant, kept, at, lambda: keys_store.staged(tenant),
-            lambda h: catalogue(list(h.rules.parsed), h.directory.app_versions))
-    if kept is None:
-        return load_state(tenant, at)
-    if held is not None and held.verify:
-        differs = held_writes.same(kept, load_state(tenant, at))
-        if differs:
-            raise BrokenWrite(f"the held copy of {tenant} at revision {at} differs from "
-                              f"the database: {', '.join(differs)}")
-    return kept
-
-
-def load_state(tenant: str, at: int) -> HeldTenant:
-    """The tenant's committed state read whole (inside a write: its head locked at `at`)."""
-    row = db.session.get(Tenant, tenant)
-    if row is None:
-        return HeldTenant(at, CommittedRules(tenant), Directory(), (), BUILT_IN,
-                          ledger.last_hash(tenant), exists=False)
-    rules = tenant_rules(tenant)
-    held = directory(tenant, row)
-    return HeldTenant(at, CommittedRules(tenant, rules), held, keys_store.staged(tenant),
-                      catalogue(rules, held.app_versions), ledger.last_hash(tenant))
+SQL = SqlTenantStore()
 
 
 def _head_revision(tenant: str) -> int:
     return int(db.session.execute(HEAD_SQL, {"tenant": tenant}).scalar_one())
-
-
-def _contact(field: str, value: str) -> str:
-    return value.lower() if field == "email" else value
-
-
-def _require_unique_contacts(tenant: str, before: Directory, after: Directory,
-                             changed: list[str]) -> None:
-    """R4: a sub-account's email (in any case) and phone belong to no other account, in
-    this tenant or another. Read in the write's transaction for a clear answer; two
-    tenants' writes racing for one value are settled by the unique indexes (models.py).
-    `changed`: the accounts the write changed (only their contacts can be new)."""
-    for field in ("email", "phone"):
-        values = set()
-        for login in changed:
-            value = _contact(field, getattr(after.accounts[login], field))
-            old = before.accounts.get(login)
-            if value and (old is None or _contact(field, getattr(old, field)) != value):
-                values.add(value)
-        if not values:
-            continue
-        held = [login for login, account in after.accounts.items()
-                if _contact(field, getattr(account, field)) in values]
-        if len(held) > len(values):
-            raise Conflict(f"this {field} belongs to another account",
-                           {field: ["already in use by another account"]})
-        column = getattr(SubAccount, field)
-        taken = db.session.execute(select(SubAccount.login).where(
-            SubAccount.tenant != tenant,
-            (func.lower(column) if field == "email" else column).in_(sorted(values)))
-            .limit(1)).first()
-        if taken is not None:
-            raise Conflict(f"this {field} belongs to another account",
-                           {field: ["already in use by another account"]})
 
 
 # The statements every write makes, as text: built once, so a write spends no time on
@@ -560,21 +448,20 @@ def _next_revision(tenant: str) -> int:
     return int(db.session.execute(BUMP_SQL[dialect], {"tenant": tenant}).scalar_one())
 
 
-def _apply(tenant: str, policy: TenantPolicy) -> None:
+def _apply(tenant: str, added, removed) -> None:
     """The rules' exact set difference: one DELETE and one INSERT at most (Core statements
     on the table: no ORM bookkeeping)."""
     table = PolicyRule.__table__
-    if policy.removed:
+    if removed:
         columns = [table.c.ptype, *(table.c[c] for c in RULE_COLUMNS)]
-        rows = [tuple(_columns(rule).values()) for rule in sorted(policy.removed)]
+        rows = [tuple(_columns(rule).values()) for rule in sorted(removed)]
         result = db.session.execute(
             table.delete().where(table.c.tenant == tenant, tuple_(*columns).in_(rows)))
         if result.rowcount != len(rows):
             # A row vanished under us: refuse rather than log a removal that did not happen.
             raise Conflict("a rule changed concurrently; retry")
-    if policy.added:
-        db.session.execute(table.insert(),
-                           [{"tenant": tenant, **_columns(r)} for r in policy.added])
+    if added:
+        db.session.execute(table.insert(), [{"tenant": tenant, **_columns(r)} for r in added])
 
 
 def _one_snapshot() -> None:

@@ -15,6 +15,7 @@ from ..domain.catalogue import Catalogue
 from ..domain.decider import CheckRequest, Decider
 from ..domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
 from ..domain.index import TenantIndex
+from ..domain.revisions import TenantStore
 from ..domain.tenant_policy import TenantPolicy
 from ..runtime.background import Background
 from ..runtime.decision_log import DecisionLog
@@ -22,8 +23,7 @@ from ..runtime.rate_limit import WriteLimiter
 from ..runtime.replica import Replica
 from ..runtime.telemetry import DATABASE_ERRORS, WRITES
 from ..storage import apps_store, console_sessions, failures, policy_store
-from ..storage.held_writes import HeldWrites
-from . import rights
+from . import rights, unit_of_work
 from .rights import operation
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,15 @@ class Authz:
     writer, the worker's threads) are built by create_app and handed in."""
 
     def __init__(self, settings: Settings, replica: Replica, limiter: WriteLimiter,
-                 decision_log: DecisionLog, background: Background,
-                 held_writes: HeldWrites | None = None,
+                 decision_log: DecisionLog, background: Background, store: TenantStore,
+                 held_writes: unit_of_work.HeldWrites | None = None,
                  request_id: Callable[[], str] = str):
         self.settings = settings
         self.replica = replica
         self.limiter = limiter
         self.decision_log = decision_log
         self.background = background
+        self.store = store  # the tenants' revisions (domain/revisions.TenantStore)
         self.held_writes = held_writes  # the tenants this worker wrote, at their revision
         self._request_id = request_id  # the HTTP request's, for the ledger ("" outside one)
 
@@ -80,7 +81,7 @@ class Authz:
     def read(self, caller: keys.Caller, tenant: str) -> TenantPolicy:
         """The tenant's committed policy and directory."""
         self.require_tenant(tenant)
-        return policy_store.read(tenant)
+        return self.store.read(tenant)
 
     def tenant_language(self, tenant: str) -> str:
         """The tenant's console language, for pages shown before anyone signs in."""
@@ -130,8 +131,8 @@ class Authz:
             R.identifier(tenant, "tenant")  # (a name no tenant can have is a 422, not a query)
             if limited:
                 self.limiter.hit(caller.key_id)
-            result = policy_store.write(tenant, caller.describe(), reason or "", edit,
-                                        must_exist=must_exist,
+            result = unit_of_work.write(self.store, tenant, caller.describe(), reason or "",
+                                        edit, must_exist=must_exist,
                                         request_id=self._request_id(),
                                         held=self.held_writes, use_case=use_case)
         except ServiceError as exc:
@@ -153,16 +154,15 @@ class Authz:
         if limited:
             self.limiter.hit(caller.key_id)
         self.require_tenant(tenant)
-        policy = policy_store.read(tenant)
+        policy = self.store.read(tenant)
         loaded = policy.directory.copy()
         value = edit(policy)
         invariants.require(policy, loaded)
         return policy.revision, value
 
-    @staticmethod
-    def require_tenant(tenant: str) -> None:
+    def require_tenant(self, tenant: str) -> None:
         R.identifier(tenant, "tenant")
-        if not policy_store.tenant_exists(tenant):
+        if not self.store.exists(tenant):
             raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
 
     # -- decisions -------------------------------------------------------------------------

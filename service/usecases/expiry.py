@@ -17,13 +17,15 @@ from datetime import datetime
 
 from ..domain import clock
 from ..domain import rules as R
+from ..domain.revisions import WriteResult
 from ..domain.tenant_policy import TenantPolicy, expiry_text
 from ..storage import policy_store
+from . import unit_of_work
 
 ACTOR = "system:expiry"
 
 
-def sweep(now: datetime | None = None) -> list[policy_store.WriteResult]:
+def sweep(now: datetime | None = None) -> list[WriteResult]:
     """Remove every grant whose expiry has passed, one revision per tenant."""
     cutoff = expiry_text(now or clock.utcnow())
     tenants = policy_store.ended(cutoff)
@@ -34,8 +36,9 @@ def sweep(now: datetime | None = None) -> list[policy_store.WriteResult]:
             policy.remove(R.stored(rule))
         return due
 
-    return [policy_store.write(tenant, ACTOR, f"time-boxed grants expired by {cutoff}",
-                               expire) for tenant in tenants]
+    return [unit_of_work.write(policy_store.SQL, tenant, ACTOR,
+                               f"time-boxed grants expired by {cutoff}", expire)
+            for tenant in tenants]
 
 
 def sweep_written() -> list[tuple[str, int]]:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from service.usecases import approvals as approvals_usecase
 from service.usecases import expiry
 
 from ..support import ACME_AUDIT, GLOBEX_CHECK, GLOBEX_OWNER, Caller, replay
+
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
 
 # The approval routes a storefront's key reaches (the escalation tests list every route).
 TENANT_ROUTES = [("POST", "/v1/tenants/acme/approvals"),

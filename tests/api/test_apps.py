@@ -3,6 +3,8 @@ and what no key may do with apps."""
 
 from __future__ import annotations
 
+import pytest
+
 from ..support import (
     ACME_AUDIT,
     ACME_CHECK,
@@ -13,6 +15,8 @@ from ..support import (
     Caller,
     replay,
 )
+
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
 
 NAME = {"en": "Quantum Analytics", "zh-CN": "量子分析"}
 V1 = {

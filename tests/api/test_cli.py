@@ -6,6 +6,8 @@ import pytest
 
 from ..support import ACME_OWNER, ROOT, bearer
 
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
+
 
 @pytest.fixture
 def cli(app):

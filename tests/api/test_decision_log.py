@@ -9,6 +9,8 @@ import pytest
 
 from ..support import ACME_CHECK, bearer
 
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
+
 ALICE = {"subject": "alice", "store": "amazon-us", "object": "orders", "action": "view"}
 
 

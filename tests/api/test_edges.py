@@ -12,6 +12,8 @@ from service.domain import policy_files as PF
 
 from ..support import ADMIN, GLOBEX_OWNER, Caller, bearer
 
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
+
 
 def _export(owner) -> str:
     return owner.client.get("/v1/tenants/acme/export.csv", headers=owner.headers).data.decode()

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
+
 FINANCE = {"subject": "alice", "role": "finance", "stores": ["amazon-us"]}
 APPROVE = ("alice", "amazon-us", "refunds", "approve")
 

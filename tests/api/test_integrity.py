@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from service.domain import clock
@@ -31,6 +32,8 @@ from ..support import (
 )
 from .test_approvals import ok, refund, setup_limits
 from .test_apps import V1, V2, installed, register
+
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
 
 
 def test_an_approver_whose_grant_ended_cannot_decide(client, owner, checker, monkeypatch):

@@ -15,6 +15,8 @@ from service.storage.models import ApiKey, db
 
 from ..support import ACME_CHECK, ACME_OWNER, ADMIN, GLOBEX_OWNER, Caller, bearer, make_app
 
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
+
 ALICE = {"subject": "alice", "store": "amazon-us", "object": "orders", "action": "view"}
 
 

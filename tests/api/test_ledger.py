@@ -11,6 +11,8 @@ from service.storage.models import db
 
 from ..support import ADMIN, bearer
 
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
+
 
 def _changes(owner):
     owner.client.post("/v1/tenants/acme/denies", headers={**owner.headers,

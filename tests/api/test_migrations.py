@@ -8,6 +8,7 @@ import warnings
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -17,8 +18,11 @@ from service.domain.accounts import TenantSettings
 from service.startup import seeding
 from service.storage import ledger, policy_store
 from service.storage.models import LedgerEntry, db
+from service.usecases.unit_of_work import write
 
 from ..support import make_app
+
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
 
 
 def test_migrations_match_the_models(database_url):
@@ -109,7 +113,7 @@ def test_a_platform_chain_from_before_per_tenant_revisions_still_verifies(databa
         migrated = ledger.verify()
         assert migrated.ok and migrated.entries == 3 and migrated.chains == 1
         assert (policy_store.head("acme"), policy_store.head("globex")) == (3, 2)
-        written = policy_store.write("acme", "test", "", lambda p: setattr(
+        written = write(policy_store.SQL, "acme", "test", "", lambda p: setattr(
             p.directory, "settings", TenantSettings(50, "en")))
         assert written.revision == 4
         entry = db.session.get(LedgerEntry, ("acme", 4))

@@ -16,8 +16,11 @@ from sqlalchemy import func, select
 from service.domain.rules import Rule
 from service.storage import policy_store
 from service.storage.models import LedgerEntry, PolicyRule, db
+from service.usecases.unit_of_work import write
 
 from ..support import ROOT, make_app
+
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
 
 HOSTILE = st.one_of(
     st.sampled_from(["a,b", "a, b", 'x"y', "x'y", "(x)", "a\nb", "*", "a\x00b", "ünïcode",
@@ -164,14 +167,14 @@ def test_rows_are_unique_and_removes_delete_exactly_one(app):
     def add(policy):
         policy.add(rule)
 
-    policy_store.write("acme", "test", "", add)
+    write(policy_store.SQL, "acme", "test", "", add)
     with pytest.raises(Exception):  # noqa: B017 - the database's unique key refuses a twin
         db.session.add(PolicyRule(tenant="acme", ptype="p", **dict(zip(
             ("v0", "v1", "v2", "v3", "v4"), rule.values, strict=True))))
         db.session.commit()
     db.session.rollback()
     count = db.session.execute(select(func.count()).select_from(PolicyRule)).scalar_one()
-    policy_store.write("acme", "test", "", lambda p: p.remove(rule))
+    write(policy_store.SQL, "acme", "test", "", lambda p: p.remove(rule))
     after = db.session.execute(select(func.count()).select_from(PolicyRule)).scalar_one()
     assert after == count - 1
 

@@ -26,6 +26,8 @@ from ..support import (
     make_app,
 )
 
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
+
 ALICE = {"subject": "alice", "store": "amazon-us", "object": "orders", "action": "view"}
 KIM = {"subject": "kim", "store": "ebay-de", "object": "orders", "action": "view"}
 

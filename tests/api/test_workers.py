@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from service.storage.models import db
 
 from ..support import ACME_CHECK, ACME_OWNER, Caller, make_app
+
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
 
 
 def test_a_change_through_one_instance_is_seen_by_another(app, database_url):

@@ -15,12 +15,15 @@ from service.domain import rules as R
 from service.domain.decider import CheckRequest
 from service.domain.index import TenantIndex
 from service.domain.keys import CHECK, OWNER, Caller
+from service.domain.revisions import BrokenWrite
 from service.storage import policy_store
-from service.storage.held_writes import HeldWrites
 from service.storage.models import db
 from service.usecases import approvals
+from service.usecases.unit_of_work import HeldWrites
 
 from ..support import make_app
+
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
 
 OWNER_KEY = Caller("acme-owner", OWNER, "acme")
 
@@ -88,7 +91,7 @@ def test_a_held_copy_that_differs_from_the_database_refuses_the_write(app):
     held.rules.apply([R.parse(rule)], [])
     service.held_writes.put("acme", held)
     before = policy_store.head("acme")
-    with pytest.raises(policy_store.BrokenWrite, match="rules"):
+    with pytest.raises(BrokenWrite, match="rules"):
         _flip(service, False)
     assert policy_store.head("acme") == before
 

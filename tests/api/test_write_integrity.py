@@ -12,9 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from service.domain.errors import InvalidInput
+from service.domain.revisions import BrokenWrite
 from service.domain.rules import Rule
 from service.storage import policy_store
 from service.storage.models import LedgerEntry, TenantHead, db
+from service.usecases.unit_of_work import write
+
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
 
 ALICE_EXPORT = "p, user:acme:alice, acme/amazon-us, reports, export, allow\n"
 
@@ -68,8 +72,8 @@ def test_an_edit_that_ends_its_transaction_is_refused_whole(app):
         db.session.commit()
 
     for edit in (rolls_back, commits):
-        with pytest.raises(policy_store.BrokenWrite):
-            policy_store.write("acme", "test", "", edit)
+        with pytest.raises(BrokenWrite):
+            write(policy_store.SQL, "acme", "test", "", edit)
         assert _head_and_ledger() == before
         assert rule not in policy_store.read("acme")
 
@@ -87,5 +91,5 @@ def test_every_write_is_held_to_the_invariants(app):
     ]
     for edit in cases:
         with pytest.raises(InvalidInput):
-            policy_store.write("acme", "test", "", edit)
+            write(policy_store.SQL, "acme", "test", "", edit)
     assert _head_and_ledger() == before

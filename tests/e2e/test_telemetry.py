@@ -15,6 +15,8 @@ from harness.servers import seeded_sqlite_instance
 
 from ..support import ACME_CHECK, ACME_OWNER, ADMIN, bearer
 
+pytestmark = pytest.mark.storage  # run on both databases (tests/conftest.py)
+
 ALICE = {"subject": "alice", "store": "amazon-us", "object": "orders", "action": "view"}
 
 

@@ -67,7 +67,7 @@ from sqlalchemy import create_engine, text
 from harness.servers import Instance
 from service.domain import catalogue
 from service.domain.accounts import BUILTIN_ROLES
-from service.storage.held_writes import CATCH_UP_AT_MOST
+from service.domain.revisions import CATCH_UP_AT_MOST
 
 from ..reference_model import OWNER, Reference, Tenant, use_case
 from ..support import ADMIN, GLOBEX_CHECK, ROOT
@@ -230,7 +230,7 @@ class Writes(RuleBasedStateMachine):
 
     def a_worker_far_behind(self, login):
         """Issue 27: one instance writes the tenant more times than a worker catches up
-        from the ledger (storage/held_writes.CATCH_UP_AT_MOST), then the other writes: its
+        from the ledger (domain/revisions.CATCH_UP_AT_MOST), then the other writes: its
         workers read the tenant whole. Every write of the served workers is compared with
         the tenant read whole (AUTHZ_VERIFY_HELD_WRITES), so a wrong held copy fails here.
         It leaves the tenant as it found it (an even number of flips each side)."""

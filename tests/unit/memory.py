@@ -1,0 +1,66 @@
+"""The service's use cases over the in-memory store (storage/memory_store.py), seeded with
+policies/seed.csv: what the unit tests of the rules, the use cases and the unit of work
+drive, with no database and no HTTP. Decisions are answered the way a worker answers
+them after loading the tenant (a Decider loaded from the committed rules)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from service import config
+from service.domain.decider import Decider
+from service.domain.keys import AUDIT, CHECK, OWNER, Caller
+from service.runtime.background import Background
+from service.runtime.decision_log import DecisionLog
+from service.runtime.rate_limit import WriteLimiter
+from service.runtime.replica import Replica
+from service.startup import seeding
+from service.storage.memory_store import MemoryTenantStore
+from service.usecases.authz import Authz
+from service.usecases.unit_of_work import HeldWrites
+
+SEED = Path(__file__).resolve().parents[2] / "policies" / "seed.csv"
+
+
+def owner(tenant: str = "acme") -> Caller:
+    return Caller(f"{tenant}-owner", OWNER, tenant)
+
+
+def auditor(tenant: str = "acme") -> Caller:
+    return Caller(f"{tenant}-audit", AUDIT, tenant)
+
+
+def checker(tenant: str = "acme") -> Caller:
+    return Caller(f"{tenant}-check", CHECK, tenant)
+
+
+class Memory:
+    """One worker's service over one in-memory store. `other()`: a second worker over the
+    same store (its own held writes), as two processes share one database."""
+
+    def __init__(self, store: MemoryTenantStore | None = None, *, seed: bool = True):
+        settings = config.resolve({"AUTHZ_WRITE_RATE_LIMIT": "100000/second"}, environ={})
+        self.store = store if store is not None else MemoryTenantStore()
+        replica = Replica(Decider(), settings.admin_key, settings.sync_interval)
+        self.service = Authz(settings, replica, WriteLimiter(settings.write_rate_limit),
+                             DecisionLog(None, settings), Background(None, replica, settings),
+                             self.store, HeldWrites(verify=True))
+        if seed:
+            seeding.load_seed(SEED.read_text(), "seed.csv", dev_keys=True, store=self.store)
+
+    def other(self) -> Memory:
+        return Memory(self.store, seed=False)
+
+    def answer(self, tenant: str, subject: str, store: str, permission: str, *,
+               second_factor: bool = False, product: str = "", amount: str = "",
+               approval: str = "") -> str:
+        """The reason code a worker that loads the tenant now answers (domain/reasons.py)."""
+        policy = self.store.read(tenant)
+        decider = Decider()
+        decider.load(tenant, policy.revision, [(r.ptype, r.values) for r in policy.rules()])
+        area, action = permission.rsplit(":", 1)
+        return decider.answer_values(tenant, subject, store, area, action, second_factor,
+                                     product, amount, approval)
+
+    def allows(self, tenant: str, subject: str, store: str, permission: str, **kw) -> bool:
+        return self.answer(tenant, subject, store, permission, **kw) == "granted"
