@@ -20,7 +20,7 @@ from . import rules as R
 from .accounts import Account, Approval, Directory, TenantSettings
 from .catalogue import Catalogue
 from .errors import ServiceError
-from .keys import KeyRing, StagedKey
+from .keys import KeyRecord, KeyRing, StagedKey
 from .rules import Kind, Parsed, Rule
 from .tenant_policy import Change, CommittedRules, TenantPolicy
 
@@ -90,6 +90,43 @@ class Appended:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """What a worker loads of one tenant to decide: its rules as (ptype, values), its
+    working keys and the ends of its time-boxed grants, at `revision`. The rules may
+    already include changes after `revision`; replaying the ledger from it is harmless
+    because each entry is an exact set difference (re-adding or re-removing is a no-op)."""
+
+    revision: int
+    exists: bool
+    rules: list[tuple[str, tuple[str, ...]]]
+    keys: list[KeyRecord]
+    expiries: dict[str, str]
+
+
+class TenantSource(Protocol):
+    """What a worker reads to hold tenants and keep them current (runtime/replica.py):
+    each call a read of its own, outside any write."""
+
+    def snapshot(self, tenant: str) -> Snapshot:
+        """The tenant as of one moment (exists False: no such tenant)."""
+
+    def heads(self, tenants) -> dict[str, int]:
+        """The committed revision of each of `tenants` that has one."""
+
+    def head(self, tenant: str) -> int:
+        """The tenant's committed revision (0: none)."""
+
+    def changes(self, tenant: str, after: int, up_to: int | None = None) -> list[Change]:
+        """The tenant's committed revisions after `after` (up to `up_to`), in order."""
+
+    def working_keys(self, tenant: str) -> list[KeyRecord]:
+        """The tenant's keys that still work."""
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        """The key `key_id` (a tenant's or an app's) if it still works."""
+
+
+@dataclass(frozen=True)
 class WriteResult:
     """A write's answer: the revision the tenant is at after it, what the edit returned,
     and the change it committed (None: it changed nothing, so nothing was committed)."""
@@ -147,6 +184,19 @@ class TenantStore(Protocol):
         without the grants whose end has come."""
 
     def exists(self, tenant: str) -> bool: ...
+
+    def ended(self, cutoff: str) -> list[str]:
+        """The tenants with a time-boxed grant whose end is at or before `cutoff`."""
+
+    def approval(self, tenant: str, approval_id: str) -> Approval | None:
+        """One approval request of the tenant, whatever its state (R24)."""
+
+    def approvals(self, tenant: str, now: str, *, state: str | None = None,
+                  subject: str | None = None, store: str | None = None,
+                  permission: str | None = None, limit: int = 50, offset: int = 0
+                  ) -> tuple[int, list[Approval]]:
+        """(how many match, one page of them, newest first). `state`: pending, approved,
+        rejected, used or expired (an open request whose time has passed at `now`)."""
 
 
 def committed(directory: Directory) -> Directory:
@@ -248,8 +298,9 @@ def catch_up(tenant: str, held: HeldTenant, to: int, logged: Callable[[], list[L
 def differences(held: HeldTenant, fresh: HeldTenant) -> list[str]:
     """What differs between a held tenant and the same tenant read whole (verify mode)."""
     out = []
-    if set(held.rules.parsed) != set(fresh.rules.parsed):
-        out.append("rules")
+    if list(held.rules.parsed) != list(fresh.rules.parsed):
+        out.append("rules" if set(held.rules.parsed) != set(fresh.rules.parsed)
+                   else "the rules' order")
     if held.exists != fresh.exists:
         out.append("existence")
     if held.directory != fresh.directory:

@@ -49,9 +49,8 @@ from ..domain.errors import (
     TenantUnavailable,
     Unauthorized,
 )
-from ..domain.revisions import WriteResult
+from ..domain.revisions import Snapshot, TenantSource, WriteResult
 from ..domain.tenant_policy import Change
-from ..storage import keys_store, policy_store
 from .telemetry import DATABASE_ERRORS, TENANT_EVICTIONS, TENANT_LOADS
 
 log = logging.getLogger(__name__)
@@ -80,8 +79,11 @@ class Replica:
                  refused_digests: frozenset[str] = frozenset(),
                  changed: Callable[[], bool] | None = None,
                  cache_mb: float | None = None,
-                 sweep: Callable[[], list[tuple[str, int]]] = list):
+                 sweep: Callable[[], list[tuple[str, int]]] = list,
+                 source: TenantSource | None = None):
         self.decider = decider
+        # where tenants are read from (storage/policy_store.SqlTenantStore in a worker)
+        self._source = source
         # the use case that tidies ended grants (usecases/expiry.py), handed in by create_app
         self._sweep_ended = sweep
         self._refused = refused_digests  # development keys, in production mode
@@ -159,7 +161,7 @@ class Replica:
         if not database:
             raise NeedsDatabase(tenant)
         try:
-            snapshot = policy_store.snapshot(tenant)
+            snapshot = self._source.snapshot(tenant)
         except (SQLAlchemyError, ServiceError) as exc:
             DATABASE_ERRORS.labels("tenant_load").inc()
             raise TenantUnavailable(f"tenant {tenant} is not loaded on this worker and the "
@@ -170,7 +172,7 @@ class Replica:
         self._fit(keep={tenant, *keep})
         return True
 
-    def _load(self, tenant: str, snapshot: policy_store.Snapshot) -> None:
+    def _load(self, tenant: str, snapshot: Snapshot) -> None:
         self.decider.load(tenant, snapshot.revision, snapshot.rules)
         self._read_up_to.pop(tenant, None)  # (what the follower read before: from here on)
         self._ends[tenant], self._withdrawn[tenant] = {}, set()
@@ -292,14 +294,14 @@ class Replica:
             self._heard(*inbox.popleft())
         if poll:
             self._unknown.clear()
-            for tenant, revision in policy_store.heads(list(self._used)).items():
+            for tenant, revision in self._source.heads(list(self._used)).items():
                 self._heard(tenant, revision)
         for tenant in list(self._announced):
             self._catch_up_tenant(tenant)
 
     def _catch_up_tenant(self, tenant: str) -> None:
         held = self.decider.revision(tenant)
-        entries = policy_store.tenant_changes(tenant, held)
+        entries = self._source.changes(tenant, held)
         if len(entries) > RELOAD_AFTER:
             self.evict(tenant)
             self.hold(tenant)
@@ -309,10 +311,10 @@ class Replica:
         # request asked for that no write has made) is not waited for here.
         self._announced.pop(tenant, None)
 
-    @staticmethod
-    def _keys_after(tenant: str, entries: list[Change]) -> list | None:
+    def _keys_after(self, tenant: str, entries: list[Change]) -> list | None:
         """The tenant's keys as now read, when one of `entries` changed them (else None)."""
-        return keys_store.load(tenant) if any(e.keys_changed for e in entries) else None
+        return self._source.working_keys(tenant) if any(e.keys_changed for e in entries) \
+            else None
 
     def _apply(self, tenant: str, entries: list[Change], records) -> None:
         """Apply a held tenant's ledger entries in order (those already applied are
@@ -359,7 +361,7 @@ class Replica:
             if poll:
                 self._recheck = False
                 self._unknown.clear()
-                heard.update(policy_store.heads(list(self._used)))
+                heard.update(self._source.heads(list(self._used)))
                 self._checked_at = now
             elif heard:
                 self._unknown.clear()
@@ -369,9 +371,9 @@ class Replica:
                 after = max(self.decider.revision(tenant), self._read_up_to.get(tenant, -1))
                 if revision <= after:
                     continue
-                entries = policy_store.tenant_changes(tenant, after)
+                entries = self._source.changes(tenant, after)
                 if len(entries) > RELOAD_AFTER:
-                    self._fetched.append(("snapshot", tenant, policy_store.snapshot(tenant)))
+                    self._fetched.append(("snapshot", tenant, self._source.snapshot(tenant)))
                 elif entries:
                     self._fetched.append(("entries", tenant, entries,
                                           self._keys_after(tenant, entries)))
@@ -482,7 +484,7 @@ class Replica:
             if self.decider.revision(tenant) >= revision:
                 return
             try:
-                newest = policy_store.head(tenant)
+                newest = self._source.head(tenant)
             except ServiceError:
                 newest = None
             if newest is not None and revision > newest:
@@ -567,7 +569,7 @@ class Replica:
         if not database:
             raise NeedsDatabase(key_id)
         try:
-            found = keys_store.find(key_id)
+            found = self._source.key(key_id)
         except (SQLAlchemyError, ServiceError) as exc:
             DATABASE_ERRORS.labels("key_lookup").inc()
             raise TenantUnavailable("this key's tenant is not loaded on this worker and the "

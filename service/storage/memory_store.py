@@ -16,22 +16,25 @@ from types import SimpleNamespace
 
 from ..domain import apps, clock
 from ..domain import rules as R
-from ..domain.accounts import Directory
+from ..domain.accounts import Approval, Directory
 from ..domain.apps import AppVersion
 from ..domain.catalogue import BUILT_IN, Catalogue
 from ..domain.errors import ServiceError
-from ..domain.keys import StagedKey
+from ..domain.keys import KeyRecord, StagedKey
 from ..domain.revisions import (
+    OPEN_APPROVALS,
     Appended,
     BrokenWrite,
     HeldTenant,
     Logged,
     Revision,
+    Snapshot,
     apply_details,
     committed,
+    ends,
 )
 from ..domain.rules import Rule
-from ..domain.tenant_policy import CommittedRules, TenantPolicy, expiry_text
+from ..domain.tenant_policy import Change, CommittedRules, TenantPolicy, expiry_text
 from .ledger import GENESIS, entry_hash
 from .policy_store import encode_rules
 
@@ -43,6 +46,7 @@ class _Tenant:
     directory: Directory = field(default_factory=Directory)
     keys: dict[str, StagedKey] = field(default_factory=dict)
     ledger: list[Logged] = field(default_factory=list)
+    approvals: dict[str, Approval] = field(default_factory=dict)  # every one, any state
 
 
 class MemoryTenantStore:
@@ -107,7 +111,8 @@ class MemoryTenantStore:
         row = SimpleNamespace(
             revision=revision.number, tenant=revision.tenant, created_at=datetime.now(UTC),
             actor=revision.actor, reason=revision.reason, request_id=revision.request_id,
-            added=encode_rules(revision.added), removed=encode_rules(revision.removed),
+            added=encode_rules(revision.added, in_order=True),
+            removed=encode_rules(revision.removed),
             details=json.dumps(revision.details, sort_keys=True, default=str))
         self._hash = entry_hash(row, revision.previous_hash)
         keys = None
@@ -132,7 +137,10 @@ class MemoryTenantStore:
             stored.directory = committed(directory)
             for key in revision.key_changes:
                 stored.keys[key.key_id] = replace(key, created=False)
-            stored.ledger.append(Logged(revision.number, revision.added, revision.removed,
+            for key, change in revision.details.get("approvals", {}).items():
+                stored.approvals[key] = Approval(**change["after"])
+            stored.ledger.append(Logged(revision.number, revision.added,
+                                        tuple(sorted(revision.removed)),
                                         json.loads(json.dumps(revision.details, default=str)),
                                         self._hash))
             self._heads[revision.tenant] = revision.number
@@ -163,6 +171,67 @@ class MemoryTenantStore:
 
     def head(self, tenant: str) -> int:
         return self._heads.get(tenant, 0)
+
+    def heads(self, tenants) -> dict[str, int]:
+        return {t: self._heads[t] for t in tenants if t in self._heads}
+
+    def ended(self, cutoff: str) -> list[str]:
+        return sorted(name for name, stored in self._tenants.items()
+                      if any(at <= cutoff for at in stored.directory.expiries.values()))
+
+    def approval(self, tenant: str, approval_id: str) -> Approval | None:
+        stored = self._tenants.get(tenant)
+        found = stored.approvals.get(approval_id) if stored else None
+        return replace(found) if found is not None else None
+
+    def approvals(self, tenant: str, now: str, *, state: str | None = None,
+                  subject: str | None = None, store: str | None = None,
+                  permission: str | None = None, limit: int = 50, offset: int = 0
+                  ) -> tuple[int, list[Approval]]:
+        stored = self._tenants.get(tenant)
+        found = []
+        for a in (stored.approvals.values() if stored else ()):
+            if state == "expired":
+                wanted = a.status in OPEN_APPROVALS and a.expires_at <= now
+            elif state in OPEN_APPROVALS:
+                wanted = a.status == state and a.expires_at > now
+            else:
+                wanted = state is None or a.status == state
+            if wanted and all(v is None or getattr(a, k) == v for k, v in (
+                    ("subject", subject), ("store", store), ("permission", permission))):
+                found.append(replace(a))
+        found.sort(key=lambda a: a.id)
+        found.sort(key=lambda a: a.requested_at, reverse=True)
+        return len(found), found[offset:offset + limit]
+
+    # -- the worker's reads (domain/revisions.TenantSource) --------------------------------
+    def snapshot(self, tenant: str) -> Snapshot:
+        stored = self._tenants.get(tenant)
+        if stored is None:
+            return Snapshot(0, False, [], [], {})
+        return Snapshot(self._heads[tenant], True, [(r.ptype, r.values) for r in stored.rules],
+                        self.working_keys(tenant), dict(stored.directory.expiries))
+
+    def changes(self, tenant: str, after: int, up_to: int | None = None) -> list[Change]:
+        stored = self._tenants.get(tenant)
+        return [Change(e.revision, tenant, e.added, e.removed, "keys" in e.details,
+                       ends(e.details))
+                for e in (stored.ledger if stored else ())
+                if e.revision > after and (up_to is None or e.revision <= up_to)]
+
+    def working_keys(self, tenant: str) -> list[KeyRecord]:
+        stored = self._tenants.get(tenant)
+        now = clock.now()
+        return [KeyRecord(k.key_id, tenant, k.scope, k.secret_hash, k.valid_until)
+                for k in (stored.keys.values() if stored else ())
+                if k.valid_until is None or k.valid_until > now]
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        for tenant in self._tenants:
+            for record in self.working_keys(tenant):
+                if record.key_id == key_id:
+                    return record
+        return None
 
     def ledger(self, tenant: str) -> list[Logged]:
         stored = self._tenants.get(tenant)

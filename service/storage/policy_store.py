@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from sqlalchemy import delete, event, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +24,15 @@ from ..domain import rules as R
 from ..domain.accounts import Account, Approval, Directory, TenantSettings
 from ..domain.catalogue import BUILT_IN, Catalogue
 from ..domain.errors import Conflict, ServiceError, Unavailable
-from ..domain.revisions import Appended, BrokenWrite, HeldTenant, Logged, Revision, ends
+from ..domain.revisions import (
+    Appended,
+    BrokenWrite,
+    HeldTenant,
+    Logged,
+    Revision,
+    Snapshot,
+    ends,
+)
 from ..domain.rules import Rule
 from ..domain.tenant_policy import Change, CommittedRules, TenantPolicy, expiry_text
 from . import approvals_store, apps_store, failures, keys_store, ledger, notifier
@@ -58,8 +65,12 @@ def _values(row) -> tuple[str, ...]:
     return values[:n]
 
 
-def encode_rules(rules) -> str:
-    return json.dumps(sorted([r.ptype, *r.values] for r in rules))
+def encode_rules(rules, *, in_order: bool = False) -> str:
+    """Rules as a ledger entry keeps them: sorted, or `in_order` (the rules a revision
+    added, in the order they were written: the order R15's "earliest assigned store"
+    reads, which a worker catching up from the ledger must keep)."""
+    items = [[r.ptype, *r.values] for r in rules]
+    return json.dumps(items if in_order else sorted(items))
 
 
 def _decode(text: str) -> tuple[Rule, ...]:
@@ -235,20 +246,6 @@ def _save_map(tenant: str, changes: dict, model, key, value: str) -> None:
         db.session.execute(insert(model), new_rows)
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """What a worker holds of one tenant: its rules as (ptype, values), keys and time-boxed
-    grants. The rules may already include changes after `revision`; replaying the ledger
-    from it is harmless because each entry is an exact set difference (re-adding or
-    re-removing is a no-op)."""
-
-    revision: int
-    exists: bool
-    rules: list[tuple[str, tuple[str, ...]]]
-    keys: list
-    expiries: dict[str, str]
-
-
 SNAPSHOT_HEAD_SQL = text("SELECT t.id, h.revision FROM tenant t LEFT JOIN tenant_head h "
                          "ON h.tenant = t.id WHERE t.id = :tenant")
 EXPIRIES_SQL = text("SELECT rule, expires_at FROM rule_expiry WHERE tenant = :tenant")
@@ -377,7 +374,8 @@ class SqlTenantStore:
             keys_after = keys_store.staged(tenant)  # as stored (ends at the column's precision)
         _apply(tenant, revision.added, revision.removed)
         entry = LedgerEntry(revision=revision.number, tenant=tenant, actor=revision.actor,
-                            reason=revision.reason, added=encode_rules(revision.added),
+                            reason=revision.reason,
+                            added=encode_rules(revision.added, in_order=True),
                             removed=encode_rules(revision.removed), request_id=revision.request_id,
                             details=json.dumps(revision.details, sort_keys=True, default=str))
         ledger.seal(entry, revision.previous_hash)
@@ -415,6 +413,34 @@ class SqlTenantStore:
 
     def exists(self, tenant: str) -> bool:
         return tenant_exists(tenant)
+
+    def ended(self, cutoff: str) -> list[str]:
+        return ended(cutoff)
+
+    def approval(self, tenant: str, approval_id: str) -> Approval | None:
+        return approvals_store.get(tenant, approval_id)
+
+    def approvals(self, tenant: str, now: str, **query) -> tuple[int, list[Approval]]:
+        return approvals_store.find(tenant, now, **query)
+
+    # -- the worker's reads (domain/revisions.TenantSource) --------------------------------
+    def snapshot(self, tenant: str) -> Snapshot:
+        return snapshot(tenant)
+
+    def heads(self, tenants) -> dict[str, int]:
+        return heads(tenants)
+
+    def head(self, tenant: str) -> int:
+        return head(tenant)
+
+    def changes(self, tenant: str, after: int, up_to: int | None = None) -> list[Change]:
+        return tenant_changes(tenant, after, up_to)
+
+    def working_keys(self, tenant: str) -> list:
+        return keys_store.load(tenant)
+
+    def key(self, key_id: str):
+        return keys_store.find(key_id)
 
 
 SQL = SqlTenantStore()

@@ -16,7 +16,6 @@ from ..domain.decider import CheckRequest, answer_on
 from ..domain.errors import Forbidden, InvalidInput, NotFound
 from ..domain.index import TenantIndex
 from ..domain.tenant_policy import TenantPolicy, expiry_text
-from ..storage import approvals_store
 from . import rights
 from .authz import Authz
 from .rights import operation
@@ -78,7 +77,7 @@ def decide(service: Authz, caller: keys.Caller, tenant: str, approval_id: str,
     if approver is None and caller.scope not in (keys.OWNER, keys.ADMIN):
         raise InvalidInput("a storefront records an approver's decision: name the approver",
                            {"approver": ["required with this key"]})
-    found = approvals_store.get(tenant, approval_id)
+    found = service.store.approval(tenant, approval_id)
     if found is None:
         raise NotFound(f"no approval request {approval_id!r}", {"approval": ["not found"]})
     _own_permission(caller, found.permission)
@@ -105,11 +104,12 @@ def find(service: Authz, caller: keys.Caller, tenant: str, query: dict) -> tuple
     page, per_page = query["page"], query["per_page"]
     filters = {k: query.get(k) for k in ("subject", "store", "permission")}
     if approver is None:
-        total, found = approvals_store.find(tenant, now, state=query.get("state"), **filters,
-                                            limit=per_page, offset=(page - 1) * per_page)
+        total, found = service.store.approvals(tenant, now, state=query.get("state"),
+                                               **filters, limit=per_page,
+                                               offset=(page - 1) * per_page)
         return total, [AP.document(a, now) for a in found]
-    _, pending = approvals_store.find(tenant, now, state=AP.PENDING, **filters,
-                                      limit=10_000)
+    _, pending = service.store.approvals(tenant, now, state=AP.PENDING, **filters,
+                                         limit=10_000)
     decider = service.held(tenant)
     mine = [a for a in pending if a.subject != approver
             and (caller.app is None or a.permission.startswith(f"{caller.app}."))
@@ -121,7 +121,7 @@ def find(service: Authz, caller: keys.Caller, tenant: str, query: dict) -> tuple
 @operation(rights.APPROVAL_QUEUE)
 def get(service: Authz, caller: keys.Caller, tenant: str, approval_id: str) -> dict:
     service.require_tenant(tenant)
-    found = approvals_store.get(tenant, approval_id)
+    found = service.store.approval(tenant, approval_id)
     if found is None:
         raise NotFound(f"no approval request {approval_id!r}", {"approval": ["not found"]})
     _own_permission(caller, found.permission)
@@ -142,7 +142,7 @@ def use(service: Authz, caller: keys.Caller, request: CheckRequest) -> tuple[str
     if not replica.hold(tenant):
         return W.UNKNOWN_TENANT, -1
     revision = replica.revision(tenant)
-    found = approvals_store.get(tenant, request.approval)
+    found = service.store.approval(tenant, request.approval)
     now = _now()
     code = _precheck(found, request, expiry_text(now))
     if code is None:

@@ -17,18 +17,17 @@ from datetime import datetime
 
 from ..domain import clock
 from ..domain import rules as R
-from ..domain.revisions import WriteResult
+from ..domain.revisions import TenantStore, WriteResult
 from ..domain.tenant_policy import TenantPolicy, expiry_text
-from ..storage import policy_store
 from . import unit_of_work
 
 ACTOR = "system:expiry"
 
 
-def sweep(now: datetime | None = None) -> list[WriteResult]:
+def sweep(store: TenantStore, now: datetime | None = None) -> list[WriteResult]:
     """Remove every grant whose expiry has passed, one revision per tenant."""
     cutoff = expiry_text(now or clock.utcnow())
-    tenants = policy_store.ended(cutoff)
+    tenants = store.ended(cutoff)
 
     def expire(policy: TenantPolicy) -> list[str]:
         due = sorted(rule for rule, at in policy.directory.expiries.items() if at <= cutoff)
@@ -36,12 +35,12 @@ def sweep(now: datetime | None = None) -> list[WriteResult]:
             policy.remove(R.stored(rule))
         return due
 
-    return [unit_of_work.write(policy_store.SQL, tenant, ACTOR,
+    return [unit_of_work.write(store, tenant, ACTOR,
                                f"time-boxed grants expired by {cutoff}", expire)
             for tenant in tenants]
 
 
-def sweep_written() -> list[tuple[str, int]]:
+def sweep_written(store: TenantStore) -> list[tuple[str, int]]:
     """sweep(), as the (tenant, revision)s it wrote: what a worker's sweeper or follower
     runs (runtime/background.py) when a grant ended in its copy."""
-    return [(r.change.tenant, r.revision) for r in sweep() if r.change is not None]
+    return [(r.change.tenant, r.revision) for r in sweep(store) if r.change is not None]

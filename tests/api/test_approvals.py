@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from service.storage import policy_store
 from service.usecases import approvals as approvals_usecase
 from service.usecases import expiry
 
@@ -172,7 +173,7 @@ def test_an_expired_approval_is_denied_and_its_grant_swept(app, owner, checker, 
     assert ok(owner("GET", f"/v1/tenants/acme/approvals/{request['id']}"))["state"] == \
         "expired"
     with app.app_context():
-        expiry.sweep(later)
+        expiry.sweep(policy_store.SQL, later)
     export = owner.client.get("/v1/tenants/acme/export.csv", headers=owner.headers).get_data(
         True)
     assert f"approval:acme:{request['id']}" not in export  # the one-shot grant went

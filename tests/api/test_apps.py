@@ -701,6 +701,7 @@ def test_a_time_boxed_app_grant_keeps_its_end_through_a_rename(client):
 def test_an_expired_app_grant_is_swept_like_any_other(app, client):
     from datetime import UTC, datetime
 
+    from service.storage import policy_store
     from service.usecases import expiry
 
     quantum, owner = register(client), Caller(client, ACME_OWNER, "acme")
@@ -712,7 +713,7 @@ def test_an_expired_app_grant_is_swept_like_any_other(app, client):
     checker = Caller(client, ACME_CHECK)
     assert check(checker, "dave", "amazon-us", "quantum.campaigns", "edit")["allowed"]
     with app.app_context():
-        [swept] = expiry.sweep(datetime(2999, 1, 2, tzinfo=UTC))
+        [swept] = expiry.sweep(policy_store.SQL, datetime(2999, 1, 2, tzinfo=UTC))
         assert swept.changed and [r.csv() for r in swept.change.removed] == [
             "p, user:acme:dave, acme/amazon-us, quantum.campaigns, edit, allow"]
         app.extensions["authz"].replica.committed(swept)

@@ -12,6 +12,7 @@ from sqlalchemy import event
 
 from service.domain import policy_admin as A
 from service.domain import rules as R
+from service.domain import subaccounts as S
 from service.domain.decider import CheckRequest
 from service.domain.index import TenantIndex
 from service.domain.keys import CHECK, OWNER, Caller
@@ -126,3 +127,20 @@ def test_a_worker_keeps_a_bounded_number_of_tenants():
     for tenant in ("a", "b", "c"):
         held.put(tenant, object())  # type: ignore[arg-type]
     assert held.take("a") is None and held.take("c") is not None
+
+
+def test_a_worker_that_caught_up_keeps_the_order_stores_were_assigned_in(app, database_url):
+    """R15's "earliest assigned store" is the order the rules were written in: a worker
+    that caught up from the ledger (not read whole) moves a default store as a worker that
+    read the tenant whole would."""
+    other = make_app(database_url)
+    here, there = app.extensions["authz"], other.extensions["authz"]
+    here.held_writes.verify = False  # (verify mode would refuse; the answer is the point)
+    _flip(here, True)  # here holds acme
+    with other.app_context():
+        there.write(OWNER_KEY, "acme", "", lambda p: S.create_sub_account(
+            p, "zed", ["tmall-flagship", "shopee-sg", "amazon-us"],
+            {"display_name": "Zed", "email": "zed@example.com"}))
+    _, report = here.write(OWNER_KEY, "acme", "", lambda p: S.batch_assign(
+        p, "remove", ["zed"], ["tmall-flagship"]))
+    assert report["default_store_changed"] == {"zed": "shopee-sg"}

@@ -1,14 +1,16 @@
 """The service's use cases over the in-memory store (storage/memory_store.py), seeded with
 policies/seed.csv: what the unit tests of the rules, the use cases and the unit of work
-drive, with no database and no HTTP. Decisions are answered the way a worker answers
-them after loading the tenant (a Decider loaded from the committed rules)."""
+drive, with no database and no HTTP. Decisions go through the service's own path
+(Authz.answer: the worker's replica, loading the tenant on demand from the store and
+applying what is committed since)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from service import config
-from service.domain.decider import Decider
+from service.domain import amounts
+from service.domain.decider import CheckRequest, Decider
 from service.domain.keys import AUDIT, CHECK, OWNER, Caller
 from service.runtime.background import Background
 from service.runtime.decision_log import DecisionLog
@@ -16,6 +18,7 @@ from service.runtime.rate_limit import WriteLimiter
 from service.runtime.replica import Replica
 from service.startup import seeding
 from service.storage.memory_store import MemoryTenantStore
+from service.usecases import approvals, expiry
 from service.usecases.authz import Authz
 from service.usecases.unit_of_work import HeldWrites
 
@@ -39,9 +42,13 @@ class Memory:
     same store (its own held writes), as two processes share one database."""
 
     def __init__(self, store: MemoryTenantStore | None = None, *, seed: bool = True):
-        settings = config.resolve({"AUTHZ_WRITE_RATE_LIMIT": "100000/second"}, environ={})
+        # (the decision log is written to the database: not here)
+        settings = config.resolve({"AUTHZ_WRITE_RATE_LIMIT": "100000/second",
+                                   "AUTHZ_DECISION_LOG": False}, environ={})
         self.store = store if store is not None else MemoryTenantStore()
-        replica = Replica(Decider(), settings.admin_key, settings.sync_interval)
+        store = self.store
+        replica = Replica(Decider(), settings.admin_key, settings.sync_interval,
+                          sweep=lambda: expiry.sweep_written(store), source=store)
         self.service = Authz(settings, replica, WriteLimiter(settings.write_rate_limit),
                              DecisionLog(None, settings), Background(None, replica, settings),
                              self.store, HeldWrites(verify=True))
@@ -54,13 +61,15 @@ class Memory:
     def answer(self, tenant: str, subject: str, store: str, permission: str, *,
                second_factor: bool = False, product: str = "", amount: str = "",
                approval: str = "") -> str:
-        """The reason code a worker that loads the tenant now answers (domain/reasons.py)."""
-        policy = self.store.read(tenant)
-        decider = Decider()
-        decider.load(tenant, policy.revision, [(r.ptype, r.values) for r in policy.rules()])
+        """The reason code this worker answers (domain/reasons.py), caught up with what
+        any worker committed."""
+        self.service.replica.catch_up(force=True)
         area, action = permission.rsplit(":", 1)
-        return decider.answer_values(tenant, subject, store, area, action, second_factor,
-                                     product, amount, approval)
+        request = CheckRequest(tenant, subject, store, area, action, second_factor, product,
+                               amounts.parse(amount) if amount else "", approval)
+        if approval:  # a use of an approval is a write (usecases/approvals.use)
+            return approvals.use(self.service, checker(tenant), request)[0]
+        return self.service.answer(request)
 
     def allows(self, tenant: str, subject: str, store: str, permission: str, **kw) -> bool:
         return self.answer(tenant, subject, store, permission, **kw) == "granted"
