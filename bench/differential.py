@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import casbin
 
-from bench.policies import random_requests, random_tenant
+from harness.policies import random_requests, random_tenant
 from service.config import DEFAULTS
 from service.domain.decider import SECOND_FACTOR_PASSED
 from service.domain.index import TenantIndex

@@ -14,19 +14,12 @@ import time
 import casbin
 
 from bench.generate import MARKETS, STORES_PER_TENANT, tenants
+from harness.measure import rss_mb
 from service import create_app
 from service.domain import catalogue
 from service.domain import policy_admin as A
 from service.domain.decider import SECOND_FACTOR_PASSED, CheckRequest
 from service.domain.keys import Caller
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def quantile(values: list[float], q: int) -> float:

@@ -149,6 +149,11 @@ USE_CASES = [
     ("POST", r"departments", "department.create"),
     ("PATCH", r"departments/[^/]+", "department.rename"),
     ("PUT|DELETE", r"departments/[^/]+/members/[^/]+", "subaccount.departments"),
+    ("PATCH", r"settings", "tenant.settings"),
+    ("PUT", r"approval-modes/[^/]+", "approval.mode"),
+    ("POST", r"import", "policy.import"),
+    ("PUT", r"apps/[^/]+", "app.install"),
+    ("DELETE", r"apps/[^/]+", "app.uninstall"),
 ]
 
 

@@ -42,12 +42,13 @@ def modes(service: Authz, caller: keys.Caller, tenant: str) -> dict[str, str]:
     return AP.modes(service.read(caller, tenant))
 
 
-@operation(rights.WRITE)
+@operation(rights.APPROVAL_MODE)
 def set_mode(service: Authz, caller: keys.Caller, tenant: str, permission: str, mode: str,
              reason: str | None = None) -> int:
     """When `permission` needs a second person (never, over_limit, always)."""
     revision, _ = service.write(caller, tenant, reason or f"approvals of {permission}: {mode}",
-                                lambda p: AP.set_mode(p, permission, mode))
+                                lambda p: AP.set_mode(p, permission, mode),
+                                use_case=rights.APPROVAL_MODE)
     return revision
 
 
@@ -64,7 +65,8 @@ def file(service: Authz, caller: keys.Caller, tenant: str, body: dict) -> tuple[
         caller, tenant, f"approval {approval_id} requested for {body['subject']}",
         lambda p: AP.file(p, approval_id, body["subject"], body["store"], body["permission"],
                           body.get("amount"), body.get("product"), body.get("note", ""),
-                          caller.describe(), now, ttl, service.index_of(p)))
+                          caller.describe(), now, ttl, service.index_of(p)),
+        use_case=rights.APPROVAL_FILE)
     return revision, AP.document(approval, expiry_text(now))
 
 
@@ -86,7 +88,7 @@ def decide(service: Authz, caller: keys.Caller, tenant: str, approval_id: str,
     revision, approval = service.commit(
         caller, tenant, f"approval {approval_id} {verdict} by {approver or AP.OWNER}",
         lambda p: AP.decide(p, approval_id, approver, approve, note, now,
-                            service.index_of(p)))
+                            service.index_of(p)), use_case=rights.APPROVAL_DECIDE)
     return revision, AP.document(approval, expiry_text(now))
 
 
@@ -159,7 +161,7 @@ def use(service: Authz, caller: keys.Caller, request: CheckRequest) -> tuple[str
 
         written, code = service.commit(caller, tenant,
                                        f"approval {request.approval} used", spend,
-                                       limited=False)
+                                       limited=False, use_case=rights.APPROVAL_USE)
         # decided on the rules before the grant went: the use itself is the next revision
         revision = written - 1 if code is W.GRANTED else replica.revision(tenant)
     service.decision_log.record(request, code, revision)

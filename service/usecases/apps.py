@@ -173,7 +173,8 @@ def upgrade_tenants(service: Authz, app: str, steps: list[app_model.AppVersion],
         try:
             revision, report = service.write(
                 actor, tenant, f"catalogue version {newest} of app {app}",
-                lambda p: app_model.bring_up(p, app, steps), limited=False)
+                lambda p: app_model.bring_up(p, app, steps), limited=False,
+                use_case=rights.APP_PUBLISH)
         except ServiceError as exc:
             failed[tenant] = str(exc)
             continue
@@ -201,10 +202,11 @@ def install(service: Authz, caller: keys.Caller, tenant: str, app: str,
     if version is None:
         raise Conflict(f"app {app!r} has published no catalogue yet",
                        {"app": ["no catalogue published"]})
-    return service.write(caller, tenant, reason, lambda p: app_model.install(p, version))
+    return service.write(caller, tenant, reason, lambda p: app_model.install(p, version),
+                         use_case=rights.APP_INSTALL)
 
 
-@operation(rights.APP_INSTALL)
+@operation(rights.APP_UNINSTALL)
 def uninstall(service: Authz, caller: keys.Caller, tenant: str, app: str,
               dry_run: bool = False, reason: str | None = None) -> tuple[int, dict]:
     """Remove the app and every rule of it from the tenant; `dry_run`: report only."""
@@ -216,7 +218,8 @@ def uninstall(service: Authz, caller: keys.Caller, tenant: str, app: str,
     if dry_run:
         revision, report = service.preview(caller, tenant, edit)
         return revision, {**report, "dry_run": True}
-    revision, report = service.write(caller, tenant, reason, edit)
+    revision, report = service.write(caller, tenant, reason, edit,
+                                     use_case=rights.APP_UNINSTALL)
     return revision, {**report, "dry_run": False}
 
 
@@ -241,7 +244,8 @@ def import_grants(service: Authz, caller: keys.Caller, tenant: str, app: str, gr
     if dry_run:
         revision, report = service.preview(_writer(caller), tenant, edit)
         return revision, {**report, "dry_run": True}
-    revision, report = service.write(_writer(caller), tenant, reason, edit)
+    revision, report = service.write(_writer(caller), tenant, reason, edit,
+                                     use_case=rights.APP_IMPORT)
     return revision, {**report, "dry_run": False}
 
 

@@ -27,7 +27,7 @@ def _plan(tenant: str, before: set[Rule], after: set[Rule], recent: list,
             "recent_decisions": decision_log.impact(tenant, after, recent)}
 
 
-@operation(rights.PREVIEW)
+@operation(rights.POLICY_IMPORT)
 def import_policy(service: Authz, caller: Caller, tenant: str, text: str, *,
                   dry_run: bool, reason: str | None = None, source: str = "import.csv",
                   progress=None, directory: dict | None = None) -> dict:
@@ -57,7 +57,8 @@ def import_policy(service: Authz, caller: Caller, tenant: str, text: str, *,
     if dry_run:
         revision, before = service.preview(caller, tenant, edit)
     else:
-        revision, before = service.write(caller, tenant, reason, edit)
+        revision, before = service.write(caller, tenant, reason, edit,
+                                         use_case=rights.POLICY_IMPORT)
     known = apps_store.tenant_catalogue(tenant, PF.apps_named(text) | PF.apps_named(
         "".join(r.csv() + "\n" for r in before)))
     return {"dry_run": dry_run, "revision": revision,

@@ -30,7 +30,7 @@ SET_CAP = "settings.cap"  # the sub-account cap (R11)
 VERIFY_LEDGER = "ledger.verify"  # the whole platform's ledger
 APP_REGISTER = "app.register"  # register an app (R21)
 APP_PUBLISH = "app.publish"  # an app's catalogue versions and keys: its own key, or the admin
-APP_INSTALL = "app.install"  # install or uninstall an app in a tenant
+APP_INSTALL = "app.install"  # install an app in a tenant
 APP_IMPORT = "app.import"  # move an app's existing settings into a tenant that installed it
 CATALOGUE_READ = "catalogue.read"  # the tenant's catalogue, its installed apps included
 # R24: a storefront files an approval request for a sub-account, records an approver's
@@ -64,12 +64,18 @@ DIRECT_ADD = "grant.direct"
 DIRECT_REMOVE = "grant.revoke_direct"
 DEPARTMENT_CREATE = "department.create"
 DEPARTMENT_RENAME = "department.rename"
+# The tenant's own settings, approval modes, a policy file's import, an app's removal
+SETTINGS = "tenant.settings"  # step-up (R10) and the console language; the cap is SET_CAP's
+APPROVAL_MODE = "approval.mode"  # when a permission needs a second person (R24)
+POLICY_IMPORT = "policy.import"  # a policy file as the tenant's whole policy (R20)
+APP_UNINSTALL = "app.uninstall"
 # every named edit of the tenant: the owner's and the admin's, as WRITE
 NAMED_EDITS = (SUBACCOUNT_CREATE, SUBACCOUNT_PROFILE, SUBACCOUNT_STATUS, SUBACCOUNT_STORES,
                SUBACCOUNT_DEPARTMENTS, STORE_CREATE, STORE_CURRENCY, STORE_REVOKE, STORE_MODE,
                BATCH_STORES,
                PRODUCT_OPERATORS, ROLE_CREATE, ROLE_PERMISSIONS, ROLE_DELETE, GRANT_ROLE,
-               REVOKE_ROLE, DIRECT_ADD, DIRECT_REMOVE, DEPARTMENT_CREATE, DEPARTMENT_RENAME)
+               REVOKE_ROLE, DIRECT_ADD, DIRECT_REMOVE, DEPARTMENT_CREATE, DEPARTMENT_RENAME,
+               SETTINGS, APPROVAL_MODE, POLICY_IMPORT, APP_UNINSTALL)
 
 RIGHTS: dict[str, frozenset[str]] = {
     READ: frozenset({OWNER, AUDIT, ADMIN}),
@@ -111,6 +117,10 @@ RIGHTS: dict[str, frozenset[str]] = {
     DIRECT_REMOVE: frozenset({OWNER, ADMIN}),
     DEPARTMENT_CREATE: frozenset({OWNER, ADMIN}),
     DEPARTMENT_RENAME: frozenset({OWNER, ADMIN}),
+    SETTINGS: frozenset({OWNER, ADMIN}),
+    APPROVAL_MODE: frozenset({OWNER, ADMIN}),
+    POLICY_IMPORT: frozenset({OWNER, ADMIN}),
+    APP_UNINSTALL: frozenset({OWNER, ADMIN}),
 }
 # What an app key may do in any tenant, as for decisions: about its own permissions only
 # (the operation checks that).

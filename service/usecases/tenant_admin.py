@@ -31,7 +31,8 @@ def create_tenant(service: Authz, caller: keys.Caller, tenant: str, name: str = 
         created["check_key"] = policy.keys.add(keys.CHECK)[1]
         S.create_tenant(policy)
 
-    revision, _ = service.write(caller, tenant, None, edit, must_exist=False)
+    revision, _ = service.write(caller, tenant, None, edit, must_exist=False,
+                                use_case=rights.CREATE_TENANT)
     return revision, created
 
 
@@ -77,7 +78,7 @@ def create_key(service: Authz, caller: keys.Caller, tenant: str, scope: str,
         key_id, token = policy.keys.add(scope)
         return {"key_id": key_id, "scope": scope, "token": token, "replaced": replaced}
 
-    return service.write(caller, tenant, reason, edit)
+    return service.write(caller, tenant, reason, edit, use_case=rights.KEYS_WRITE)
 
 
 @operation(rights.KEYS_WRITE)
@@ -95,7 +96,7 @@ def revoke_key(service: Authz, caller: keys.Caller, tenant: str, key_id: str,
                            {"key_id": ["last owner key"]})
         return _end(policy, row, 0)
 
-    return service.write(caller, tenant, reason, edit)
+    return service.write(caller, tenant, reason, edit, use_case=rights.KEYS_WRITE)
 
 
 @operation(rights.KEYS_READ)
@@ -105,7 +106,7 @@ def list_keys(service: Authz, caller: keys.Caller, tenant: str) -> list[dict]:
     return keys_store.listing(tenant)
 
 
-@operation(rights.WRITE)
+@operation(rights.SETTINGS)
 def update_settings(service: Authz, caller: keys.Caller, tenant: str, body: dict
                     ) -> tuple[int, TenantPolicy]:
     """Step-up (R10) and the console language are the owner's; the sub-account cap (R11)
@@ -123,4 +124,4 @@ def update_settings(service: Authz, caller: keys.Caller, tenant: str, body: dict
             S.set_language(policy, body["language"])
         return policy
 
-    return service.write(caller, tenant, body.get("reason"), edit)
+    return service.write(caller, tenant, body.get("reason"), edit, use_case=rights.SETTINGS)

@@ -15,9 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..domain import clock, invariants
-from ..domain import keys as K
-from ..domain import revisions as V
+from ..domain import clock, invariants, keys, revisions
 from ..domain.accounts import Directory
 from ..domain.errors import Conflict, NotFound
 from ..domain.revisions import BrokenWrite, HeldTenant, Revision, TenantStore, WriteResult
@@ -81,9 +79,9 @@ def write(store: TenantStore, tenant: str, actor: str, reason: str,
             _keep(held, tenant, kept)
             return WriteResult(revision - 1, value)
         _require_unique_contacts(store, tenant, loaded, policy.directory)
-        details = V.directory_details(loaded, policy.directory)
+        details = revisions.directory_details(loaded, policy.directory)
         if key_changes:
-            details["keys"] = K.ledger_details(key_changes)
+            details["keys"] = keys.ledger_details(key_changes)
         if use_case is not None:
             details["use_case"] = use_case
         appended = store.append(Revision(
@@ -95,7 +93,7 @@ def write(store: TenantStore, tenant: str, actor: str, reason: str,
         committed.rules.apply(policy.added.values(), policy.removed)
         committed.revision = revision
         committed.exists = True
-        committed.directory = V.committed(policy.directory)
+        committed.directory = revisions.committed(policy.directory)
         if appended.keys is not None:
             committed.keys = appended.keys
         committed.catalogue = policy.catalogue
@@ -103,7 +101,7 @@ def write(store: TenantStore, tenant: str, actor: str, reason: str,
         _keep(held, tenant, committed)
         return WriteResult(revision, value, Change(
             revision, tenant, tuple(policy.added), tuple(policy.removed), bool(key_changes),
-            V.ends(details)))
+            revisions.ends(details)))
     except BaseException as exc:
         store.rollback()
         _keep(held, tenant, kept)
@@ -126,14 +124,14 @@ def _start(store: TenantStore, tenant: str, at: int, held: HeldWrites | None) ->
     kept = held.take(tenant) if held is not None else None
     if kept is not None:
         since = kept.revision
-        kept = V.catch_up(
+        kept = revisions.catch_up(
             tenant, kept, at, lambda: store.since(tenant, since, at),
             lambda: store.keys(tenant),
             lambda h: store.catalogue(h.rules.parsed, h.directory.app_versions))
     if kept is None:
         return store.load(tenant, at)
     if held is not None and held.verify:
-        differs = V.differences(kept, store.load(tenant, at))
+        differs = revisions.differences(kept, store.load(tenant, at))
         if differs:
             raise BrokenWrite(f"the held copy of {tenant} at revision {at} differs from "
                               f"the store: {', '.join(differs)}")

@@ -11,7 +11,7 @@ import random
 
 from werkzeug.test import Client
 
-from bench.inprocess import rss_mb
+from harness.measure import rss_mb
 
 from ..support import ACME_CHECK, bearer
 

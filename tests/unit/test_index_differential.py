@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import casbin
 
-from bench.policies import MONEY, random_requests, random_tenant
+from harness.policies import MONEY, random_requests, random_tenant
 from service.domain import rules as R
 from service.domain.decider import SECOND_FACTOR_PASSED
 from service.domain.index import TenantIndex
@@ -175,7 +175,7 @@ def test_the_decider_is_pycasbin_and_apps_not_installed_are_denied_to_everyone()
 def test_permissions_of_a_subject_are_exactly_those_check_allows():
     """What can this user do here (R21): the list equals asking /check's decider about
     every permission of the catalogue (the owner's included, and apps not installed)."""
-    from bench.policies import CATALOGUE
+    from harness.policies import CATALOGUE
     from service.domain.decider import Decider
 
     rng = random.Random(5)

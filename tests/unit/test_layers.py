@@ -137,3 +137,13 @@ def test_a_one_letter_alias_names_one_module():
                     module = ".".join(base + ([node.module] if node.module else []))
                     meaning[alias.asname].add(f"{module}.{alias.name}")
     assert {a: m for a, m in meaning.items() if len(m) > 1} == {}
+
+
+def test_no_test_imports_the_benchmarks():
+    """tests/ and bench/ share harness/ (servers, random policies, measures), never each
+    other: a benchmark can change without a test noticing, and the reverse."""
+    tests = SERVICE.parent / "tests"
+    found = [f"{path.relative_to(SERVICE.parent)}: {name}" for path in sorted(tests.rglob("*.py"))
+             for name in (n for _, n in _imports_in(path.read_text(), ["tests"]))
+             if name == "bench" or name.startswith("bench.")]
+    assert found == []

@@ -73,7 +73,7 @@ def test_seed_tenant_uses_exactly_the_builtin_role_templates():
 def test_classify_agrees_with_parse_on_every_shape():
     import random
 
-    from bench.policies import CATALOGUE, random_tenant
+    from harness.policies import CATALOGUE, random_tenant
 
     rules = [p.rule for p in R.read_csv((ROOT / "policies" / "seed.csv").read_text())]
     rng = random.Random(3)

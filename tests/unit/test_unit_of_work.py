@@ -141,3 +141,19 @@ def test_a_new_key_is_stored_and_logged_without_its_secret():
     logged = m.store.ledger("acme")[-1].details["keys"]
     assert set(logged) == {key_id} and secret not in str(logged)
     _flip(m, True)  # the held keys are the stored ones (verify mode compares)
+
+
+def test_every_write_names_its_use_case_in_the_ledger():
+    """Settings, approval modes, keys and approvals are named use cases too (issue 27)."""
+    from service.usecases import approvals as AP
+
+    m = Memory()
+    tenant_admin.update_settings(m.service, OWNER, "acme", {"step_up": True})
+    AP.set_mode(m.service, OWNER, "acme", "refunds:approve", "always")
+    tenant_admin.create_key(m.service, OWNER, "acme", "audit")
+    _, filed = AP.file(m.service, OWNER, "acme", {"subject": "bob", "store": "shopee-sg",
+                                                  "permission": "refunds:approve"})
+    AP.decide(m.service, OWNER, "acme", filed["id"], None, True)
+    named = [e.details.get("use_case") for e in m.store.ledger("acme")[1:]]
+    assert named == ["tenant.settings", "approval.mode", "keys.write", "approval.file",
+                     "approval.decide"]
