@@ -12,6 +12,7 @@ from . import (
     access,
     approvals,
     apps,
+    authzen,
     check,
     errors,
     health,
@@ -46,9 +47,10 @@ def init_app(app: Flask) -> None:
     )
     api = Api(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for module in (check, policy, subaccounts, keys, apps, approvals, policy_files, ledger,
-                   access, decisions, health):
+    for module in (check, authzen, policy, subaccounts, keys, apps, approvals, policy_files,
+                   ledger, access, decisions, health):
         api.register_blueprint(module.blp)
+    api.register_blueprint(authzen.discovery)
     errors.init_app(app)
 
     @app.before_request

@@ -15,7 +15,7 @@ from ..domain.errors import (
 )
 from ..runtime.telemetry import DATABASE_ERRORS
 from ..schemas.errors import status_of
-from . import check
+from . import authzen, check
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ def init_app(app: Flask) -> None:
             DATABASE_ERRORS.labels("check").inc()
             return check.denied_on_error(exc.code, exc.message), 200, {
                 "X-Authz-Denied": exc.code}
+        if isinstance(exc, Unavailable) and request.blueprint == authzen.blp.name:
+            DATABASE_ERRORS.labels("check").inc()
+            return authzen.denied_on_error(exc.code), 200, {"X-Authz-Denied": exc.code}
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
         if isinstance(exc, TooManyRequests):
@@ -73,6 +76,8 @@ def init_app(app: Flask) -> None:
         DATABASE_ERRORS.labels("request").inc()
         if request.blueprint == check.blp.name:
             return check.denied_on_error(), 200
+        if request.blueprint == authzen.blp.name:
+            return authzen.denied_on_error(), 200
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return payload(503, "the policy database is unavailable; nothing was changed"), 503
 
@@ -85,5 +90,8 @@ def init_app(app: Flask) -> None:
             # wave through.
             log.exception("error while deciding; answering deny")
             return check.denied_on_error(), 200
+        if request.blueprint == authzen.blp.name:
+            log.exception("error while deciding (AuthZEN); answering deny")
+            return authzen.denied_on_error(), 200
         log.exception("unhandled error")
         return payload(500, InternalServerError.description), 500

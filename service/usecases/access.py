@@ -4,7 +4,9 @@ each answer (domain/explain.py), all at one revision of the tenant (held in memo
 from __future__ import annotations
 
 from ..domain import amounts
+from ..domain import reasons as W
 from ..domain import rules as R
+from ..domain.catalogue import PRODUCT_AREA
 from ..domain.decider import CheckRequest
 from ..domain.errors import Forbidden, InvalidInput, NotFound
 from ..domain.keys import APP, Caller
@@ -136,3 +138,35 @@ def stores_allowed(service: Authz, caller: Caller, tenant: str, subject: str,
     stores = [s for s in decider.stores(tenant)
               if decider.decide_values(tenant, subject, s, area, action, second_factor)]
     return service.replica.revision(tenant), stores
+
+
+# -- AuthZEN's searches (api/authzen.py): complete and exact ---------------------------
+SEARCHES = ("subject", "resource", "action")
+
+
+@operation(rights.DECIDE)
+def search(service: Authz, caller: Caller, asked: CheckRequest, kind: str
+           ) -> tuple[int, list[str]]:
+    """(revision, every subject, store or permission - `kind` - for which `asked`, with
+    that one field replaced, is allowed), each decided as /check decides it, all at one
+    revision of the tenant: a result always evaluates true and nothing that would is
+    left out. Candidates: the subjects assigned to the store (the owner included: no one
+    else can be allowed there, R14), the tenant's stores, the tenant's catalogue (an app
+    key: its own app's permissions)."""
+    tenant = asked.tenant
+    if not service.replica.hold(tenant):
+        return -1, []
+    decider = service.decider
+    if kind == "subject":
+        found = [s for s in decider.assigned(tenant, asked.store)
+                 if decider.answer_values(*asked._replace(subject=s)) == W.GRANTED]
+    elif kind == "resource":
+        found = [s for s in decider.stores(tenant)
+                 if decider.answer_values(*asked._replace(store=s)) == W.GRANTED]
+    else:  # (about one product: the products area's permissions and the apps')
+        names = _own(caller, [p.name for p in service.catalogue(tenant).permissions
+                              if not asked.product or p.area == PRODUCT_AREA
+                              or "." in p.area])
+        found = [n for n in names if decider.answer_values(*asked._replace(
+            area=n.rpartition(":")[0], action=n.rpartition(":")[2])) == W.GRANTED]
+    return service.replica.revision(tenant), found

@@ -37,7 +37,11 @@ MORE = [("POST", "/v1/tenants/acme/import", {"csv": "", "dry_run": False}, (200,
 
 
 # Decisions on a path that names the tenant (tests/api/test_check_api.py covers who may ask).
-CHECKS = [("POST", "/v1/tenants/acme/check"), ("POST", "/v1/tenants/acme/check/batch")]
+CHECKS = [("POST", "/v1/tenants/acme/check"), ("POST", "/v1/tenants/acme/check/batch"),
+          *(("POST", f"/v1/tenants/acme/access/v1/{api}") for api in (
+              "evaluation", "evaluations", "search/subject", "search/resource",
+              "search/action")),  # AuthZEN (tests/api/test_authzen.py covers who may ask)
+          ("GET", "/.well-known/authzen-configuration/v1/tenants/acme")]  # (no key needed)
 
 
 def test_every_tenant_route_is_in_these_lists(app):

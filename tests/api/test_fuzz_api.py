@@ -29,7 +29,9 @@ schema = schemathesis.openapi.from_wsgi("/openapi.json", _app())
 
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))
-PUBLIC = ("/health", "/ready", "/metrics", "/openapi.json", "/v1/catalogue")
+PUBLIC = ("/health", "/ready", "/metrics", "/openapi.json", "/v1/catalogue",
+          "/.well-known/authzen-configuration",  # AuthZEN's metadata: no key needed
+          "/.well-known/authzen-configuration/v1/tenants/{tenant}")
 
 
 def _call_and_judge(case, headers: dict):
