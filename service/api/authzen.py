@@ -34,6 +34,7 @@ from ..usecases import access, approvals
 from . import authzen_input as Z
 from . import check_input
 from .auth import authenticate
+from .check import answer_response as check_answer_response
 from .check import in_path
 
 JSON = "application/json"
@@ -49,8 +50,11 @@ discovery = Blueprint("authzen_discovery", __name__,
                       description="AuthZEN PDP metadata (no key needed)")
 
 
-def _json(payload: dict) -> Response:
-    return Response(json.dumps(payload, separators=(",", ":")), mimetype=JSON)
+def _json(payload: dict, revision: int | None = None) -> Response:
+    """The JSON answer, with the revision it was decided at and the policy's age as
+    /check's answers carry them."""
+    return check_answer_response(Z.text(payload), current_app.extensions["authz"].replica,
+                                 revision)
 
 
 def _body() -> dict:
@@ -80,8 +84,7 @@ def _request(tenant: str, evaluation: dict):
 def _decision(code: str, request_, revision: int) -> dict:
     requires = current_app.extensions["authz"].decider.requires(
         request_.tenant, request_.area, request_.action, code)
-    return {"decision": code == W.GRANTED,
-            "context": {"reason": code, "requires": requires, "revision": revision}}
+    return Z.decision(code, requires, revision)
 
 
 def _evaluate(tenant: str, evaluation: dict) -> dict:
@@ -104,7 +107,8 @@ def _evaluate(tenant: str, evaluation: dict) -> dict:
 def evaluation(tenant: str | None = None):
     """Access Evaluation: one decision."""
     body = _body()
-    return _json(_evaluate(_tenant(tenant), body))
+    answer = _evaluate(_tenant(tenant), body)
+    return _json(answer, answer["context"]["revision"])
 
 
 def evaluations(tenant: str | None = None):
@@ -116,7 +120,8 @@ def evaluations(tenant: str | None = None):
     tenant = _tenant(tenant)
     items = body.get("evaluations")
     if items is None or items == []:
-        return _json(_evaluate(tenant, body))
+        answer = _evaluate(tenant, body)
+        return _json(answer, answer["context"]["revision"])
     if not isinstance(items, list):
         raise Z.BadRequest("evaluations must be an array", {"evaluations": ["Not a valid list."]})
     service = current_app.extensions["authz"]
@@ -161,7 +166,7 @@ def evaluations(tenant: str | None = None):
             break
     allowed = sum(1 for a in out if a["decision"])
     telemetry.count_decisions(allowed, len(out) - allowed)
-    return _json({"evaluations": out})
+    return _json({"evaluations": out}, revision)
 
 
 # -- search ---------------------------------------------------------------------------
@@ -236,7 +241,7 @@ def _search(kind: str, tenant: str | None):
                for x in chosen]
     return _json({"page": {"next_token": next_token, "count": len(results),
                            "total": len(found)},
-                  "context": {"revision": revision}, "results": results})
+                  "context": {"revision": revision}, "results": results}, revision)
 
 
 def search_subject(tenant: str | None = None):

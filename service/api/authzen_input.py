@@ -15,6 +15,9 @@ Errors name the AuthZEN field (`resource.id`, `action.name`, `context.amount`).
 
 from __future__ import annotations
 
+import json
+
+from ..domain import reasons as W
 from ..domain.catalogue import PRODUCT_AREA
 from ..domain.errors import ServiceError
 from . import check_input
@@ -168,3 +171,14 @@ def with_defaults(evaluation: object, defaults: dict) -> object:
     merged = {k: defaults[k] for k in (SUBJECT, ACTION, RESOURCE, "context") if k in defaults}
     merged.update(evaluation)
     return merged
+
+
+def decision(code: str, requires: str | None, revision: int) -> dict:
+    """An evaluation's answer (both paths write it with this): /check's answer as
+    AuthZEN's Decision."""
+    return {"decision": code == W.GRANTED,
+            "context": {"reason": code, "requires": requires, "revision": revision}}
+
+
+def text(payload: dict) -> str:
+    return json.dumps(payload, separators=(",", ":"))

@@ -32,7 +32,7 @@ def _body() -> object:
     return request.get_json(silent=False) if request.is_json else None
 
 
-def _answer(payload: dict | str, replica, revision: int | None = None) -> Response:
+def answer_response(payload: dict | str, replica, revision: int | None = None) -> Response:
     """The JSON answer (or its text), serialised here rather than by the documented schema
     (the hot path), with the tenant's revision that answered and how long since this
     worker last confirmed it is current (it keeps answering from its last state while the
@@ -84,7 +84,7 @@ def check(tenant: str | None = None):
     allowed = code == W.GRANTED
     telemetry.count_decisions(int(allowed), int(not allowed))
     requires = service.decider.requires(decision.tenant, decision.area, decision.action, code)
-    return _answer(check_answer.single(code, requires, revision), replica, revision)
+    return answer_response(check_answer.single(code, requires, revision), replica, revision)
 
 
 def check_batch(tenant: str | None = None):
@@ -113,7 +113,7 @@ def check_batch(tenant: str | None = None):
               "revision": None if one is None else replica.revision(one)}
     if one is None and tenants:
         answer["revisions"] = {t: replica.revision(t) for t in sorted(tenants)}
-    return _answer(answer, replica)
+    return answer_response(answer, replica)
 
 
 def denied_on_error(reason: str | None = None, message: str = "internal error; denied"
@@ -139,7 +139,7 @@ def explain():
     rules that matched. Allowed only when no deny applies and some path allows."""
     service, request_ = _single_request()
     answer = service.explain(g.caller, request_.tenant, request_)
-    return _answer({**answer, "revision": service.replica.revision(request_.tenant)},
+    return answer_response({**answer, "revision": service.replica.revision(request_.tenant)},
                    service.replica)
 
 

@@ -1,4 +1,5 @@
-"""/check and /check/batch answered before Flask dispatches, for the ordinary case.
+"""/check, /check/batch and AuthZEN's Access Evaluation answered before Flask dispatches,
+for the ordinary case.
 
 A storefront asks on every page, so a decision should cost little more than the HTTP
 server's own work. Flask's request machinery (context, routing, hooks, response object)
@@ -19,11 +20,11 @@ import time
 from ..domain import reasons as W
 from ..runtime import telemetry
 from ..usecases.authz import Authz
-from . import check_answer, check_input
+from . import authzen_input, check_answer, check_input
 from .check import in_path
 
 JSON_TYPES = ("application/json", "application/json; charset=utf-8")
-TENANT_PREFIX = "/v1/tenants/"  # /v1/tenants/<tenant>/check and .../check/batch
+TENANT_PREFIX = "/v1/tenants/"  # /v1/tenants/<tenant>/check, .../check/batch, .../access/...
 
 
 class FastCheck:
@@ -34,7 +35,8 @@ class FastCheck:
         self.app = app
         self.service = service
         self.max_body = app.config["MAX_CONTENT_LENGTH"]
-        self.routes = {"/check": self._single, "/check/batch": self._batch}
+        self.routes = {"/check": self._single, "/check/batch": self._batch,
+                       "/access/v1/evaluation": self._evaluation}
 
     def _route(self, path: str):
         """(the answer function, the tenant the path names or None), or (None, None)."""
@@ -119,6 +121,22 @@ class FastCheck:
         requires = service.decider.requires(tenant, request.area, request.action, code)
         return (check_answer.single(code, requires, revision), int(code is W.GRANTED), 1,
                 revision)
+
+    @staticmethod
+    def _evaluation(service: Authz, caller, body, path_tenant):
+        """AuthZEN's Access Evaluation (api/authzen.py): the /check it means."""
+        item, product = authzen_input.read(authzen_input.body_object(body))
+        values = authzen_input.checked(item, product)
+        tenant = service.check_tenant(caller, in_path(path_tenant, None))
+        request = check_input.check_request(tenant, values)
+        if request.approval:
+            return None  # using an approval is a write: Flask's
+        service.check_areas(caller, (request,))
+        code = service.answer(request, database=False)
+        revision = service.replica.revision(tenant)
+        requires = service.decider.requires(tenant, request.area, request.action, code)
+        return (authzen_input.text(authzen_input.decision(code, requires, revision)),
+                int(code is W.GRANTED), 1, revision)
 
     @staticmethod
     def _batch(service: Authz, caller, body, path_tenant):

@@ -14,6 +14,8 @@ from service.domain.index import TenantIndex
 from ..support import ACME_CHECK, ADMIN, GLOBEX_CHECK, bearer
 
 ALICE = {"subject": "alice", "store": "amazon-us", "object": "orders", "action": "view"}
+AUTHZEN = {"subject": {"type": "user", "id": "alice"}, "action": {"name": "orders:view"},
+           "resource": {"type": "store", "id": "amazon-us"}}
 
 # (token, path, raw body, content type): ordinary checks and every way of not being one.
 CASES = [
@@ -45,6 +47,22 @@ CASES = [
     (ADMIN, "/check/batch", {"checks": [{**ALICE, "tenant": "acme"},
                                         {**ALICE, "tenant": "globex"}],
                              "at_least_revision": 1}, "application/json"),  # whose? 422
+    # AuthZEN's Access Evaluation (issue 29): the /check it means, on the same fast path
+    (ACME_CHECK, "/access/v1/evaluation", AUTHZEN, "application/json"),
+    (ACME_CHECK, "/access/v1/evaluation", {**AUTHZEN, "resource": {
+        "type": "product", "id": "sku-1", "properties": {"store": "amazon-us"}},
+        "action": {"name": "products:edit"}, "context": {"amount": "1.00", "x": 1}},
+     "application/json"),
+    (ACME_CHECK, "/v1/tenants/acme/access/v1/evaluation", AUTHZEN, "application/json"),
+    (ADMIN, "/v1/tenants/acme/access/v1/evaluation", AUTHZEN, "application/json"),
+    (ADMIN, "/access/v1/evaluation", AUTHZEN, "application/json"),  # names no tenant: 400
+    (GLOBEX_CHECK, "/v1/tenants/acme/access/v1/evaluation", AUTHZEN, "application/json"),
+    (ACME_CHECK, "/access/v1/evaluation", {**AUTHZEN, "action": {}}, "application/json"),
+    (ACME_CHECK, "/access/v1/evaluation", {**AUTHZEN, "resource": {"type": "record",
+                                                                    "id": "r"}},
+     "application/json"),
+    (ACME_CHECK, "/access/v1/evaluation", b"[]", "application/json"),
+    (ACME_CHECK, "/access/v1/evaluation", AUTHZEN, "text/plain"),
 ]
 
 
@@ -82,6 +100,8 @@ def test_ordinary_checks_do_not_reach_flask(app, monkeypatch):
     client = Client(app.wsgi_app)
     assert _call(client, ACME_CHECK, "/check", ALICE, "application/json")[0] == 200
     assert _call(client, ACME_CHECK, "/check/batch", {"checks": [ALICE] * 3},
+                 "application/json")[0] == 200
+    assert _call(client, ACME_CHECK, "/access/v1/evaluation", AUTHZEN,
                  "application/json")[0] == 200
     assert reached == []
 
