@@ -361,3 +361,26 @@ def test_the_console_and_the_api_make_a_change_through_one_use_case(
     by_api = newest()
     assert by_api["revision"] == before + 2
     assert by_api["details"]["use_case"] == use_cases[1]
+
+
+def test_the_approvals_page_shows_amounts_in_their_stores_currency(owner_console, owner):
+    """Issue 29: each amount carries its store's currency and each instant a machine time
+    the page shows in the viewer's own (console.js); an empty history says so."""
+    assert owner("PUT", "/v1/tenants/acme/stores/shopee-sg/currency",
+                 {"currency": "SGD"})[0] == 200
+    assert owner("PUT", "/v1/tenants/acme/approval-modes/refunds:approve",
+                 {"mode": "always"})[0] == 200
+    assert owner("PUT", "/v1/tenants/acme/subaccounts/bob/stores",
+                 {"stores": ["shopee-sg", "amazon-us"]})[0] == 200
+    assert owner("POST", "/v1/tenants/acme/permissions", {
+        "subject": "bob", "store": "amazon-us", "permission": "refunds:approve"})[0] == 200
+    for store, amount in (("shopee-sg", "12.50"), ("amazon-us", "7.00")):
+        status, filed = owner("POST", "/v1/tenants/acme/approvals", {
+            "subject": "bob", "store": store, "permission": "refunds:approve",
+            "amount": amount})
+        assert status == 201, filed
+    page = owner_console.get("/console/approvals").get_data(as_text=True)
+    assert 'data-amount="12.50" data-currency="SGD">12.50 SGD<' in page
+    assert 'data-amount="7.00" data-currency="USD">7.00 USD<' in page
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"', page)
+    assert "No request has been decided yet." in page

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -51,9 +53,9 @@ def browser():
 class Console:
     """One signed-in browser context, collecting every console and page error."""
 
-    def __init__(self, browser, base: str):
+    def __init__(self, browser, base: str, timezone: str | None = None):
         self.context = browser.new_context(viewport={"width": 1360, "height": 900},
-                                           accept_downloads=True)
+                                           accept_downloads=True, timezone_id=timezone)
         self.page = self.context.new_page()
         self.base = base
         self.errors: list[str] = []
@@ -250,12 +252,15 @@ def test_owner_and_auditor_work_through_the_console(server, browser):
     approval = filed.json()["id"]
     owner.open("/console/approvals")
     row = f"#approval-queue tr[data-approval='{approval}']"
-    assert "320.00" in page.inner_text(row) and "order 2002" in page.inner_text(row)
+    assert "$320.00" in page.inner_text(row) and "order 2002" in page.inner_text(row)
+    assert "(in " in page.inner_text(f"{row} time")  # its deadline, from now (issue 29)
+    assert page.inner_text("#approval-history") .strip().endswith(
+        "No request has been decided yet.")  # an empty list says so
     owner.shot("approvals")
     page.fill(f"{row} input[name=note]", "receipt checked")
     page.click(f"{row} [data-action=approve]")
     assert approval in page.inner_text(".flash")
-    assert "320.00" in page.inner_text(f"#approval-history tr[data-approval='{approval}']")
+    assert "$320.00" in page.inner_text(f"#approval-history tr[data-approval='{approval}']")
     with_it = {**refund, "context": {"amount": "320.00", "approval": approval}}
     used = requests.post(server.url + "/check", json=with_it, headers=bearer(ACME_CHECK),
                          timeout=5).json()
@@ -297,6 +302,21 @@ def test_owner_and_auditor_work_through_the_console(server, browser):
     assert "子账号" in page.inner_text("header nav")
     assert page.inner_text("#cap").startswith("已使用")
     owner.shot("subaccounts-zh-CN")
+    owner.open("/console/approvals")  # amounts, times and empty lists in Chinese too
+    decided = page.inner_text(f"#approval-history tr[data-approval='{approval}']")
+    assert "US$320.00" in decided and "前)" in decided, decided  # "(N分钟前)": ago
+    assert page.inner_text("#approval-queue") .strip().endswith("没有待审批的申请。")
+    owner.shot("approvals-zh-CN")
+    far = Console(browser, server.url, timezone="Asia/Shanghai")  # a viewer eight hours ahead
+    far.sign_in(ACME_OWNER)
+    far.open("/console/approvals")
+    time_ = far.page.locator(f"#approval-history tr[data-approval='{approval}'] time")
+    decided_at = datetime.fromisoformat(time_.get_attribute("datetime").replace("Z", "+00:00"))
+    local = decided_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    shown = time_.inner_text()  # in the viewer's language: "3:08 AM" or "03:08"
+    assert f"{local:%H:%M}" in shown or f"{local:%-I:%M} {local:%p}" in shown, (local, shown)
+    assert far.errors == []
+    far.context.close()
     owner.open("/console/roles")
     assert "财务" in page.text_content("#role-new .area[data-area=finance] legend")
     assert "高风险" in page.text_content("#role-new .area[data-area=finance]")
