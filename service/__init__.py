@@ -79,7 +79,8 @@ def _service(app: Flask, settings: config_module.Settings):
     path = sqlite_path(settings.database_url)
     replica = Replica(Decider(), settings.admin_key, settings.sync_interval, refused,
                       SqliteWatcher(path).changed if path is not None else None,
-                      settings.tenant_cache_mb, lambda: expiry.sweep_written(SQL), SQL)
+                      settings.tenant_cache_mb, lambda: expiry.sweep_written(SQL),
+                      source=SQL)
 
     def request_id() -> str:  # telemetry.RequestLog accepted or made it
         return request.environ.get("HTTP_X_REQUEST_ID", "") if has_request_context() else ""

@@ -36,6 +36,15 @@ class Tenant:
     operators: set[tuple[str, str, str]] = field(default_factory=set)  # store, product, login
     currencies: dict[str, str] = field(default_factory=dict)  # store -> not USD (R22)
 
+    def allow(self, key: tuple[tuple[str, str], str, str], limit: str | None = None) -> None:
+        """A supplementary grant (R7), given again as it is given now: up to `limit` (R22)
+        or without one."""
+        self.allows.add(key)
+        if limit is None:
+            self.allow_limits.pop(key, None)
+        else:
+            self.allow_limits[key] = Decimal(limit)
+
 
 class Reference:
     def __init__(self, high_risk: set[str], per_product: frozenset[str] = frozenset()):

@@ -138,6 +138,9 @@ def evaluations(tenant: str | None = None):
     asked: list = []
     for number, item in enumerate(items):
         try:
+            if not isinstance(item, dict):
+                raise Z.BadRequest("an evaluation is an object",
+                                   {f"evaluations.{number}": [Z.NOT_OBJECT]})
             one = _request(tenant, Z.with_defaults(item, body))
             if one.approval:
                 raise Z.BadRequest("an approval is used on /access/v1/evaluation, one at a "
@@ -234,7 +237,8 @@ def _search(kind: str, tenant: str | None):
     revision, found = access.search(service, g.caller, asked, kind)
     end = len(found) if limit is None else min(len(found), offset + limit)
     chosen = found[offset:end]
-    next_token = "" if end >= len(found) else base64.urlsafe_b64encode(
+    # (a limit of 0 asks only how many: no page follows it)
+    next_token = "" if end >= len(found) or limit == 0 else base64.urlsafe_b64encode(
         json.dumps([end, digest]).encode()).decode()
     results = [{"type": Z.USER, "id": x} if kind == "subject"
                else {"type": Z.STORE, "id": x} if kind == "resource" else {"name": x}

@@ -107,34 +107,40 @@ class FastCheck:
         return answer(service, caller, json.loads(body), path_tenant)
 
     @staticmethod
-    def _single(service: Authz, caller, body, path_tenant):
-        values, wanted = check_input.read_single(body)
-        tenant = service.check_tenant(caller, in_path(path_tenant, values.get("tenant")))
+    def _decided(service: Authz, caller, tenant: str, values: dict):
+        """(the reason code, the revision, what would allow it) of one check read by
+        check_input, or None when it uses an approval (a write: Flask's)."""
         request = check_input.check_request(tenant, values)
         if request.approval:
-            return None  # using an approval is a write: Flask's
+            return None
         service.check_areas(caller, (request,))
         code = service.answer(request, database=False)
-        revision = service.replica.revision(tenant)
+        requires = service.decider.requires(tenant, request.area, request.action, code)
+        return code, service.replica.revision(tenant), requires
+
+    @classmethod
+    def _single(cls, service: Authz, caller, body, path_tenant):
+        values, wanted = check_input.read_single(body)
+        tenant = service.check_tenant(caller, in_path(path_tenant, values.get("tenant")))
+        decided = cls._decided(service, caller, tenant, values)
+        if decided is None:
+            return None
+        code, revision, requires = decided
         if wanted is not None and revision < wanted:
             return None  # Flask waits for it or answers 409
-        requires = service.decider.requires(tenant, request.area, request.action, code)
         return (check_answer.single(code, requires, revision), int(code is W.GRANTED), 1,
                 revision)
 
-    @staticmethod
-    def _evaluation(service: Authz, caller, body, path_tenant):
+    @classmethod
+    def _evaluation(cls, service: Authz, caller, body, path_tenant):
         """AuthZEN's Access Evaluation (api/authzen.py): the /check it means."""
         item, product = authzen_input.read(authzen_input.body_object(body))
         values = authzen_input.checked(item, product)
         tenant = service.check_tenant(caller, in_path(path_tenant, None))
-        request = check_input.check_request(tenant, values)
-        if request.approval:
-            return None  # using an approval is a write: Flask's
-        service.check_areas(caller, (request,))
-        code = service.answer(request, database=False)
-        revision = service.replica.revision(tenant)
-        requires = service.decider.requires(tenant, request.area, request.action, code)
+        decided = cls._decided(service, caller, tenant, values)
+        if decided is None:
+            return None
+        code, revision, requires = decided
         return (authzen_input.text(authzen_input.decision(code, requires, revision)),
                 int(code is W.GRANTED), 1, revision)
 

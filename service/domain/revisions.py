@@ -71,12 +71,11 @@ class Revision:
     reason: str
     request_id: str
     created_name: str | None  # the tenant row to create, if new
-    added: tuple[Rule, ...]
+    added: tuple[Rule, ...]  # in the order written (R15's "earliest assigned store")
     removed: tuple[Rule, ...]
-    before: Directory
-    after: Directory
     key_changes: tuple[StagedKey, ...]
-    details: dict  # the ledger entry's: directory_details, keys, use case
+    details: dict  # the ledger entry's: directory_details (what the store writes), keys,
+    # the use case
     previous_hash: str
 
 
@@ -207,14 +206,20 @@ def committed(directory: Directory) -> Directory:
                                          if a.status in OPEN_APPROVALS})
 
 
-def directory_details(before: Directory, after: Directory) -> dict:
-    """What changed in the directory, before and after, as the ledger records it."""
+def changed_accounts(before: Directory, after: Directory) -> list[str]:
+    """The sub-accounts a write created or changed."""
+    return [login for login, account in after.accounts.items()
+            if before.accounts.get(login) != account]
+
+
+def directory_details(before: Directory, after: Directory, changed: list[str]) -> dict:
+    """What changed in the directory, before and after, as the ledger records it
+    (`changed`: changed_accounts)."""
     details: dict = {}
-    for login, account in after.accounts.items():
-        old = before.accounts.get(login)
-        if old != account:
-            details.setdefault("accounts", {})[login] = {
-                "before": asdict(old) if old else None, "after": asdict(account)}
+    for login in changed:
+        old, account = before.accounts.get(login), after.accounts[login]
+        details.setdefault("accounts", {})[login] = {
+            "before": asdict(old) if old else None, "after": asdict(account)}
     for dept, name in after.departments.items():
         if before.departments.get(dept) != name:
             details.setdefault("departments", {})[dept] = {

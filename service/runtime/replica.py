@@ -79,8 +79,8 @@ class Replica:
                  refused_digests: frozenset[str] = frozenset(),
                  changed: Callable[[], bool] | None = None,
                  cache_mb: float | None = None,
-                 sweep: Callable[[], list[tuple[str, int]]] = list,
-                 source: TenantSource | None = None):
+                 sweep: Callable[[], list[tuple[str, int]]] = list, *,
+                 source: TenantSource):
         self.decider = decider
         # where tenants are read from (storage/policy_store.SqlTenantStore in a worker)
         self._source = source

@@ -59,6 +59,7 @@ class MemoryTenantStore:
         self._lock = threading.Lock()  # the write's "transaction": one at a time
         self._locked: tuple[str, int] | None = None  # (tenant, revision) being written
         self._pending: Revision | None = None  # appended, not committed
+        self._hash = ""  # the pending revision's ledger hash
 
     # -- the write's transaction ------------------------------------------------------------
     def lock(self, tenant: str) -> int:

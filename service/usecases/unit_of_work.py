@@ -78,16 +78,17 @@ def write(store: TenantStore, tenant: str, actor: str, reason: str,
             store.rollback()
             _keep(held, tenant, kept)
             return WriteResult(revision - 1, value)
-        _require_unique_contacts(store, tenant, loaded, policy.directory)
-        details = revisions.directory_details(loaded, policy.directory)
+        changed = revisions.changed_accounts(loaded, policy.directory)
+        _require_unique_contacts(store, tenant, loaded, policy.directory, changed)
+        details = revisions.directory_details(loaded, policy.directory, changed)
         if key_changes:
             details["keys"] = keys.ledger_details(key_changes)
         if use_case is not None:
             details["use_case"] = use_case
         appended = store.append(Revision(
             tenant, revision, actor, reason or "", request_id[:128], policy.created_name,
-            tuple(policy.added), tuple(policy.removed), loaded, policy.directory,
-            key_changes, details, kept.last_hash))
+            tuple(policy.added), tuple(policy.removed), key_changes, details,
+            kept.last_hash))
         store.commit()
         committed, kept = kept, None  # from here on, it is at the new revision or dropped
         committed.rules.apply(policy.added.values(), policy.removed)
@@ -143,13 +144,11 @@ def _contact(field: str, value: str) -> str:
 
 
 def _require_unique_contacts(store: TenantStore, tenant: str, before: Directory,
-                             after: Directory) -> None:
+                             after: Directory, changed: list[str]) -> None:
     """R4: a sub-account's email (in any case) and phone belong to no other account, in
     this tenant or another. Asked in the write's transaction for a clear answer; two
     tenants' writes racing for one value are settled by the store (the database's unique
-    indexes). Only the accounts the write changed can have new contacts."""
-    changed = [login for login, account in after.accounts.items()
-               if before.accounts.get(login) != account]
+    indexes). Only the accounts the write changed (`changed`) can have new contacts."""
     for field in ("email", "phone"):
         values = set()
         for login in changed:

@@ -340,3 +340,16 @@ def test_the_metadata_describes_both_bases_without_a_key(client):
 def test_an_auditor_key_is_answered_like_a_check_key(client):
     body = ask("alice", "amazon-us", "orders:view")
     assert post(client, EVALUATION, body, ACME_AUDIT)[1]["decision"] is True
+
+
+def test_an_evaluation_that_is_not_an_object_is_a_deny_and_a_zero_limit_only_counts(client):
+    status, answer, _ = post(client, EVALUATIONS, {
+        "subject": {"type": "user", "id": "alice"}, "action": {"name": "orders:view"},
+        "evaluations": ["amazon-us", {"resource": {"type": "store", "id": "amazon-us"}}]})
+    assert status == 200, answer
+    assert [e["decision"] for e in answer["evaluations"]] == [False, True]
+    status, answer, _ = post(client, f"{SEARCH}/subject", {
+        "subject": {"type": "user"}, "resource": {"type": "store", "id": "amazon-us"},
+        "action": {"name": "orders:view"}, "page": {"limit": 0}})
+    assert status == 200 and answer["results"] == [] and answer["page"]["next_token"] == ""
+    assert answer["page"]["total"] > 0

@@ -885,12 +885,8 @@ class Writes(RuleBasedStateMachine):
         self.write("POST", "permissions", body, 200 if grantable else 422)
         if grantable:
             key = (("user", login), store, perm)
-            self.t.allows.add(key)
+            self.t.allow(key, limit)
             self.ends.pop(key, None)
-            if limit is None:
-                self.t.allow_limits.pop(key, None)
-            else:
-                self.t.allow_limits[key] = Decimal(limit)
             done("app grant")
 
     @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(("all", *STORES[:3])),

@@ -141,12 +141,8 @@ class UseCaseSequences(RuleBasedStateMachine):
             self.t.denies.add((("user", login), None if where == "all" else where, perm))
             return
         key = (("user", login), store, perm)
-        self.t.allows.add(key)
+        self.t.allow(key, limit)
         self.ends.pop(key, None)
-        if limit is None:
-            self.t.allow_limits.pop(key, None)
-        else:
-            self.t.allow_limits[key] = Decimal(limit)
 
     @rule(login=st.sampled_from(LOGINS), store=st.sampled_from(STORES),
           perm=st.sampled_from(PERMS))
@@ -157,8 +153,7 @@ class UseCaseSequences(RuleBasedStateMachine):
                    datetime.fromtimestamp(ends, UTC), ok=ok)
         if ok:
             key = (("user", login), store, perm)
-            self.t.allows.add(key)
-            self.t.allow_limits.pop(key, None)
+            self.t.allow(key)
             self.ends[key] = ends
 
     @rule()
