@@ -202,6 +202,10 @@ def main() -> int:
     print()
     print(f"differential, random policies of every rule shape: {diff['mismatches']} "
           f"mismatches in {diff['compared']:,} requests")
+    print()
+    print("tracing (issue 29): /check with it off, as served, and on...", file=sys.stderr)
+    print(subprocess.run([PY, "-m", "bench.tracing"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout)
     mismatches = diff["mismatches"] + sum(i["differential_mismatches"] for _, i, _ in rows)
     return 1 if mismatches else 0
 

@@ -27,9 +27,11 @@ def create_app(config: object = None) -> Flask:
 
     from . import api, console
     from .domain import clock
+    from .runtime import tracing
     from .startup import cli
     from .storage.models import db
 
+    tracing.configure()
     clock.use_offset_file(settings.test_clock)
     db.init_app(app)
     # `flask db ...` (Flask-Migrate): the schema is Alembic's, applied by init-db and `make run`.

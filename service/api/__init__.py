@@ -7,6 +7,7 @@ from flask_smorest import Api, Blueprint
 from marshmallow import RAISE
 
 from ..domain.errors import InvalidInput
+from ..runtime import tracing
 from ..runtime.telemetry import ROUTE, RequestLog
 from . import (
     access,
@@ -73,3 +74,5 @@ def init_app(app: Flask) -> None:
 
     fast = app.extensions["fast_check"] = FastCheck(app.wsgi_app, app, app.extensions["authz"])
     app.wsgi_app = RequestLog(fast, app.config["AUTHZ_REQUEST_LOG"])
+    if tracing.enabled():  # (off: the request path is not wrapped at all)
+        app.wsgi_app = tracing.Traced(app.wsgi_app, ROUTE)

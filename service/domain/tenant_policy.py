@@ -34,6 +34,7 @@ class Change:
     keys_changed: bool = False
     # the time-boxed grants whose end this revision set or cleared: (rule CSV, end or None)
     ends: tuple[tuple[str, str | None], ...] = ()
+    trace: str = ""  # the writing request's W3C traceparent, when it was traced
 
 
 def once_key(p: Parsed) -> tuple | None:

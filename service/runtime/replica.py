@@ -51,6 +51,7 @@ from ..domain.errors import (
 )
 from ..domain.revisions import Snapshot, TenantSource, WriteResult
 from ..domain.tenant_policy import Change
+from . import tracing
 from .telemetry import DATABASE_ERRORS, TENANT_EVICTIONS, TENANT_LOADS
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,8 @@ class Replica:
         if not database:
             raise NeedsDatabase(tenant)
         try:
-            snapshot = self._source.snapshot(tenant)
+            with tracing.span("authz.tenant_load", {"authz.tenant": tenant}):
+                snapshot = self._source.snapshot(tenant)
         except (SQLAlchemyError, ServiceError) as exc:
             DATABASE_ERRORS.labels("tenant_load").inc()
             raise TenantUnavailable(f"tenant {tenant} is not loaded on this worker and the "
@@ -318,7 +320,18 @@ class Replica:
 
     def _apply(self, tenant: str, entries: list[Change], records) -> None:
         """Apply a held tenant's ledger entries in order (those already applied are
-        skipped), with the ends they set and, if keys changed, its keys as now read."""
+        skipped), with the ends they set and, if keys changed, its keys as now read. Traced
+        as a catch-up linked to the writes it applies (runtime/tracing.py)."""
+        if entries and tracing.enabled():
+            with tracing.span("authz.catch_up", {
+                    "authz.tenant": tenant, "authz.from": self.decider.revision(tenant),
+                    "authz.to": entries[-1].revision},
+                    links=tracing.links(e.trace for e in entries)):
+                self._apply_entries(tenant, entries, records)
+        else:
+            self._apply_entries(tenant, entries, records)
+
+    def _apply_entries(self, tenant: str, entries: list[Change], records) -> None:
         for entry in entries:
             self._applied(tenant, entry.revision, entry.added, entry.removed, entry.ends)
         if records is not None:

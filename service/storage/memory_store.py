@@ -216,7 +216,7 @@ class MemoryTenantStore:
     def changes(self, tenant: str, after: int, up_to: int | None = None) -> list[Change]:
         stored = self._tenants.get(tenant)
         return [Change(e.revision, tenant, e.added, e.removed, "keys" in e.details,
-                       ends(e.details))
+                       ends(e.details), e.details.get("trace", ""))
                 for e in (stored.ledger if stored else ())
                 if e.revision > after and (up_to is None or e.revision <= up_to)]
 

@@ -289,7 +289,9 @@ def tenant_changes(tenant: str, after: int, up_to: int | None = None) -> list[Ch
         return [Change(r.revision, tenant, _decode(r.added), _decode(r.removed),
                        '"keys"' in (r.details or ""),
                        ends(json.loads(r.details))
-                       if '"expiries"' in (r.details or "") else ())
+                       if '"expiries"' in (r.details or "") else (),
+                       json.loads(r.details).get("trace", "")
+                       if '"trace"' in (r.details or "") else "")
                 for r in rows]
 
 

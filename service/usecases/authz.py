@@ -17,6 +17,7 @@ from ..domain.errors import Forbidden, InvalidInput, NotFound, ServiceError, Una
 from ..domain.index import TenantIndex
 from ..domain.revisions import TenantStore
 from ..domain.tenant_policy import TenantPolicy
+from ..runtime import tracing
 from ..runtime.background import Background
 from ..runtime.decision_log import DecisionLog
 from ..runtime.rate_limit import WriteLimiter
@@ -171,6 +172,16 @@ class Authz:
         the decision log (R19) when it is one to keep. The tenant is loaded first if this
         worker does not hold it (without `database`: replica.NeedsDatabase); one that
         cannot be loaded is TenantUnavailable."""
+        if tracing.enabled():
+            with tracing.span("authz.check", {"authz.tenant": request.tenant}) as span:
+                code = self._answer(request, database)
+                span.set_attributes({"authz.decision": code == W.GRANTED,
+                                     "authz.reason": code,
+                                     "authz.revision": self.replica.revision(request.tenant)})
+                return code
+        return self._answer(request, database)
+
+    def _answer(self, request: CheckRequest, database: bool) -> str:
         replica = self.replica
         if not replica.hold(request.tenant, database=database):
             return W.UNKNOWN_TENANT
@@ -182,6 +193,15 @@ class Authz:
                     tenants: set[str] | None = None) -> list[str]:
         """answer() for each request (a CheckRequest's fields), each tenant at one
         revision. `tenants`: the requests' tenants, if the caller has them."""
+        if tracing.enabled():
+            with tracing.span("authz.check_batch", {"authz.checks": len(requests)}) as span:
+                answers = self._answer_many(requests, database, tenants)
+                span.set_attribute("authz.allowed", answers.count(W.GRANTED))
+                return answers
+        return self._answer_many(requests, database, tenants)
+
+    def _answer_many(self, requests: list[tuple], database: bool,
+                     tenants: set[str] | None) -> list[str]:
         replica = self.replica
         tenants = tenants if tenants is not None else {r[0] for r in requests}
         for tenant in tenants:

@@ -20,6 +20,7 @@ from ..domain.accounts import Directory
 from ..domain.errors import Conflict, NotFound
 from ..domain.revisions import BrokenWrite, HeldTenant, Revision, TenantStore, WriteResult
 from ..domain.tenant_policy import Change, TenantPolicy, expiry_text
+from ..runtime import tracing
 
 T = TypeVar("T")
 
@@ -58,10 +59,24 @@ def write(store: TenantStore, tenant: str, actor: str, reason: str,
     case writing, recorded in the entry's details. `must_exist`: refuse (404) when the
     tenant has not been created. Every write, whoever makes it, is held to
     domain/invariants.py before it commits."""
+    with tracing.span("authz.write", {"authz.tenant": tenant,
+                                      "authz.use_case": use_case or ""}) as span:
+        result = _write(store, tenant, actor, reason, edit, must_exist, request_id, held,
+                        use_case)
+        if span is not None:
+            span.set_attributes({"authz.revision": result.revision,
+                                 "authz.changed": result.changed})
+        return result
+
+
+def _write(store: TenantStore, tenant: str, actor: str, reason: str,
+           edit: Callable[[TenantPolicy], T], must_exist: bool, request_id: str,
+           held: HeldWrites | None, use_case: str | None) -> WriteResult:
     kept: HeldTenant | None = None
     try:
-        revision = store.lock(tenant)
-        kept = _start(store, tenant, revision - 1, held)
+        with tracing.span("authz.write.lock"):
+            revision = store.lock(tenant)
+            kept = _start(store, tenant, revision - 1, held)
         if not kept.exists and must_exist:
             raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
         loaded = kept.directory
@@ -69,9 +84,10 @@ def write(store: TenantStore, tenant: str, actor: str, reason: str,
                               exists=kept.exists, revision=revision - 1,
                               catalogue=kept.catalogue, base=kept.rules)
         policy.end_expired(expiry_text(clock.utcnow()))
-        with store.editing():
+        with tracing.span("authz.write.edit"), store.editing():
             value = edit(policy)
-        invariants.require(policy, loaded)
+        with tracing.span("authz.write.invariants"):
+            invariants.require(policy, loaded)
         key_changes = tuple(policy.keys.changes())
         if not (policy.changed or key_changes or policy.created_name is not None
                 or loaded != policy.directory):
@@ -85,11 +101,15 @@ def write(store: TenantStore, tenant: str, actor: str, reason: str,
             details["keys"] = keys.ledger_details(key_changes)
         if use_case is not None:
             details["use_case"] = use_case
-        appended = store.append(Revision(
-            tenant, revision, actor, reason or "", request_id[:128], policy.created_name,
-            tuple(policy.added), tuple(policy.removed), key_changes, details,
-            kept.last_hash))
-        store.commit()
+        trace = tracing.traceparent()
+        if trace:  # (the other workers' catch-up links to this write: runtime/tracing.py)
+            details["trace"] = trace
+        with tracing.span("authz.write.commit"):
+            appended = store.append(Revision(
+                tenant, revision, actor, reason or "", request_id[:128], policy.created_name,
+                tuple(policy.added), tuple(policy.removed), key_changes, details,
+                kept.last_hash))
+            store.commit()
         committed, kept = kept, None  # from here on, it is at the new revision or dropped
         committed.rules.apply(policy.added.values(), policy.removed)
         committed.revision = revision
@@ -102,7 +122,7 @@ def write(store: TenantStore, tenant: str, actor: str, reason: str,
         _keep(held, tenant, committed)
         return WriteResult(revision, value, Change(
             revision, tenant, tuple(policy.added), tuple(policy.removed), bool(key_changes),
-            revisions.ends(details)))
+            revisions.ends(details), trace))
     except BaseException as exc:
         store.rollback()
         _keep(held, tenant, kept)
