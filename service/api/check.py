@@ -106,6 +106,7 @@ def check_batch(tenant: str | None = None):
     results = service.answer_many(requests, tenants=tenants)
     allowed = results.count(W.GRANTED)
     telemetry.count_decisions(allowed, len(results) - allowed)
+    telemetry.BATCH_SIZE.observe(len(results))  # (as the fast path counts its batches)
     requires = service.decider.requires
     answer = {"results": [{"allowed": code == W.GRANTED, "reason": code,
                            "requires": requires(q[0], q[3], q[4], code)}

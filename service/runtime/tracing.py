@@ -111,8 +111,9 @@ class Traced:
         token = otel_context.attach(propagate.extract(carrier))
         method = environ.get("REQUEST_METHOD", "")
         try:
+            # named by its route once known (never by the raw path: any path can be sent)
             with _tracer.start_as_current_span(  # type: ignore[union-attr]
-                    f"{method} {environ.get('PATH_INFO', '')}", kind=SpanKind.SERVER,
+                    f"HTTP {method}", kind=SpanKind.SERVER,
                     attributes={"http.request.method": method}) as server:
                 parent = traceparent()
 
@@ -124,7 +125,13 @@ class Traced:
                     headers.append(("traceparent", parent))
                     return start_response(status, headers, exc_info)
 
-                answer = list(self.wsgi(environ, respond))
+                iterable = self.wsgi(environ, respond)
+                try:  # (the body made inside the span; the iterable closed, as WSGI asks)
+                    answer = list(iterable)
+                finally:
+                    close = getattr(iterable, "close", None)
+                    if close is not None:
+                        close()
                 route = environ.get(self.route_key)
                 if route:
                     server.set_attribute("http.route", route)

@@ -130,3 +130,21 @@ def test_sees_writes_made_through_the_api(app, owner):
                   "application/json")
     assert json.loads(after[1])["allowed"] is True
     assert int(after[2]) > int(before[2])
+
+
+def _batch_size_sum() -> float:
+    from service.runtime import telemetry
+
+    return next(s.value for metric in telemetry.BATCH_SIZE.collect() for s in metric.samples
+                if s.name == "authz_batch_size_sum")
+
+
+def test_a_batch_is_counted_whichever_path_answers_it(app):
+    """The batch-size metric counts a batch the Flask view answers (a worker that must
+    load the key or tenant first) as the fast path counts its own."""
+    fast = app.extensions["fast_check"]
+    batch = {"checks": [ALICE] * 7}
+    for client in (Client(fast.flask_wsgi), Client(fast)):
+        before = _batch_size_sum()
+        assert _call(client, ACME_CHECK, "/check/batch", batch, "application/json")[0] == 200
+        assert _batch_size_sum() - before == 7

@@ -117,3 +117,11 @@ def test_spans_go_over_otlp_when_an_endpoint_is_set():
         tracing.stop()
         server.shutdown()
         server.server_close()
+
+
+def test_a_server_span_is_named_by_its_route_never_by_the_raw_path(spans, app):
+    client = app.test_client()
+    client.post("/v1/tenants/acme/check", json=ALICE, headers=bearer(ACME_CHECK))
+    client.get("/no/such/route/" + "x" * 50)
+    names = {s.name for s in spans.get_finished_spans() if s.kind.name == "SERVER"}
+    assert names == {"POST /v1/tenants/<tenant>/check", "HTTP GET"}
