@@ -1038,6 +1038,30 @@ class Writes(RuleBasedStateMachine):
             got = [r["reason"] for r in answer.json()["results"]]
             wrong = [(c, g, w) for c, g, w in zip(checks, got, want, strict=True) if g != w]
             assert not wrong, (side, wrong[:5])
+        # issue 29: the same questions through AuthZEN's Access Evaluations (the tenant's
+        # base), answered as the model answers them
+        evaluations = [{"subject": {"type": "user", "id": s}, "action": {"name": p},
+                        "resource": {"type": "product", "id": product,
+                                     "properties": {"store": store}} if product
+                        else {"type": "store", "id": store},
+                        **({"context": {"amount": a}} if a is not None else {})}
+                       for s, store, p, a, product in picks]
+        deadline = time.monotonic() + 10
+        while evaluations:  # (no consistency token in AuthZEN: wait for the revision)
+            answer = self._post(0, f"/v1/tenants/{self.tenant}/access/v1/evaluations",
+                                {"evaluations": evaluations}, self.check_token)
+            assert answer.status_code == 200, answer.text
+            results = answer.json()["evaluations"]
+            if all(r["context"]["revision"] >= self.revision for r in results):
+                break
+            assert time.monotonic() < deadline, results[:1]
+            time.sleep(0.05)
+        if evaluations:
+            got = [r["context"]["reason"] for r in results]
+            assert got == want, [(e, g, w) for e, g, w in zip(evaluations, got, want,
+                                                              strict=True) if g != w][:5]
+            assert [r["decision"] for r in results] == [w == "granted" for w in want]
+            done("AuthZEN evaluations")
         # finding 8: the admin's batch over three tenants on the instance whose budget
         # holds about two answers each that exists, the tenant under test as the model
         seeds = [{"tenant": "globex", "subject": "kim", "store": "ebay-de",
@@ -1204,4 +1228,4 @@ KINDS = ("far behind", "store", "sub-account", "role grant", "role revoke", "dir
          "version refused", "tenant left behind", "tenant brought up", "install",
          "uninstall", "app grant", "owner key rotated", "console form", "store currency",
          "store mode", "product operator", "app settings import", "default store",
-         "permission deprecated", "permission removed")
+         "permission deprecated", "permission removed", "AuthZEN evaluations")
