@@ -34,8 +34,7 @@ from ..usecases import access, approvals
 from . import authzen_input as Z
 from . import check_input
 from .auth import authenticate
-from .check import answer_response as check_answer_response
-from .check import in_path
+from .check import answer_response, in_path
 
 JSON = "application/json"
 BASE = "/access/v1"
@@ -53,8 +52,8 @@ discovery = Blueprint("authzen_discovery", __name__,
 def _json(payload: dict, revision: int | None = None) -> Response:
     """The JSON answer, with the revision it was decided at and the policy's age as
     /check's answers carry them."""
-    return check_answer_response(Z.text(payload), current_app.extensions["authz"].replica,
-                                 revision)
+    return answer_response(Z.text(payload), current_app.extensions["authz"].replica,
+                           revision)
 
 
 def _body() -> dict:

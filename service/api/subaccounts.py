@@ -50,7 +50,7 @@ def create_sub_account(body: dict, tenant: str):
     """Create a sub-account (R4); refused past the tenant's cap (R11)."""
     return _written(subaccounts.create(
         authz(), caller(), tenant, body["login"], body["stores"], body, body["departments"],
-        body["roles"], body.get("reason")))
+        body["roles"], reason=body.get("reason")))
 
 
 def _written(answer: tuple[int, dict]) -> dict:
@@ -90,7 +90,7 @@ def get_sub_account(tenant: str, login: str):
 def update_sub_account(body: dict, tenant: str, login: str):
     """Edit the profile; there is no delete: disable instead (R12)."""
     return _written(subaccounts.update_profile(authz(), caller(), tenant, login, body,
-                                               body.get("reason")))
+                                               reason=body.get("reason")))
 
 
 @blp.route("/tenants/<tenant>/subaccounts/<login>/default-store", methods=["PUT"])
@@ -99,7 +99,7 @@ def update_sub_account(body: dict, tenant: str, login: str):
 def set_default_store(body: dict, tenant: str, login: str):
     """Set the default store; it must be one of the sub-account's stores (R15)."""
     return _written(subaccounts.set_default_store(authz(), caller(), tenant, login,
-                                                  body["store"], body.get("reason")))
+                                                  body["store"], reason=body.get("reason")))
 
 
 @blp.route("/tenants/<tenant>/subaccounts/batch-stores", methods=["POST"])
