@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test test-fast install browser haproxy lint clean bench bench-ab bench-decision-log bench-propagation bench-embedded bench-scale bench-writes fuzz
+.PHONY: run test test-fast install browser haproxy node client-types lint clean bench bench-ab bench-decision-log bench-propagation bench-embedded bench-scale bench-writes fuzz
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,27 @@ browser:
 haproxy:
 	command -v haproxy >/dev/null || (apt-get update -qq && apt-get install -y -qq haproxy)
 
+## The TypeScript client's packages and the Express example's (npm ci, from their lock files).
+node: clients/typescript/node_modules/.package-lock.json examples/storefront-express/node_modules/.package-lock.json
+
+clients/typescript/node_modules/.package-lock.json: clients/typescript/package-lock.json
+	cd clients/typescript && npm ci --no-audit --no-fund
+	touch $@
+
+examples/storefront-express/node_modules/.package-lock.json: examples/storefront-express/package-lock.json clients/typescript/node_modules/.package-lock.json
+	cd examples/storefront-express && npm ci --no-audit --no-fund --ignore-scripts  # the client is built above
+	touch $@
+
+## After a change to the API's schemas: the OpenAPI document the TypeScript client is typed
+## from, and its types (a test fails while either is stale).
+client-types: install node
+	$(BIN)/flask --app service openapi write clients/typescript/openapi.json
+	cd clients/typescript && npm run types
+
 ## Lint, then the whole suite on SQLite and PostgreSQL, the console in headless Chromium,
-## on both cores (each xdist worker has its own databases and free ports).
-test: install browser haproxy
+## the TypeScript client under Node's test runner, on both cores (each xdist worker has its
+## own databases and free ports).
+test: install browser haproxy node
 	$(BIN)/ruff check service tests bench authz_client examples harness
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
@@ -92,4 +110,5 @@ lint: install
 	$(BIN)/ruff check service tests bench authz_client examples harness
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache clients/typescript/node_modules clients/typescript/dist \
+		clients/typescript/build-test examples/storefront-express/node_modules

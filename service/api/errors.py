@@ -8,6 +8,7 @@ from flask import Flask, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from ..domain import reasons as W
 from ..domain.errors import (
     ServiceError,
     TooManyRequests,
@@ -34,15 +35,16 @@ def payload(status: int, message: str, errors: dict | None = None) -> dict:
 def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
-        if isinstance(exc, Unavailable) and request.blueprint == check.blp.name:
+        if isinstance(exc, Unavailable) and request.blueprint in (check.blp.name,
+                                                                   authzen.blp.name):
             # A tenant or key this worker does not hold, the database down: deny, and say
-            # why (header and reason), never a 503 a caller might wave through.
+            # why (header and reason), never a 503 a caller might wave through. The reason
+            # is a documented code (W.CODES) whichever part was down.
             DATABASE_ERRORS.labels("check").inc()
-            return check.denied_on_error(exc.code, exc.message), 200, {
-                "X-Authz-Denied": exc.code}
-        if isinstance(exc, Unavailable) and request.blueprint == authzen.blp.name:
-            DATABASE_ERRORS.labels("check").inc()
-            return authzen.denied_on_error(exc.code), 200, {"X-Authz-Denied": exc.code}
+            headers = {"X-Authz-Denied": W.TENANT_UNAVAILABLE}
+            if request.blueprint == authzen.blp.name:
+                return authzen.denied_on_error(W.TENANT_UNAVAILABLE), 200, headers
+            return check.denied_on_error(W.TENANT_UNAVAILABLE, exc.message), 200, headers
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
         if isinstance(exc, TooManyRequests):

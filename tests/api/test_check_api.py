@@ -59,6 +59,31 @@ def test_internal_error_while_deciding_is_a_deny(app, checker, monkeypatch):
     assert status == 200 and [r["allowed"] for r in body["results"]] == [False] * 3
 
 
+def test_a_part_down_while_deciding_is_a_documented_reason(app, checker, monkeypatch):
+    """Whatever was unavailable (the tenant, the database under an approval's use), the
+    deny carries a code from the documented list, which typed clients check answers
+    against: an undocumented one would read as a broken answer, not as this deny."""
+    from service.domain import reasons as W
+    from service.domain.errors import Unavailable
+
+    def down(self, *request, **named):
+        raise Unavailable("the policy database is unavailable; nothing was changed")
+
+    monkeypatch.setattr(Decider, "answer_values", down)
+    monkeypatch.setattr(Decider, "answer_many", down)
+    for path in ("/check", "/v1/tenants/acme/check"):
+        status, body = checker("POST", path, ALICE_VIEW)
+        assert status == 200 and body["allowed"] is False
+        assert body["reason"] == W.TENANT_UNAVAILABLE and body["reason"] in W.CODES
+    status, body = checker("POST", "/check/batch", {"checks": [ALICE_VIEW] * 2})
+    assert [r["reason"] for r in body["results"]] == [W.TENANT_UNAVAILABLE] * 2
+    status, body = checker("POST", "/access/v1/evaluation", {
+        "subject": {"type": "user", "id": "alice"}, "action": {"name": "orders:view"},
+        "resource": {"type": "store", "id": "amazon-us"}})
+    assert status == 200 and body["decision"] is False
+    assert body["context"]["reason"] == W.TENANT_UNAVAILABLE
+
+
 def test_index_failure_is_a_deny(app, checker, monkeypatch):
     from service.domain.index import TenantIndex
 

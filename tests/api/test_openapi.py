@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 UNDOCUMENTED = {"/static/<path:filename>", "/openapi.json", "/docs"}
 CONSOLE = "/console"  # HTML pages for people (tests/api/test_console.py), not API operations
@@ -54,3 +56,11 @@ def test_every_reason_code_is_documented_in_the_openapi_document_and_the_readme(
     table = readme.split("### Why a check is answered as it is (R23)")[1].split("###")[0]
     missing = [code for code in reasons.CODES if f"`{code}`" not in table]
     assert not missing, missing
+
+
+def test_the_typescript_client_is_typed_from_this_document(client):
+    """clients/typescript is typed from its copy of the document; a schema changed without
+    `make client-types` fails here first (its Node test then checks the types themselves)."""
+    copy = Path(__file__).resolve().parents[2] / "clients" / "typescript" / "openapi.json"
+    assert json.loads(copy.read_text()) == client.get("/openapi.json").get_json(), (
+        "clients/typescript/openapi.json is stale: run `make client-types`")
