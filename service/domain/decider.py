@@ -20,7 +20,6 @@ from .rules import Rule
 log = logging.getLogger(__name__)
 
 SECOND_FACTOR_PASSED = "passed"
-GRANTED = W.GRANTED
 
 
 class CheckRequest(NamedTuple):
@@ -49,31 +48,13 @@ class CheckRequest(NamedTuple):
         )
 
 
-def _uninstalled(index: TenantIndex, area: str) -> bool:
-    """An app permission (its area holds a '.') of an app the tenant has not installed: the
-    service denies it before the model is asked, whoever the subject (the owner's `*` rule
-    would otherwise allow it). The export holds no rule of an app not installed."""
-    return "." in area and area.partition(".")[0] not in index.apps
-
-
-def allows(index: TenantIndex, user: str, store: str, area: str, action: str,
-           second_factor: bool, product: str, amount: str = "", approval: str = "") -> bool:
-    """The service's answer on one index in the model's terms (replays of the decision log,
-    import plans): the model's, and the one rule above it (_uninstalled)."""
-    return not _uninstalled(index, area) and index.decide(user, store, area, action,
-                                                          second_factor, product, amount,
-                                                          approval)
-
-
-def answer_on(index: TenantIndex | None, tenant: str, subject: str, store: str, area: str,
-              action: str, second_factor: bool = False, product: str = "", amount: str = "",
-              approval: str = "") -> str:
-    """The service's answer on one index as a reason code (a CheckRequest's fields): the
-    model's, and the one rule above it (_uninstalled)."""
+def answer_on(index: TenantIndex | None, request: tuple) -> str:
+    """The decision on one index (TenantIndex.answer: the model's, an app not installed
+    denied first) as a reason code, for a request of a CheckRequest's nine fields, named
+    in the seller's vocabulary; UNKNOWN_TENANT without an index."""
+    tenant, subject, store, area, action, second_factor, product, amount, approval = request
     if index is None:
         return W.UNKNOWN_TENANT
-    if "." in area and area.partition(".")[0] not in index.apps:  # (_uninstalled)
-        return W.APP_NOT_INSTALLED
     return index.answer(R.user(tenant, subject), R.store(tenant, store), area, action,
                         second_factor, product, amount,
                         R.approval(tenant, approval) if approval else "")
@@ -151,43 +132,17 @@ class Decider:
         if index is not None:
             index.add(rule)
 
-    def decide(self, request: CheckRequest) -> bool:
-        """True only when the policy allows; any failure while deciding is a deny."""
-        return self.answer_values(*request) is GRANTED
-
-    def decide_values(self, *request) -> bool:
-        """decide() on the fields of a CheckRequest, without building one."""
-        return self.answer_values(*request) is GRANTED
-
-    def answer_values(self, tenant: str, subject: str, store: str, area: str, action: str,
-                      second_factor: bool = False, product: str = "", amount: str = "",
-                      approval: str = "") -> str:
-        """The decision as a reason code (domain/reasons.py): GRANTED only when the policy
-        allows; any failure while deciding is a deny (ERROR)."""
-        try:
-            return answer_on(self._indexes.get(tenant), tenant, subject, store, area, action,
-                           second_factor, product, amount, approval)
-        except Exception:
-            log.exception("decision failed; denying")
-            return W.ERROR
-
     def answer_many(self, requests: Iterable[tuple]) -> list[str]:
-        """answer_values for each request (a CheckRequest's fields), in order; a failure
-        denies only the request it happened on."""
-        indexes, user, store_of = self._indexes, R.user, R.store
+        """The decisions, in order, as reason codes (domain/reasons.py; allowed: GRANTED),
+        for requests of a CheckRequest's nine fields (a single check is a batch of one):
+        the one way in to a decision. A failure while deciding denies (ERROR) only the
+        request it happened on."""
+        indexes = self._indexes
         answers = []
         append = answers.append
-        for tenant, subject, store, area, action, second_factor, product, amount, approval \
-                in requests:
+        for request in requests:
             try:
-                index = indexes.get(tenant)
-                if index is None or approval \
-                        or ("." in area and area.partition(".")[0] not in index.apps):
-                    append(answer_on(index, tenant, subject, store, area, action, second_factor,
-                                   product, amount, approval))
-                else:  # (the usual case, inlined: a hundred of these a batch)
-                    append(index.answer(user(tenant, subject), store_of(tenant, store), area,
-                                        action, second_factor, product, amount))
+                append(answer_on(indexes.get(request[0]), request))
             except Exception:
                 log.exception("decision failed; denying")
                 append(W.ERROR)
@@ -219,8 +174,7 @@ class Decider:
         if candidates is None:
             candidates = set(everything())
         return sorted(p for p in candidates
-                      if not _uninstalled(index, p[0])
-                      and index.decide(user, domain, p[0], p[1], second_factor, ""))
+                      if index.decide(user, domain, p[0], p[1], second_factor, ""))
 
     def limits_of(self, tenant: str, subject: str, store: str, second_factor: bool,
                   allowed) -> dict[tuple[str, str], str]:
@@ -234,7 +188,7 @@ class Decider:
         out = {}
         for area, action in sorted(set(index.limits) - set(allowed)):
             for limit in sorted(index.limits.get((area, action), ()), reverse=True):
-                if allows(index, user, domain, area, action, second_factor, "", limit):
+                if index.decide(user, domain, area, action, second_factor, "", limit):
                     out[(area, action)] = limit
                     break
         return out

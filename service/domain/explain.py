@@ -68,14 +68,13 @@ def explain(index: TenantIndex | None, tenant: str, subject: str, store_name: st
             approval: str = "") -> Explanation:
     if index is None:
         return Explanation(False, f"no tenant {tenant!r}", reason=W.UNKNOWN_TENANT)
-    app, dot, _ = area.partition(".")
-    if dot and app not in index.apps:  # (as Decider: before the model is asked)
-        return Explanation(False, f"denied: app {app!r} is not installed in this tenant",
-                           reason=W.APP_NOT_INSTALLED)
     user, store = R.user(tenant, subject), R.store(tenant, store_name)
     approval_value = R.approval(tenant, approval) if approval else ""
     code = index.answer(user, store, area, action, second_factor, product, amount,
                         approval_value)
+    if code == W.APP_NOT_INSTALLED:
+        return Explanation(False, f"denied: app {area.partition('.')[0]!r} is not installed "
+                                  "in this tenant", reason=code)
     in_tenant = store in index.stores
     principals = (user, *sorted(index.rules_of(user).departments))
     here = (store, area, action)
@@ -119,32 +118,34 @@ def explain(index: TenantIndex | None, tenant: str, subject: str, store_name: st
                 Rule("g2", (approval_value, user)).csv()], amounts.shown(limit) if limit
                 else None))
     elif assigned:
+        # The allow paths as the decision's own walk finds them (TenantIndex.any_allow),
+        # once for each action a rule may hold the permission as.
         assignment = Rule("g", (user, store)).csv()
-        for who in principals:
-            membership = [] if who == user else [Rule("g", (user, who)).csv()]
-            mine = index.rules_of(who).allows
-            for act, shown in acts:
-                for scope in (store, tenant) if in_tenant else (store,):
-                    if (scope, area, act) in mine:
-                        allows.append(Path("allow", "direct", _who(who), _scope(index, scope),
-                                           None, [assignment, *membership, Rule("p", (
-                                               who, scope, area, act, "allow")).csv()], shown))
-            if not in_tenant:
-                continue
-            if index.rules_of(who).owner and index.owner_holds(area):
-                rule = R.owner_app(tenant, area.partition(".")[0]) if "." in area \
-                    else Rule("p", (who, tenant, R.ANY, R.ANY, "allow"))
-                allows.append(Path("allow", "owner", _who(who), "all stores", None, [
-                    assignment, rule.csv()]))
-            for role, scope in sorted(index.rules_of(who).grants):
-                for act, shown in acts:
-                    if (scope == store or scope == tenant) and \
-                            (area, act) in index.role_permissions.get(role, ()):
-                        allows.append(Path("allow", "role", _who(who), _scope(index, scope),
-                                           _role(role), [
-                            assignment, *membership,
-                            Rule("g", (who, R.scoped_role(role, scope))).csv(),
-                            Rule("p", (role, tenant, area, act, "allow")).csv()], shown))
+        chain = [index.rules_of(who) for who in principals]
+        for act, shown in acts:
+            def found(kind: str, place: int, scope: str, role: str | None,
+                      act: str = act, shown: str | None = shown) -> None:
+                who = principals[place]
+                membership = [] if who == user else [Rule("g", (user, who)).csv()]
+                if kind == "direct":
+                    allows.append(Path("allow", "direct", _who(who), _scope(index, scope), None,
+                                       [assignment, *membership,
+                                        Rule("p", (who, scope, area, act, "allow")).csv()],
+                                       shown))
+                elif kind == "owner" and shown is None:  # (its rule holds every amount)
+                    rule = R.owner_app(tenant, area.partition(".")[0]) if "." in area \
+                        else Rule("p", (who, tenant, R.ANY, R.ANY, "allow"))
+                    allows.append(Path("allow", "owner", _who(who), "all stores", None,
+                                       [assignment, rule.csv()]))
+                elif kind == "role":
+                    allows.append(Path("allow", "role", _who(who), _scope(index, scope),
+                                       _role(role), [
+                        assignment, *membership,
+                        Rule("g", (who, R.scoped_role(role, scope))).csv(),
+                        Rule("p", (role, tenant, area, act, "allow")).csv()], shown))
+
+            index.any_allow(chain, in_tenant, (store, area, act), (tenant, area, act),
+                            (area, act), found)
     return Explanation(code is W.GRANTED, _message(code, denies, allows, subject, store_name,
                                                    area, action, product, amount, in_tenant),
                        denies, allows, code)

@@ -295,17 +295,23 @@ class TenantIndex:
 
     def decide(self, user: str, store: str, area: str, action: str, second_factor: bool,
                product: str, amount: str = "", approval: str = "") -> bool:
-        """The model's answer for (user, store domain, area, action, mfa, product, amount,
-        approval): `amount` at the model's width or "", `approval` approval:<t>:<id> or ""."""
+        """answer() is GRANTED: for (user, store domain, area, action, mfa, product, amount,
+        approval), `amount` at the model's width or "", `approval` approval:<t>:<id> or ""."""
         return self.answer(user, store, area, action, second_factor, product, amount,
                            approval) is GRANTED
 
     def answer(self, user: str, store: str, area: str, action: str, second_factor: bool,
                product: str, amount: str = "", approval: str = "") -> str:
-        """decide() as a reason code (domain/reasons.py): GRANTED exactly when the model
-        allows. When several things deny, the code names the first a caller can act on in
-        this order: a deny, disabled, not assigned, not the product's operator (final);
-        then no grant; then a second factor; then the amount, the limit or an approval."""
+        """The service's decision as a reason code (domain/reasons.py): GRANTED exactly when
+        the model allows and the permission is not an app's that the tenant has not
+        installed. When several things deny, the code names the first a caller can act on
+        in this order: an app not installed, a deny, disabled, not assigned, not the
+        product's operator (final); then no grant; then a second factor; then the amount,
+        the limit or an approval."""
+        if "." in area and area.partition(".")[0] not in self.apps:
+            # R21, before the model is asked, whoever the subject: the export holds no
+            # rule of an app not installed, so stock pycasbin denies it too
+            return W.APP_NOT_INSTALLED
         principals = self.subjects
         me = principals.get(user)
         if me is None:  # no rules at all: not even a deny names it
@@ -340,30 +346,7 @@ class TenantIndex:
             code = GRANTED if self.approved(user, store, area, action, product, amount,
                                              approval) else W.APPROVAL_NOT_VALID
         else:
-            allowed = False
-            for who in chain:  # (_allows, inlined: this is every decision's path)
-                allows = who.allows
-                if allows and (here in allows or (in_tenant and everywhere in allows)):
-                    allowed = True
-                    break
-                if not in_tenant:
-                    continue
-                if who.owner and self.owner_holds(area):
-                    allowed = True
-                    break
-                permits = who.permits
-                if permits is None:
-                    permits = self._permits(who)
-                if permits:
-                    mine = permits.get(store)
-                    if mine is not None and permission in mine:
-                        allowed = True
-                        break
-                    mine = permits.get(tenant)
-                    if mine is not None and permission in mine:
-                        allowed = True
-                        break
-            code = GRANTED if allowed \
+            code = GRANTED if self.any_allow(chain, in_tenant, here, everywhere, permission) \
                 else self._limited(chain, in_tenant, store, area, action, amount)
             if code is GRANTED and in_tenant and self.approval_always \
                     and permission in self.approval_always and user != self.owner:
@@ -379,29 +362,50 @@ class TenantIndex:
         areas of an installed app (an app's area holds a '.')."""
         return "." not in area or area.partition(".")[0] in self.owner_apps
 
-    def _allows(self, chain: list[SubjectRules], in_tenant: bool, here: Scoped,
-                everywhere: Scoped, permission: Permission) -> bool:
-        """Does some allow of clause 1 or 2 apply (the request using no approval)?"""
+    def any_allow(self, chain: list[SubjectRules], in_tenant: bool, here: Scoped,
+                  everywhere: Scoped, permission: Permission, found=None) -> bool:
+        """Does some allow of clause 1 or 2 apply to a principal of `chain` (the subject,
+        then its departments), the request using no approval? The one walk of the allow
+        clauses: a decision stops at the first; with `found`, the walk goes on and calls
+        found(kind, place in chain, scope, role) for every path ("direct", "owner" or
+        "role"), which is how explain records it."""
         store, tenant = here[0], everywhere[0]
-        for who in chain:
+        allowed = False
+        for place, who in enumerate(chain):
             allows = who.allows
-            if allows and (here in allows or (in_tenant and everywhere in allows)):
-                return True
+            if allows:
+                if here in allows:
+                    if found is None:
+                        return True
+                    allowed = True
+                    found("direct", place, store, None)
+                if in_tenant and everywhere in allows:
+                    if found is None:
+                        return True
+                    allowed = True
+                    found("direct", place, tenant, None)
             if not in_tenant:
                 continue
             if who.owner and self.owner_holds(permission[0]):
-                return True
+                if found is None:
+                    return True
+                allowed = True
+                found("owner", place, tenant, None)
             permits = who.permits
             if permits is None:
                 permits = self._permits(who)
-            if permits:
-                mine = permits.get(store)
+            if not permits:
+                continue
+            for scope in (store, tenant):
+                mine = permits.get(scope)
                 if mine is not None and permission in mine:
-                    return True
-                mine = permits.get(tenant)
-                if mine is not None and permission in mine:
-                    return True
-        return False
+                    if found is None:
+                        return True
+                    allowed = True
+                    for role, where in sorted(who.grants):
+                        if where == scope and permission in self.role_permissions.get(role, ()):
+                            found("role", place, scope, role)
+        return allowed
 
     def _limited(self, chain: list[SubjectRules], in_tenant: bool, store: str, area: str,
                  action: str, amount: str) -> str:
@@ -415,8 +419,8 @@ class TenantIndex:
         held = False
         for limit in sorted(limits, reverse=True):
             act = amounts.limited(action, limit)
-            if self._allows(chain, in_tenant, (store, area, act), (tenant, area, act),
-                            (area, act)):
+            if self.any_allow(chain, in_tenant, (store, area, act), (tenant, area, act),
+                              (area, act)):
                 if amount and amount <= limit:
                     return GRANTED
                 held = True

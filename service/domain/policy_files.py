@@ -14,7 +14,6 @@ from . import amounts, catalogue, invariants
 from . import rules as R
 from . import subaccounts as S
 from .accounts import Account
-from .decider import allows
 from .errors import Forbidden, InvalidInput
 from .index import TenantIndex
 from .rules import Kind, Parsed, Rule
@@ -223,8 +222,8 @@ def decision_changes(tenant: str, before: set[Rule], after: set[Rule],
         if asked >= budget:
             return total, items, False
         asked += 1
-        was = allows(old, user, store, perm.area, perm.action, mfa, product, amount)
-        now = allows(new, user, store, perm.area, perm.action, mfa, product, amount)
+        was = old.decide(user, store, perm.area, perm.action, mfa, product, amount)
+        now = new.decide(user, store, perm.area, perm.action, mfa, product, amount)
         if was != now:
             total += 1
             if len(items) < limit:

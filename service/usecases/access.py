@@ -81,9 +81,12 @@ def matrix(service: Authz, caller: Caller, tenant: str, store: str, second_facto
     decider = service.held(tenant)
     subjects = decider.assigned(tenant, store)
     names = [p.name for p in known.permissions]
-    allowed = {s: [p.name for p in known.permissions
-                   if decider.decide(_request(tenant, s, store, p, second_factor))]
-               for s in subjects}
+    allowed = {}
+    for s in subjects:
+        answers = decider.answer_many([_request(tenant, s, store, p, second_factor)
+                                       for p in known.permissions])
+        allowed[s] = [p.name for p, a in zip(known.permissions, answers, strict=True)
+                      if a == W.GRANTED]
     return subjects, names, allowed
 
 
@@ -135,8 +138,10 @@ def stores_allowed(service: Authz, caller: Caller, tenant: str, subject: str,
     if not service.replica.hold(tenant):
         raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
     decider = service.decider
-    stores = [s for s in decider.stores(tenant)
-              if decider.decide_values(tenant, subject, s, area, action, second_factor)]
+    candidates = decider.stores(tenant)
+    answers = decider.answer_many([CheckRequest(tenant, subject, s, area, action, second_factor)
+                                   for s in candidates])
+    stores = [s for s, a in zip(candidates, answers, strict=True) if a == W.GRANTED]
     return service.replica.revision(tenant), stores
 
 
@@ -158,15 +163,17 @@ def search(service: Authz, caller: Caller, asked: CheckRequest, kind: str
         return -1, []
     decider = service.decider
     if kind == "subject":
-        found = [s for s in decider.assigned(tenant, asked.store)
-                 if decider.answer_values(*asked._replace(subject=s)) == W.GRANTED]
+        candidates = decider.assigned(tenant, asked.store)
+        requests = [asked._replace(subject=s) for s in candidates]
     elif kind == "resource":
-        found = [s for s in decider.stores(tenant)
-                 if decider.answer_values(*asked._replace(store=s)) == W.GRANTED]
+        candidates = decider.stores(tenant)
+        requests = [asked._replace(store=s) for s in candidates]
     else:  # (about one product: the products area's permissions and the apps')
-        names = _own(caller, [p.name for p in service.catalogue(tenant).permissions
-                              if not asked.product or p.area == PRODUCT_AREA
-                              or "." in p.area])
-        found = [n for n in names if decider.answer_values(*asked._replace(
-            area=n.rpartition(":")[0], action=n.rpartition(":")[2])) == W.GRANTED]
+        candidates = _own(caller, [p.name for p in service.catalogue(tenant).permissions
+                                   if not asked.product or p.area == PRODUCT_AREA
+                                   or "." in p.area])
+        requests = [asked._replace(area=n.rpartition(":")[0], action=n.rpartition(":")[2])
+                    for n in candidates]
+    found = [c for c, a in zip(candidates, decider.answer_many(requests), strict=True)
+             if a == W.GRANTED]
     return service.replica.revision(tenant), found

@@ -115,7 +115,8 @@ def find(service: Authz, caller: keys.Caller, tenant: str, query: dict) -> tuple
     decider = service.held(tenant)
     mine = [a for a in pending if a.subject != approver
             and (caller.app is None or a.permission.startswith(f"{caller.app}."))
-            and decider.decide_values(tenant, approver, a.store, *AP.DECIDE)]
+            and decider.answer_many([CheckRequest(tenant, approver, a.store, *AP.DECIDE)])
+            == [W.GRANTED]]
     return len(mine), [AP.document(a, now)
                        for a in mine[(page - 1) * per_page:page * per_page]]
 
@@ -153,7 +154,7 @@ def use(service: Authz, caller: keys.Caller, request: CheckRequest) -> tuple[str
             if held is None or held.status != AP.APPROVED:
                 return W.APPROVAL_USED  # (approved when read above: spent since)
             index = service.index_of(policy) or TenantIndex(tenant, policy.rules())
-            answer = answer_on(index, *request)
+            answer = answer_on(index, request)
             if answer is W.GRANTED and not AP.use(policy, request.approval,
                                                   caller.describe(), now):
                 return W.APPROVAL_USED

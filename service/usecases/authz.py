@@ -185,7 +185,7 @@ class Authz:
         replica = self.replica
         if not replica.hold(request.tenant, database=database):
             return W.UNKNOWN_TENANT
-        code = self.decider.answer_values(*request)
+        [code] = self.decider.answer_many((request,))
         self.decision_log.record(request, code, replica.revision(request.tenant))
         return code
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ..domain import amounts
-from ..domain.decider import allows
 from ..domain.explain import explain
 from ..domain.index import TenantIndex
 from ..domain.keys import Caller
@@ -110,9 +109,9 @@ def impact(tenant: str, proposed: set[Rule], rows: list, limit: int = 1000) -> d
     flips = []
     for row in rows:
         area, action = row.permission.split(":", 1)
-        now = allows(index, f"user:{tenant}:{row.subject}", f"{tenant}/{row.store}", area,
-                     action, row.second_factor, row.product, row.amount,
-                     f"approval:{tenant}:{row.approval}" if row.approval else "")
+        now = index.decide(f"user:{tenant}:{row.subject}", f"{tenant}/{row.store}", area,
+                           action, row.second_factor, row.product, row.amount,
+                           f"approval:{tenant}:{row.approval}" if row.approval else "")
         if now != row.allowed:
             flips.append({"time": iso_utc(row.at), "count": row.count, "subject": row.subject,
                           "store": row.store, "permission": row.permission,
