@@ -30,11 +30,11 @@ from ..schemas.authzen import (
     AuthZenSearchRequest,
     AuthZenSearchResponse,
 )
-from ..usecases import access, approvals
+from ..usecases import access
 from . import authzen_input as Z
-from . import check_input
+from . import check_handler, check_input
 from .auth import authenticate
-from .check import answer_response, in_path
+from .check import answer_response
 
 JSON = "application/json"
 BASE = "/access/v1"
@@ -65,19 +65,8 @@ def _body() -> dict:
 
 
 def _tenant(path_tenant: str | None) -> str:
-    """The tenant asked about: the key's, or the path's (refused for another tenant's
-    key, 403). The admin and app keys name it on the path."""
-    try:
-        return current_app.extensions["authz"].check_tenant(g.caller, in_path(path_tenant,
-                                                                              None))
-    except InvalidInput as exc:
-        raise Z.BadRequest(f"{exc.message}: use {TENANT_BASE.replace('<tenant>', '{tenant}')}",
-                           {"tenant": ["named on the path with this key"]}) from None
-
-
-def _request(tenant: str, evaluation: dict):
-    item, product = Z.read(evaluation)
-    return check_input.check_request(tenant, Z.checked(item, product))
+    return check_handler.evaluation_tenant(current_app.extensions["authz"], g.caller,
+                                           path_tenant)
 
 
 def _decision(code: str, request_, revision: int) -> dict:
@@ -89,25 +78,17 @@ def _decision(code: str, request_, revision: int) -> dict:
 def _evaluate(tenant: str, evaluation: dict) -> dict:
     """One evaluation, as /check answers it (an approval spent on its one use)."""
     service = current_app.extensions["authz"]
-    try:
-        asked = _request(tenant, evaluation)
-    except Z.Unsupported as exc:
-        raise Z.BadRequest(str(exc), exc.errors) from None
+    asked = check_handler.evaluation_request(tenant, evaluation)
     service.check_areas(g.caller, (asked,))
-    if asked.approval:
-        code, revision = approvals.use(service, g.caller, asked)
-    else:
-        code = service.answer(asked)
-        revision = service.replica.revision(tenant)
-    telemetry.count_decisions(int(code == W.GRANTED), int(code != W.GRANTED))
-    return _decision(code, asked, revision)
+    code, revision, requires = check_handler.decide(service, g.caller, asked, database=True)
+    return Z.decision(code, requires, revision)
 
 
 def evaluation(tenant: str | None = None):
     """Access Evaluation: one decision."""
-    body = _body()
-    answer = _evaluate(_tenant(tenant), body)
-    return _json(answer, answer["context"]["revision"])
+    service = current_app.extensions["authz"]
+    answered = check_handler.evaluation(service, g.caller, _body(), tenant, database=True)
+    return answer_response(answered.text, service.replica, answered.revision)
 
 
 def evaluations(tenant: str | None = None):
@@ -140,7 +121,7 @@ def evaluations(tenant: str | None = None):
             if not isinstance(item, dict):
                 raise Z.BadRequest("an evaluation is an object",
                                    {f"evaluations.{number}": [Z.NOT_OBJECT]})
-            one = _request(tenant, Z.with_defaults(item, body))
+            one = check_handler.evaluation_request(tenant, Z.with_defaults(item, body))
             if one.approval:
                 raise Z.BadRequest("an approval is used on /access/v1/evaluation, one at a "
                                    "time", {"context.approval": ["only on one evaluation"]})

@@ -1,6 +1,8 @@
 """/check and /check/batch: the contract storefront services code against.
 
-Bad input is a 4xx naming the field; anything that goes wrong while deciding is a deny.
+The views answer what the fast path defers (api/check_handler.py: the one handler both
+call). Bad input is a 4xx naming the field; anything that goes wrong while deciding is a
+deny.
 """
 
 from __future__ import annotations
@@ -11,11 +13,8 @@ from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
 from ..domain import reasons as W
-from ..domain.errors import InvalidInput
-from ..runtime import telemetry
 from ..schemas.check import CheckBatch, CheckBatchResult, CheckResult, Explanation, SingleCheck
-from ..usecases import approvals
-from . import check_answer, check_input
+from . import check_answer, check_handler, check_input
 from .auth import authenticate
 
 JSON = "application/json"
@@ -34,87 +33,28 @@ def _body() -> object:
 
 def answer_response(payload: dict | str, replica, revision: int | None = None) -> Response:
     """The JSON answer (or its text), serialised here rather than by the documented schema
-    (the hot path), with the tenant's revision that answered and how long since this
-    worker last confirmed it is current (it keeps answering from its last state while the
-    database is unreachable)."""
+    (the hot path), with the headers of a decision (check_answer.headers)."""
     if isinstance(payload, dict):
         revision = payload.get("revision")
         payload = json.dumps(payload, separators=(",", ":"))
     response = Response(payload, mimetype=JSON)
-    headers = response.headers
-    if revision is not None:
-        headers["X-Policy-Revision"] = str(revision)
-    age = replica.staleness()
-    if age is not None:
-        headers["X-Policy-Age"] = f"{age:.3f}"
+    for name, value in check_answer.headers(revision, replica.staleness()):
+        response.headers[name] = value
     return response
-
-
-def in_path(path_tenant: str | None, named: str | None) -> str | None:
-    """The tenant a check names: on /v1/tenants/{t}/check... routes the path's, which a
-    `tenant` in the body may repeat but not contradict."""
-    if path_tenant is None:
-        return named
-    if named is not None and named != path_tenant:
-        raise InvalidInput("the body names another tenant than the path",
-                           {"json": {"tenant": ["must be the path's tenant"]}})
-    return path_tenant
-
-
-def _single_request(path_tenant: str | None = None):
-    """(service, the request of a /check body), at the revision the body asks for."""
-    service = current_app.extensions["authz"]
-    body, revision = check_input.read_single(_body())
-    tenant = service.check_tenant(g.caller, in_path(path_tenant, body.get("tenant")))
-    request_ = check_input.check_request(tenant, body)
-    service.check_areas(g.caller, (request_,))
-    service.replica.require(tenant, revision, service.settings.consistency_wait)
-    return service, request_
 
 
 def check(tenant: str | None = None):
     """Is `subject` allowed `object`:`action` in `store`? Errors while deciding deny."""
-    service, decision = _single_request(tenant)
-    replica = service.replica
-    if decision.approval:
-        code, revision = approvals.use(service, g.caller, decision)
-    else:
-        code = service.answer(decision)
-        revision = replica.revision(decision.tenant)
-    allowed = code == W.GRANTED
-    telemetry.count_decisions(int(allowed), int(not allowed))
-    requires = service.decider.requires(decision.tenant, decision.area, decision.action, code)
-    return answer_response(check_answer.single(code, requires, revision), replica, revision)
+    service = current_app.extensions["authz"]
+    answered = check_handler.single(service, g.caller, _body(), tenant, database=True)
+    return answer_response(answered.text, service.replica, answered.revision)
 
 
 def check_batch(tenant: str | None = None):
     """Up to AUTHZ_MAX_BATCH checks, answered in order, all at one revision."""
-    service, caller = current_app.extensions["authz"], g.caller
-    requests, revision = check_input.batch_requests(
-        _body(), service.settings.max_batch,
-        lambda name: service.check_tenant(caller, in_path(tenant, name)))
-    service.check_areas(caller, requests)
-    replica = service.replica
-    tenants = {r[0] for r in requests}
-    one = next(iter(tenants)) if len(tenants) == 1 else None
-    if revision is not None:
-        if one is None:
-            raise InvalidInput("a revision is one tenant's: this batch names several",
-                               {"json": {"at_least_revision": [
-                                   "only for a batch about one tenant"]}})
-        replica.require(one, revision, service.settings.consistency_wait)
-    results = service.answer_many(requests, tenants=tenants)
-    allowed = results.count(W.GRANTED)
-    telemetry.count_decisions(allowed, len(results) - allowed)
-    telemetry.BATCH_SIZE.observe(len(results))  # (as the fast path counts its batches)
-    requires = service.decider.requires
-    answer = {"results": [{"allowed": code == W.GRANTED, "reason": code,
-                           "requires": requires(q[0], q[3], q[4], code)}
-                          for code, q in zip(results, requests, strict=True)],
-              "revision": None if one is None else replica.revision(one)}
-    if one is None and tenants:
-        answer["revisions"] = {t: replica.revision(t) for t in sorted(tenants)}
-    return answer_response(answer, replica)
+    service = current_app.extensions["authz"]
+    answered = check_handler.batch(service, g.caller, _body(), tenant, database=True)
+    return answer_response(answered.text, service.replica, answered.revision)
 
 
 def denied_on_error(reason: str | None = None, message: str = "internal error; denied"
@@ -138,10 +78,11 @@ def explain():
     """The decision /check would give, and why: every deny that applies and every path
     that allows (role, department or direct grant, store or all stores), with the Casbin
     rules that matched. Allowed only when no deny applies and some path allows."""
-    service, request_ = _single_request()
+    service = current_app.extensions["authz"]
+    request_ = check_handler.request_of(service, g.caller, _body(), None, database=True)
     answer = service.explain(g.caller, request_.tenant, request_)
     return answer_response({**answer, "revision": service.replica.revision(request_.tenant)},
-                   service.replica)
+                           service.replica)
 
 
 def _route(path: str, view, request_doc: dict, response_schema) -> None:

@@ -26,6 +26,18 @@ def item(code: str, requires: str | None) -> str:
 GRANTED = item(W.GRANTED, None)
 
 
+def headers(revision: int | None, age: float | None) -> list[tuple[str, str]]:
+    """What every decision's answer carries beside its body, on both paths: the tenant's
+    revision it was decided at, and how long since this worker last confirmed it is
+    current (it keeps answering from its last state while the database is unreachable)."""
+    out = []
+    if revision is not None:
+        out.append(("X-Policy-Revision", str(revision)))
+    if age is not None:
+        out.append(("X-Policy-Age", f"{age:.3f}"))
+    return out
+
+
 def single(code: str, requires: str | None, revision: int, extra: str = "") -> str:
     """A /check answer: the item and the revision it was decided at (and `extra`, JSON
     members to add, e.g. the approval's id)."""
