@@ -75,15 +75,6 @@ def _decision(code: str, request_, revision: int) -> dict:
     return Z.decision(code, requires, revision)
 
 
-def _evaluate(tenant: str, evaluation: dict) -> dict:
-    """One evaluation, as /check answers it (an approval spent on its one use)."""
-    service = current_app.extensions["authz"]
-    asked = check_handler.evaluation_request(tenant, evaluation)
-    service.check_areas(g.caller, (asked,))
-    code, revision, requires = check_handler.decide(service, g.caller, asked, database=True)
-    return Z.decision(code, requires, revision)
-
-
 def evaluation(tenant: str | None = None):
     """Access Evaluation: one decision."""
     service = current_app.extensions["authz"]
@@ -97,11 +88,10 @@ def evaluations(tenant: str | None = None):
     or the first permit. An evaluation that cannot be read is a deny naming its error
     (the others are still answered); no `evaluations` (or none): a single evaluation."""
     body = _body()
-    tenant = _tenant(tenant)
     items = body.get("evaluations")
     if items is None or items == []:
-        answer = _evaluate(tenant, body)
-        return _json(answer, answer["context"]["revision"])
+        return evaluation(tenant)
+    tenant = _tenant(tenant)
     if not isinstance(items, list):
         raise Z.BadRequest("evaluations must be an array", {"evaluations": ["Not a valid list."]})
     service = current_app.extensions["authz"]

@@ -259,6 +259,9 @@ def test_owner_and_auditor_work_through_the_console(server, browser):
     owner.shot("approvals")
     page.fill(f"{row} input[name=note]", "receipt checked")
     page.click(f"{row} [data-action=approve]")
+    # the click waits for the next page to begin, not for console.js (deferred, run at
+    # DOMContentLoaded) to write amounts and times in the viewer's terms
+    page.wait_for_load_state()
     assert approval in page.inner_text(".flash")
     assert "$320.00" in page.inner_text(f"#approval-history tr[data-approval='{approval}']")
     with_it = {**refund, "context": {"amount": "320.00", "approval": approval}}

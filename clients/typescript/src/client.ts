@@ -162,7 +162,7 @@ export class AuthzClient {
     if (!isStrings(names) || !Number.isInteger(answer["revision"]) || !isStringRecord(limits)) {
       throw unexpected(answer);
     }
-    this.saw(options.tenant ?? this.tenant, answer["revision"] as number);
+    this.saw(options.tenant, answer["revision"] as number);
     return { items: new Set(names), revision: answer["revision"] as number, limits };
   }
 
@@ -188,7 +188,7 @@ export class AuthzClient {
       revision = answer["revision"] as number;
       stores.push(...items);
       if (stores.length >= (total as number) || items.length === 0) {
-        this.saw(options.tenant ?? this.tenant, revision);
+        this.saw(options.tenant, revision);
         return { items: new Set(stores), revision, limits: {} };
       }
     }
@@ -235,10 +235,11 @@ export class AuthzClient {
       return Object.freeze({ ...readDecision(answer, null, answer), error: answer["error"] });
     }
     if (!Number.isInteger(revision)) throw unexpected(answer);
-    this.saw(tenant ?? (this.tenant === undefined ? "" : this.tenant), revision as number);
+    this.saw(tenant, revision as number);
     return readDecision(answer, revision as number, answer);
   }
 
+  /** Remember the newest revision an answer about `tenant` (the client's, when undefined) showed. */
   private saw(tenant: string | undefined, revision: number | null): void {
     if (revision === null) return;
     const key = tenant ?? this.tenant ?? "";
