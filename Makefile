@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test test-fast install browser haproxy node client-types lint clean bench bench-ab bench-decision-log bench-propagation bench-embedded bench-scale bench-writes fuzz
+.PHONY: run test test-fast install browser haproxy node client-types lint clean bench bench-ab bench-cerbos bench-decision-log bench-propagation bench-embedded bench-scale bench-writes fuzz
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,11 @@ bench: install
 bench-ab: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.ab --base $(BASE) --scale $(or $(SCALE),large)
+
+## Our /check against the Cerbos PDP (installed from npm on first use), wrk -t1 -c8, same run.
+bench-cerbos: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.cerbos
 
 ## What the decision log (R19) costs /check and /check/batch: log off vs on, same run.
 bench-decision-log: install
