@@ -32,10 +32,13 @@ APPS: weakref.WeakSet = weakref.WeakSet()
 def make_app(database_url: str, **overrides):
     # In-process apps look at the database before every request; the listener thread is
     # tested with real gunicorn processes (test_propagation.py).
-    # The decision log is written when a test flushes it, not by a thread outliving the test.
+    # The decision log is written when a test flushes it, not by a thread outliving the test;
+    # the request log is off (its thread would write lines into whichever test runs then):
+    # tests/e2e/test_telemetry.py turns it on and reads it.
     app = create_app({"AUTHZ_DATABASE_URL": database_url, "AUTHZ_MODE": "development",
                       "AUTHZ_SYNC_INTERVAL": 0, "AUTHZ_LISTEN": False,
-                      "AUTHZ_DECISION_LOG_INTERVAL": 0, **overrides})
+                      "AUTHZ_DECISION_LOG_INTERVAL": 0, "AUTHZ_REQUEST_LOG": False,
+                      **overrides})
     APPS.add(app)
     return app
 

@@ -8,15 +8,28 @@ The request log is written by the outermost WSGI layer, so it sees every request
 including the /check requests answered before Flask dispatches. Its tenant and route come
 from whichever layer answered (environ keys below). It never logs headers or bodies, so
 no key or token can reach a log line.
+
+Neither is paid for on the request path (issue 28: each per-request cost below a
+decision's; `python -m bench.request_costs`): a request adds its counts to this
+process's memory and queues its log line's fields; a thread per process hands the counts
+to the shared metric files and writes the lines every FLUSH_SECONDS, /metrics flushes its
+own worker's first, and a worker that stops gracefully flushes at exit. A worker killed
+outright loses at most its last FLUSH_SECONDS of counts and lines (never a decision-log
+entry: runtime/decision_log.py keeps those).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
 import sys
+import threading
 import time
+import weakref
+from bisect import bisect_left
+from collections import deque
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -65,15 +78,98 @@ for _during in ("catch_up", "write", "request"):
 _ALLOWED, _DENIED = DECISIONS.labels("allow"), DECISIONS.labels("deny")
 
 
-def count_decisions(allowed: int, denied: int) -> None:
+FLUSH_SECONDS = 0.25
+
+
+class _Tally:
+    """What this process counted since the last flush, in plain memory: a request adds to
+    it under one lock; flush() hands it to the metrics (their shared files) at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.bounds = CHECK_SECONDS._upper_bounds  # the histogram's own, +Inf last
+        self.decisions = [0, 0]  # allowed, denied
+        self.requests: dict[tuple[str, str], int] = {}  # (route, status) -> count
+        self.checks: dict[str, list] = {}  # route -> each bucket's count, then the sum
+
+    def take(self) -> tuple[list[int], dict, dict]:
+        """What was counted since the last take (the caller holds the lock); zero again."""
+        taken = self.decisions, self.requests, self.checks
+        self.decisions, self.requests, self.checks = [0, 0], {}, {}
+        return taken
+
+
+_TALLY = _Tally()
+_writers: weakref.WeakSet = weakref.WeakSet()  # request logs whose lines each flush writes
+_flushing_in = [0]  # the process whose flush thread runs (a fork starts its own)
+
+
+def _ensure_flushing() -> None:
+    if _flushing_in[0] == os.getpid():
+        return
+    _flushing_in[0] = os.getpid()
+    threading.Thread(target=_flush_every, name="authz-telemetry", daemon=True).start()
+    atexit.register(flush)
+
+
+def _flush_every() -> None:
+    while True:
+        time.sleep(FLUSH_SECONDS)
+        try:
+            flush()
+        except Exception:  # noqa: BLE001 - a metric or a log write failed: the next round
+            pass
+
+
+def flush() -> None:
+    """Hand what this process counted to the metrics, and write its queued log lines."""
+    with _TALLY.lock:
+        (allowed, denied), requests, checks = _TALLY.take()
     if allowed:
         _ALLOWED.inc(allowed)
     if denied:
         _DENIED.inc(denied)
+    for key, count in requests.items():
+        _REQUESTS[key].inc(count)
+    for route, counts in checks.items():
+        # (what Histogram.observe does one observation at a time, for a whole flush)
+        child = _CHECK_SECONDS[(route,)]
+        for bucket, count in zip(child._buckets, counts, strict=False):
+            if count:
+                bucket.inc(count)
+        child._sum.inc(counts[-1])
+    for writer in list(_writers):
+        writer.flush()
+
+
+def count_decisions(allowed: int, denied: int) -> None:
+    with _TALLY.lock:
+        decisions = _TALLY.decisions
+        decisions[0] += allowed
+        decisions[1] += denied
+
+
+def count_request(route: str, status: str) -> None:
+    key = (route, status)
+    with _TALLY.lock:
+        requests = _TALLY.requests
+        requests[key] = requests.get(key, 0) + 1
+
+
+def observe_check(route: str, seconds: float) -> None:
+    bucket = bisect_left(_TALLY.bounds, seconds)  # the first bound at or above: observe's
+    with _TALLY.lock:
+        counts = _TALLY.checks.get(route)
+        if counts is None:
+            counts = _TALLY.checks[route] = [0] * len(_TALLY.bounds) + [0.0]
+        counts[bucket] += 1
+        counts[-1] += seconds
 
 
 def render(replica) -> tuple[bytes, str]:
-    """The Prometheus text page, with this worker's replica gauges refreshed first."""
+    """The Prometheus text page, with this worker's counts flushed and its replica gauges
+    refreshed first."""
+    flush()
     TENANTS_HELD.set(replica.held_tenants())
     CACHE_BYTES.set(replica.held_bytes())
     REVISION_LAG.set(replica.lag)
@@ -102,24 +198,37 @@ _REQUESTS = _Children(REQUESTS)
 _CHECK_SECONDS = _Children(CHECK_SECONDS)
 
 
-def observe_check(route: str, seconds: float) -> None:
-    _CHECK_SECONDS[(route,)].observe(seconds)
-
-
 class RequestLog:
     """WSGI: accept or make a request id, return it, count and log the request.
 
-    The line is written straight to `stream` (stderr by default), not through the logging
-    module: on the /check hot path logging's per-record work cost more than the decision.
+    A request queues its line's fields; the flush thread formats and writes the lines to
+    `stream` (stderr by default), not through the logging module, and not on the request
+    path: formatting and writing a line cost more than a decision.
     """
 
     def __init__(self, wsgi, enabled: bool = True, stream=None):
         self.wsgi = wsgi
         self.enabled = enabled
         self.stream = stream
+        self._queued: deque[tuple] = deque()  # (append and popleft: safe across threads)
+        _writers.add(self)
 
     def write(self, line: str) -> None:
         (self.stream or sys.stderr).write(line + "\n")
+
+    def flush(self) -> None:
+        """Write the queued lines (in the order their requests ended)."""
+        queued, lines = self._queued, []
+        while queued:
+            request_id, method, route, status, tenant, seconds = queued.popleft()
+            # json.dumps, not an f-string: the tenant may come from the URL as typed.
+            lines.append(json.dumps({
+                "request_id": request_id, "method": method, "route": route, "status": status,
+                "tenant": tenant, "duration_ms": round(seconds * 1000, 3),
+            }, separators=(",", ":")))
+        if lines:
+            self.write("\n".join(lines))
+            (self.stream or sys.stderr).flush()
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
@@ -136,13 +245,10 @@ class RequestLog:
         try:
             return self.wsgi(environ, respond)
         finally:
+            _ensure_flushing()
             route = environ.get(ROUTE) or "unmatched"
-            _REQUESTS[(route, str(status_code[0]))].inc()
+            count_request(route, str(status_code[0]))
             if self.enabled:
-                # json.dumps, not an f-string: the tenant may come from the URL as typed.
-                self.write(json.dumps({
-                    "request_id": request_id, "method": environ.get("REQUEST_METHOD"),
-                    "route": route, "status": status_code[0],
-                    "tenant": environ.get(TENANT),
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                }, separators=(",", ":")))
+                self._queued.append((request_id, environ.get("REQUEST_METHOD"), route,
+                                     status_code[0], environ.get(TENANT),
+                                     time.perf_counter() - started))

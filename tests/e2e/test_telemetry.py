@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from harness.servers import seeded_sqlite_instance
+from service.runtime.telemetry import FLUSH_SECONDS
 
 from ..support import ACME_CHECK, ACME_OWNER, ADMIN, bearer
 
@@ -38,9 +39,11 @@ def request_log(app):
     """The request log's lines, as the service writes them."""
     stream = io.StringIO()
     app.wsgi_app.stream = stream
+    app.wsgi_app.enabled = True  # (make_app turns it off)
 
     class Lines(list):
         def __iter__(self):
+            app.wsgi_app.flush()  # (written off the request path, every FLUSH_SECONDS)
             return iter(stream.getvalue().splitlines())
 
     return Lines()
@@ -90,6 +93,17 @@ def test_metrics_move_under_load_across_workers(service):
                      json={"checks": [ALICE] * 40})
         session.post(service.url + "/v1/tenants/acme/stores", headers=bearer(ACME_OWNER),
                      json={"store": "metrics-store"}, timeout=5)
+    def allowed(page: str) -> float:
+        return _series(page, "authz_decisions_total", result="allow") - _series(
+            before, "authz_decisions_total", result="allow")
+
+    # Each worker hands its counts to the shared files every FLUSH_SECONDS (the answering
+    # one at once): within a second or two, every page counts every worker's.
+    deadline = time.monotonic() + 10
+    while allowed(requests.get(service.url + "/metrics", timeout=5).text) < 80 \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2 * FLUSH_SECONDS)
     pages = [requests.get(service.url + "/metrics", timeout=5).text for _ in range(6)]
     for after in pages:  # whichever worker answers, the counts are every worker's
         assert _series(after, "authz_decisions_total", result="allow") - _series(
