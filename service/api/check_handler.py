@@ -29,8 +29,6 @@ class Deferred(Exception):
 
 class Answered(NamedTuple):
     text: str  # the JSON answer
-    allowed: int  # how many of its decisions allow
-    total: int  # how many decisions it holds
     revision: int | None  # the tenant's revision it was decided at (None: several tenants)
 
 
@@ -91,8 +89,7 @@ def single(service: Authz, caller, body: object, path_tenant: str | None, *,
     """/check."""
     request = request_of(service, caller, body, path_tenant, database=database)
     code, revision, requires = decide(service, caller, request, database)
-    return Answered(check_answer.single(code, requires, revision), int(code is W.GRANTED), 1,
-                    revision)
+    return Answered(check_answer.single(code, requires, revision), revision)
 
 
 def batch(service: Authz, caller, body: object, path_tenant: str | None, *,
@@ -126,7 +123,7 @@ def batch(service: Authz, caller, body: object, path_tenant: str | None, *,
     allowed = answers.count(GRANTED)
     telemetry.count_decisions(allowed, len(answers) - allowed)
     telemetry.BATCH_SIZE.observe(len(answers))
-    return Answered(text, allowed, len(answers), revision)
+    return Answered(text, revision)
 
 
 def evaluation_tenant(service: Authz, caller, path_tenant: str | None) -> str:
@@ -156,5 +153,4 @@ def evaluation(service: Authz, caller, body: object, path_tenant: str | None, *,
     request = evaluation_request(evaluation_tenant(service, caller, path_tenant), body)
     service.check_areas(caller, (request,))
     code, revision, requires = decide(service, caller, request, database)
-    return Answered(Z.text(Z.decision(code, requires, revision)), int(code is W.GRANTED), 1,
-                    revision)
+    return Answered(Z.text(Z.decision(code, requires, revision)), revision)
