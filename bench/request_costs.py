@@ -7,6 +7,8 @@ against the decision itself (issue 28: each per-request cost below a decision's)
   PROMETHEUS_MULTIPROC_DIR set as gunicorn.conf.py sets it, off the path);
 - request log: what a request does for its line on its path (queue its fields; the
   flush thread formats and writes them);
+- decision log (R19): what a denied check does on its path (count it in the process's
+  table; runtime/decision_log.py's thread writes the table);
 - flush, per request: what the flush thread then spends on one request's counts and line
   (measured over a whole round's queue, written to a file);
 - the whole fast path: the WSGI stack, request log and metrics included.
@@ -76,9 +78,16 @@ def main() -> int:
         def request_log() -> None:
             app.wsgi_app._queued.append(line)
 
+        decisions = app.extensions["authz"].decision_log
+        denied = CheckRequest("acme", "alice", "shopee-sg", "orders", "view")
+
+        def decision_log() -> None:
+            decisions.record(denied, "not_assigned", 1)  # (every deny is kept)
+
         parts = {"decision (Decider.answer_many, one check)": decision,
                  "metrics of one /check, on its path (3 series)": metrics,
                  "request log, on its path (one line queued)": request_log,
+                 "decision log, on its path (one deny counted)": decision_log,
                  "the whole fast path of one /check (WSGI, in process)": whole}
         flushed = "off the path: the flush thread, per request (counts and line)"
         best = {name: float("inf") for name in [*parts, flushed]}

@@ -75,27 +75,33 @@ class DecisionLog:
         the parent's to write."""
         self._pending, self._lock, self._writing = {}, threading.Lock(), False
 
+    def keeps(self, request: tuple, code: str) -> bool:
+        """Every deny is kept, every allow of a high-risk permission or with an amount or
+        an approval, and a sample of the other allows."""
+        return code is not GRANTED or request[3:5] in self.high_risk or bool(request[7]) \
+            or bool(request[8]) or random.random() < self.rate
+
     def record(self, request: tuple, code: str, revision: int) -> None:
         """On the request path: decide whether to keep it, and count it. `request` is the
         CheckRequest (tenant, subject, store, area, action, second_factor, product, amount,
         approval), `code` its answer (domain/reasons.py)."""
-        self.record_many((request,), (code,), lambda tenant: revision)
+        if self.enabled and self.keeps(request, code):
+            self._count(((request, code, revision),))
 
     def record_many(self, requests: Sequence[tuple], answers: Sequence[str],
                     revision_of: Callable[[str], int]) -> None:
         """record() for each request and its answer (a batch), under one lock;
-        `revision_of(tenant)`: the revision each was decided at. Every deny is kept, every
-        allow of a high-risk permission or with an amount or approval, a sample of the
-        others."""
+        `revision_of(tenant)`: the revision each was decided at."""
         if not self.enabled:
             return
-        rate, draw, high_risk = self.rate, random.random, self.high_risk
+        keeps = self.keeps
         kept = [(request, code, revision_of(request[0]))
                 for request, code in zip(requests, answers, strict=True)
-                if code is not GRANTED or request[3:5] in high_risk or request[7]
-                or request[8] or draw() < rate]
-        if not kept:
-            return
+                if keeps(request, code)]
+        if kept:
+            self._count(kept)
+
+    def _count(self, kept) -> None:
         now = time.time()
         with self._lock:
             pending = self._pending
