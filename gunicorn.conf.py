@@ -7,8 +7,11 @@ import tempfile
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8080')}")
 # Sync workers: each is one process with its own policy copy, so pycasbin (whose matcher
 # evaluation is not thread-safe on Python 3.11) never runs in two threads at once.
+# AUTHZ_WORKER=async: uvicorn's worker with checks answered on its event loop and every
+# other request on one thread (service/api/asgi.py), one request at a time all the same.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
+worker_class = {"sync": "sync", "async": "service.worker.Worker"}[
+    os.environ.get("AUTHZ_WORKER", "async")]
 # The service writes one JSON line per request itself (service/runtime/telemetry.py).
 accesslog = None
 

@@ -8,9 +8,12 @@ each figure the median of its rounds, ratios against Cerbos measured in the same
   the principal is assigned (`request.resource.id in request.principal.attr.stores`),
   and the owner everything. Each question is asked as CheckResources with the principal's
   roles and stores as the seed gives them.
-- Ours as `make run` serves it: gunicorn.conf.py (2 sync workers) on a fresh SQLite file
-  with the seed, the same questions on `/check` with acme's check key.
-- The ceiling: bench/noop_app.py (read a JSON body, answer JSON) on the same gunicorn.
+- Ours as `make run` serves it: gunicorn.conf.py (2 workers, uvicorn's: service/api/asgi.py)
+  on a fresh SQLite file with the seed, the same questions on `/check` with acme's check
+  key; the same on PostgreSQL (a scratch database on the local server, seeded); and on
+  SQLite with AUTHZ_WORKER=sync (gunicorn's sync workers, the old default).
+- The ceiling: bench/noop_app.py's raw ASGI app (read a JSON body, answer JSON) on the
+  same gunicorn and worker.
 
 Cerbos does not model our denies, departments or store-scoped grants, so a few answers
 differ; the table says how many of the questions the two answer alike.
@@ -26,13 +29,16 @@ import statistics
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from sqlalchemy import create_engine, text
 
+from bench import noop_app
 from bench.run import PY, ROOT, wrk_lua
-from harness import ACME_CHECK
-from harness.servers import free_port, seeded_sqlite_instance
+from harness import ACME_CHECK, PG_ADMIN_URL
+from harness.servers import Instance, free_port, init_database, seeded_sqlite_instance
 
 VERSION = "0.55.0"
 CACHE = ROOT / "bench" / ".cerbos"
@@ -136,6 +142,24 @@ class Cerbos:
         self.process.wait(timeout=20)
 
 
+@contextmanager
+def seeded_postgres():
+    """The URL of a scratch database on the local PostgreSQL, seeded; dropped after."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = "authz_bench_cerbos"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        init_database(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def load(url: str, bodies: list[dict], headers: dict, seconds: int) -> dict:
     """wrk -t1 -c8 POSTing `bodies` in turn: req/s and p99 (ms)."""
     texts = [json.dumps(b) for b in bodies]
@@ -152,12 +176,13 @@ def main() -> int:
     args = parser.parse_args()
     asked = questions()
     auth = {"Authorization": f"Bearer {ACME_CHECK}"}
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, seeded_postgres() as pg_url:
         cerbos = Cerbos(Path(scratch) / "cerbos")
-        ours = seeded_sqlite_instance(Path(scratch))
+        ours = seeded_sqlite_instance(Path(scratch) / "async")
+        on_postgres = Instance(pg_url)
+        sync = seeded_sqlite_instance(Path(scratch) / "sync", AUTHZ_WORKER="sync")
         noop_port = free_port()
-        noop = subprocess.Popen([Path(PY).parent / "gunicorn", "--config", "gunicorn.conf.py",
-                                 "bench.noop_app:create_app()"], cwd=ROOT,
+        noop = subprocess.Popen(noop_app.command(Path(PY).parent), cwd=ROOT,
                                 env={**os.environ, "PORT": str(noop_port)},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -167,9 +192,13 @@ def main() -> int:
             targets = {
                 "Cerbos 0.55 PDP (CheckResources)":
                     (cerbos.url + "/api/check/resources", [cerbos_body(*q) for q in asked], {}),
-                "ours: /check (make run: gunicorn sync, 2 workers, SQLite)":
+                "ours: /check (make run: gunicorn, uvicorn's worker, 2 workers, SQLite)":
                     (ours.url + "/check", [check_body(*q) for q in asked], auth),
-                "the ceiling: a raw JSON app on the same gunicorn":
+                "ours: /check on PostgreSQL (the same, the local server)":
+                    (on_postgres.url + "/check", [check_body(*q) for q in asked], auth),
+                "ours: /check, AUTHZ_WORKER=sync (gunicorn's sync worker)":
+                    (sync.url + "/check", [check_body(*q) for q in asked], auth),
+                "the ceiling: a raw JSON app on the same gunicorn and worker":
                     (f"http://127.0.0.1:{noop_port}/noop", [check_body(*q) for q in asked], auth),
             }
             for url, bodies, headers in targets.values():  # warm every one first
@@ -181,13 +210,18 @@ def main() -> int:
         finally:
             cerbos.stop()
             ours.stop()
+            on_postgres.stop()
+            sync.stop()
             noop.terminate()
             noop.wait()
     base = "Cerbos 0.55 PDP (CheckResources)"
     rps = {n: statistics.median(r["rps"] for r in found) for n, found in runs.items()}
     p99 = {n: statistics.median(r["p99_ms"] for r in found) for n, found in runs.items()}
+    ceiling = [n for n in runs if n.startswith("the ceiling")][0]
+    check = [n for n in runs if n.startswith("ours: /check (make run")][0]
     print(f"\nwrk -t1 -c8, {args.rounds} interleaved rounds of {args.seconds} s; "
-          f"{len(asked)} questions, answered alike by both on {alike}\n")
+          f"{len(asked)} questions, answered alike by both on {alike}; /check against the "
+          f"ceiling: {rps[check] / rps[ceiling]:.2f}x\n")
     print("| server | req/s (median) | p99 ms (median) | req/s vs Cerbos | p99 vs Cerbos |")
     print("|---|---:|---:|---:|---:|")
     for name in runs:

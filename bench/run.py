@@ -29,6 +29,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import create_engine, text
 
+from bench import noop_app
 from bench.generate import MARKETS, SCALES, generate, tenants
 from harness.servers import Instance, free_port
 from service import config
@@ -128,9 +129,8 @@ def http(url: str, scale: str, seconds: int, rounds: int = 3) -> dict:
     auth = {"Authorization": f"Bearer {ADMIN}"}
     service = Instance(url, AUTHZ_LISTEN="true")
     port = free_port()
-    noop = subprocess.Popen([Path(PY).parent / "gunicorn", "--config", "gunicorn.conf.py",
-                             "bench.noop_app:create_app()"],
-                            cwd=ROOT, env={**os.environ, "PORT": str(port)},
+    noop = subprocess.Popen(noop_app.command(Path(PY).parent), cwd=ROOT,
+                            env={**os.environ, "PORT": str(port)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs: dict[str, list[dict]] = {"check": [], "batch": [], "noop": []}
     try:

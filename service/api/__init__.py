@@ -73,6 +73,7 @@ def init_app(app: Flask) -> None:
                                {"query": {name: ["Unknown field."] for name in request.args}})
 
     fast = app.extensions["fast_check"] = FastCheck(app.wsgi_app, app, app.extensions["authz"])
-    app.wsgi_app = RequestLog(fast, app.config["AUTHZ_REQUEST_LOG"])
+    app.wsgi_app = app.extensions["request_log"] = RequestLog(fast,
+                                                              app.config["AUTHZ_REQUEST_LOG"])
     if tracing.enabled():  # (off: the request path is not wrapped at all)
         app.wsgi_app = tracing.Traced(app.wsgi_app, ROUTE)

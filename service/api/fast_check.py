@@ -23,6 +23,7 @@ from . import check_answer, check_handler, check_input
 
 JSON_TYPES = ("application/json", "application/json; charset=utf-8")
 TENANT_PREFIX = "/v1/tenants/"  # /v1/tenants/<tenant>/check, .../check/batch, .../access/...
+CHECK_ROUTE = "authz.check_route"  # environ: the decision route a request was (its series)
 
 
 class FastCheck:
@@ -49,17 +50,33 @@ class FastCheck:
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
+        answered = self.answer(environ)
+        if answered is None:
+            flask_answer = self.flask_wsgi(environ, start_response)
+            route = environ.get(CHECK_ROUTE)
+            if route is not None:  # a decision route's answer, however it was answered
+                telemetry.observe_check(route, time.perf_counter() - started)
+            return flask_answer
+        data, headers = answered
+        start_response("200 OK", headers)
+        return [data]
+
+    def answer(self, environ) -> tuple[bytes, list[tuple[str, str]]] | None:
+        """(the body, the headers) of a 200 answered from memory, or None for Flask to
+        answer (the body put back where it was read from). An asynchronous server calls
+        this on its event loop (api/asgi.py)."""
+        started = time.perf_counter()
         path = environ.get("PATH_INFO") or ""
         answer, path_tenant = self._route(path)
         if answer is None or environ["REQUEST_METHOD"] != "POST" \
                 or environ.get("CONTENT_TYPE", "").lower() not in JSON_TYPES:
-            return self.flask_wsgi(environ, start_response)
+            return None
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         if not 0 < length <= self.max_body:
-            return self.flask_wsgi(environ, start_response)
+            return None
         body = environ["wsgi.input"].read(length)
         try:
             answered = self._answer(answer, body, environ, path_tenant)
@@ -68,20 +85,17 @@ class FastCheck:
             # Flask answers it, with the error shapes and the deny-on-failure of the views.
             answered = None
         # One series per route, not per tenant.
-        route = path if path_tenant is None else \
+        route = environ[CHECK_ROUTE] = path if path_tenant is None else \
             TENANT_PREFIX + "<tenant>" + path[len(TENANT_PREFIX) + len(path_tenant):]
         if answered is None:
             environ["wsgi.input"] = io.BytesIO(body)
-            flask_answer = self.flask_wsgi(environ, start_response)
-            telemetry.observe_check(route, time.perf_counter() - started)
-            return flask_answer
+            return None
+        telemetry.observe_check(route, time.perf_counter() - started)
         environ[telemetry.ROUTE] = route
         data = answered.text.encode()
-        start_response("200 OK", [
+        return data, [
             ("Content-Type", "application/json"), ("Content-Length", str(len(data))),
-            *check_answer.headers(answered.revision, self.service.replica.staleness())])
-        telemetry.observe_check(route, time.perf_counter() - started)
-        return [data]
+            *check_answer.headers(answered.revision, self.service.replica.staleness())]
 
     def _answer(self, answer, body: bytes, environ, path_tenant: str | None
                 ) -> check_handler.Answered:

@@ -78,7 +78,7 @@ for _during in ("catch_up", "write", "request"):
 _ALLOWED, _DENIED = DECISIONS.labels("allow"), DECISIONS.labels("deny")
 
 
-FLUSH_SECONDS = 0.25
+FLUSH_SECONDS = 0.05  # (short: a flush holds the interpreter, so it comes in small bursts)
 
 
 class _Tally:
@@ -218,23 +218,39 @@ class RequestLog:
 
     def flush(self) -> None:
         """Write the queued lines (in the order their requests ended)."""
-        queued, lines = self._queued, []
+        queued, lines, quoted = self._queued, [], json.dumps
         while queued:
             request_id, method, route, status, tenant, seconds = queued.popleft()
-            # json.dumps, not an f-string: the tenant may come from the URL as typed.
-            lines.append(json.dumps({
-                "request_id": request_id, "method": method, "route": route, "status": status,
-                "tenant": tenant, "duration_ms": round(seconds * 1000, 3),
-            }, separators=(",", ":")))
+            # The id is plain (begin) and status and duration numbers; the rest is quoted
+            # as JSON: the tenant may come from the URL as typed. (A dict through json.dumps
+            # costs three times this, in bursts that other threads wait for.)
+            lines.append(f'{{"request_id":"{request_id}","method":{quoted(method)},'
+                         f'"route":{quoted(route)},"status":{status},'
+                         f'"tenant":{quoted(tenant)},"duration_ms":{round(seconds * 1000, 3)}}}')
         if lines:
             self.write("\n".join(lines))
             (self.stream or sys.stderr).flush()
 
-    def __call__(self, environ, start_response):
-        started = time.perf_counter()
+    @staticmethod
+    def begin(environ) -> tuple[str, float]:
+        """(the request's id, when it began): the id taken from X-Request-ID when it is a
+        plain one, else made, and put in the environ for whoever answers."""
         given = environ.get("HTTP_X_REQUEST_ID", "")
         request_id = given if _REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
         environ["HTTP_X_REQUEST_ID"] = request_id
+        return request_id, time.perf_counter()
+
+    def end(self, environ, request_id: str, started: float, status: int) -> None:
+        """Count the request, and queue its line."""
+        _ensure_flushing()
+        route = environ.get(ROUTE) or "unmatched"
+        count_request(route, str(status))
+        if self.enabled:
+            self._queued.append((request_id, environ.get("REQUEST_METHOD"), route, status,
+                                 environ.get(TENANT), time.perf_counter() - started))
+
+    def __call__(self, environ, start_response):
+        request_id, started = self.begin(environ)
         status_code = [0]
 
         def respond(status, headers, exc_info=None):
@@ -245,10 +261,4 @@ class RequestLog:
         try:
             return self.wsgi(environ, respond)
         finally:
-            _ensure_flushing()
-            route = environ.get(ROUTE) or "unmatched"
-            count_request(route, str(status_code[0]))
-            if self.enabled:
-                self._queued.append((request_id, environ.get("REQUEST_METHOD"), route,
-                                     status_code[0], environ.get(TENANT),
-                                     time.perf_counter() - started))
+            self.end(environ, request_id, started, status_code[0])

@@ -105,6 +105,7 @@ def test_owner_and_auditor_work_through_the_console(server, browser):
     owner.shot("login")
     page.fill("input[name=token]", "acme-owner.not-the-right-secret-at-all")
     page.click("#login-form button[type=submit]")
+    page.wait_for_load_state()  # (is_visible does not wait for the answer's page)
     assert page.locator("#login-form .field-error[data-field=token]").is_visible()
     owner.sign_in(ACME_OWNER)
     assert page.url.endswith("/console/subaccounts")

@@ -183,6 +183,18 @@ def test_database_outage_keeps_checks_answering_and_loses_no_write(pg_url):
     threads = [threading.Thread(target=checker) for _ in range(4)] + \
         [threading.Thread(target=writer)]
     try:
+        # Both workers hold acme before the outage (the canary below may reach either; the
+        # checkers' kept-alive connections may all be one worker's): fresh connections
+        # until each worker has answered one.
+        holding: set[int] = set()
+        for _ in range(200):
+            requests.post(a.url + "/check", headers=CHECK, json=canary, timeout=10)
+            health = requests.get(a.url + "/health", timeout=10).json()
+            if health["tenants_held"]:
+                holding.add(health["pid"])
+            if len(holding) == 2:
+                break
+        assert len(holding) == 2, holding
         for t in threads:
             t.start()
         time.sleep(1)

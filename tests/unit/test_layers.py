@@ -26,6 +26,7 @@ MAY_IMPORT = {
     "console": {"schemas", "usecases", "domain", "config"},
     "startup": {"schemas", "usecases", "runtime", "storage", "domain", "config"},
     "migrations": {"storage", "config"},
+    "worker": {"api"},  # gunicorn's worker class: the ASGI app, imported in the worker
     "root": {"config", "domain", "storage", "runtime", "usecases", "schemas", "api",
              "console", "startup", "migrations"},
 }
