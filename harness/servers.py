@@ -233,3 +233,36 @@ def scratch_database(prefix: str = "authz_scratch") -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def idle_and_slow_clients(port: int, idle: int = 200, slow: int = 50) -> Iterator[None]:
+    """While the block runs: `idle` connections to `port` that never send a byte, and
+    `slow` ones sending a /check request one byte a second (in place when it starts)."""
+    request = (b"POST /check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: 100\r\n\r\n{")
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(idle)]
+    trickling = [socket.create_connection(("127.0.0.1", port)) for _ in range(slow)]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        for byte in range(len(request)):
+            if stop.wait(1.0):
+                return
+            for s in trickling:
+                try:
+                    s.sendall(request[byte:byte + 1])
+                except OSError:
+                    pass
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    try:
+        time.sleep(1.5)  # every slow client has begun its request
+        yield
+    finally:
+        stop.set()
+        sender.join()
+        for s in held + trickling:
+            s.close()
+

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -115,7 +116,7 @@ def _environ(scope, body: bytes) -> dict:
         "SERVER_NAME": server[0], "SERVER_PORT": str(server[1]),
         "SERVER_PROTOCOL": f"HTTP/{scope['http_version']}", "REMOTE_ADDR": client[0],
         "wsgi.version": (1, 0), "wsgi.url_scheme": scope.get("scheme", "http"),
-        "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
+        "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
         "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
     }
     for name, value in scope["headers"]:

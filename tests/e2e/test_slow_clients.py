@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import socket
 import statistics
-import threading
 import time
 
 import pytest
 import requests
 
-from harness.servers import HAProxy, seeded_sqlite_instance
+from harness.servers import HAProxy, idle_and_slow_clients, seeded_sqlite_instance
 
 from ..support import ACME_CHECK
 
@@ -52,36 +51,14 @@ def _checks_p99(url: str, count: int = 300) -> float:
 
 def test_idle_and_slow_clients_leave_checks_fast_without_a_proxy(tmp_path):
     """200 connections that never send a byte and 50 that send a request one byte a
-    second, straight to the service: other callers' checks stay fast. (bench/cerbos.py
+    second, straight to the service: other callers' checks stay fast. (bench/slow_clients.py
     measures the figure; here it is bounded loosely, on a shared machine.)"""
     instance = seeded_sqlite_instance(tmp_path, workers=2)
-    idle = [socket.create_connection(("127.0.0.1", instance.port)) for _ in range(200)]
-    slow = [socket.create_connection(("127.0.0.1", instance.port)) for _ in range(50)]
-    request = (b"POST /check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               b"Content-Length: 100\r\n\r\n{")
-    stop = threading.Event()
-
-    def trickle() -> None:
-        for byte in range(len(request)):
-            if stop.wait(1.0):
-                return
-            for s in slow:
-                try:
-                    s.sendall(request[byte:byte + 1])
-                except OSError:
-                    pass
-
-    sender = threading.Thread(target=trickle)
     try:
-        sender.start()
-        time.sleep(1.5)  # every slow client has begun its request
-        p99 = _checks_p99(instance.url)
+        with idle_and_slow_clients(instance.port):
+            p99 = _checks_p99(instance.url)
         assert p99 < 0.100, f"/check p99 {p99 * 1000:.1f} ms beside 250 idle or slow clients"
     finally:
-        stop.set()
-        sender.join()
-        for s in idle + slow:
-            s.close()
         instance.stop()
 
 
