@@ -1,5 +1,5 @@
 # The service: HAProxy on :8080 in front of gunicorn on loopback (deploy/haproxy.cfg says
-# why: sync workers must only ever see whole requests). Configure with the environment:
+# what it does: routes tenants, reads whole requests, drops slow clients). Configure with the environment:
 #   AUTHZ_MODE=production AUTHZ_ADMIN_KEY=<id>.<secret> DATABASE_URL=postgresql://...
 #   AUTHZ_SESSION_SECRET=<32+ random characters, the same on every instance>
 FROM python:3.11-slim

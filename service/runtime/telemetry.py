@@ -113,8 +113,9 @@ def _ensure_flushing() -> None:
 
 
 def _flush_every() -> None:
+    tick = threading.Event()  # (never set: its wait is the interval, whatever patches sleep)
     while True:
-        time.sleep(FLUSH_SECONDS)
+        tick.wait(FLUSH_SECONDS)
         try:
             flush()
         except Exception:  # noqa: BLE001 - a metric or a log write failed: the next round
