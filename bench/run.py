@@ -4,11 +4,13 @@ For each scale: a PostgreSQL database of generated tenants (bench/generate.py, k
 between runs), then
   - one process loading it: cold start, RSS, in-process decision p50/p99, write p50/p99
     (grant or revoke one role, commit included), a differential sample against pycasbin;
-  - gunicorn serving it with gunicorn.conf.py (2 sync workers), loaded by wrk (8
+  - gunicorn serving it with gunicorn.conf.py (2 workers, uvicorn's), loaded by wrk (8
     connections, 2 threads) next to bench/noop_app.py under the same configuration:
     req/s and p99 of /check, /check/batch (100 checks) and the do-nothing endpoint, in
     interleaved rounds (the best round and the median are printed).
-Finally the fast path against pycasbin on 1,000,000 random requests (bench/differential.py).
+Then the fast path against pycasbin on 1,000,000 random requests (bench/differential.py),
+and the check path's own tables: tracing off and on, against the Cerbos PDP and the
+ceiling (bench/cerbos.py), beside idle and slow clients, and the per-request costs.
 Ratios are against the do-nothing endpoint measured in the same run.
 """
 
@@ -204,9 +206,14 @@ def main() -> int:
     print(f"differential, random policies of every rule shape: {diff['mismatches']} "
           f"mismatches in {diff['compared']:,} requests")
     print()
-    print("tracing (issue 29): /check with it off, as served, and on...", file=sys.stderr)
-    print(subprocess.run([PY, "-m", "bench.tracing"], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout)
+    # The check path's own tables (issues 28 and 29), each measured in its own run.
+    for module, what in (("bench.tracing", "tracing: /check with it off, as served, and on"),
+                         ("bench.cerbos", "/check against the Cerbos PDP and the ceiling"),
+                         ("bench.slow_clients", "/check beside idle and slow clients"),
+                         ("bench.request_costs", "what a /check pays beside its decision")):
+        print(f"{what}...", file=sys.stderr)
+        print(subprocess.run([PY, "-m", module], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout)
     mismatches = diff["mismatches"] + sum(i["differential_mismatches"] for _, i, _ in rows)
     return 1 if mismatches else 0
 
