@@ -28,7 +28,6 @@ import re
 import statistics
 import subprocess
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,7 +37,13 @@ from sqlalchemy import create_engine, text
 from bench import noop_app
 from bench.run import PY, ROOT, wrk_lua
 from harness import ACME_CHECK, PG_ADMIN_URL
-from harness.servers import Instance, free_port, init_database, seeded_sqlite_instance
+from harness.servers import (
+    Instance,
+    answers,
+    free_port,
+    init_database,
+    seeded_sqlite_instance,
+)
 
 VERSION = "0.55.0"
 CACHE = ROOT / "bench" / ".cerbos"
@@ -122,15 +127,9 @@ class Cerbos:
         self.process = subprocess.Popen(
             [str(install()), "server", f"--config={directory / 'config.yaml'}",
              "--log-level=error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/_cerbos/health", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("cerbos did not start")
+        if not answers(self.url + "/_cerbos/health", 30):
+            self.stop()
+            raise RuntimeError("cerbos did not start")
 
     def allowed(self, subject: str, store: str, permission: str) -> bool:
         answer = requests.post(self.url + "/api/check/resources",

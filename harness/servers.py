@@ -21,6 +21,19 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
+def answers(url: str, timeout: float) -> bool:
+    """Whether `url` answers 2xx within `timeout` seconds, asked every 0.1 s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).ok:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -58,14 +71,8 @@ class Instance:
         self.process.wait(timeout=10)
 
     def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/health", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("gunicorn did not start")
+        if not answers(self.url + "/health", timeout):
+            raise RuntimeError("gunicorn did not start")
 
     def worker_pids(self) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
@@ -195,16 +202,9 @@ class HAProxy:
         self.process = subprocess.Popen(["haproxy", "-db", "-f", str(config)],
                                         env=env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/ready", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("haproxy did not start")
+        if not answers(self.url + "/ready", 20):
+            self.stop()
+            raise RuntimeError("haproxy did not start")
 
     def stop(self) -> None:
         self.process.terminate()

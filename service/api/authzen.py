@@ -37,8 +37,8 @@ from .auth import authenticate
 from .check import answer_response
 
 JSON = "application/json"
-BASE = "/access/v1"
-TENANT_BASE = "/v1/tenants/<tenant>/access/v1"
+BASE = Z.BASE
+TENANT_BASE = Z.TENANT_BASE
 WELL_KNOWN = "/.well-known/authzen-configuration"
 SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
 MAX_PAGE = 1000  # a search answers at most this many results a page

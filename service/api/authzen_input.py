@@ -23,6 +23,8 @@ from ..domain.errors import ServiceError
 from . import check_input
 
 USER, STORE, PRODUCT = "user", "store", "product"
+BASE = "/access/v1"  # AuthZEN's endpoints: the key's tenant, or under the tenant's base
+TENANT_BASE = "/v1/tenants/<tenant>/access/v1"
 MISSING = "Missing data for required field."
 NOT_OBJECT = "Not a valid object."
 NOT_STRING = "Not a valid string."

@@ -132,7 +132,7 @@ def evaluation_tenant(service: Authz, caller, path_tenant: str | None) -> str:
     try:
         return service.check_tenant(caller, in_path(path_tenant, None))
     except InvalidInput as exc:
-        raise Z.BadRequest(f"{exc.message}: use /v1/tenants/{{tenant}}/access/v1",
+        raise Z.BadRequest(f"{exc.message}: use {Z.TENANT_BASE.replace('<tenant>', '{tenant}')}",
                            {"tenant": ["named on the path with this key"]}) from None
 
 
