@@ -106,6 +106,18 @@ class AsgiService:
                 return
 
 
+_KEYS: dict[bytes, str] = {}  # a header's name -> its environ key (the names a client sends)
+
+
+def _key(name: bytes) -> str:
+    key = name.decode("latin-1").upper().replace("-", "_")
+    if key != "CONTENT_TYPE" and key != "CONTENT_LENGTH":
+        key = "HTTP_" + key
+    if len(_KEYS) < 512:  # (any client may send any names: the table stays small)
+        _KEYS[name] = key
+    return key
+
+
 def _environ(scope, body: bytes) -> dict:
     """The WSGI environ of an ASGI HTTP request (PEP 3333, as uvicorn's own adapter)."""
     server = scope.get("server") or ("localhost", 80)
@@ -120,13 +132,12 @@ def _environ(scope, body: bytes) -> dict:
         "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
     }
     for name, value in scope["headers"]:
-        key = name.decode("latin-1").upper().replace("-", "_")
+        key = _KEYS.get(name) or _key(name)
         text = value.decode("latin-1")
-        if key == "CONTENT_TYPE" or key == "CONTENT_LENGTH":
+        if key in environ and key[0] == "H":  # (a repeated header: joined, as PEP 3333)
+            environ[key] = f"{environ[key]},{text}"
+        else:
             environ[key] = text
-            continue
-        key = "HTTP_" + key
-        environ[key] = f"{environ[key]},{text}" if key in environ else text
     if "CONTENT_LENGTH" not in environ and body:
         environ["CONTENT_LENGTH"] = str(len(body))
     return environ

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 
 from ..config import Settings
 from ..storage.notifier import Listener
@@ -26,15 +27,20 @@ class Background:
         self._app = app
         self._replica = replica
         self._settings = settings
-        self._pid: int | None = None
+        self._started = False  # in this process (a forked worker starts its own)
+        this = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (it := this()) and it._forked())
         self._listener: Listener | None = None
         self._follower: Follower | None = None
         self._sweeper: Sweeper | None = None
 
+    def _forked(self) -> None:
+        self._started = False
+
     def ensure_started(self) -> None:
-        if self._pid == os.getpid():
+        if self._started:  # (on every check: a flag, not a getpid call)
             return
-        self._pid = os.getpid()
+        self._started = True
         settings = self._settings
         if settings.listen and settings.database_url.startswith("postgresql"):
             self._follower = Follower(self._app, self._replica, settings.sync_interval)
@@ -51,7 +57,7 @@ class Background:
             if part is not None:
                 part.stop()
         self._listener = self._follower = self._sweeper = None
-        self._pid = None
+        self._started = False
 
     @property
     def listening(self) -> bool:

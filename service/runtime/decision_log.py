@@ -94,10 +94,15 @@ class DecisionLog:
         `revision_of(tenant)`: the revision each was decided at."""
         if not self.enabled:
             return
-        keeps = self.keeps
-        kept = [(request, code, revision_of(request[0]))
-                for request, code in zip(requests, answers, strict=True)
-                if keeps(request, code)]
+        keeps, revisions = self.keeps, {}
+        kept = []
+        for request, code in zip(requests, answers, strict=True):
+            if keeps(request, code):
+                tenant = request[0]
+                revision = revisions.get(tenant)
+                if revision is None:  # (asked once per tenant: a batch is mostly one)
+                    revision = revisions[tenant] = revision_of(tenant)
+                kept.append((request, code, revision))
         if kept:
             self._count(kept)
 

@@ -67,8 +67,15 @@ def ensure_file() -> None:
     from ..config import sqlite_path
 
     path = sqlite_path(current_app.config["AUTHZ_DATABASE_URL"])
-    if path is not None and not path.exists():
+    if path is None:
+        return
+    if not path.exists():
         path.touch()
+    # Write-ahead logging (kept in the file): readers never wait for a writer, and the
+    # data_version a worker asks before each /check (storage/notifier.SqliteWatcher) costs
+    # a third of what it costs with a rollback journal.
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
 
 def drop_all() -> None:

@@ -12,6 +12,7 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -94,21 +95,25 @@ class SqliteWatcher:
 
     def __init__(self, path: Path):
         self._path = path
-        self._pid: int | None = None
-        self._connection: sqlite3.Connection | None = None
+        self._connection: sqlite3.Connection | None = None  # this process's own
+        this = weakref.ref(self)  # (a forked worker opens its own: not a getpid per check)
+        os.register_at_fork(after_in_child=lambda: (it := this()) and it._forked())
         self._version: int | None = None
+
+    def _forked(self) -> None:
+        self._connection = None
 
     def changed(self) -> bool:
         """Whether something was committed since the last call (True on the first call,
         and whenever the file cannot be asked: then look at the database)."""
         try:
-            if self._pid != os.getpid():
+            if self._connection is None:
                 self._connection = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True,
                                                    check_same_thread=False)
-                self._pid, self._version = os.getpid(), None
+                self._version = None
             version = self._connection.execute("PRAGMA data_version").fetchone()[0]
         except sqlite3.Error:
-            self._pid = None
+            self._connection = None
             return True
         changed, self._version = version != self._version, version
         return changed

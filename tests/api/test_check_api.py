@@ -176,6 +176,33 @@ def test_the_tenant_path_routes_answer_as_check_does(client):
     assert bad.status_code in (403, 404)
 
 
+def test_sqlite_readers_never_wait_for_a_writer(tmp_path):
+    """The embedded default's file is in write-ahead-log mode (init-db): a worker loading
+    a tenant reads while another process holds the file's write lock mid-transaction
+    (with a rollback journal it would wait for the lock, up to 15 s, then fail)."""
+    import sqlite3
+    import time
+
+    from ..support import ACME_CHECK, bearer, fresh_database, make_app
+
+    path = tmp_path / "a.db"
+    fresh_database(make_app(f"sqlite:///{path}"))
+    writer = sqlite3.connect(path, isolation_level=None)
+    assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.execute("UPDATE tenant_head SET revision = revision WHERE tenant = 'acme'")
+    try:
+        client = make_app(f"sqlite:///{path}").test_client()  # holds nothing yet
+        started = time.monotonic()
+        answer = client.post("/check", headers=bearer(ACME_CHECK), json={
+            "subject": "alice", "store": "amazon-us", "object": "orders", "action": "view"})
+        assert answer.status_code == 200 and answer.get_json()["allowed"] is True
+        assert time.monotonic() - started < 5
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
 def test_sqlite_checks_read_no_table_while_nothing_was_committed(tmp_path, monkeypatch):
     """With the default settings SQLite asks data_version before a check; the policy head
     is read only after a commit, not on every /check (the poll is once a second)."""

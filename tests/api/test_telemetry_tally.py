@@ -47,3 +47,25 @@ def test_decisions_and_requests_counted_off_the_path_show_on_metrics(client):
             "subject": "alice", "store": "amazon-us", "object": "orders", "action": "view"})
     # /metrics flushes the answering worker's counts before it renders
     assert allowed(client.get("/metrics").get_data(as_text=True)) - allowed(page) == 7
+
+
+def test_request_ids_made_in_forked_workers_differ():
+    """gunicorn forks the workers: each must make ids of its own, never its parent's
+    sequence again (two workers' lines would then share ids)."""
+    import os
+
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the forked worker: its next three ids, then gone
+        try:
+            os.write(write, ",".join(telemetry.RequestLog.begin({})[0]
+                                     for _ in range(3)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    ours = [telemetry.RequestLog.begin({})[0] for _ in range(3)]
+    theirs = os.read(read, 4096).decode().split(",")
+    os.waitpid(child, 0)
+    os.close(read)
+    assert len(theirs) == 3 and not set(ours) & set(theirs)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ours + theirs)
