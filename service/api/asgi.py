@@ -40,21 +40,21 @@ class AsgiService:
             return await self._lifespan(receive, send)
         if scope["type"] != "http":
             return None  # (no websockets here)
-        environ = _environ(scope, await self._body(receive))
-        if self.on_loop and self.lock.acquire(blocking=False):
+        body = await self._body(receive)
+        if self.on_loop and scope["method"] == "POST" and self.lock.acquire(blocking=False):
             try:
-                answered = self._on_loop(environ)
+                answered = self._on_loop(_check_environ(scope, body))
             finally:
                 self.lock.release()
             if answered is not None:
                 return await _send(send, 200, *answered)
         status, headers, data = await asyncio.get_running_loop().run_in_executor(
-            self.thread, self._on_thread, environ)
+            self.thread, self._on_thread, _environ(scope, body))
         return await _send(send, status, headers, data)
 
     def _on_loop(self, environ):
         """(headers, body) of a check answered from memory, or None (nothing logged: the
-        whole stack answers it and logs it)."""
+        whole stack answers it, from its whole environ, and logs it)."""
         request_id, started = self.log.begin(environ)
         answered = self.fast.answer(environ)
         if answered is None:
@@ -116,6 +116,28 @@ def _key(name: bytes) -> str:
     if len(_KEYS) < 512:  # (any client may send any names: the table stays small)
         _KEYS[name] = key
     return key
+
+
+_CHECK_HEADERS = frozenset((b"content-type", b"content-length", b"authorization",
+                            b"x-request-id"))  # what the fast path reads (api/fast_check.py)
+
+
+def _check_environ(scope, body: bytes) -> dict:
+    """The part of the WSGI environ the fast path reads, for a check answered on the loop
+    (the whole environ costs as much again, and only a deferred request needs it). Headers
+    as _environ reads them: the same names, a repeated one joined."""
+    environ = {"REQUEST_METHOD": scope["method"], "PATH_INFO": scope["path"],
+               "QUERY_STRING": scope["query_string"].decode("latin-1"),
+               "wsgi.input": io.BytesIO(body)}
+    for name, value in scope["headers"]:
+        if name in _CHECK_HEADERS:
+            key = _KEYS.get(name) or _key(name)
+            text = value.decode("latin-1")
+            environ[key] = f"{environ[key]},{text}" if key in environ and key[0] == "H" \
+                else text
+    if "CONTENT_LENGTH" not in environ and body:
+        environ["CONTENT_LENGTH"] = str(len(body))
+    return environ
 
 
 def _environ(scope, body: bytes) -> dict:

@@ -7,7 +7,8 @@ is about a tenth of that, so a well-formed, authenticated check is answered here
 one handler the Flask views call (api/check_handler.py), from memory only. Anything else
 - another route, an error of any kind, a body that is not plain JSON, what the handler
 defers (a revision this worker has not reached, a key or tenant it does not hold yet, an
-approval to use) - is handed to Flask untouched (the body put back), which answers it
+approval to use), a query string (these routes take none: Flask refuses it) - is handed
+to Flask untouched (the body put back), which answers it
 exactly as it would have: every error shape and the fail-closed deny live there once.
 """
 
@@ -69,6 +70,7 @@ class FastCheck:
         path = environ.get("PATH_INFO") or ""
         answer, path_tenant = self._route(path)
         if answer is None or environ["REQUEST_METHOD"] != "POST" \
+                or environ.get("QUERY_STRING") \
                 or environ.get("CONTENT_TYPE", "").lower() not in JSON_TYPES:
             return None
         try:

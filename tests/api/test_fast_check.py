@@ -106,6 +106,21 @@ def test_ordinary_checks_do_not_reach_flask(app, monkeypatch):
     assert reached == []
 
 
+def test_a_query_string_is_refused_whichever_path_answers(app):
+    """The decision routes take no query parameters: a misspelled one is a 422 from a
+    worker that holds the tenant as from one that does not (the fast path once answered
+    it 200, ignoring it)."""
+    client = Client(app.wsgi_app)
+    assert _call(client, ACME_CHECK, "/check", ALICE, "application/json")[0] == 200  # held
+    for path, body in (("/check", ALICE), ("/check/batch", {"checks": [ALICE]}),
+                       ("/access/v1/evaluation", AUTHZEN),
+                       ("/v1/tenants/acme/check", ALICE)):
+        status, text, _, _ = _call(client, ACME_CHECK, f"{path}?at_least_revison=1", body,
+                                   "application/json")
+        assert status == 422 and "at_least_revison" in json.loads(text)["errors"]["query"], \
+            (path, text)
+
+
 def test_a_failure_in_the_fast_path_is_still_a_deny(app, monkeypatch):
     monkeypatch.setattr(TenantIndex, "answer", lambda *a: 1 / 0)
     status, text, _, _ = _call(Client(app.wsgi_app), ACME_CHECK, "/check", ALICE,
