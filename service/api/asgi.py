@@ -118,6 +118,15 @@ def _key(name: bytes) -> str:
     return key
 
 
+def _header(environ: dict, name: bytes, value: bytes) -> None:
+    key = _KEYS.get(name) or _key(name)
+    text = value.decode("latin-1")
+    if key in environ and key[0] == "H":  # a repeated header: joined, as PEP 3333 says
+        environ[key] = f"{environ[key]},{text}"
+    else:
+        environ[key] = text
+
+
 _CHECK_HEADERS = frozenset((b"content-type", b"content-length", b"authorization",
                             b"x-request-id"))  # what the fast path reads (api/fast_check.py)
 
@@ -131,10 +140,7 @@ def _check_environ(scope, body: bytes) -> dict:
                "wsgi.input": io.BytesIO(body)}
     for name, value in scope["headers"]:
         if name in _CHECK_HEADERS:
-            key = _KEYS.get(name) or _key(name)
-            text = value.decode("latin-1")
-            environ[key] = f"{environ[key]},{text}" if key in environ and key[0] == "H" \
-                else text
+            _header(environ, name, value)
     if "CONTENT_LENGTH" not in environ and body:
         environ["CONTENT_LENGTH"] = str(len(body))
     return environ
@@ -154,12 +160,7 @@ def _environ(scope, body: bytes) -> dict:
         "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
     }
     for name, value in scope["headers"]:
-        key = _KEYS.get(name) or _key(name)
-        text = value.decode("latin-1")
-        if key in environ and key[0] == "H":  # (a repeated header: joined, as PEP 3333)
-            environ[key] = f"{environ[key]},{text}"
-        else:
-            environ[key] = text
+        _header(environ, name, value)
     if "CONTENT_LENGTH" not in environ and body:
         environ["CONTENT_LENGTH"] = str(len(body))
     return environ
