@@ -1,5 +1,6 @@
 """`make bench-writes`: writes/s with 1, 2, 4 and 8 writers, each on a tenant of its own,
-through the API on PostgreSQL (8 sync workers), and where each write's CPU time goes.
+through the API on PostgreSQL (8 workers of the checkout's default class: gunicorn's sync
+worker before issue 28, uvicorn's since), and where each write's CPU time goes.
 
 Every figure is measured in this run. Beside writes/s it prints the CPU seconds spent
 per write by the service's workers, by PostgreSQL and by this client, and how busy that
@@ -102,7 +103,7 @@ def run(instance: Instance, names: list[str], writers: int, seconds: float) -> d
 
 def measure(url: str, names: list[str], seconds: float, counts=(1, 2, 4, 8),
             root: Path = ROOT) -> dict:
-    """{writers: figures} on one instance of 8 sync workers (warmed on every tenant),
+    """{writers: figures} on one instance of 8 workers (warmed on every tenant),
     serving the checkout at `root`."""
     instance = Instance(url, workers=8, root=root, AUTHZ_WRITE_RATE_LIMIT=UNLIMITED_WRITES)
     try:
@@ -170,12 +171,12 @@ def main() -> int:
     print("bench data (generated once, then reused)...", file=sys.stderr)
     url = database("platform")
     if args.base:
-        print(f"\n8 sync workers, PostgreSQL, {os.cpu_count()} cores; {args.seconds:g} s "
+        print(f"\n8 workers, PostgreSQL, {os.cpu_count()} cores; {args.seconds:g} s "
               f"each, base {args.base}\n")
         print(against(args.base, url, tenants("platform"), args.seconds, args.rounds))
         return 0
     results = measure(url, tenants("platform"), args.seconds)
-    print(f"\n8 sync workers, PostgreSQL, {os.cpu_count()} cores; {args.seconds:g} s each\n")
+    print(f"\n8 workers, PostgreSQL, {os.cpu_count()} cores; {args.seconds:g} s each\n")
     print(table(results))
     return 0
 
