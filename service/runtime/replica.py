@@ -55,6 +55,7 @@ from . import tracing
 from .telemetry import DATABASE_ERRORS, TENANT_EVICTIONS, TENANT_LOADS
 
 log = logging.getLogger(__name__)
+_pause = time.sleep  # a wait for a revision (tests replace this one, not time.sleep)
 
 RETRY_AFTER_FAILURE = 0.5  # seconds before a request tries the database again
 # Beyond this many entries behind, a held tenant is loaded again rather than replayed.
@@ -513,7 +514,7 @@ class Replica:
                     f"worker is at {held}); retry",
                     {"at_least_revision": [f"not yet available; at {held}"]},
                 )
-            time.sleep(0.05)
+            _pause(0.05)
 
     def staleness(self) -> float | None:
         """Seconds since the last successful catch-up."""

@@ -27,7 +27,7 @@ def test_a_revision_beyond_the_database_head_is_refused_at_once(app, checker, mo
     def waited(seconds):
         raise AssertionError("the worker waited for a revision nobody has written")
 
-    monkeypatch.setattr("service.runtime.replica.time.sleep", waited)
+    monkeypatch.setattr("service.runtime.replica._pause", waited)
     service = app.extensions["authz"]
     service.settings = replace(service.settings, consistency_wait=30.0)
     status, body = checker("POST", "/check", {"subject": "alice", "store": "amazon-us",
