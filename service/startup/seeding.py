@@ -61,7 +61,8 @@ def _give_the_owner_its_apps() -> None:
 
 
 def ensure_file() -> None:
-    """Create the SQLite file of the embedded default (serving never creates it)."""
+    """Create the SQLite file of the embedded default (serving never creates it), in
+    write-ahead-log mode."""
     from flask import current_app
 
     from ..config import sqlite_path

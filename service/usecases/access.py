@@ -81,12 +81,9 @@ def matrix(service: Authz, caller: Caller, tenant: str, store: str, second_facto
     decider = service.held(tenant)
     subjects = decider.assigned(tenant, store)
     names = [p.name for p in known.permissions]
-    allowed = {}
-    for s in subjects:
-        answers = decider.answer_many([_request(tenant, s, store, p, second_factor)
-                                       for p in known.permissions])
-        allowed[s] = [p.name for p, a in zip(known.permissions, answers, strict=True)
-                      if a == W.GRANTED]
+    allowed = {s: [p.name for p in _granted(decider, known.permissions, [
+        _request(tenant, s, store, p, second_factor) for p in known.permissions])]
+        for s in subjects}
     return subjects, names, allowed
 
 
@@ -139,9 +136,8 @@ def stores_allowed(service: Authz, caller: Caller, tenant: str, subject: str,
         raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
     decider = service.decider
     candidates = decider.stores(tenant)
-    answers = decider.answer_many([CheckRequest(tenant, subject, s, area, action, second_factor)
-                                   for s in candidates])
-    stores = [s for s, a in zip(candidates, answers, strict=True) if a == W.GRANTED]
+    stores = _granted(decider, candidates, [
+        CheckRequest(tenant, subject, s, area, action, second_factor) for s in candidates])
     return service.replica.revision(tenant), stores
 
 
@@ -174,6 +170,11 @@ def search(service: Authz, caller: Caller, asked: CheckRequest, kind: str
                                    or "." in p.area])
         requests = [asked._replace(area=n.rpartition(":")[0], action=n.rpartition(":")[2])
                     for n in candidates]
-    found = [c for c, a in zip(candidates, decider.answer_many(requests), strict=True)
-             if a == W.GRANTED]
-    return service.replica.revision(tenant), found
+    return service.replica.revision(tenant), _granted(decider, candidates, requests)
+
+
+def _granted(decider, candidates: list, requests: list) -> list:
+    """The candidates whose request (the one at the same place) the decider grants, in
+    order: one batch through the decider's one entry."""
+    answers = decider.answer_many(requests)
+    return [c for c, a in zip(candidates, answers, strict=True) if a == W.GRANTED]
