@@ -54,9 +54,10 @@ test: install browser haproxy node
 	$(BIN)/ruff check service tests bench authz_client examples harness
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-## The inner loop: the unit tests (domain rules in memory) and the API tests on SQLite.
+## The inner loop: the unit tests (domain rules in memory) and the API tests on SQLite,
+## without the schemathesis fuzz (a third of its time; `make test` runs it).
 test-fast: install
-	$(BIN)/python -m pytest -q -n 2 -m "not postgres and not slow" tests/unit tests/api $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 -m "not postgres and not slow and not fuzz" tests/unit tests/api $(PYTEST_ARGS)
 
 ## The hostile-input, isolation and memory tests at full size (the suite runs them bounded):
 ## 1,000,000 random checks per world against the reference model, 500 schemathesis

@@ -11,7 +11,7 @@ from pathlib import Path
 from service import config
 from service.domain import amounts
 from service.domain.decider import CheckRequest, Decider
-from service.domain.keys import AUDIT, CHECK, OWNER, Caller
+from service.domain.keys import ADMIN, AUDIT, CHECK, OWNER, Caller
 from service.runtime.background import Background
 from service.runtime.decision_log import DecisionLog
 from service.runtime.rate_limit import WriteLimiter
@@ -23,6 +23,10 @@ from service.usecases.authz import Authz
 from service.usecases.unit_of_work import HeldWrites
 
 SEED = Path(__file__).resolve().parents[2] / "policies" / "seed.csv"
+
+
+def admin() -> Caller:
+    return Caller("admin", ADMIN, None)
 
 
 def owner(tenant: str = "acme") -> Caller:
