@@ -125,7 +125,7 @@ def evaluations(tenant: str | None = None):
             continue
         answers.append(None)
         asked.append(one)
-    codes = iter(service.answer_many([tuple(a) for a in asked], tenants={tenant}))
+    codes = iter(service.answer([tuple(a) for a in asked], tenants={tenant}))
     revision = service.replica.revision(tenant)
     it = iter(asked)
     out = []

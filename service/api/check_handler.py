@@ -64,7 +64,7 @@ def decide(service: Authz, caller, request: CheckRequest, database: bool
             raise Deferred
         code, revision = approvals.use(service, caller, request)
     else:
-        code = service.answer(request, database=database)
+        [code] = service.answer((request,), database=database)
         revision = service.replica.revision(request.tenant)
     requires = service.decider.requires(request.tenant, request.area, request.action, code)
     granted = code is W.GRANTED
@@ -106,7 +106,7 @@ def batch(service: Authz, caller, body: object, path_tenant: str | None, *,
                                {"json": {"at_least_revision": [
                                    "only for a batch about one tenant"]}})
         _reach(service, next(iter(tenants)), wanted, database)
-    answers = service.answer_many(requests, database=database, tenants=tenants)
+    answers = service.answer(requests, database=database, tenants=tenants)
     requires, item, granted, GRANTED, may = (service.decider.requires, check_answer.item,
                                              check_answer.GRANTED, W.GRANTED, W.MAY_REQUIRE)
     results = ",".join([granted if a is GRANTED else item(a, requires(r[0], r[3], r[4], a)

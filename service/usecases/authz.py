@@ -4,7 +4,7 @@ how a change is committed and then seen by this worker."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from ..config import Settings
@@ -167,41 +167,21 @@ class Authz:
             raise NotFound(f"no such tenant {tenant!r}", {"tenant": ["not found"]})
 
     # -- decisions -------------------------------------------------------------------------
-    def answer(self, request: CheckRequest, *, database: bool = True) -> str:
-        """The decision as a reason code (domain/reasons.py; allowed: GRANTED), queued for
-        the decision log (R19) when it is one to keep. The tenant is loaded first if this
-        worker does not hold it (without `database`: replica.NeedsDatabase); one that
-        cannot be loaded is TenantUnavailable."""
+    def answer(self, requests: Sequence[tuple], *, database: bool = True,
+               tenants: set[str] | None = None) -> list[str]:
+        """The service's one way to a decision: each request's (a CheckRequest's fields)
+        as a reason code (domain/reasons.py; allowed: GRANTED), each tenant at one
+        revision, queued for the decision log (R19) when it is one to keep. A single
+        check is a batch of one. Each tenant is loaded first if this worker does not hold
+        it (without `database`: replica.NeedsDatabase); one that does not exist answers
+        UNKNOWN_TENANT, one that cannot be loaded is TenantUnavailable. `tenants`: the
+        requests' tenants, if the caller has them."""
         if tracing.enabled():
-            with tracing.span("authz.check", {"authz.tenant": request.tenant}) as span:
-                code = self._answer(request, database)
-                span.set_attributes({"authz.decision": code == W.GRANTED,
-                                     "authz.reason": code,
-                                     "authz.revision": self.replica.revision(request.tenant)})
-                return code
-        return self._answer(request, database)
+            return self._traced(requests, database, tenants)
+        return self._decide(requests, database, tenants)
 
-    def _answer(self, request: CheckRequest, database: bool) -> str:
-        replica = self.replica
-        if not replica.hold(request.tenant, database=database):
-            return W.UNKNOWN_TENANT
-        [code] = self.decider.answer_many((request,))
-        self.decision_log.record(request, code, replica.revision(request.tenant))
-        return code
-
-    def answer_many(self, requests: list[tuple], *, database: bool = True,
-                    tenants: set[str] | None = None) -> list[str]:
-        """answer() for each request (a CheckRequest's fields), each tenant at one
-        revision. `tenants`: the requests' tenants, if the caller has them."""
-        if tracing.enabled():
-            with tracing.span("authz.check_batch", {"authz.checks": len(requests)}) as span:
-                answers = self._answer_many(requests, database, tenants)
-                span.set_attribute("authz.allowed", answers.count(W.GRANTED))
-                return answers
-        return self._answer_many(requests, database, tenants)
-
-    def _answer_many(self, requests: list[tuple], database: bool,
-                     tenants: set[str] | None) -> list[str]:
+    def _decide(self, requests: Sequence[tuple], database: bool,
+                tenants: set[str] | None) -> list[str]:
         replica = self.replica
         tenants = tenants if tenants is not None else {r[0] for r in requests}
         for tenant in tenants:
@@ -209,6 +189,22 @@ class Authz:
         answers = self.decider.answer_many(requests)
         self.decision_log.record_many(requests, answers, replica.revision)
         return answers
+
+    def _traced(self, requests: Sequence[tuple], database: bool,
+                tenants: set[str] | None) -> list[str]:
+        """answer() in a span: a single check's names its decision, a batch's its count."""
+        if len(requests) != 1:
+            with tracing.span("authz.check_batch", {"authz.checks": len(requests)}) as span:
+                answers = self._decide(requests, database, tenants)
+                span.set_attribute("authz.allowed", answers.count(W.GRANTED))
+                return answers
+        tenant = requests[0][0]
+        with tracing.span("authz.check", {"authz.tenant": tenant}) as span:
+            answers = self._decide(requests, database, tenants)
+            span.set_attributes({"authz.decision": answers[0] == W.GRANTED,
+                                 "authz.reason": answers[0],
+                                 "authz.revision": self.replica.revision(tenant)})
+            return answers
 
     def catalogue(self, tenant: str) -> Catalogue:
         """The tenant's catalogue: built-in permissions and its installed apps' (the

@@ -73,7 +73,7 @@ class Memory:
                                amounts.parse(amount) if amount else "", approval)
         if approval:  # a use of an approval is a write (usecases/approvals.use)
             return approvals.use(self.service, checker(tenant), request)[0]
-        return self.service.answer(request)
+        return self.service.answer((request,))[0]
 
     def allows(self, tenant: str, subject: str, store: str, permission: str, **kw) -> bool:
         return self.answer(tenant, subject, store, permission, **kw) == "granted"

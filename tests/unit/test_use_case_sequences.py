@@ -272,9 +272,9 @@ class UseCaseSequences(RuleBasedStateMachine):
                 for s, store, p, a in asked]
         for side, worker in enumerate(self.workers):
             worker.service.replica.catch_up(force=True)
-            got = [worker.service.answer(CheckRequest(
+            got = worker.service.answer([CheckRequest(
                 TENANT, s, store, *p.split(":"), False, "",
-                "" if a is None else f"{Decimal(a):015.2f}")) for s, store, p, a in asked]
+                "" if a is None else f"{Decimal(a):015.2f}") for s, store, p, a in asked])
             wrong = [(q, g, w) for q, g, w in zip(asked, got, want, strict=True) if g != w]
             assert not wrong, (side, wrong[:5])
 
