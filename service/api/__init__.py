@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, request
-from flask_smorest import Api, Blueprint
+from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from ..domain.errors import InvalidInput
@@ -27,6 +27,7 @@ from . import (
     decision_log as decisions,
 )
 from .fast_check import FastCheck
+from .lazy_api import Api
 
 # webargs ignores unknown query parameters by default; here they are errors, like unknown
 # fields in a body, on every route (the parser is shared by every blueprint).
