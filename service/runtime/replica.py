@@ -601,7 +601,10 @@ class Replica:
                 self._unknown.clear()
             self._unknown[key_id] = time.monotonic()
             return None
-        return self._keys.get(key_id)
+        # The tenant held here: its keys as just loaded, or, held at a revision before the
+        # one that made this key (not caught up yet), the key as just read: a key works on
+        # every worker once it is committed.
+        return self._keys.setdefault(key_id, found)
 
     def _verify(self, token: str, digest: str, database: bool
                 ) -> tuple[keys.Caller, float | None]:
