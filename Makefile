@@ -55,9 +55,11 @@ test: install browser haproxy node
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 ## The inner loop: the unit tests (domain rules in memory) and the API tests on SQLite,
-## without the schemathesis fuzz (a third of its time; `make test` runs it).
+## without the schemathesis fuzz (a third of its time, and of collecting the rest: `make
+## test` runs it).
 test-fast: install
-	$(BIN)/python -m pytest -q -n 2 -m "not postgres and not slow and not fuzz" tests/unit tests/api $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 -m "not postgres and not slow" tests/unit tests/api \
+		--ignore=tests/api/test_fuzz_api.py $(PYTEST_ARGS)
 
 ## The hostile-input, isolation and memory tests at full size (the suite runs them bounded):
 ## 1,000,000 random checks per world against the reference model, 500 schemathesis

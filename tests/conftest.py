@@ -18,6 +18,21 @@ from sqlalchemy import create_engine, text
 # and refuses when the worker's held copy differs (storage/held_writes.py).
 os.environ.setdefault("AUTHZ_VERIFY_HELD_WRITES", "1")
 
+# Hypothesis mixes into its draws constants read from every local module imported so far,
+# so one derandomized seed draws differently in processes that imported different modules
+# (a test's neighbours under xdist): the state machines' sequences, and the coverage they
+# assert, would depend on which tests ran before them in the process. Without that pool
+# every process draws the same sequences. (Internal to hypothesis: if it moves, this does
+# nothing and the tests still run, only less repeatably.)
+from hypothesis.internal.conjecture import providers as _providers  # noqa: E402
+
+if hasattr(_providers, "_get_local_constants"):
+    _NO_LOCAL_CONSTANTS = _providers.Constants(
+        integers=_providers.SortedSet(), floats=_providers.SortedSet(
+            key=_providers.float_to_int), bytes=_providers.SortedSet(),
+        strings=_providers.SortedSet())
+    _providers._get_local_constants = lambda: _NO_LOCAL_CONSTANTS
+
 from harness.servers import init_database, scratch_database  # noqa: E402
 from service.storage.models import db
 

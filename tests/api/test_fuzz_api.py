@@ -7,13 +7,11 @@ from __future__ import annotations
 import os
 import tempfile
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
 from ..support import ACME_OWNER, bearer, fresh_database, make_app
 
-pytestmark = pytest.mark.fuzz
 EXAMPLES = int(os.environ.get("AUTHZ_FUZZ_EXAMPLES", "20"))
 
 
