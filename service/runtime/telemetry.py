@@ -103,7 +103,17 @@ class _Tally:
 _TALLY = _Tally()
 _writers: weakref.WeakSet = weakref.WeakSet()  # request logs whose lines each flush writes
 _flushing = [False]  # this process's flush thread runs (a forked worker starts its own)
-os.register_at_fork(after_in_child=lambda: _flushing.__setitem__(0, False))
+# One flush at a time (the thread's, a /metrics read's, the exit's): two emptying one
+# queue at once raced between its check and its pop, and could write lines out of order.
+_flush_lock = [threading.Lock()]
+
+
+def _forked() -> None:
+    _flushing[0] = False
+    _flush_lock[0] = threading.Lock()  # (the parent's may be held by a thread not forked)
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def _ensure_flushing() -> None:
@@ -126,6 +136,11 @@ def _flush_every() -> None:
 
 def flush() -> None:
     """Hand what this process counted to the metrics, and write its queued log lines."""
+    with _flush_lock[0]:
+        _flush()
+
+
+def _flush() -> None:
     with _TALLY.lock:
         (allowed, denied), requests, checks = _TALLY.take()
     if allowed:

@@ -69,3 +69,39 @@ def test_request_ids_made_in_forked_workers_differ():
     os.close(read)
     assert len(theirs) == 3 and not set(ours) & set(theirs)
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in ours + theirs)
+
+
+def test_flushes_at_once_write_each_line_once_in_order():
+    """The flush thread, a /metrics read and the exit each flush: at once, they once raced
+    between a queue's emptiness and its pop (an IndexError that killed `make bench`'s
+    request_costs), and could interleave their lines."""
+    import io
+    import threading
+    import time
+    from collections import deque
+
+    class Slow(deque):
+        def __len__(self):  # (widens the window between the check and the pop)
+            time.sleep(0.001)
+            return super().__len__()
+
+    stream = io.StringIO()
+    log = telemetry.RequestLog(None, stream=stream)
+    log._queued = Slow((f"id{n:03d}", "POST", "/check", 200, "acme", 0.001)
+                       for n in range(200))
+    failures = []
+
+    def flush():
+        try:
+            telemetry.flush()
+        except Exception as exc:  # noqa: BLE001 - what a flusher met is the finding
+            failures.append(exc)
+
+    threads = [threading.Thread(target=flush) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    ids = [line.split('"')[3] for line in stream.getvalue().splitlines()]
+    assert ids == [f"id{n:03d}" for n in range(200)]
