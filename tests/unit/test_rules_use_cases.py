@@ -9,15 +9,14 @@ import pytest
 
 from service.domain import policy_admin as A
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from service.domain.keys import ADMIN, Caller
 from service.usecases import policy_edits as P
 from service.usecases import subaccounts as U
 from service.usecases import tenant_admin
 
-from .memory import Memory, auditor, checker, owner
+from .memory import Memory, admin, auditor, checker, owner
 
 OWNER = owner()
-ADMIN_CALLER = Caller("admin", ADMIN, None)
+ADMIN_CALLER = admin()
 
 
 @pytest.fixture

@@ -24,13 +24,13 @@ from service.domain import policy_admin as A
 from service.domain.accounts import BUILTIN_ROLES
 from service.domain.decider import CheckRequest
 from service.domain.errors import ServiceError
-from service.domain.keys import ADMIN, Caller
+from service.domain.keys import Caller
 from service.usecases import expiry, tenant_admin
 from service.usecases import policy_edits as P
 from service.usecases import subaccounts as U
 
 from ..reference_model import OWNER, Reference, Tenant
-from .memory import Memory
+from .memory import Memory, admin
 
 STORES = ("s1", "s2", "s3")
 LOGINS = ("ann", "ben", "cat", "dan")
@@ -45,7 +45,7 @@ AMOUNTS = (None, "10.00", "150.00")
 LIMITS = ("50.00", "200.00")
 DEPTS = ("d1", "d2")
 TENANT = "seq"
-ADMIN_CALLER = Caller("admin", ADMIN, None)
+ADMIN_CALLER = admin()
 
 
 class UseCaseSequences(RuleBasedStateMachine):
